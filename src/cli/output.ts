@@ -1,0 +1,37 @@
+/** CLI output helpers: the only place (with the commands) that writes to stdout/stderr directly. */
+import { ConfigError } from '../config/index.js';
+
+/** Errors whose message is already a complete, user-facing sentence (no stack trace printed). */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export function reportFatal(e: unknown): number {
+  if (e instanceof UserError) {
+    process.stderr.write(`vault-loop: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof Error && ['RedisUnavailableError', 'CorpusFileError', 'BudgetExhaustedError'].includes(e.name)) {
+    process.stderr.write(`vault-loop: ${e.message}\n`);
+    return 1;
+  }
+  const err = e as Error;
+  process.stderr.write(`vault-loop: unexpected error: ${err?.message ?? String(e)}\n`);
+  if (process.env.VAULT_LOOP_DEBUG === '1' && err?.stack) process.stderr.write(`${err.stack}\n`);
+  return 1;
+}
+
+/** Renders rows as an aligned plain-text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(cells[0]!), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join('\n');
+}

@@ -1,0 +1,209 @@
+/**
+ * Reads `questions/**\/*.yaml` of a vault. One bad file never stops the load: every problem is
+ * reported with the file's path (relative to the vault), the line where known, and the reason.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readFile, realpath, stat } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import fg from 'fast-glob';
+import { isMap, LineCounter, parseDocument } from 'yaml';
+
+export type Severity = 'error' | 'warning';
+
+export interface CorpusProblem {
+  /** Path relative to the vault root, with forward slashes. */
+  path: string;
+  line?: number;
+  severity: Severity;
+  /** Stable machine-readable code, e.g. `yaml-syntax`, `empty`, `schema`, `too-large`. */
+  code: string;
+  message: string;
+}
+
+export interface LoadedFile {
+  relPath: string;
+  absPath: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 of the file's bytes: what apply compares before it deletes a judged draft. */
+  fileHash: string;
+  /** The parsed mapping, or null when the file could not be read as one. */
+  doc: Record<string, unknown> | null;
+  problems: CorpusProblem[];
+}
+
+export interface LoadOptions {
+  /** Files larger than this are refused (default 1 MiB). */
+  maxFileBytes?: number;
+  /** YAML alias expansion cap (default 100): stops alias bombs. */
+  maxAliasCount?: number;
+  /** Parallel reads (default 64). */
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_ALIAS_COUNT = 100;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Parses one question file's bytes. Never throws: problems come back in the result. */
+export function parseQuestionBytes(
+  bytes: Uint8Array,
+  relPath: string,
+  opts: Pick<LoadOptions, 'maxFileBytes' | 'maxAliasCount'> = {},
+): { doc: Record<string, unknown> | null; problems: CorpusProblem[] } {
+  const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (bytes.byteLength > maxBytes) {
+    return {
+      doc: null,
+      problems: [
+        {
+          path: relPath,
+          severity: 'error',
+          code: 'too-large',
+          message: `file is ${bytes.byteLength} bytes; the limit is ${maxBytes} bytes`,
+        },
+      ],
+    };
+  }
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8Offset(bytes);
+    let line = 1;
+    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
+    return {
+      doc: null,
+      problems: [{ path: relPath, line, severity: 'error', code: 'encoding', message: `not valid UTF-8 (byte offset ${offset})` }],
+    };
+  }
+  return parseQuestionText(text, relPath, opts);
+}
+
+/** Offset of the first byte that breaks UTF-8 (a minimal validator; no overlong or surrogate checks needed here). */
+function firstInvalidUtf8Offset(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    const n = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+    }
+    i += n + 1;
+  }
+  return i;
+}
+
+export function parseQuestionText(
+  text: string,
+  relPath: string,
+  opts: Pick<LoadOptions, 'maxAliasCount'> = {},
+): { doc: Record<string, unknown> | null; problems: CorpusProblem[] } {
+  if (text.trim() === '') {
+    return { doc: null, problems: [{ path: relPath, severity: 'error', code: 'empty', message: 'file is empty' }] };
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      doc: null,
+      problems: document.errors.map((e) => ({
+        path: relPath,
+        line: e.linePos?.[0]?.line,
+        severity: 'error' as const,
+        code: 'yaml-syntax',
+        message: firstLine(e.message),
+      })),
+    };
+  }
+  if (!isMap(document.contents)) {
+    return {
+      doc: null,
+      problems: [{ path: relPath, line: 1, severity: 'error', code: 'not-a-mapping', message: 'expected a YAML mapping at the top level' }],
+    };
+  }
+  try {
+    const doc = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT }) as Record<string, unknown>;
+    return { doc, problems: [] };
+  } catch (e) {
+    return {
+      doc: null,
+      problems: [{ path: relPath, severity: 'error', code: 'yaml-aliases', message: firstLine((e as Error).message) }],
+    };
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}
+
+export function toPosix(p: string): string {
+  return sep === '/' ? p : p.split(sep).join('/');
+}
+
+/** Lists `questions/**\/*.yaml` (relative to the vault, sorted). */
+export async function listQuestionFiles(vaultDir: string): Promise<string[]> {
+  const files = await fg('questions/**/*.yaml', { cwd: vaultDir, onlyFiles: true, followSymbolicLinks: false, dot: false });
+  return files.sort();
+}
+
+/** Reads one file under the vault; refuses symlinks that resolve outside it. */
+export async function loadQuestionFile(vaultDir: string, relPath: string, opts: LoadOptions = {}): Promise<LoadedFile> {
+  const absPath = join(vaultDir, relPath);
+  const base: LoadedFile = { relPath, absPath, size: 0, mtimeMs: 0, fileHash: '', doc: null, problems: [] };
+  try {
+    const l = await lstat(absPath);
+    if (l.isSymbolicLink()) {
+      const target = await realpath(absPath);
+      const root = await realpath(vaultDir);
+      const rel = relative(root, target);
+      if (rel.startsWith('..') || rel === '' || rel.startsWith(sep)) {
+        base.problems.push({ path: relPath, severity: 'error', code: 'symlink-outside', message: `symbolic link points outside the vault (${target}); not read` });
+        return base;
+      }
+    }
+    const s = await stat(absPath);
+    base.size = s.size;
+    base.mtimeMs = s.mtimeMs;
+    const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+    if (s.size > maxBytes) {
+      base.problems.push({ path: relPath, severity: 'error', code: 'too-large', message: `file is ${s.size} bytes; the limit is ${maxBytes} bytes` });
+      return base;
+    }
+    const bytes = await readFile(absPath);
+    base.fileHash = sha256(bytes);
+    const { doc, problems } = parseQuestionBytes(bytes, relPath, opts);
+    base.doc = doc;
+    base.problems.push(...problems);
+  } catch (e) {
+    base.problems.push({ path: relPath, severity: 'error', code: 'io', message: (e as Error).message });
+  }
+  return base;
+}
+
+/** Loads every question file of a vault, in path order. */
+export async function loadVault(vaultDir: string, opts: LoadOptions = {}): Promise<{ files: LoadedFile[]; problems: CorpusProblem[] }> {
+  const rels = await listQuestionFiles(vaultDir);
+  const files: LoadedFile[] = new Array(rels.length);
+  const concurrency = Math.max(1, opts.concurrency ?? 64);
+  let next = 0;
+  let done = 0;
+  const workers = Array.from({ length: Math.min(concurrency, rels.length) }, async () => {
+    while (next < rels.length) {
+      const i = next++;
+      files[i] = await loadQuestionFile(vaultDir, rels[i]!, opts);
+      done++;
+      opts.onProgress?.(done, rels.length);
+    }
+  });
+  await Promise.all(workers);
+  return { files, problems: files.flatMap((f) => f.problems) };
+}

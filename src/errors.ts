@@ -1,0 +1,46 @@
+/**
+ * The small error family. Processors throw these; one function in the worker wiring
+ * (src/workers/errors.ts) maps them to BullMQ behaviour.
+ */
+export class LlmOutputInvalidError extends Error {
+  override readonly name = 'LlmOutputInvalidError';
+  constructor(message: string, readonly rawExcerpt: string) {
+    super(message);
+  }
+}
+
+export class LlmRateLimitedError extends Error {
+  override readonly name = 'LlmRateLimitedError';
+  constructor(message: string, readonly retryAfterMs: number) {
+    super(message);
+  }
+}
+
+/** A provider error worth retrying (5xx, timeout, connection reset). */
+export class LlmTransientError extends Error {
+  override readonly name = 'LlmTransientError';
+}
+
+/** A provider error not worth retrying (401, 400, unknown model). */
+export class LlmFatalError extends Error {
+  override readonly name = 'LlmFatalError';
+}
+
+export class BudgetExhaustedError extends Error {
+  override readonly name = 'BudgetExhaustedError';
+  constructor(readonly used: number, readonly max: number) {
+    super(`budget exhausted: ${used} of ${max} provider calls used or reserved`);
+  }
+}
+
+export class CorpusFileError extends Error {
+  override readonly name = 'CorpusFileError';
+  constructor(readonly path: string, message: string, readonly line?: number) {
+    super(`${path}${line ? `:${line}` : ''}: ${message}`);
+  }
+}
+
+/** A path that would leave the vault (from a provider's output, a flag, or a file). */
+export class UnsafePathError extends Error {
+  override readonly name = 'UnsafePathError';
+}

@@ -1,0 +1,61 @@
+/**
+ * A real Redis for each test file: REDIS_URL, else 127.0.0.1:6379, else a redis-server spawned
+ * on a free port. Each file gets its own key prefix; `cleanup()` deletes only that prefix's keys
+ * (never FLUSHALL a shared Redis) and closes everything.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { DEFAULT_LOCAL_URL, EmbeddedRedis, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
+
+export interface TestRedis {
+  options: RedisOptions;
+  /** redis:// or unix:// URL for child processes. */
+  url: string;
+  /** Unique per test file; pass as config `prefix`. */
+  prefix: string;
+  /** A plain client for assertions (closed by cleanup). */
+  client: Redis;
+  cleanup(): Promise<void>;
+}
+
+let shared: Promise<{ options: RedisOptions; url: string; embedded?: EmbeddedRedis }> | undefined;
+
+async function locate(): Promise<{ options: RedisOptions; url: string; embedded?: EmbeddedRedis }> {
+  if (process.env.REDIS_URL) return { options: optionsFromUrl(process.env.REDIS_URL), url: process.env.REDIS_URL };
+  const local = optionsFromUrl(DEFAULT_LOCAL_URL);
+  if (await pingRedis(local)) return { options: local, url: DEFAULT_LOCAL_URL };
+  const embedded = await EmbeddedRedis.start({ dir: mkdtempSync(join(tmpdir(), 'vl-test-redis-')), mode: 'tcp', appendOnly: false });
+  const port = embedded.options.port!;
+  return { options: embedded.options, url: `redis://127.0.0.1:${port}`, embedded };
+}
+
+export async function useTestRedis(name: string): Promise<TestRedis> {
+  shared ??= locate();
+  const { options, url } = await shared;
+  const prefix = `vltest-${name.replace(/[^A-Za-z0-9_.-]/g, '-')}-${randomBytes(4).toString('hex')}`;
+  const client = new Redis({ ...options, maxRetriesPerRequest: 3 });
+  return {
+    options,
+    url,
+    prefix,
+    client,
+    async cleanup() {
+      await deleteByPattern(client, `*${prefix}*`);
+      client.disconnect();
+    },
+  };
+}
+
+export async function deleteByPattern(client: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) n += await client.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
