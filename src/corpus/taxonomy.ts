@@ -377,6 +377,11 @@ export class Applicability {
     return TOPICS.filter((t) => this.applies(t, track));
   }
 
+  /** The topic → tracks map as plain data (stored with a run, so stateless workers share it). */
+  toRecord(): Record<string, Track[]> {
+    return Object.fromEntries([...this.#tracksByTopic].map(([t, s]) => [t, [...s]]));
+  }
+
   /** Number of topics the taxonomy file listed (0 for the builtin). */
   get listedTopicCount(): number {
     return this.#tracksByTopic.size;

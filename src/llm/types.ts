@@ -27,6 +27,8 @@ export interface CompletionResult {
   model: string;
   latencyMs: number;
   cached: boolean;
+  /** True when the provider says the answer was cut at the output-token limit (JSON likely incomplete). */
+  truncated?: boolean;
 }
 
 export interface LlmProvider {

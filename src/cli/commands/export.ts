@@ -1,12 +1,26 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UserError } from '../output.js';
+import { exportCorpus, loadReleaseSet } from '../../release/index.js';
+import { requireVault, reportProblems } from './release-shared.js';
+
+interface ExportFlags {
+  vault: string;
+  out: string;
+}
 
 export function register(program: Command): void {
   program
     .command('export')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UserError('export: not built yet', 2);
+    .description('Write the site corpus of the published questions: corpus.json and corpus-summary.json.')
+    .requiredOption('--vault <dir>', 'the vault folder (questions/, release-policy.yaml, optional chains.json and schema/topic_chapter_map.yaml)')
+    .requiredOption('--out <dir>', 'folder to write corpus.json and corpus-summary.json into (created if missing)')
+    .action(async (flags: ExportFlags) => {
+      const vault = await requireVault(flags.vault);
+      const set = await loadReleaseSet(vault);
+      reportProblems(set.problems);
+      const r = await exportCorpus(set, resolve(flags.out));
+      process.stdout.write(
+        `wrote ${r.corpusPath} and ${r.summaryPath}: ${r.count} published questions (chains from ${set.chainsSource})\n`,
+      );
     });
 }

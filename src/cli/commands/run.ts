@@ -1,12 +1,157 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { judgeSettings, type Config } from '../../config/index.js';
+import { selfPreferenceWarning } from '../../llm/registry.js';
+import { RedisUnavailableError } from '../../redis/index.js';
+import { CorpusHost } from '../../scheduler/host.js';
+import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
+import { createLogger } from '../../util/log.js';
+import { configFromOptions, connectRedis, intOption, numOption, onSignals, requireVault, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
+import { describe, ProgressReporter } from '../progress.js';
+import { summaryText } from '../summary.js';
+
+export function addRunOptions(cmd: Command): Command {
+  return withConnectionOptions(cmd)
+    .addOption(new Option('--provider <name>', 'generation provider').choices(['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli']))
+    .option('--model <id>', 'generation model id')
+    .option('--base-url <url>', 'generation provider base URL (e.g. a local OpenAI-compatible server)')
+    .addOption(numOption('--temperature <x>', 'generation temperature'))
+    .addOption(new Option('--judge-provider <name>', 'judge provider (default: the generation provider)').choices(['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli']))
+    .option('--judge-model <id>', 'judge model id (default: the generation model)')
+    .option('--judge-base-url <url>', 'judge provider base URL')
+    .addOption(intOption('--max-iters <n>', 'iterations at most (default 30)'))
+    .addOption(intOption('--max-calls <n>', 'provider calls at most, generation + judging (default 80)'))
+    .addOption(intOption('--gen-batch-size <n>', 'plan cells per generation call (default 30)'))
+    .addOption(intOption('--gen-calls-per-iter <n>', 'generation calls per iteration (default 4)'))
+    .addOption(intOption('--judge-chunk-size <n>', 'drafts per judge call (default 25)'))
+    .addOption(numOption('--gap-threshold <x>', 'stop when the top gap priority is below this (default 1.0)'))
+    .addOption(numOption('--max-drop-rate <x>', 'stop when an iteration DROPs more than this share (default 0.3)'))
+    .option('--visual-each-iter', 'ask for visuals on iterations 0, 2, 4, …')
+    .addOption(new Option('--strategy <name>', 'planning strategy (default balanced)').choices(['reference', 'balanced']))
+    .option('--dry-run', 'plan only: no provider calls, no drafts, no budget spent')
+    .addOption(intOption('--seed <n>', 'seed of the offline provider and every random choice (default 0)'))
+    .addOption(intOption('--offline-latency <ms>', 'simulated latency per offline provider call'))
+    .addOption(numOption('--offline-defect-rate <x>', 'share of offline drafts given a deliberate defect (0..1)'))
+    .option('--allow-python-visuals', 'render model-written matplotlib scripts (sandboxed)')
+    .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'));
+}
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('run')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UserError('run: not built yet', 2);
-    });
+    .description('run the coverage loop on a vault: analyze → generate → render → judge → prune, until saturated or out of budget')
+    .requiredOption('--vault <dir>', 'the vault folder (holds questions/)')
+    .addOption(intOption('--workers <n>', 'in-process worker concurrency per queue (default 4)'))
+    .option('--no-workers', 'run only the corpus host here; start `vault-loop worker` processes elsewhere')
+    .option('--resume <run>', 'continue a run whose host died, with its stored configuration')
+    .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
+    .option('--json', 'print the final loop summary as JSON on stdout');
+  addRunOptions(cmd).action(async (opts: Record<string, unknown>) => {
+    const vault = requireVault(opts.vault);
+    const inProcessWorkers = opts.workers !== false;
+    const cfg = configFromOptions(opts, { vault, workers: typeof opts.workers === 'number' ? opts.workers : undefined });
+    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json) });
+    process.exitCode = code;
+  });
+}
+
+export interface RunLoopOptions {
+  cfg: Config;
+  vault: string;
+  inProcessWorkers: boolean;
+  resume?: string;
+  progress: 'auto' | 'bars' | 'plain' | 'none';
+  json: boolean;
+  /** Printed before the summary (the demo says where things are). */
+  out?: (line: string) => void;
+}
+
+/** Runs (or resumes) one loop to its end; returns the exit code. */
+export async function runLoop(o: RunLoopOptions): Promise<number> {
+  const log = createLogger(o.cfg.logLevel);
+  const out = o.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const target = await connectRedis(o.cfg, { vault: o.vault, mayStart: true });
+  const err = (l: string) => process.stderr.write(`${l}\n`);
+  err(`vault-loop: Redis at ${target.describe}`);
+  const warning = selfPreferenceWarning({ provider: o.cfg.provider, model: o.cfg.model }, judgeSettings(o.cfg));
+  if (warning) err(`vault-loop: warning: ${warning}`);
+
+  let host: CorpusHost | undefined;
+  const abort = new AbortController();
+  let forced = false;
+  const offSignals = onSignals(
+    (sig) => {
+      err(`\nvault-loop: ${sig}: stopping this host gracefully (active jobs finish or go back to the queue); press Ctrl-C again to force`);
+      abort.abort();
+    },
+    () => {
+      forced = true;
+      err('vault-loop: forced exit');
+      void host?.close(true).finally(() => process.exit(130));
+    },
+  );
+  try {
+    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0 });
+    let runId: string;
+    let maxIters = o.cfg.maxIters;
+    if (o.resume) {
+      const run = await host.resumeRun(o.resume);
+      runId = o.resume;
+      maxIters = Number((run.config as { maxIters?: number }).maxIters ?? maxIters);
+      err(`vault-loop: resuming run ${runId} (status ${run.status}, iteration ${run.iter})`);
+    } else {
+      runId = await host.startRun(o.cfg);
+      err(`vault-loop: run ${runId} started${o.inProcessWorkers ? '' : ' (no in-process workers: start `vault-loop worker` processes)'}`);
+    }
+    const reporter = new ProgressReporter(process.stderr, o.progress);
+    const h = host;
+    let redisDownSince: number | null = null;
+    let final: RunState | null = null;
+    while (!final) {
+      try {
+        final = await h.waitForRun(
+          runId,
+          async (state) => {
+            redisDownSince = null;
+            const counts = await h.jobCounts();
+            const verdicts = { PASS: 0, NEEDS_FIX: 0, DROP: 0 };
+            for (const v of (await h.store.verdicts(runId)).values()) verdicts[v.verdict]++;
+            reporter.update(describe({ state, counts, verdicts }, maxIters));
+          },
+          abort.signal,
+          o.progress === 'none' ? 500 : 250,
+        );
+      } catch (e) {
+        // Redis unreachable: keep trying for the configured time, then say so plainly.
+        redisDownSince ??= Date.now();
+        if (Date.now() - redisDownSince > o.cfg.redisDownTimeoutMs) {
+          reporter.done();
+          throw new RedisUnavailableError(
+            `lost Redis at ${target.describe} for more than ${Math.round(o.cfg.redisDownTimeoutMs / 1000)} s (${(e as Error).message}). ` +
+              `The vault is intact (every write is atomic). When Redis is back: vault-loop run --vault ${o.vault} --resume ${runId}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    reporter.done();
+    if (!TERMINAL_STATUSES.includes(final.status)) {
+      err(`vault-loop: host stopped; run ${runId} is still ${final.status}. Continue it with: vault-loop run --vault ${o.vault} --resume ${runId}`);
+      return 130;
+    }
+    if (o.json) {
+      const { readJson, runDir } = await import('../../scheduler/records.js');
+      out(JSON.stringify(readJson(`${runDir(o.vault, runId)}/loop_summary.json`), null, 2));
+    } else {
+      out(summaryText(o.vault, runId));
+    }
+    return final.status === 'failed' ? 1 : 0;
+  } catch (e) {
+    if ((e as Error).name === 'VaultLockedError') throw new UserError((e as Error).message);
+    throw e;
+  } finally {
+    offSignals();
+    if (!forced) await host?.close().catch(() => {});
+    await target.embedded?.stop().catch(() => {});
+  }
 }

@@ -1,12 +1,30 @@
 import type { Command } from 'commander';
+import { synthesizeVault } from '../../corpus/synth.js';
 import { UserError } from '../output.js';
+
+function count(v: string): number {
+  if (!/^\d+$/.test(v)) throw new UserError(`synth: --questions expects a whole number ≥ 0; found "${v}"`);
+  return Number.parseInt(v, 10);
+}
 
 export function register(program: Command): void {
   program
     .command('synth')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .action(() => {
-      throw new UserError('synth: not built yet', 2);
+    .description('Write a synthetic vault shaped like the real one (track shares, all levels and zones, applicable topics, mixed statuses, checkable napkin math); the same seed gives the same bytes.')
+    .requiredOption('--out <dir>', 'folder to write the vault into (its questions/ must be empty or absent)')
+    .requiredOption('--questions <n>', 'number of questions to write', count)
+    .option('--seed <s>', 'seed for every random choice (any string or number)', '0')
+    .action(async (opts: { out: string; questions: number; seed: string }) => {
+      const started = Date.now();
+      let result;
+      try {
+        result = await synthesizeVault({ outDir: opts.out, questions: opts.questions, seed: opts.seed });
+      } catch (e) {
+        if (e instanceof Error && /already holds files/.test(e.message)) throw new UserError(`synth: ${e.message}`);
+        throw e;
+      }
+      const tracks = Object.entries(result.byTrack).map(([t, n]) => `${t} ${n}`).join(', ');
+      const statuses = Object.entries(result.byStatus).map(([s, n]) => `${s} ${n}`).join(', ');
+      process.stdout.write(`wrote ${result.files} questions and ${result.visuals} visuals to ${result.outDir} in ${Date.now() - started} ms\n  tracks: ${tracks}\n  statuses: ${statuses}\n`);
     });
 }

@@ -1,0 +1,279 @@
+/**
+ * The `balanced` strategy (the default): the reference scoring with the weaknesses of §11.6 fixed.
+ * - Every track, global included, aims at an equal share of the vault, so a thin track (or an
+ *   empty one) scores high instead of 0.
+ * - Zone × level pairs outside ZONE_INFO's affinity are skipped, or down-weighted by a factor.
+ * - The plan is greedy: each pick adds one to its cell and rescores it, so a big gap can take
+ *   several cells and the plan stops when nothing is short (an empty plan means saturated).
+ * - Each cell's topic is applicable to its track (taxonomy_data + blocklist), the least covered
+ *   in that cell, then in that track, then the first in taxonomy order; its area follows the topic.
+ * Everything is deterministic: no sets are iterated, and ties keep track → zone → level order.
+ */
+import {
+  Applicability,
+  AREA_WEIGHTS,
+  AREAS,
+  FORCED_AREA_CELLS,
+  inLevelAffinity,
+  LEVEL_WEIGHTS,
+  LEVELS,
+  TOPIC_AREA,
+  TOPICS_BY_AREA,
+  TRACK_WEIGHTS,
+  TRACKS,
+  VISUAL_TOPICS,
+  ZONE_WEIGHTS,
+  ZONES,
+  type Area,
+  type Level,
+  type Track,
+  type Zone,
+} from '../corpus/taxonomy.js';
+import { pyRound } from './pyround.js';
+import { sortByPriority } from './reference.js';
+import { Counter, gapScore, key2, key3, key4, type Tally } from './tally.js';
+import type { PlanCell, TrackAreaGap, TrackZoneLevelGap } from './types.js';
+
+export interface BalancedOptions {
+  total: number;
+  visual: boolean;
+  includeAreas: readonly Area[];
+  offAffinity: 'skip' | number;
+  applicability: Applicability;
+}
+
+export interface BalancedResult {
+  trackAreaGaps: TrackAreaGap[];
+  zoneLevelGaps: TrackZoneLevelGap[];
+  plan: PlanCell[];
+}
+
+interface Slot {
+  track: Track;
+  zone: Zone;
+  level: Level;
+  weight: number;
+  factor: number;
+  actual: number;
+  planned: number;
+  priority: number;
+}
+
+/** Per-cell expectation: an equal share per track spread over its cells, at least 1 (empty vaults still plan). */
+function expectedPerCell(n: number, cellsPerTrack: number): number {
+  return Math.max(1, n / TRACKS.length / cellsPerTrack);
+}
+
+export function checkOffAffinity(v: 'skip' | number): 'skip' | number {
+  if (v === 'skip') return v;
+  if (!(typeof v === 'number' && v > 0 && v <= 1)) {
+    throw new RangeError(`offAffinity must be 'skip' or a factor in (0, 1], got ${String(v)}`);
+  }
+  return v;
+}
+
+export function balancedAnalysis(t: Tally, opts: BalancedOptions): BalancedResult {
+  const offAffinity = checkOffAffinity(opts.offAffinity);
+
+  // Track × area: same table as the reference, with the balanced expectation.
+  const areaExpected = expectedPerCell(t.n, AREAS.length);
+  const trackAreaGaps = sortByPriority(
+    TRACKS.flatMap((track) =>
+      AREAS.map((area): TrackAreaGap => {
+        const actual = t.trackArea.get(key2(track, area));
+        const w = TRACK_WEIGHTS[track] * AREA_WEIGHTS[area];
+        return {
+          track,
+          area,
+          actual,
+          expected: pyRound(areaExpected, 1),
+          weight: pyRound(w, 2),
+          priority: pyRound(gapScore(actual, areaExpected, w), 2),
+        };
+      }),
+    ),
+  );
+
+  // Track × zone × level slots in scope.
+  const slots: Slot[] = [];
+  for (const track of TRACKS) {
+    for (const zone of ZONES) {
+      for (const level of LEVELS) {
+        const inAffinity = inLevelAffinity(zone, level);
+        if (!inAffinity && offAffinity === 'skip') continue;
+        const factor = inAffinity ? 1 : (offAffinity as number);
+        slots.push({
+          track,
+          zone,
+          level,
+          weight: TRACK_WEIGHTS[track] * ZONE_WEIGHTS[zone] * LEVEL_WEIGHTS[level] * factor,
+          factor,
+          actual: t.trackZoneLevel.get(key3(track, zone, level)),
+          planned: 0,
+          priority: 0,
+        });
+      }
+    }
+  }
+  const cellExpected = expectedPerCell(t.n, slots.length / TRACKS.length);
+  const rescore = (s: Slot): void => {
+    s.priority = pyRound(gapScore(s.actual + s.planned, cellExpected, s.weight), 2);
+  };
+  slots.forEach(rescore);
+  const zoneLevelGaps = sortByPriority(
+    slots.map(
+      (s): TrackZoneLevelGap => ({
+        track: s.track,
+        zone: s.zone,
+        level: s.level,
+        actual: s.actual,
+        expected: pyRound(cellExpected, 1),
+        weight: pyRound(s.weight, 2),
+        priority: s.priority,
+      }),
+    ),
+  );
+
+  const picker = new TopicPicker(t, opts.applicability, opts.visual);
+  const slotByKey = new Map(slots.map((s) => [key3(s.track, s.zone, s.level), s]));
+  const makeCell = (s: Slot, topic: string, priority: number, note?: string, forcedArea?: Area): PlanCell => {
+    const cell: PlanCell = {
+      track: s.track,
+      topic,
+      zone: s.zone,
+      level: s.level,
+      with_visual: opts.visual && VISUAL_TOPICS.includes(topic),
+      priority,
+      current_count: s.actual,
+    };
+    if (forcedArea) cell.forced_area = forcedArea;
+    cell.competency_area = TOPIC_AREA.get(topic)!;
+    cell.reason = {
+      priority,
+      count: s.actual + s.planned,
+      expected: pyRound(cellExpected, 1),
+      topic_count: picker.trackCount(s.track, topic),
+      cell_topic_count: picker.cellCount(s, topic),
+    };
+    if (s.factor !== 1) cell.reason.affinity_factor = s.factor;
+    if (note) cell.reason.note = note;
+    return cell;
+  };
+
+  // Greedy fill: always the highest rounded priority; ties → earliest in track/zone/level order.
+  let plan: PlanCell[] = [];
+  while (plan.length < opts.total) {
+    let best: Slot | undefined;
+    for (const s of slots) if (!best || s.priority > best.priority) best = s;
+    if (!best || best.priority <= 0) break;
+    const topic = picker.pick(best, picker.candidates(best.track));
+    if (topic === undefined) {
+      best.priority = 0; // no applicable topic for this track: nothing to plan here
+      continue;
+    }
+    plan.push(makeCell(best, topic, best.priority));
+    picker.record(best, topic);
+    best.planned++;
+    rescore(best);
+  }
+
+  if (opts.includeAreas.length > 0) {
+    for (const ta of trackAreaGaps) {
+      const area = ta.area as Area;
+      if (!opts.includeAreas.includes(area)) continue;
+      const track = ta.track as Track;
+      const topics = picker.candidates(track, area);
+      if (topics.length === 0) continue;
+      for (const { zone, level } of FORCED_AREA_CELLS) {
+        const s = slotByKey.get(key3(track, zone, level));
+        if (!s) continue; // outside the cells in scope
+        const topic = picker.pick(s, topics)!;
+        plan.push(makeCell(s, topic, pyRound(ta.priority + 0.5, 2), `forced area ${area}`, area));
+        picker.record(s, topic);
+        s.planned++;
+      }
+    }
+    const keys = new Set<string>();
+    plan = sortByPriority(
+      plan.filter((c) => {
+        const k = key4(c.track, c.topic, c.zone, c.level);
+        if (keys.has(k)) return false;
+        keys.add(k);
+        return true;
+      }),
+    ).slice(0, opts.total);
+  }
+  return { trackAreaGaps, zoneLevelGaps, plan };
+}
+
+/** Chooses topics: applicable to the track, least covered (vault + earlier picks), deterministic. */
+class TopicPicker {
+  readonly #t: Tally;
+  readonly #app: Applicability;
+  readonly #visual: boolean;
+  readonly #plannedTrack = new Counter();
+  readonly #plannedCell = new Counter();
+  readonly #plannedArea = new Counter();
+  readonly #cache = new Map<string, string[]>();
+
+  constructor(t: Tally, app: Applicability, visual: boolean) {
+    this.#t = t;
+    this.#app = app;
+    this.#visual = visual;
+  }
+
+  /** Applicable topics of a track (optionally of one area), visual archetypes first-only when --visual. */
+  candidates(track: Track, area?: Area): string[] {
+    const k = `${track}|${area ?? ''}`;
+    let out = this.#cache.get(k);
+    if (!out) {
+      const base = area ? TOPICS_BY_AREA[area].filter((topic) => this.#app.applies(topic, track)) : this.#app.topicsFor(track);
+      const visual = this.#visual ? base.filter((topic) => VISUAL_TOPICS.includes(topic)) : [];
+      out = visual.length > 0 ? visual : base;
+      this.#cache.set(k, out);
+    }
+    return out;
+  }
+
+  trackCount(track: Track, topic: string): number {
+    const k = key2(track, topic);
+    return this.#t.trackTopic.get(k) + this.#plannedTrack.get(k);
+  }
+
+  cellCount(s: { track: Track; zone: Zone; level: Level }, topic: string): number {
+    const k = key4(s.track, s.zone, s.level, topic);
+    return this.#t.cellTopic.get(k) + this.#plannedCell.get(k);
+  }
+
+  /** Questions (and earlier picks) of the topic's area in this track. */
+  areaCount(track: Track, topic: string): number {
+    const k = key2(track, TOPIC_AREA.get(topic)!);
+    return this.#t.trackArea.get(k) + this.#plannedArea.get(k);
+  }
+
+  /**
+   * Least covered in the cell, then in the track, then (our addition, so that an empty vault is
+   * not filled area by area in taxonomy order) the least covered area of the track, then
+   * taxonomy order.
+   */
+  pick(s: { track: Track; zone: Zone; level: Level }, topics: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestKey: [number, number, number] = [Infinity, Infinity, Infinity];
+    for (const topic of topics) {
+      const key: [number, number, number] = [this.cellCount(s, topic), this.trackCount(s.track, topic), this.areaCount(s.track, topic)];
+      // Strictly smaller wins, so equal counts keep the earlier (taxonomy-order) topic.
+      const smaller = key[0] !== bestKey[0] ? key[0] < bestKey[0] : key[1] !== bestKey[1] ? key[1] < bestKey[1] : key[2] < bestKey[2];
+      if (smaller) {
+        best = topic;
+        bestKey = key;
+      }
+    }
+    return best;
+  }
+
+  record(s: { track: Track; zone: Zone; level: Level }, topic: string): void {
+    this.#plannedTrack.add(key2(s.track, topic));
+    this.#plannedCell.add(key4(s.track, s.zone, s.level, topic));
+    this.#plannedArea.add(key2(s.track, TOPIC_AREA.get(topic)!));
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Counts over coverage records, keyed on the raw values the way the original's Counters were:
+ * a record whose track, zone or level is off-enum counts toward no canonical cell, but still
+ * counts toward n_records (and its track total when only the track is canonical).
+ */
+import type { CoverageRecord } from './types.js';
+
+const SEP = '\u0000';
+
+export const key2 = (a: string, b: string): string => `${a}${SEP}${b}`;
+export const key3 = (a: string, b: string, c: string): string => `${a}${SEP}${b}${SEP}${c}`;
+export const key4 = (a: string, b: string, c: string, d: string): string => `${a}${SEP}${b}${SEP}${c}${SEP}${d}`;
+
+/** A YAML mapping as parsed (plain object or Map), as Python's `isinstance(x, dict)` sees it. */
+export function isMapping(v: unknown): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (v instanceof Map) return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+export class Counter {
+  readonly #m = new Map<string, number>();
+  add(k: string, n = 1): void {
+    this.#m.set(k, (this.#m.get(k) ?? 0) + n);
+  }
+  get(k: string): number {
+    return this.#m.get(k) ?? 0;
+  }
+}
+
+export interface Tally {
+  n: number;
+  /** track → records */
+  track: Counter;
+  /** (track, competency_area) */
+  trackArea: Counter;
+  /** (track, zone, level) */
+  trackZoneLevel: Counter;
+  /** (track, topic) */
+  trackTopic: Counter;
+  /** (track, zone, level, topic) */
+  cellTopic: Counter;
+  /** topic → records whose `visual` is a mapping */
+  visualTopic: Counter;
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export function tally(records: readonly CoverageRecord[]): Tally {
+  return tallyGroups(records.map((r) => [r, 1] as const));
+}
+
+/**
+ * The same counts over distinct records with their multiplicities. A 10k-file vault holds only a
+ * few thousand distinct (track, zone, level, topic, area, status, visual) tuples, so counting
+ * groups does a fraction of the key building and map updates that counting files one by one did.
+ */
+export function tallyGroups(groups: Iterable<readonly [CoverageRecord, number]>): Tally {
+  const t: Tally = {
+    n: 0,
+    track: new Counter(),
+    trackArea: new Counter(),
+    trackZoneLevel: new Counter(),
+    trackTopic: new Counter(),
+    cellTopic: new Counter(),
+    visualTopic: new Counter(),
+  };
+  for (const [r, n] of groups) {
+    if (n <= 0) continue;
+    t.n += n;
+    const track = str(r.track);
+    const topic = str(r.topic);
+    if (topic !== undefined && isMapping(r.visual)) t.visualTopic.add(topic, n);
+    if (track === undefined) continue; // a non-string track can equal no canonical track
+    t.track.add(track, n);
+    const area = str(r.competency_area);
+    if (area !== undefined) t.trackArea.add(key2(track, area), n);
+    if (topic !== undefined) t.trackTopic.add(key2(track, topic), n);
+    const zone = str(r.zone);
+    const level = str(r.level);
+    if (zone !== undefined && level !== undefined) {
+      t.trackZoneLevel.add(key3(track, zone, level), n);
+      if (topic !== undefined) t.cellTopic.add(key4(track, zone, level, topic), n);
+    }
+  }
+  return t;
+}
+
+/** `gap_score` of the original: 0 when nothing is expected, otherwise the weighted shortfall share. */
+export function gapScore(actual: number, expected: number, weight: number): number {
+  if (expected <= 0) return 0;
+  // Same operation order as the Python expression `weight * max(0, expected - actual) / expected`.
+  return (weight * Math.max(0, expected - actual)) / expected;
+}

@@ -1,0 +1,90 @@
+/** Shared CLI plumbing: config from flags, Redis discovery, signals. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { CONFIG_KEYS, loadConfig, type Config } from '../config/index.js';
+import { pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
+import { UserError } from './output.js';
+
+/** Adds --config, --redis and --prefix. */
+export function withConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'config file (default: vault-loop.config.yaml in the vault, then in the current folder)')
+    .option('--redis <url>', 'Redis URL (env REDIS_URL); default 127.0.0.1:6379 if it answers, else an embedded redis-server')
+    .option('--prefix <prefix>', 'Redis key prefix (default vault-loop)')
+    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace, silent');
+}
+
+/** Maps commander's options onto config keys (commander already camel-cases them). */
+export function configFromOptions(opts: Record<string, unknown>, extra: Record<string, unknown> = {}): Config {
+  const flags: Record<string, unknown> = {};
+  const rename: Record<string, string> = { redis: 'redisUrl', offlineLatency: 'offlineLatencyMs', batchWindow: 'batchWindowMs' };
+  for (const [k, v] of Object.entries({ ...opts, ...extra })) {
+    const key = rename[k] ?? k;
+    if (v !== undefined && (CONFIG_KEYS as string[]).includes(key)) flags[key] = v;
+  }
+  const file = typeof opts.config === 'string' ? opts.config : undefined;
+  return loadConfig({ flags, ...(file ? { file } : {}) });
+}
+
+export function requireVault(dir: unknown): string {
+  if (typeof dir !== 'string' || dir === '') throw new UserError('--vault DIR is required');
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new UserError(`vault folder ${abs} does not exist`);
+  if (!existsSync(join(abs, 'questions'))) throw new UserError(`${abs} is not a vault: it has no questions/ folder`);
+  return abs;
+}
+
+/** Where an embedded Redis of this vault keeps its socket and AOF. */
+export const embeddedDirOf = (vault: string): string => join(vault, '.vault-loop', 'redis');
+
+/**
+ * Redis for a command: an explicit URL; else 127.0.0.1:6379; else (with `vault`) the embedded
+ * server a `run` on that vault started; else, when `mayStart`, a new embedded server.
+ */
+export async function connectRedis(cfg: Config, opts: { vault?: string; mayStart: boolean }): Promise<RedisTarget> {
+  if (!cfg.redisUrl && opts.vault) {
+    const sock = join(embeddedDirOf(opts.vault), 'redis.sock');
+    if (existsSync(sock) && !(await pingRedis({ host: '127.0.0.1', port: 6379 })) && (await pingRedis({ path: sock }))) {
+      return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)` };
+    }
+  }
+  return await resolveRedis({
+    ...(cfg.redisUrl ? { url: cfg.redisUrl } : {}),
+    ...(opts.mayStart && opts.vault ? { embeddedDir: embeddedDirOf(opts.vault) } : {}),
+  });
+}
+
+export function intOption(flags: string, description: string): Option {
+  return new Option(flags, description).argParser((v) => {
+    if (!/^-?\d+$/.test(v)) throw new UserError(`${flags.split(' ')[0]} expects a whole number, got "${v}"`);
+    return Number(v);
+  });
+}
+
+export function numOption(flags: string, description: string): Option {
+  return new Option(flags, description).argParser((v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${flags.split(' ')[0]} expects a number, got "${v}"`);
+    return n;
+  });
+}
+
+/**
+ * One shutdown path: the first SIGINT/SIGTERM calls `graceful`, the second `force`.
+ * Returns a function that removes the handlers.
+ */
+export function onSignals(graceful: (signal: string) => void, force: (signal: string) => void): () => void {
+  let count = 0;
+  const handler = (signal: NodeJS.Signals) => {
+    count++;
+    if (count === 1) graceful(signal);
+    else force(signal);
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * The question schema v1.0 (SEED-SPEC §2.2) in zod, and `validateQuestion`, which adds the loader's
+ * file rules and turns every issue into a CorpusProblem that names the field, what was expected and
+ * what was found, with the line where the source text is at hand.
+ *
+ * Where the original's two schemas disagree, the stricter one that the data still passes wins:
+ * topic and competency_area are closed (LinkML), schema_version only has to start with "1."
+ * (Pydantic), and schema_version/status/provenance take Pydantic's defaults when absent.
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import type { CorpusProblem, Severity } from './loader.js';
+import {
+  AREAS,
+  BLOOM_LEVELS,
+  HUMAN_REVIEW_STATUSES,
+  inLevelAffinity,
+  isArea,
+  isLevel,
+  isTrack,
+  isZone,
+  LEVELS,
+  PHASES,
+  PROVENANCES,
+  STATUSES,
+  TOPICS,
+  TRACKS,
+  VISUAL_KINDS,
+  ZONE_INFO,
+  ZONES,
+  isTopic,
+} from './taxonomy.js';
+import { normalizeArea } from './areas.js';
+
+/** What Pydantic's scenario validator refuses (matched case-insensitively). */
+export const SCENARIO_FORBIDDEN = ['<script', 'javascript:', 'data:text/html', 'onerror=', 'onload='] as const;
+
+/** URL-safe and path-safe: the id becomes a file name, so no dots, slashes or spaces. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+const dateLike = z.union([z.string(), z.date()], { error: 'expected a date or a string' });
+const strList = z.array(z.string());
+
+export const VisualSchema = z.strictObject({
+  kind: z.enum(VISUAL_KINDS).default('svg'),
+  path: z
+    .string()
+    .refine((p) => p.endsWith('.svg'), { error: 'expected a file name ending in .svg' })
+    .refine((p) => !p.includes('..'), { error: 'expected no ".." in the path' })
+    .refine((p) => !p.startsWith('/'), { error: 'expected a relative path (no leading "/")' })
+    .refine((p) => !p.includes('\\'), { error: 'expected no "\\" in the path' }),
+  alt: z.string(),
+  caption: z.string().nullish(),
+});
+
+export const ResourceSchema = z.object({
+  name: z.string().min(1).max(200),
+  url: z.string().startsWith('https://', { error: 'expected a URL starting with https://' }),
+});
+
+export const DetailsSchema = z
+  .object({
+    realistic_solution: z.string(),
+    common_mistake: z.string().nullish(),
+    napkin_math: z.string().nullish(),
+    options: z.array(z.string()).length(4).nullish(),
+    correct_index: z.number().int().min(0).max(3).nullish(),
+    resources: z.array(ResourceSchema).nullish(),
+  })
+  .loose()
+  .superRefine((d, ctx) => {
+    const hasOptions = d.options !== undefined && d.options !== null;
+    const hasIndex = d.correct_index !== undefined && d.correct_index !== null;
+    if (hasOptions && !hasIndex) {
+      ctx.addIssue({ code: 'custom', path: ['correct_index'], message: 'required when details.options is present (an integer 0..3)', input: d.correct_index });
+    }
+    if (!hasOptions && hasIndex) {
+      ctx.addIssue({ code: 'custom', path: ['correct_index'], message: 'only allowed together with details.options', input: d.correct_index });
+    }
+  });
+
+export const HumanReviewedSchema = z
+  .object({
+    status: z.enum(HUMAN_REVIEW_STATUSES).default('not-reviewed'),
+    by: z.string().nullish(),
+    date: dateLike.nullish(),
+    notes: z.string().nullish(),
+  })
+  .loose();
+
+export const ChainRefSchema = z.object({ id: z.string().min(1), position: z.number().int().min(0) }).loose();
+
+export const QuestionSchema = z
+  .object({
+    schema_version: z
+      .string()
+      .refine((v) => v.startsWith('1.'), { error: 'expected a version starting with "1."' })
+      .default('1.0'),
+    id: z.string().regex(ID_PATTERN, { error: 'expected a URL-safe id (letters, digits, "-", "_"), e.g. cloud-0231' }),
+    track: z.enum(TRACKS),
+    level: z.enum(LEVELS),
+    zone: z.enum(ZONES),
+    topic: z.string().refine(isTopic, { error: 'expected one of the 87 curated topics' }),
+    competency_area: z.enum(AREAS),
+    bloom_level: z.enum(BLOOM_LEVELS).nullish(),
+    phase: z.enum(PHASES).nullish(),
+    title: z.string().min(1).max(120),
+    scenario: z
+      .string()
+      .min(30)
+      .superRefine((s, ctx) => {
+        const lower = s.toLowerCase();
+        for (const bad of SCENARIO_FORBIDDEN) {
+          if (lower.includes(bad)) ctx.addIssue({ code: 'custom', message: `expected plain text; contains "${bad}"`, input: s });
+        }
+      }),
+    question: z.string().nullish(),
+    visual: VisualSchema.nullish(),
+    details: DetailsSchema,
+    status: z.enum(STATUSES).default('draft'),
+    provenance: z.enum(PROVENANCES).default('imported'),
+    requires_explanation: z.boolean().nullish(),
+    expected_time_minutes: z.number().int().min(0).nullish(),
+    deletion_reason: z.string().nullish(),
+    chains: z.array(ChainRefSchema).nullish(),
+    validated: z.boolean().nullish(),
+    validation_status: z.string().nullish(),
+    validation_date: dateLike.nullish(),
+    validation_model: z.string().nullish(),
+    validation_issues: strList.nullish(),
+    validation_status_pro: z.string().nullish(),
+    validation_issues_pro: strList.nullish(),
+    math_verified: z.boolean().nullish(),
+    math_status: z.string().nullish(),
+    math_date: dateLike.nullish(),
+    math_model: z.string().nullish(),
+    math_issues: strList.nullish(),
+    human_reviewed: HumanReviewedSchema.nullish(),
+    classification_review: z.string().nullish(),
+    tags: strList.nullish(),
+    authors: strList.nullish(),
+    created_at: dateLike.nullish(),
+    updated_at: dateLike.nullish(),
+    last_modified: dateLike.nullish(),
+  })
+  .loose();
+
+export type Question = z.output<typeof QuestionSchema>;
+export type QuestionInput = z.input<typeof QuestionSchema>;
+
+/** `<track>-<suffix>.yaml` (the original's FILENAME_RE was not read; this is its documented shape). */
+export const FILENAME_PATTERN = new RegExp(`^(${TRACKS.join('|')})-([A-Za-z0-9][A-Za-z0-9_-]*)\\.yaml$`);
+
+export interface ValidateOptions {
+  /** The file's text: when given, problems get the line of the field they name. */
+  text?: string;
+  /** Skip the file-location rules (for a document not yet placed on disk). */
+  skipLocation?: boolean;
+}
+
+type FieldPath = readonly (string | number)[];
+interface Located extends CorpusProblem {
+  field?: FieldPath;
+}
+
+/** Validates one parsed document and its place in the vault. Never throws. */
+export function validateQuestion(doc: unknown, relPath: string, opts: ValidateOptions = {}): CorpusProblem[] {
+  const out: Located[] = [];
+  const add = (severity: Severity, code: string, message: string, field?: FieldPath) => out.push({ path: relPath, severity, code, message, field });
+
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    add('error', 'not-a-mapping', `expected a YAML mapping at the top level; found ${describeValue(doc)}`);
+    return out.map(strip);
+  }
+  const result = QuestionSchema.safeParse(doc, { reportInput: true });
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      add('error', 'schema', formatIssue(issue, path), path);
+    }
+  }
+
+  const d = doc as Record<string, unknown>;
+  if (!opts.skipLocation) checkLocation(d, relPath, add);
+  if (isZone(d.zone) && isLevel(d.level) && !inLevelAffinity(d.zone, d.level)) {
+    add('warning', 'affinity', `level ${d.level} is outside zone ${d.zone}'s level affinity (${ZONE_INFO[d.zone].levels.join(', ')})`, ['level']);
+  }
+  if (opts.text !== undefined && out.some((p) => p.field)) locate(out, opts.text);
+  return out.map(strip);
+}
+
+function strip(p: Located): CorpusProblem {
+  const { field: _field, ...rest } = p;
+  if (rest.line === undefined) delete rest.line;
+  return rest;
+}
+
+/** The loader's two rules: `<track>-<suffix>.yaml` equal to the id, and questions/<track>/ equal to the track. */
+function checkLocation(d: Record<string, unknown>, relPath: string, add: (s: Severity, code: string, m: string, f?: FieldPath) => void): void {
+  const parts = relPath.split('/');
+  const base = parts[parts.length - 1] ?? '';
+  const m = FILENAME_PATTERN.exec(base);
+  if (!m) {
+    add('error', 'filename', `file name "${base}" does not match <track>-<suffix>.yaml (track one of ${TRACKS.join(', ')})`);
+  } else {
+    const stem = base.slice(0, -'.yaml'.length);
+    if (typeof d.id === 'string' && d.id !== stem) add('error', 'id-mismatch', `id: expected "${stem}" (the file name); found "${d.id}"`, ['id']);
+    if (isTrack(d.track) && m[1] !== d.track) add('error', 'filename', `file name "${base}" starts with track "${m[1]}" but track is "${d.track}"`, ['track']);
+  }
+  if (parts[0] === 'questions') {
+    if (parts.length < 3) {
+      add('error', 'track-dir', `file sits directly in questions/; expected questions/<track>/…`);
+    } else if (isTrack(d.track) && parts[1] !== d.track) {
+      add('error', 'track-dir', `track: the file is under questions/${parts[1]}/ but track is "${d.track}"`, ['track']);
+    }
+    // The loader does not check the area folder; a mismatch is worth a warning (fix-areas moves the file).
+    if (parts.length >= 4 && isArea(d.competency_area) && parts[2] !== d.competency_area) {
+      add('warning', 'area-dir', `competency_area is "${d.competency_area}" but the file is under questions/${parts[1]}/${parts[2]}/ (run fix-areas to move it)`, ['competency_area']);
+    }
+  }
+}
+
+function pathText(path: FieldPath): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`;
+  return s || '(document)';
+}
+
+/** A short, quoted rendering of a found value. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') {
+    const shown = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+    return `${JSON.stringify(shown)}${v.length > 60 ? ` (${v.length} characters)` : ''}`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v instanceof Date) return `the date ${v.toISOString().slice(0, 10)}`;
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  return 'a mapping';
+}
+
+function formatIssue(issue: z.core.$ZodIssue, path: FieldPath): string {
+  const where = pathText(path);
+  const input = (issue as { input?: unknown }).input;
+  const found = describeValue(input);
+  switch (issue.code) {
+    case 'invalid_type':
+      if (input === undefined) return `${where}: required field is missing (expected ${issue.expected})`;
+      return `${where}: expected ${issue.expected}; found ${found}`;
+    case 'invalid_value': {
+      const values = issue.values.map(String);
+      let msg = `${where}: expected one of ${values.join(', ')}; found ${found}`;
+      if (where === 'competency_area') {
+        const n = normalizeArea(input);
+        msg += 'unmappable' in n ? ' (no canonical area can be derived from it)' : ` (normalizable to "${n.area}" by rule ${n.rule}: run fix-areas)`;
+      }
+      return msg;
+    }
+    case 'too_small':
+    case 'too_big': {
+      const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
+      const exact = (issue as { exact?: boolean }).exact;
+      const cmp = exact ? 'exactly' : issue.code === 'too_small' ? 'at least' : 'at most';
+      if (issue.origin === 'string') return `${where}: expected ${cmp} ${bound} characters; found ${typeof input === 'string' ? input.length : '?'} (${found})`;
+      if (issue.origin === 'array') return `${where}: expected ${cmp} ${bound} items; found ${Array.isArray(input) ? input.length : '?'}`;
+      return `${where}: expected a value ${issue.code === 'too_small' ? '≥' : '≤'} ${bound}; found ${found}`;
+    }
+    case 'unrecognized_keys':
+      return `${where}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}${where === 'visual' ? ' (allowed: kind, path, alt, caption)' : ''}`;
+    case 'invalid_format':
+    case 'custom':
+    case 'invalid_union':
+    default: {
+      if (where === 'topic' && typeof input === 'string') return `topic: expected one of the ${TOPICS.length} curated topics; found ${found}`;
+      return `${where}: ${issue.message}; found ${found}`;
+    }
+  }
+}
+
+/** Gives each problem the line of the deepest key of its field path present in the text. */
+function locate(problems: Located[], text: string): void {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (document.errors.length > 0) return;
+  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined): number | undefined =>
+    node?.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  for (const p of problems) {
+    if (!p.field || p.line !== undefined) continue;
+    let node: unknown = document.contents;
+    let line: number | undefined;
+    for (const seg of p.field) {
+      if (isMap(node)) {
+        const pair = node.items.find((it) => isScalar(it.key) && it.key.value === seg);
+        if (!pair) break;
+        line = lineOf(pair.key as YamlNode) ?? line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        const item = node.items[seg] as YamlNode | undefined;
+        if (!item) break;
+        line = lineOf(item) ?? line;
+        node = item;
+      } else break;
+    }
+    if (line !== undefined) p.line = line;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The `gemini` provider: generateContent through @google/genai (Gemini API, API key). Structured
+ * output uses responseJsonSchema (v2 takes standard JSON Schema there, arrays at the root included),
+ * with propertyOrdering so the model writes `reasoning` before `verdict`.
+ */
+import { ApiError, GoogleGenAI, type GenerateContentConfig } from '@google/genai';
+import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
+import { withPropertyOrdering } from './answer-schemas.js';
+import { CallDeadline, errorForStatus, retryAfterFromGoogleBody, retryAfterFromHeaders, transientConnectionError } from './errors.js';
+import { DEFAULT_TIMEOUT_MS, type ProviderSettings } from './openai.js';
+
+export const GEMINI_DEFAULT_MODEL = 'gemini-2.5-flash';
+
+export class GeminiProvider implements LlmProvider {
+  readonly name = 'gemini';
+  readonly model: string;
+  readonly #client: GoogleGenAI;
+  readonly #settings: ProviderSettings;
+
+  constructor(settings: ProviderSettings) {
+    this.model = settings.model;
+    this.#settings = settings;
+    this.#client = new GoogleGenAI({
+      apiKey: settings.apiKey,
+      // GOOGLE_GENAI_USE_VERTEXAI in the environment must not silently switch backends.
+      vertexai: false,
+      httpOptions: {
+        ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
+        timeout: (settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
+        // One attempt: retries are the queue's job.
+        retryOptions: { attempts: 1 },
+      },
+    });
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
+    const started = performance.now();
+    // ApiError keeps the status and body but drops headers: a per-call fetch keeps retry-after.
+    let retryAfterHeaderMs: number | undefined;
+    const fetchKeepingRetryAfter: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (res.status === 429) retryAfterHeaderMs = retryAfterFromHeaders(res.headers);
+      return res;
+    };
+    try {
+      deadline.throwIfCancelled();
+      const temperature = req.temperature ?? this.#settings.temperature;
+      const maxTokens = req.maxOutputTokens ?? this.#settings.maxOutputTokens;
+      const config: GenerateContentConfig = {
+        abortSignal: deadline.signal,
+        httpOptions: { fetch: fetchKeepingRetryAfter },
+        ...(req.system ? { systemInstruction: req.system } : {}),
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(maxTokens !== undefined ? { maxOutputTokens: maxTokens } : {}),
+        ...(req.jsonSchema ? { responseMimeType: 'application/json', responseJsonSchema: withPropertyOrdering(req.jsonSchema.schema) } : {}),
+      };
+      const res = await this.#client.models.generateContent({
+        model: this.model,
+        contents: [{ role: 'user', parts: [{ text: req.prompt }] }],
+        config,
+      });
+      const candidate = res.candidates?.[0];
+      // Read the parts ourselves: the SDK's `text` getter console.warns on non-text parts.
+      const text = (candidate?.content?.parts ?? [])
+        .filter((p) => typeof p.text === 'string' && !p.thought)
+        .map((p) => p.text)
+        .join('');
+      const u = res.usageMetadata;
+      return {
+        text,
+        usage: {
+          inputTokens: u?.promptTokenCount ?? 0,
+          // Thinking tokens are billed as output.
+          outputTokens: (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0),
+        },
+        model: res.modelVersion || this.model,
+        latencyMs: Math.round(performance.now() - started),
+        cached: false,
+        ...(candidate?.finishReason === 'MAX_TOKENS' ? { truncated: true } : {}),
+      };
+    } catch (err) {
+      throw deadline.translate(this.name, err, (e) => mapGeminiError(this.name, e, retryAfterHeaderMs));
+    } finally {
+      deadline.dispose();
+    }
+  }
+}
+
+export function mapGeminiError(provider: string, e: unknown, retryAfterHeaderMs?: number): Error {
+  if (e instanceof ApiError) {
+    return errorForStatus(provider, e.status, e.message, retryAfterHeaderMs ?? retryAfterFromGoogleBody(e.message));
+  }
+  // Node's fetch reports refused/reset connections as TypeError('fetch failed') with a cause.
+  if (e instanceof TypeError && /fetch failed|network|socket/i.test(e.message)) return transientConnectionError(provider, e);
+  return e instanceof Error ? e : new Error(String(e));
+}

@@ -1,0 +1,112 @@
+/**
+ * The `openai` provider: chat completions through the official SDK. A configurable base URL makes
+ * it the provider for every OpenAI-compatible server too (Ollama, vLLM, llama.cpp, LM Studio,
+ * OpenRouter), which is why structured output can be turned down to json_object or none.
+ */
+import OpenAI from 'openai';
+import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
+import { objectRootSchema, unwrapAnswer, WRAP_KEY } from './answer-schemas.js';
+import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
+
+export type StructuredOutput = 'json_schema' | 'json_object' | 'none';
+
+export interface ProviderSettings {
+  apiKey: string;
+  model: string;
+  baseUrl?: string;
+  /** Default temperature; a request's own temperature wins. */
+  temperature?: number;
+  /** Default call timeout in ms; a request's own timeoutMs wins. */
+  timeoutMs?: number;
+  /** Default output token cap. */
+  maxOutputTokens?: number;
+}
+
+export interface OpenAiSettings extends ProviderSettings {
+  /** What the server supports: strict json_schema (OpenAI, vLLM, recent Ollama), json_object, or none. */
+  structuredOutput?: StructuredOutput;
+}
+
+export const OPENAI_DEFAULT_MODEL = 'gpt-4.1-mini';
+export const DEFAULT_TIMEOUT_MS = 300_000;
+
+export class OpenAiProvider implements LlmProvider {
+  readonly name = 'openai';
+  readonly model: string;
+  readonly #client: OpenAI;
+  readonly #settings: OpenAiSettings;
+
+  constructor(settings: OpenAiSettings) {
+    this.model = settings.model;
+    this.#settings = settings;
+    this.#client = new OpenAI({
+      apiKey: settings.apiKey,
+      baseURL: settings.baseUrl ?? null,
+      // Retries belong to the queue (with its budget and backoff), never to the SDK.
+      maxRetries: 0,
+      // Our CallDeadline aborts first; this only guards against a deadline that never fires.
+      timeout: (settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
+    });
+  }
+
+  async complete(req: CompletionRequest): Promise<CompletionResult> {
+    const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
+    const started = performance.now();
+    try {
+      deadline.throwIfCancelled();
+      const mode = this.#settings.structuredOutput ?? 'json_schema';
+      const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [];
+      let wrapped = false;
+      let responseFormat: OpenAI.Chat.Completions.ChatCompletionCreateParams['response_format'];
+      let system = req.system;
+      if (req.jsonSchema && mode === 'json_schema') {
+        const root = objectRootSchema(req.jsonSchema.schema);
+        wrapped = root.wrapped;
+        responseFormat = { type: 'json_schema', json_schema: { name: req.jsonSchema.name, schema: root.schema, strict: true } };
+      } else if (req.jsonSchema && mode === 'json_object') {
+        // json_object mode can only return an object, so the array is asked for under one key.
+        wrapped = req.jsonSchema.schema.type === 'array';
+        responseFormat = { type: 'json_object' };
+        const note = wrapped
+          ? `Answer with one JSON object {"${WRAP_KEY}": [...]} whose "${WRAP_KEY}" array is the answer described below.`
+          : 'Answer with one JSON object.';
+        system = system ? `${system}\n\n${note}` : note;
+      }
+      if (system) messages.push({ role: 'system', content: system });
+      messages.push({ role: 'user', content: req.prompt });
+      const maxTokens = req.maxOutputTokens ?? this.#settings.maxOutputTokens;
+      const temperature = req.temperature ?? this.#settings.temperature;
+      const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
+        model: this.model,
+        messages,
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(maxTokens !== undefined ? { max_completion_tokens: maxTokens } : {}),
+        ...(responseFormat ? { response_format: responseFormat } : {}),
+      };
+      const res = await this.#client.chat.completions.create(body, { signal: deadline.signal });
+      const choice = res.choices?.[0];
+      const content = choice?.message?.content ?? '';
+      return {
+        text: wrapped ? unwrapAnswer(content) : content,
+        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
+        model: res.model || this.model,
+        latencyMs: Math.round(performance.now() - started),
+        cached: false,
+        ...(choice?.finish_reason === 'length' ? { truncated: true } : {}),
+      };
+    } catch (err) {
+      throw deadline.translate(this.name, err, (e) => mapOpenAiError(this.name, e));
+    } finally {
+      deadline.dispose();
+    }
+  }
+}
+
+/** SDK errors → the error family (status, headers and connection failures). */
+export function mapOpenAiError(provider: string, e: unknown): Error {
+  if (e instanceof OpenAI.APIConnectionError) return transientConnectionError(provider, e);
+  if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
+    return errorForStatus(provider, e.status, e.message, retryAfterFromHeaders(e.headers));
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}

@@ -1,0 +1,225 @@
+/**
+ * Prompts as versioned files (prompts/*.md), rendered here. Every prompt carries its machine-readable
+ * input as JSON between tags on their own lines (<cells>, <drafts>, <revisions>, <repair>), so the
+ * offline provider reads exactly what a real model reads (readPromptBlock). promptHashes() goes into
+ * run.json: a changed template is a different prompt version.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  AREAS,
+  EXTRA_TOPIC_AREAS,
+  LEVEL_BLOOM,
+  TOPIC_AREA,
+  VISUAL_ARCHETYPES,
+  type Area,
+  type BloomLevel,
+  type Level,
+  type Track,
+  type Zone,
+} from '../corpus/taxonomy.js';
+import { generateAnswerSchema, judgeAnswerSchema, reviseAnswerSchema } from './answer-schemas.js';
+import type { CompletionRequest } from './types.js';
+
+export const PROMPTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
+export const PROMPT_NAMES = ['generate', 'judge', 'revise', 'repair', 'hardware'] as const;
+export type PromptName = (typeof PROMPT_NAMES)[number];
+
+const cache = new Map<PromptName, string>();
+function template(name: PromptName): string {
+  let t = cache.get(name);
+  if (t === undefined) {
+    t = readFileSync(join(PROMPTS_DIR, `${name}.md`), 'utf8');
+    cache.set(name, t);
+  }
+  return t;
+}
+
+/** sha256 (hex) of each template file as stored: the prompt versions recorded with a run. */
+export function promptHashes(): Record<PromptName, string> {
+  return Object.fromEntries(PROMPT_NAMES.map((n) => [n, createHash('sha256').update(template(n)).digest('hex')])) as Record<PromptName, string>;
+}
+
+/**
+ * Fills `{{name}}` and keeps `{{#flag}}…{{/flag}}` blocks only when the flag is true. The leading
+ * `<!-- … -->` comment is for maintainers and is not sent. A placeholder left unfilled is a bug in
+ * the template or the caller, so it throws rather than send a prompt with holes.
+ */
+export function renderTemplate(text: string, values: Record<string, string>, flags: Record<string, boolean> = {}): string {
+  let out = text.replace(/^<!--[\s\S]*?-->\s*\n/, '');
+  out = out.replace(/\{\{#(\w+)\}\}([\s\S]*?)\{\{\/\1\}\}/g, (_, flag: string, body: string) => (flags[flag] ? body : ''));
+  out = out.replace(/\{\{(\w+)\}\}/g, (m, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new Error(`prompt template: no value for ${m}`);
+    return v;
+  });
+  return out;
+}
+
+/**
+ * JSON for a tagged block. `</` is written `<\/` (the same string to any JSON parser) so no text
+ * inside a draft can close the block early.
+ */
+export function blockJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/<\//g, '<\\/');
+}
+
+/** Reads the JSON between `<tag>` and `</tag>` lines of a prompt (the offline provider's input). */
+export function readPromptBlock(prompt: string, tag: string): unknown {
+  const m = new RegExp(`^<${tag}>\\s*$([\\s\\S]*?)^</${tag}>\\s*$`, 'm').exec(prompt);
+  if (!m) throw new Error(`prompt has no <${tag}> block`);
+  return JSON.parse(m[1]!);
+}
+
+/** One plan cell as the generator prompt gives it (the contract's field names). */
+export interface PromptCell {
+  index: number;
+  track: Track;
+  topic: string;
+  zone: Zone;
+  level: Level;
+  bloom: BloomLevel;
+  competency_area: Area;
+  with_visual: boolean;
+  visual_format?: 'dot' | 'matplotlib';
+  visual_archetype?: string;
+  variant: string;
+}
+
+/** What the caller knows about a cell: a PlanCell plus its index (and, ideally, a variant). */
+export interface GenerateCellInput {
+  index: number;
+  track: Track;
+  topic: string;
+  zone: Zone;
+  level: Level;
+  with_visual: boolean;
+  competency_area?: Area;
+  /** Unique to run, iteration and cell; else derived from opts.variantPrefix and the index. */
+  variant?: string;
+}
+
+export interface GeneratePromptOptions {
+  /** e.g. `<runId>:<iter>`: makes repeated cells in later iterations differ. */
+  variantPrefix?: string;
+}
+
+export interface BuiltPrompt extends Pick<CompletionRequest, 'purpose' | 'prompt' | 'jsonSchema'> {
+  jsonSchema: NonNullable<CompletionRequest['jsonSchema']>;
+}
+
+/** The area a cell's topic belongs to (taxonomy), the fix for the original never sending one. */
+export function areaOfTopic(topic: string): Area {
+  return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic] ?? 'cross-cutting';
+}
+
+export function toPromptCell(c: GenerateCellInput, opts: GeneratePromptOptions = {}): PromptCell {
+  const archetype = VISUAL_ARCHETYPES.find((a) => a.topic === c.topic);
+  // A visual only where the topic has an archetype, as in the original.
+  const withVisual = c.with_visual && archetype !== undefined;
+  return {
+    index: c.index,
+    track: c.track,
+    topic: c.topic,
+    zone: c.zone,
+    level: c.level,
+    bloom: LEVEL_BLOOM[c.level] ?? 'apply',
+    competency_area: c.competency_area ?? areaOfTopic(c.topic),
+    with_visual: withVisual,
+    ...(withVisual ? { visual_format: archetype!.kind, visual_archetype: archetype!.archetype } : {}),
+    variant: c.variant ?? `${opts.variantPrefix ?? 'v'}:${c.index}`,
+  };
+}
+
+export function buildGeneratePrompt(cells: readonly GenerateCellInput[], opts: GeneratePromptOptions = {}): BuiltPrompt & { cells: PromptCell[] } {
+  if (cells.length === 0) throw new Error('buildGeneratePrompt: no cells');
+  const promptCells = cells.map((c) => toPromptCell(c, opts));
+  const anyVisual = promptCells.some((c) => c.with_visual);
+  const prompt = renderTemplate(
+    template('generate'),
+    {
+      n_cells: String(promptCells.length),
+      areas: AREAS.join(', '),
+      hardware_reference: hardwareReference(),
+      cells_json: blockJson(promptCells),
+    },
+    { visual: anyVisual },
+  );
+  return { purpose: 'generate', prompt, jsonSchema: generateAnswerSchema(anyVisual), cells: promptCells };
+}
+
+/** One draft as the judge prompt gives it (the contract's field names). */
+export interface JudgeDraft {
+  id: string;
+  track: Track;
+  zone: Zone;
+  level: Level;
+  topic: string;
+  competency_area: string;
+  bloom_level: string;
+  title: string;
+  scenario: string;
+  question: string;
+  realistic_solution: string;
+  common_mistake: string;
+  napkin_math: string;
+  visual_kind?: string;
+  visual_alt?: string;
+  visual_source?: string;
+  render_error?: string;
+  /** Soft findings of the deterministic pre-judge. */
+  findings: string[];
+}
+
+export function buildJudgePrompt(drafts: readonly JudgeDraft[]): BuiltPrompt & { ids: string[] } {
+  if (drafts.length === 0) throw new Error('buildJudgePrompt: no drafts');
+  const prompt = renderTemplate(template('judge'), {
+    n_drafts: String(drafts.length),
+    hardware_reference: hardwareReference(),
+    drafts_json: blockJson(drafts),
+  });
+  return { purpose: 'judge', prompt, jsonSchema: judgeAnswerSchema(), ids: drafts.map((d) => d.id) };
+}
+
+export interface RevisionInput {
+  id: string;
+  draft: JudgeDraft;
+  issues: string[];
+  fix_suggestion: string;
+}
+
+export function buildRevisePrompt(revisions: readonly RevisionInput[]): BuiltPrompt & { ids: string[] } {
+  if (revisions.length === 0) throw new Error('buildRevisePrompt: no revisions');
+  const prompt = renderTemplate(template('revise'), {
+    n_items: String(revisions.length),
+    areas: AREAS.join(', '),
+    hardware_reference: hardwareReference(),
+    revisions_json: blockJson(revisions),
+  });
+  const anyVisual = revisions.some((r) => r.draft.visual_kind !== undefined);
+  return { purpose: 'revise', prompt, jsonSchema: reviseAnswerSchema(anyVisual), ids: revisions.map((r) => r.id) };
+}
+
+/**
+ * A second chance for an answer that did not parse or validate. `items` is what parsed (or the
+ * raw text when nothing did); `original` is the request being repaired, whose schema is reused.
+ * The <repair> block holds {purpose, schema, answer}; <errors> holds the error strings.
+ */
+export function buildRepairPrompt(
+  items: unknown[] | string,
+  errors: readonly string[],
+  original: Pick<CompletionRequest, 'purpose' | 'jsonSchema'>,
+): BuiltPrompt & { repairing: CompletionRequest['purpose'] } {
+  const prompt = renderTemplate(template('repair'), {
+    repair_json: blockJson({ purpose: original.purpose, schema: original.jsonSchema?.schema ?? null, answer: items }),
+    errors_json: blockJson(errors),
+  });
+  const jsonSchema = original.jsonSchema ?? { name: 'repaired', schema: { type: 'array' } };
+  return { purpose: 'repair', prompt, jsonSchema, repairing: original.purpose };
+}
+
+function hardwareReference(): string {
+  return renderTemplate(template('hardware'), {}).trim();
+}

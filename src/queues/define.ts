@@ -1,0 +1,50 @@
+/**
+ * The shape every queue file follows: its name, zod payload and result schemas, default job
+ * options (attempts, backoff, removal limits that keep Redis memory bounded) and a typed factory.
+ */
+import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
+import type { z } from 'zod';
+import { bullPrefix } from '../redis/index.js';
+
+export interface QueueContext {
+  connection: ConnectionOptions;
+  /** The configured prefix (hash-tagged when used). */
+  prefix: string;
+}
+
+export interface QueueDef<P extends z.ZodType, R extends z.ZodType> {
+  name: string;
+  /** Which process role consumes it. */
+  role: 'corpus-host' | 'stateless';
+  payload: P;
+  result: R;
+  defaults: DefaultJobOptions;
+  create(ctx: QueueContext): Queue<z.infer<P>, z.infer<R>>;
+}
+
+export function defineQueue<P extends z.ZodType, R extends z.ZodType>(def: Omit<QueueDef<P, R>, 'create'>): QueueDef<P, R> {
+  return {
+    ...def,
+    create: (ctx) => {
+      const queue = new Queue<z.infer<P>, z.infer<R>>(def.name, {
+        connection: ctx.connection,
+        prefix: bullPrefix(ctx.prefix),
+        defaultJobOptions: def.defaults,
+      });
+      // Every Queue gets an error listener (an unhandled 'error' event would crash the process).
+      queue.on('error', () => {});
+      return queue;
+    },
+  };
+}
+
+/** Job ids: deterministic, no ':' and never all digits (BullMQ reserves those). */
+export function jobId(...parts: (string | number)[]): string {
+  const id = parts.map((p) => String(p).replace(/[:\s]/g, '_')).join('-');
+  if (/^\d+$/.test(id)) return `j-${id}`;
+  return id;
+}
+
+/** Removal limits: completed jobs go after a day or past the count; failed ones stay longer (retry). */
+export const KEEP_COMPLETED = { age: 24 * 3600, count: 2000 } as const;
+export const KEEP_FAILED = { age: 14 * 24 * 3600, count: 5000 } as const;

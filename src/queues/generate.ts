@@ -1,0 +1,28 @@
+/** generate: one plan cell; workers batch the cells they hold into one provider call. */
+import { z } from 'zod';
+import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
+import { DraftSchema, PlanCellSchema, UsageSchema } from './schemas.js';
+
+export const generateQueue = defineQueue({
+  name: 'generate',
+  role: 'stateless',
+  payload: z.object({
+    runId: z.string().min(1),
+    iter: z.number().int().nonnegative(),
+    cellIndex: z.number().int().nonnegative(),
+    cell: PlanCellSchema,
+    /** Unique per run, iteration and cell, so repeated cells give different drafts. */
+    variant: z.string().min(1),
+  }),
+  result: z.object({
+    cellIndex: z.number().int().nonnegative(),
+    draft: DraftSchema,
+    model: z.string(),
+    usage: UsageSchema,
+    cached: z.boolean(),
+    repaired: z.boolean(),
+  }),
+  defaults: { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+});
+export type GeneratePayload = z.infer<typeof generateQueue.payload>;
+export type GenerateResult = z.infer<typeof generateQueue.result>;

@@ -1,0 +1,41 @@
+/** The queue catalog: the dashboard, the CLI and the tests iterate it and keep no list of their own. */
+import type { Queue } from 'bullmq';
+import { applyQueue } from './apply.js';
+import { controlQueue } from './control.js';
+import type { QueueContext } from './define.js';
+import { generateQueue } from './generate.js';
+import { judgeQueue } from './judge.js';
+import { renderQueue } from './render.js';
+
+export * from './apply.js';
+export * from './control.js';
+export * from './define.js';
+export * from './generate.js';
+export * from './judge.js';
+export * from './render.js';
+export * from './schemas.js';
+
+export const QUEUE_CATALOG = [controlQueue, generateQueue, renderQueue, judgeQueue, applyQueue] as const;
+export type QueueName = (typeof QUEUE_CATALOG)[number]['name'];
+export const QUEUE_NAMES = QUEUE_CATALOG.map((q) => q.name) as QueueName[];
+export const STATELESS_QUEUES = QUEUE_CATALOG.filter((q) => q.role === 'stateless').map((q) => q.name);
+
+export interface Queues {
+  control: ReturnType<typeof controlQueue.create>;
+  generate: ReturnType<typeof generateQueue.create>;
+  render: ReturnType<typeof renderQueue.create>;
+  judge: ReturnType<typeof judgeQueue.create>;
+  apply: ReturnType<typeof applyQueue.create>;
+}
+
+export function createQueues(ctx: QueueContext): Queues & { all: Queue[]; close(): Promise<void> } {
+  const q: Queues = {
+    control: controlQueue.create(ctx),
+    generate: generateQueue.create(ctx),
+    render: renderQueue.create(ctx),
+    judge: judgeQueue.create(ctx),
+    apply: applyQueue.create(ctx),
+  };
+  const all = [q.control, q.generate, q.render, q.judge, q.apply] as Queue[];
+  return { ...q, all, close: async () => void (await Promise.all(all.map((x) => x.close()))) };
+}

@@ -1,0 +1,38 @@
+/** judge: one chunk of drafts; one provider call (after the deterministic pre-judge). */
+import { z } from 'zod';
+import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
+import { DraftSchema, UsageSchema, VerdictRecordSchema } from './schemas.js';
+
+export const JudgeDraftSchema = DraftSchema.extend({
+  path: z.string().min(1),
+  fileHash: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Nearest vault question by text similarity, computed by the corpus host. */
+  vaultNearest: z.object({ id: z.string(), similarity: z.number() }).nullable(),
+});
+export type JudgeDraft = z.infer<typeof JudgeDraftSchema>;
+
+export const judgeQueue = defineQueue({
+  name: 'judge',
+  role: 'stateless',
+  payload: z.object({
+    runId: z.string().min(1),
+    iter: z.number().int().nonnegative(),
+    chunk: z.number().int().nonnegative(),
+    drafts: z.array(JudgeDraftSchema).min(1),
+  }),
+  result: z.object({
+    chunk: z.number().int().nonnegative(),
+    verdicts: z.array(VerdictRecordSchema),
+    unjudged: z.array(z.object({ id: z.string(), reason: z.string() })),
+    model: z.string(),
+    usage: UsageSchema,
+    calls: z.number().int().nonnegative(),
+    cached: z.boolean(),
+    /** True when this result was applied by a standalone (late) apply job. */
+    late: z.boolean().optional(),
+  }),
+  // Failed judge chunks are kept so they can be retried from Bull Board or `vault-loop retry`.
+  defaults: { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
+});
+export type JudgePayload = z.infer<typeof judgeQueue.payload>;
+export type JudgeResult = z.infer<typeof judgeQueue.result>;

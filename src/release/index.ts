@@ -1,0 +1,17 @@
+export { CANON_VERSION, HASHED_FIELDS, HASHED_GENERATION_META_FIELDS, MISSING_LEAF_HASH, canonicalJson, contentHash, hashCanonical, hashedSubset, normalizeStrings, releaseHash } from './hashing.js';
+export type { QuestionLeaf, ReleaseLeaves } from './hashing.js';
+export { DEFAULT_POLICY, POLICY_FILE, ReleasePolicySchema, isPublished, loadPolicy, parsePolicy } from './policy.js';
+export type { LoadedPolicy, ReleasePolicy } from './policy.js';
+export { LEAF_FILES, computeLeaves, inlineChains, leafHash, loadChainSidecar, loadReleaseSet } from './release.js';
+export type { ChainMembership, ReleaseQuestion, ReleaseSet } from './release.js';
+export { MANIFEST_FILE, buildDateOf, buildManifest, manifestText, readManifest, staleFields, writeManifest } from './manifest.js';
+export type { VaultManifest } from './manifest.js';
+export { CORPUS_FILE, CORPUS_SUMMARY_FILE, buildCorpus, corpusItem, corpusText, exportCorpus, loadBookRefs, slugTitle, summaryItem, summaryText } from './export.js';
+export type { BookRef, ExportResult } from './export.js';
+export { ARITHMETIC_CHECK_MODEL, promoteRun, promoteText } from './promote.js';
+export type { PromoteOptions, PromoteReport, PromoteResult, PromoteRow } from './promote.js';
+export { RUNS_DIR, isRunId, listRuns, readRunInfo, readRunVerdicts } from './runs.js';
+export type { JudgeDetail, RunInfo, RunVerdict } from './runs.js';
+export { compareCodePoints, pyFloatRepr, pyJsonDumps } from './pyjson.js';
+export type { PyJsonOptions } from './pyjson.js';
+export { resolveInVault } from './files.js';

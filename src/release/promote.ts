@@ -1,0 +1,159 @@
+/**
+ * Promotion: PASS drafts of ONE run become `status: published`.
+ *
+ * Unlike the original promoter (SEED-SPEC §11 bug 10) it reads a single run, promotes a file only
+ * when its bytes are exactly what the judge saw (sha256 = the recorded `file_hash`) and it is
+ * still a draft, stamps the judge's real model, and marks math verified only when the
+ * deterministic arithmetic check passed. Runs twice, it changes nothing the second time.
+ */
+import { lstat, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import fg from 'fast-glob';
+import { parseQuestionText, sha256 } from '../corpus/loader.js';
+import { validateQuestion } from '../corpus/schema.js';
+import { atomicWrite, serializeQuestion } from '../corpus/writer.js';
+import { CorpusFileError, UnsafePathError } from '../errors.js';
+import { resolveInVault } from './files.js';
+import { listRuns, readRunInfo, RUNS_DIR, readRunVerdicts, type RunInfo, type RunVerdict } from './runs.js';
+
+export const ARITHMETIC_CHECK_MODEL = 'vault-loop arithmetic check';
+
+export type PromoteResult =
+  | 'promoted'
+  | 'skipped: changed since judged'
+  | 'skipped: not a draft'
+  | 'skipped: id mismatch'
+  | 'skipped: invalid'
+  | 'skipped: unsafe path'
+  | 'missing';
+
+export interface PromoteRow {
+  id: string;
+  /** Vault-relative path of the file acted on (the recorded one, or where the id was found). */
+  path: string;
+  result: PromoteResult;
+  mathVerified: boolean;
+}
+
+export interface PromoteReport {
+  run: RunInfo;
+  dryRun: boolean;
+  rows: PromoteRow[];
+  /** Verdicts other than PASS in the run (not promoted), by verdict. */
+  notPass: Record<string, number>;
+}
+
+export interface PromoteOptions {
+  runId?: string;
+  dryRun?: boolean;
+  now?: Date;
+}
+
+const SAFE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isFile();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+/** Where the draft is now: the recorded path, else a unique `questions/**\/<id>.yaml` (a later move). */
+async function locate(vaultDir: string, v: RunVerdict): Promise<{ abs: string; rel: string } | null> {
+  const abs = resolveInVault(vaultDir, v.path);
+  if (await isFile(abs)) return { abs, rel: v.path };
+  if (!SAFE_ID_RE.test(v.id)) return null;
+  const found = await fg(`questions/**/${v.id}.yaml`, { cwd: vaultDir, onlyFiles: true, followSymbolicLinks: false });
+  if (found.length !== 1) return null;
+  return { abs: resolveInVault(vaultDir, found[0]!), rel: found[0]! };
+}
+
+/**
+ * The promoted document and its text, or null when `text` is not a draft mapping. Existing keys
+ * keep their place and new ones are appended at the end, as the original promoter did; the text
+ * comes from the corpus writer (PyYAML-like style, dates quoted), so comments are not kept.
+ */
+export function promoteText(
+  text: string,
+  v: Pick<RunVerdict, 'judgeModel' | 'checks'>,
+  today: string,
+  relPath = 'question.yaml',
+): { text: string; doc: Record<string, unknown>; mathVerified: boolean } | null {
+  const { doc: parsed } = parseQuestionText(text, relPath);
+  if (parsed === null || parsed.status !== 'draft') return null;
+  const doc: Record<string, unknown> = { ...parsed };
+  doc.status = 'published';
+  doc.validated = true;
+  doc.validation_status = 'passed';
+  doc.validation_model = v.judgeModel;
+  doc.validation_date = today;
+  const mathVerified = v.checks?.arithmetic === 'passed';
+  if (mathVerified) {
+    doc.math_verified = true;
+    doc.math_status = 'CORRECT';
+    doc.math_model = ARITHMETIC_CHECK_MODEL;
+    doc.math_date = today;
+  }
+  return { text: serializeQuestion(doc, { keyOrder: 'preserve' }), doc, mathVerified };
+}
+
+async function promoteOne(vaultDir: string, v: RunVerdict, today: string, dryRun: boolean): Promise<PromoteRow> {
+  const row = (result: PromoteResult, path = v.path, mathVerified = false): PromoteRow => ({ id: v.id, path, result, mathVerified });
+  let where: { abs: string; rel: string } | null;
+  try {
+    where = await locate(vaultDir, v);
+  } catch (e) {
+    if (e instanceof UnsafePathError) return row('skipped: unsafe path');
+    throw e;
+  }
+  if (!where) return row('missing');
+  // A link could point anywhere; the loop never writes one, so refuse rather than follow it.
+  if ((await lstat(where.abs)).isSymbolicLink()) return row('skipped: unsafe path', where.rel);
+  const bytes = await readFile(where.abs);
+  const text = bytes.toString('utf8');
+  const { doc: parsed } = parseQuestionText(text, where.rel);
+  if (parsed?.status !== 'draft') return row('skipped: not a draft', where.rel);
+  if (sha256(bytes) !== v.file_hash) return row('skipped: changed since judged', where.rel);
+  if (parsed.id !== v.id) return row('skipped: id mismatch', where.rel);
+  const out = promoteText(text, v, today, where.rel)!;
+  // Never publish what the schema rejects (a PASS does not prove the file is well-formed).
+  if (validateQuestion(out.doc, where.rel).some((p) => p.severity === 'error')) return row('skipped: invalid', where.rel);
+  if (!dryRun) {
+    // A last look right before the rename: an edit made since we read the file wins.
+    if (sha256(await readFile(where.abs)) !== v.file_hash) return row('skipped: changed since judged', where.rel);
+    await atomicWrite(where.abs, out.text);
+  }
+  return row('promoted', where.rel, out.mathVerified);
+}
+
+/** Chooses the run (given, else latest by started_at) and promotes its PASS drafts. */
+export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): Promise<PromoteReport> {
+  let run: RunInfo;
+  if (opts.runId !== undefined) {
+    run = await readRunInfo(vaultDir, opts.runId);
+  } else {
+    const { runs, problems } = await listRuns(vaultDir);
+    const latest = runs.at(-1);
+    if (!latest) {
+      throw new CorpusFileError(
+        join(vaultDir, RUNS_DIR),
+        `no run with a readable run.json${problems.length ? ` (${problems[0]})` : ''}`,
+      );
+    }
+    run = latest;
+  }
+  const verdicts = await readRunVerdicts(run);
+  const today = (opts.now ?? new Date()).toISOString().slice(0, 10);
+  const rows: PromoteRow[] = [];
+  const notPass: Record<string, number> = {};
+  for (const v of verdicts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    if (v.verdict !== 'PASS') {
+      notPass[v.verdict] = (notPass[v.verdict] ?? 0) + 1;
+      continue;
+    }
+    rows.push(await promoteOne(vaultDir, v, today, opts.dryRun ?? false));
+  }
+  return { run, dryRun: opts.dryRun ?? false, rows, notPass };
+}

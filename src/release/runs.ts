@@ -1,0 +1,135 @@
+/**
+ * Reading a loop run's records (run.json, iter_NN/judge_summary.json) for the tools that act on a
+ * finished run. The latest run is the one with the latest `started_at`, never the newest mtime
+ * (SEED-SPEC §11 bug 1: mtime picks the wrong directory when runs overlap or a step crashes).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { VERDICTS } from '../corpus/taxonomy.js';
+import { CorpusFileError } from '../errors.js';
+
+export const RUNS_DIR = join('_validation_results', 'coverage_loop');
+const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+const ITER_RE = /^iter_(\d+)$/;
+
+const RunJsonSchema = z.looseObject({
+  run_id: z.string().optional(),
+  started_at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date-time'),
+  judge: z.looseObject({ provider: z.string().optional(), model: z.string().optional() }).optional(),
+});
+
+const JudgeDetailSchema = z.looseObject({
+  id: z.string().min(1),
+  path: z.string().min(1),
+  file_hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest'),
+  verdict: z.enum(VERDICTS),
+  model: z.string().optional(),
+  checks: z.looseObject({ arithmetic: z.enum(['passed', 'failed', 'not-run']).optional() }).optional(),
+});
+export type JudgeDetail = z.output<typeof JudgeDetailSchema>;
+
+const JudgeSummarySchema = z.looseObject({
+  model: z.string().optional(),
+  details: z.array(JudgeDetailSchema),
+});
+
+export interface RunInfo {
+  runId: string;
+  dir: string;
+  startedAt: string;
+  judgeModel?: string;
+}
+
+export interface RunVerdict extends JudgeDetail {
+  /** The iteration whose judge summary gave this (latest) verdict. */
+  iter: number;
+  /** The judge's model for this item: the detail's own, else the summary's, else run.json's. */
+  judgeModel: string;
+}
+
+async function readJson(path: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new CorpusFileError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function zodProblem(path: string, error: z.ZodError): CorpusFileError {
+  const first = error.issues[0]!;
+  return new CorpusFileError(path, `at ${first.path.join('.') || '(top level)'}: ${first.message}`);
+}
+
+export function isRunId(s: string): boolean {
+  return RUN_ID_RE.test(s);
+}
+
+export async function readRunInfo(vaultDir: string, runId: string): Promise<RunInfo> {
+  if (!isRunId(runId)) throw new CorpusFileError(RUNS_DIR, `run id ${JSON.stringify(runId)} is not a run folder name`);
+  const dir = join(vaultDir, RUNS_DIR, runId);
+  const file = join(dir, 'run.json');
+  let raw: unknown;
+  try {
+    raw = await readJson(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CorpusFileError(file, 'no such run (run.json missing)');
+    throw e;
+  }
+  const r = RunJsonSchema.safeParse(raw);
+  if (!r.success) throw zodProblem(file, r.error);
+  return { runId, dir, startedAt: r.data.started_at, judgeModel: r.data.judge?.model };
+}
+
+/** Every run with a readable run.json, oldest first; unreadable ones come back as problems. */
+export async function listRuns(vaultDir: string): Promise<{ runs: RunInfo[]; problems: string[] }> {
+  let names: string[];
+  try {
+    names = (await readdir(join(vaultDir, RUNS_DIR), { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { runs: [], problems: [] };
+    throw e;
+  }
+  const runs: RunInfo[] = [];
+  const problems: string[] = [];
+  for (const name of names.filter(isRunId)) {
+    try {
+      runs.push(await readRunInfo(vaultDir, name));
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  }
+  // Ties on started_at (same second) fall back to the run id, whose -2/-3 suffixes order them.
+  runs.sort((a, b) => Date.parse(a.startedAt) - Date.parse(b.startedAt) || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+  return { runs, problems };
+}
+
+/**
+ * The run's final verdict per draft id: iterations in order, a later judgement of the same id
+ * replacing an earlier one (a re-judged draft counts by its latest verdict only).
+ */
+export async function readRunVerdicts(run: RunInfo): Promise<RunVerdict[]> {
+  const iters = (await readdir(run.dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory() && ITER_RE.test(d.name))
+    .map((d) => ({ name: d.name, n: Number(ITER_RE.exec(d.name)![1]) }))
+    .sort((a, b) => a.n - b.n);
+  const byId = new Map<string, RunVerdict>();
+  for (const it of iters) {
+    const file = join(run.dir, it.name, 'judge_summary.json');
+    let raw: unknown;
+    try {
+      raw = await readJson(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    const r = JudgeSummarySchema.safeParse(raw);
+    if (!r.success) throw zodProblem(file, r.error);
+    for (const d of r.data.details) {
+      byId.delete(d.id);
+      byId.set(d.id, { ...d, iter: it.n, judgeModel: d.model ?? r.data.model ?? run.judgeModel ?? 'unknown' });
+    }
+  }
+  return [...byId.values()];
+}

@@ -1,0 +1,215 @@
+/**
+ * The corpus host: the one process per vault that touches the vault's files. It holds a Redis
+ * lock on the vault, runs the control and apply workers (and, unless told otherwise, stateless
+ * workers in-process), starts and resumes runs, and waits for them to end.
+ */
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.js';
+import { judgeSettings } from '../config/index.js';
+import { Applicability } from '../corpus/taxonomy.js';
+import { promptHashes } from '../llm/prompts.js';
+import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
+import { createRedis, type RedisTarget } from '../redis/index.js';
+import type { Logger } from '../util/log.js';
+import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
+import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
+import { BullFlows } from './flows.js';
+import { newRunId, runDir, writeJson } from './records.js';
+import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
+import type { RunConfig } from './steps.js';
+
+/** Keys never stored with a run (secrets, and what depends on the machine). */
+const NOT_STORED = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'redisUrl']);
+
+export function storedConfig(cfg: Config): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(cfg).filter(([k, v]) => !NOT_STORED.has(k) && v !== undefined));
+}
+
+export function configHash(stored: Record<string, unknown>): string {
+  const sorted = Object.fromEntries(Object.entries(stored).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
+}
+
+export class VaultLockedError extends Error {
+  override readonly name = 'VaultLockedError';
+}
+
+export interface HostOptions {
+  cfg: Config;
+  vault: string;
+  target: RedisTarget;
+  log: Logger;
+  /** Run generate, judge and render workers in this process too (false: `--no-workers`). */
+  inProcessWorkers: boolean;
+  timings?: WorkerTimings;
+  /** How long to wait for another host's lock to lapse (resume after a crash). */
+  lockWaitMs?: number;
+  /** Test hooks passed to the runtime (see ContextOptions). */
+  hooks?: Pick<ContextOptions, 'onProviderCall' | 'repeatEachJob'>;
+}
+
+export class CorpusHost {
+  readonly store: RunStore;
+  readonly queues: Queues & { close(): Promise<void> };
+  readonly vault: string;
+  readonly #redis: Redis;
+  readonly #flows: BullFlows;
+  readonly #opts: HostOptions;
+  #workers: RunningWorkers | null = null;
+  #lockToken: string | null = null;
+  #renew: NodeJS.Timeout | null = null;
+
+  private constructor(opts: HostOptions) {
+    this.#opts = opts;
+    this.vault = resolve(opts.vault);
+    this.#redis = createRedis(opts.target, 'client', (e) => opts.log.warn({ err: e.message }, 'redis error'));
+    this.store = new RunStore(this.#redis, opts.cfg.prefix);
+    this.queues = createQueues({ connection: opts.target.options as ConnectionOptions, prefix: opts.cfg.prefix });
+    this.#flows = new BullFlows(opts.target.options as ConnectionOptions, opts.cfg.prefix, this.queues);
+  }
+
+  static async open(opts: HostOptions): Promise<CorpusHost> {
+    const host = new CorpusHost(opts);
+    try {
+      await host.#lock(opts.lockWaitMs ?? 0);
+      const ctx = createRuntimeContext({
+        cfg: opts.cfg,
+        target: opts.target,
+        redis: host.#redis,
+        store: host.store,
+        queues: host.queues,
+        log: opts.log,
+        ...(opts.timings ? { timings: opts.timings } : {}),
+        corpus: { vault: host.vault, flows: host.#flows },
+        ...opts.hooks,
+      });
+      const names: QueueName[] = ['control', 'apply', ...(opts.inProcessWorkers ? (STATELESS_QUEUES as QueueName[]) : [])];
+      host.#workers = startWorkers(ctx, names);
+      return host;
+    } catch (e) {
+      await host.close();
+      throw e;
+    }
+  }
+
+  async #lock(waitMs: number): Promise<void> {
+    const ttl = 15_000;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      this.#lockToken = await this.store.lockVault(this.vault, ttl);
+      if (this.#lockToken) break;
+      if (Date.now() >= deadline) {
+        throw new VaultLockedError(
+          `another vault-loop run holds the lock on ${this.vault} (Redis key ${this.store.keys.lock(this.vault)}); ` +
+            'wait for it to finish, or stop it with `vault-loop stop RUN`. A host that died releases the lock within 15 s.',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    this.#renew = setInterval(() => {
+      void this.store.renewVaultLock(this.vault, this.#lockToken!, ttl).then(
+        (ok) => ok || this.#opts.log.error('lost the vault lock'),
+        () => {},
+      );
+    }, 5_000);
+    this.#renew.unref();
+  }
+
+  /** Creates a run: its folder and run.json, its state in Redis, and its first plan job. */
+  async startRun(cfg: Config): Promise<string> {
+    const runId = await newRunId(this.vault, (id) => this.store.claimRunId(id));
+    const stored = { ...storedConfig(cfg), applicability: Applicability.forVault(this.vault).toRecord() };
+    const judge = judgeSettings(cfg);
+    const generator = { provider: cfg.provider, model: cfg.model ?? defaultModel(cfg.provider) };
+    const judgeInfo = { provider: judge.provider, model: judge.model ?? defaultModel(judge.provider) };
+    const runJson = {
+      run_id: runId,
+      vault: this.vault,
+      started_at: new Date().toISOString(),
+      status: 'running',
+      config: stored,
+      config_hash: configHash(stored),
+      generator,
+      judge: judgeInfo,
+      prompts: promptHashes(),
+      seed: cfg.seed,
+    };
+    await writeJson(`${runDir(this.vault, runId)}/run.json`, runJson);
+    await this.store.create({ runId, vault: this.vault, maxCalls: cfg.maxCalls, config: stored, generator, judge: judgeInfo });
+    await this.#flows.addPlan(runId, 0);
+    return runId;
+  }
+
+  /**
+   * Continues a run whose host died: the new host's workers pick up the stalled jobs; control
+   * jobs that failed for good are retried.
+   */
+  async resumeRun(runId: string): Promise<RunState> {
+    const run = await this.store.get(runId);
+    if (!run) throw new Error(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix})`);
+    if (run.vault !== this.vault) throw new Error(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
+    if (TERMINAL_STATUSES.includes(run.status)) return run;
+    for (const job of await this.queues.control.getFailed()) {
+      if (job.data.runId === runId) await job.retry('failed');
+    }
+    for (const job of await this.queues.apply.getFailed()) {
+      if (job.data.runId === runId) await job.retry('failed');
+    }
+    return run;
+  }
+
+  /** The stored configuration of a run, as a RunConfig. */
+  async runConfig(runId: string): Promise<RunConfig | null> {
+    const run = await this.store.get(runId);
+    return run ? (run.config as unknown as RunConfig) : null;
+  }
+
+  /** Polls the run until it ends (or `signal` aborts); `onTick` sees each state. */
+  async waitForRun(runId: string, onTick?: (s: RunState) => void | Promise<void>, signal?: AbortSignal, intervalMs = 250): Promise<RunState> {
+    for (;;) {
+      const s = await this.store.get(runId);
+      if (!s) throw new Error(`run ${runId} vanished from Redis`);
+      await onTick?.(s);
+      if (TERMINAL_STATUSES.includes(s.status)) return s;
+      if (signal?.aborted) return s;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  }
+
+  async jobCounts(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [name, q] of Object.entries(this.queues)) {
+      if (name === 'close' || name === 'all') continue;
+      out[name] = await (q as Queues['control']).getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'waiting-children', 'prioritized');
+    }
+    return out;
+  }
+
+  /** One shutdown path: workers (finishing or handing back active jobs), then queues, then connections. */
+  async close(force = false): Promise<void> {
+    if (this.#renew) clearInterval(this.#renew);
+    await this.#workers?.close(force).catch(() => {});
+    await this.#flows.close().catch(() => {});
+    await this.queues.close().catch(() => {});
+    if (this.#lockToken) await this.store.unlockVault(this.vault, this.#lockToken).catch(() => {});
+    this.#redis.disconnect();
+  }
+}
+
+export function defaultModel(provider: string): string {
+  switch (provider) {
+    case 'openai':
+      return 'gpt-4.1-mini';
+    case 'gemini':
+      return 'gemini-2.5-flash';
+    case 'anthropic':
+      return 'claude-sonnet-4-5';
+    case 'gemini-cli':
+      return 'gemini-3.1-pro-preview';
+    default:
+      return 'offline-v1';
+  }
+}

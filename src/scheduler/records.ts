@@ -1,0 +1,200 @@
+/**
+ * The run's records on disk, always rendered from the state in Redis so a rewrite (a late judge
+ * result, a resumed host) gives the same files:
+ *   <vault>/_validation_results/coverage_loop/<runId>/run.json, iter_NN/…, loop_summary.json
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { atomicWrite } from '../corpus/writer.js';
+import type { AppliedVerdict, RunStore, UnjudgedRecord } from './state.js';
+
+export const LOOP_DIR = join('_validation_results', 'coverage_loop');
+
+export const runDir = (vault: string, runId: string): string => join(vault, LOOP_DIR, runId);
+export const iterDirName = (iter: number): string => `iter_${String(iter).padStart(2, '0')}`;
+export const iterDir = (vault: string, runId: string, iter: number): string => join(runDir(vault, runId), iterDirName(iter));
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await atomicWrite(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function readJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/**
+ * A fresh run id: UTC YYYYMMDD_HHMMSS, with -2, -3 … when that id is taken, on disk or by
+ * `claim` (Redis: runs of other vaults share the prefix). Never shared, never racy.
+ */
+export async function newRunId(vault: string, claim: (id: string) => Promise<boolean>, now = new Date()): Promise<string> {
+  const base = now.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+  for (let n = 1; ; n++) {
+    const id = n === 1 ? base : `${base}-${n}`;
+    if (existsSync(runDir(vault, id))) continue;
+    if (!(await claim(id))) continue;
+    mkdirSync(runDir(vault, id), { recursive: true });
+    return id;
+  }
+}
+
+/** Runs recorded on disk, oldest first by run.json started_at (never by mtime). */
+export function listRunsOnDisk(vault: string): { runId: string; startedAt: string }[] {
+  const dir = join(vault, LOOP_DIR);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((runId) => ({ runId, run: readJson<{ started_at?: string }>(join(dir, runId, 'run.json')) }))
+    .filter((r) => r.run?.started_at)
+    .map((r) => ({ runId: r.runId, startedAt: r.run!.started_at! }))
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.runId.localeCompare(b.runId));
+}
+
+export interface IterRecord {
+  iter: number;
+  top_cell: [string, string, string] | null;
+  top_priority: number | null;
+  generated: number;
+  calls_used_total: number;
+  drop_rate: number;
+  pass_rate: number;
+  applied: { dropped: number; kept_pass: number; kept_needs_fix: number };
+  plan_size: number;
+  cells_failed: { cell: number; error: string }[];
+  unjudged: number;
+  skipped_changed: number;
+  calls_used_iter: number;
+  tokens: { input: number; output: number };
+  cost_usd: number;
+  visual: boolean;
+  started_at: string | null;
+  finished_at: string | null;
+  wall_ms: number | null;
+  late_applied: number;
+}
+
+export interface JudgeSummary {
+  model: string;
+  n_items: number;
+  n_judged: number;
+  verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
+  drop_rate: number;
+  pass_rate: number;
+  details: (Omit<AppliedVerdict, 'fileHash'> & { file_hash: string })[];
+  unjudged: { id: string; path: string; reason: string }[];
+  generated_at: string;
+}
+
+const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFixed(4));
+
+/** Builds (and writes) judge_summary.json and iter_record.json of one iteration from Redis. */
+export async function writeIterationRecords(vault: string, store: RunStore, runId: string, iter: number): Promise<IterRecord> {
+  const [ih, allVerdicts, allUnjudged, allDrafts, run] = await Promise.all([
+    store.iterGet(runId, iter),
+    store.verdicts(runId),
+    store.unjudged(runId),
+    store.drafts(runId),
+    store.get(runId),
+  ]);
+  const verdicts = [...allVerdicts.values()].filter((v) => v.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
+  const unjudged: UnjudgedRecord[] = [...allUnjudged.values()].filter((u) => u.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
+  const generated = [...allDrafts.values()].filter((d) => d.iter === iter).length;
+  const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
+  const judgedModels = [...new Set(verdicts.filter((v) => v.source === 'model').map((v) => v.model))];
+  const summary: JudgeSummary = {
+    model: judgedModels.join(', ') || (verdicts.length ? 'prejudge' : ''),
+    n_items: verdicts.length + unjudged.length,
+    n_judged: verdicts.length,
+    verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },
+    drop_rate: rate(count('DROP'), verdicts.length),
+    pass_rate: rate(count('PASS'), verdicts.length),
+    details: verdicts.map(({ fileHash, ...rest }) => ({ ...rest, file_hash: fileHash })),
+    unjudged: unjudged.map((u) => ({ id: u.id, path: u.path, reason: u.reason })),
+    // Derived from the state, not the clock, so rewriting the same state gives the same file.
+    generated_at: [ih.finishedAt ?? '', ...verdicts.map((v) => v.appliedAt)].sort().at(-1) || new Date().toISOString(),
+  };
+  const dir = iterDir(vault, runId, iter);
+  mkdirSync(dir, { recursive: true });
+  if (generated > 0) await writeJson(join(dir, 'judge_summary.json'), summary);
+
+  const topCell = ih.topCell ? (JSON.parse(ih.topCell) as [string, string, string]) : null;
+  const startedAt = ih.startedAt ?? null;
+  const finishedAt = ih.finishedAt ?? null;
+  const record: IterRecord = {
+    iter,
+    top_cell: topCell,
+    top_priority: ih.topPriority !== undefined ? Number(ih.topPriority) : null,
+    generated,
+    calls_used_total: run?.callsUsed ?? 0,
+    drop_rate: summary.drop_rate,
+    pass_rate: summary.pass_rate,
+    applied: {
+      dropped: verdicts.filter((v) => v.applied === 'pruned').length,
+      kept_pass: verdicts.filter((v) => v.verdict === 'PASS').length,
+      kept_needs_fix: verdicts.filter((v) => v.verdict === 'NEEDS_FIX').length,
+    },
+    plan_size: Number(ih.planSize ?? 0),
+    cells_failed: ih.cellsFailed ? (JSON.parse(ih.cellsFailed) as IterRecord['cells_failed']) : [],
+    unjudged: unjudged.length,
+    skipped_changed: verdicts.filter((v) => v.applied === 'skipped-changed').length,
+    calls_used_iter: Number(ih.callsUsed ?? 0),
+    tokens: { input: Number(ih.tokensIn ?? 0), output: Number(ih.tokensOut ?? 0) },
+    cost_usd: Number(Number(ih.costUsd ?? 0).toFixed(6)),
+    visual: ih.visual === '1',
+    started_at: startedAt,
+    finished_at: finishedAt,
+    wall_ms: startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null,
+    late_applied: verdicts.filter((v) => v.late).length,
+  };
+  // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
+  if (ih.closed === '1') await writeJson(join(dir, 'iter_record.json'), record);
+  return record;
+}
+
+export interface LoopSummary {
+  run_id: string;
+  status: string;
+  iterations: number;
+  calls_used_total: number;
+  calls_reserved: number;
+  max_calls: number;
+  tokens: { input: number; output: number };
+  cost_usd: number;
+  history: IterRecord[];
+  stopped_reason: string | null;
+  started_at: string;
+  finished_at: string | null;
+  wall_ms: number | null;
+  generated_at: string;
+}
+
+/** Writes loop_summary.json from the iteration records that exist. */
+export async function writeLoopSummary(vault: string, store: RunStore, runId: string): Promise<LoopSummary> {
+  const run = await store.get(runId);
+  if (!run) throw new Error(`run ${runId} not found in Redis`);
+  const history: IterRecord[] = [];
+  for (let i = 0; ; i++) {
+    const dir = iterDir(vault, runId, i);
+    if (!existsSync(dir)) break;
+    const rec = readJson<IterRecord>(join(dir, 'iter_record.json'));
+    if (rec) history.push(rec);
+  }
+  const summary: LoopSummary = {
+    run_id: runId,
+    status: run.status,
+    iterations: history.length,
+    calls_used_total: run.callsUsed,
+    calls_reserved: run.callsReserved,
+    max_calls: run.maxCalls,
+    tokens: { input: run.tokensIn, output: run.tokensOut },
+    cost_usd: Number(run.costUsd.toFixed(6)),
+    history,
+    stopped_reason: run.stopReason,
+    started_at: run.startedAt,
+    finished_at: run.finishedAt,
+    wall_ms: run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null,
+    generated_at: [run.finishedAt ?? '', ...history.map((h) => h.finished_at ?? '')].sort().at(-1) || new Date().toISOString(),
+  };
+  await writeJson(join(runDir(vault, runId), 'loop_summary.json'), summary);
+  return summary;
+}

@@ -1,0 +1,350 @@
+/**
+ * Run state in Redis, under the configured prefix's hash tag:
+ *   {p}:runs                      ZSET runId → start time (ms)
+ *   {p}:run:<id>                  HASH status, iter, calls used / reserved, tokens, cost, stop reason, …
+ *   {p}:run:<id>:iter:<n>         HASH plan, timings, counters of one iteration
+ *   {p}:run:<id>:drafts           HASH draftId → where the draft was written (path, hash, iteration, chunk)
+ *   {p}:run:<id>:verdicts         HASH draftId → the applied verdict record
+ *   {p}:run:<id>:cellids          HASH "<iter>-<cell>" → minted draft id (retries reuse it)
+ *   {p}:ids:<vaultKey>:<track>    counter of the highest id per track
+ *   {p}:lock:<vaultKey>           the corpus host's lock on a vault
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Track } from '../corpus/taxonomy.js';
+import { BudgetExhaustedError } from '../errors.js';
+
+export const RUN_STATUSES = ['running', 'paused', 'stopping', 'completed', 'stopped', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'stopped', 'failed'];
+
+export interface RunState {
+  runId: string;
+  status: RunStatus;
+  iter: number;
+  phase: string;
+  vault: string;
+  maxCalls: number;
+  callsUsed: number;
+  callsReserved: number;
+  tokensIn: number;
+  tokensOut: number;
+  costUsd: number;
+  stopReason: string | null;
+  stopRequested: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+  /** The run's stored configuration (secrets removed). */
+  config: Record<string, unknown>;
+  generator: { provider: string; model: string };
+  judge: { provider: string; model: string };
+}
+
+export const vaultKey = (vaultDir: string): string => createHash('sha256').update(vaultDir).digest('hex').slice(0, 16);
+
+export class Keys {
+  constructor(readonly prefix: string) {}
+  get base(): string {
+    return `{${this.prefix}}`;
+  }
+  runs = (): string => `${this.base}:runs`;
+  run = (runId: string): string => `${this.base}:run:${runId}`;
+  iter = (runId: string, iter: number): string => `${this.base}:run:${runId}:iter:${iter}`;
+  drafts = (runId: string): string => `${this.base}:run:${runId}:drafts`;
+  verdicts = (runId: string): string => `${this.base}:run:${runId}:verdicts`;
+  cellIds = (runId: string): string => `${this.base}:run:${runId}:cellids`;
+  unjudged = (runId: string): string => `${this.base}:run:${runId}:unjudged`;
+  idCounter = (vault: string, track: Track): string => `${this.base}:ids:${vaultKey(vault)}:${track}`;
+  lock = (vault: string): string => `${this.base}:lock:${vaultKey(vault)}`;
+  events = (runId: string): string => `${this.base}:run:${runId}:events`;
+}
+
+// Reserve one call if used + reserved stays within maxCalls. Returns 1 on success, 0 when exhausted.
+const RESERVE = `
+local max = tonumber(redis.call('HGET', KEYS[1], 'maxCalls') or '0')
+local used = tonumber(redis.call('HGET', KEYS[1], 'callsUsed') or '0')
+local res = tonumber(redis.call('HGET', KEYS[1], 'callsReserved') or '0')
+if used + res + 1 > max then return 0 end
+redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
+return 1`;
+
+// Settle a reservation: the call was made (count it) or not (release it).
+const SETTLE = `
+redis.call('HINCRBY', KEYS[1], 'callsReserved', -1)
+if ARGV[1] == '1' then
+  redis.call('HINCRBY', KEYS[1], 'callsUsed', 1)
+  redis.call('HINCRBY', KEYS[2], 'callsUsed', 1)
+end
+redis.call('HINCRBY', KEYS[1], 'tokensIn', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'tokensOut', ARGV[3])
+redis.call('HINCRBYFLOAT', KEYS[1], 'costUsd', ARGV[4])
+redis.call('HINCRBY', KEYS[2], 'tokensIn', ARGV[2])
+redis.call('HINCRBY', KEYS[2], 'tokensOut', ARGV[3])
+redis.call('HINCRBYFLOAT', KEYS[2], 'costUsd', ARGV[4])
+return 1`;
+
+// Mint the id of one cell once: a retry of the same cell gets the same id.
+const MINT = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return existing end
+local n = redis.call('INCR', KEYS[2])
+local id = ARGV[2] .. '-' .. string.format('%04d', n)
+redis.call('HSET', KEYS[1], ARGV[1], id)
+return id`;
+
+// Raise a counter to at least ARGV[1].
+const RAISE = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('GET', KEYS[1])`;
+
+// Release a lock only if we own it.
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+
+function num(v: string | undefined, d = 0): number {
+  const n = v === undefined ? NaN : Number(v);
+  return Number.isFinite(n) ? n : d;
+}
+
+export class RunStore {
+  readonly keys: Keys;
+  constructor(readonly redis: Redis, prefix: string) {
+    this.keys = new Keys(prefix);
+  }
+
+  async create(init: {
+    runId: string;
+    vault: string;
+    maxCalls: number;
+    config: Record<string, unknown>;
+    generator: { provider: string; model: string };
+    judge: { provider: string; model: string };
+  }): Promise<void> {
+    const now = new Date().toISOString();
+    await this.redis
+      .multi()
+      .hset(this.keys.run(init.runId), {
+        status: 'running',
+        iter: 0,
+        phase: 'starting',
+        vault: init.vault,
+        maxCalls: init.maxCalls,
+        callsUsed: 0,
+        callsReserved: 0,
+        tokensIn: 0,
+        tokensOut: 0,
+        costUsd: 0,
+        startedAt: now,
+        config: JSON.stringify(init.config),
+        generator: JSON.stringify(init.generator),
+        judge: JSON.stringify(init.judge),
+      })
+      .zadd(this.keys.runs(), Date.now(), init.runId)
+      .exec();
+  }
+
+  /** Claims a run id in Redis (false when another run, of any vault, has it). */
+  async claimRunId(runId: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.run(runId), 'claimedAt', new Date().toISOString())) === 1;
+  }
+
+  async exists(runId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.run(runId))) === 1;
+  }
+
+  async get(runId: string): Promise<RunState | null> {
+    const h = await this.redis.hgetall(this.keys.run(runId));
+    if (!h.status) return null;
+    return {
+      runId,
+      status: h.status as RunStatus,
+      iter: num(h.iter),
+      phase: h.phase ?? '',
+      vault: h.vault ?? '',
+      maxCalls: num(h.maxCalls),
+      callsUsed: num(h.callsUsed),
+      callsReserved: num(h.callsReserved),
+      tokensIn: num(h.tokensIn),
+      tokensOut: num(h.tokensOut),
+      costUsd: num(h.costUsd),
+      stopReason: h.stopReason || null,
+      stopRequested: h.stopRequested === '1',
+      startedAt: h.startedAt ?? '',
+      finishedAt: h.finishedAt || null,
+      config: h.config ? (JSON.parse(h.config) as Record<string, unknown>) : {},
+      generator: h.generator ? JSON.parse(h.generator) : { provider: '?', model: '?' },
+      judge: h.judge ? JSON.parse(h.judge) : { provider: '?', model: '?' },
+    };
+  }
+
+  /** Newest first. */
+  async list(limit = 100): Promise<string[]> {
+    return await this.redis.zrevrange(this.keys.runs(), 0, limit - 1);
+  }
+
+  async set(runId: string, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.run(runId), fields);
+  }
+
+  async setStatus(runId: string, status: RunStatus, extra: Record<string, string | number> = {}): Promise<void> {
+    await this.redis.hset(this.keys.run(runId), { status, ...extra });
+    await this.redis.publish(this.keys.events(runId), JSON.stringify({ status }));
+  }
+
+  async requestStop(runId: string): Promise<void> {
+    await this.redis.hset(this.keys.run(runId), { stopRequested: '1' });
+    const s = await this.get(runId);
+    if (s && !TERMINAL_STATUSES.includes(s.status)) await this.setStatus(runId, 'stopping');
+  }
+
+  async pause(runId: string): Promise<void> {
+    const s = await this.get(runId);
+    if (s && (s.status === 'running')) await this.setStatus(runId, 'paused');
+  }
+
+  async resume(runId: string): Promise<void> {
+    const s = await this.get(runId);
+    if (s && s.status === 'paused') await this.setStatus(runId, 'running');
+  }
+
+  /** Reserve one provider call; throws BudgetExhaustedError when none is left. */
+  async reserveCall(runId: string): Promise<void> {
+    const ok = await this.redis.eval(RESERVE, 1, this.keys.run(runId));
+    if (ok !== 1) {
+      const s = await this.get(runId);
+      throw new BudgetExhaustedError((s?.callsUsed ?? 0) + (s?.callsReserved ?? 0), s?.maxCalls ?? 0);
+    }
+  }
+
+  async settleCall(runId: string, iter: number, made: boolean, usage: { inputTokens: number; outputTokens: number }, costUsd: number): Promise<void> {
+    await this.redis.eval(
+      SETTLE,
+      2,
+      this.keys.run(runId),
+      this.keys.iter(runId, iter),
+      made ? '1' : '0',
+      String(Math.round(usage.inputTokens)),
+      String(Math.round(usage.outputTokens)),
+      String(costUsd),
+    );
+  }
+
+  async remainingCalls(runId: string): Promise<number> {
+    const s = await this.get(runId);
+    if (!s) return 0;
+    return Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved);
+  }
+
+  async raiseIdCounter(vault: string, track: Track, atLeast: number): Promise<number> {
+    return Number(await this.redis.eval(RAISE, 1, this.keys.idCounter(vault, track), String(atLeast)));
+  }
+
+  async mintId(runId: string, vault: string, track: Track, cellKey: string): Promise<string> {
+    return String(await this.redis.eval(MINT, 2, this.keys.cellIds(runId), this.keys.idCounter(vault, track), cellKey, track));
+  }
+
+  async iterGet(runId: string, iter: number): Promise<Record<string, string>> {
+    return await this.redis.hgetall(this.keys.iter(runId, iter));
+  }
+
+  async iterSet(runId: string, iter: number, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.keys.iter(runId, iter), fields);
+  }
+
+  /** Set a field only if absent; returns the stored value (ours or the earlier one). */
+  async iterSetOnce(runId: string, iter: number, field: string, value: string): Promise<string> {
+    await this.redis.hsetnx(this.keys.iter(runId, iter), field, value);
+    return (await this.redis.hget(this.keys.iter(runId, iter), field)) ?? value;
+  }
+
+  async putDraft(runId: string, id: string, rec: DraftRecord): Promise<void> {
+    await this.redis.hset(this.keys.drafts(runId), id, JSON.stringify(rec));
+  }
+
+  async drafts(runId: string): Promise<Map<string, DraftRecord>> {
+    const h = await this.redis.hgetall(this.keys.drafts(runId));
+    return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as DraftRecord]));
+  }
+
+  async putVerdict(runId: string, id: string, rec: AppliedVerdict): Promise<void> {
+    await this.redis.hset(this.keys.verdicts(runId), id, JSON.stringify(rec));
+  }
+
+  async verdicts(runId: string): Promise<Map<string, AppliedVerdict>> {
+    const h = await this.redis.hgetall(this.keys.verdicts(runId));
+    return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as AppliedVerdict]));
+  }
+
+  async putUnjudged(runId: string, id: string, rec: UnjudgedRecord): Promise<void> {
+    await this.redis.hset(this.keys.unjudged(runId), id, JSON.stringify(rec));
+  }
+
+  async clearUnjudged(runId: string, id: string): Promise<void> {
+    await this.redis.hdel(this.keys.unjudged(runId), id);
+  }
+
+  async unjudged(runId: string): Promise<Map<string, UnjudgedRecord>> {
+    const h = await this.redis.hgetall(this.keys.unjudged(runId));
+    return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as UnjudgedRecord]));
+  }
+
+  /** Take the corpus host's lock on a vault (returns a token, or null when another host has it). */
+  async lockVault(vault: string, ttlMs = 30_000): Promise<string | null> {
+    const token = randomBytes(8).toString('hex');
+    const ok = await this.redis.set(this.keys.lock(vault), token, 'PX', ttlMs, 'NX');
+    return ok === 'OK' ? token : null;
+  }
+
+  async renewVaultLock(vault: string, token: string, ttlMs = 30_000): Promise<boolean> {
+    return (await this.redis.eval(RENEW, 1, this.keys.lock(vault), token, String(ttlMs))) === 1;
+  }
+
+  async unlockVault(vault: string, token: string): Promise<void> {
+    await this.redis.eval(UNLOCK, 1, this.keys.lock(vault), token);
+  }
+}
+
+export interface DraftRecord {
+  id: string;
+  iter: number;
+  cellIndex: number;
+  chunk: number;
+  path: string;
+  fileHash: string;
+  track: string;
+  /** Visual files written with the draft (vault-relative). */
+  visualFiles: string[];
+}
+
+export interface AppliedVerdict {
+  id: string;
+  iter: number;
+  chunk: number;
+  path: string;
+  fileHash: string;
+  verdict: 'PASS' | 'NEEDS_FIX' | 'DROP';
+  criteria: Record<string, string>;
+  issues: string[];
+  fix_suggestion: string;
+  reasoning?: string;
+  model: string;
+  source: 'model' | 'prejudge';
+  checks: { arithmetic: 'passed' | 'failed' | 'not-run'; findings: string[] };
+  /** What apply did: pruned (DROP, deleted), kept, or skipped because the file changed since judging. */
+  applied: 'pruned' | 'kept' | 'skipped-changed' | 'already-gone';
+  late: boolean;
+  appliedAt: string;
+}
+
+export interface UnjudgedRecord {
+  id: string;
+  iter: number;
+  chunk: number;
+  path: string;
+  reason: string;
+}

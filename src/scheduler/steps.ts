@@ -1,0 +1,247 @@
+/**
+ * The control steps of one iteration, run by the corpus host: plan, dispatch, checkpoint.
+ * Pure of BullMQ: flows are added through the injected `flows`. Every step is safe to run twice:
+ * the plan is stored once per iteration, drafts are written with the same bytes, flows are added
+ * under deterministic job ids and skipped when present.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { CoverageReport, PlanCell, Strategy } from '../analysis/types.js';
+import { TRACKS, type Track } from '../corpus/taxonomy.js';
+import type { GenerateResult } from '../queues/generate.js';
+import type { JudgeDraft } from '../queues/judge.js';
+import { atomicWrite } from '../corpus/writer.js';
+import { iterDir, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord } from './records.js';
+import { TERMINAL_STATUSES, type RunStore } from './state.js';
+
+/** The run configuration the steps read (stored in run.json and in Redis). */
+export interface RunConfig {
+  maxIters: number;
+  maxCalls: number;
+  genBatchSize: number;
+  genCallsPerIter: number;
+  judgeChunkSize: number;
+  gapThreshold: number;
+  maxDropRate: number;
+  visualEachIter: boolean;
+  strategy: Strategy;
+  dryRun: boolean;
+  seed: number;
+  allowPythonVisuals: boolean;
+}
+
+export interface GenCellPayload {
+  runId: string;
+  iter: number;
+  cellIndex: number;
+  cell: PlanCell;
+  variant: string;
+}
+
+export interface JudgeChunkPlan {
+  chunk: number;
+  drafts: JudgeDraft[];
+}
+
+export interface Flows {
+  /** control:dispatch over one generate job per cell (skipped when already added). */
+  addGenerate(runId: string, iter: number, cells: GenCellPayload[]): Promise<void>;
+  /** control:checkpoint over apply ← judge ← render jobs (skipped when already added). */
+  addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean): Promise<void>;
+  addPlan(runId: string, iter: number): Promise<void>;
+}
+
+export interface StepDeps {
+  vault: string;
+  store: RunStore;
+  flows: Flows;
+  analyze(opts: { strategy: Strategy; total: number; visual: boolean }): Promise<{ report: CoverageReport; markdown: string }>;
+  scanMaxIds(): Promise<Record<Track, number>>;
+  /** Validates and writes a draft; returns its vault-relative path and the sha256 of its bytes. */
+  writeDraft(doc: Record<string, unknown>): Promise<{ relPath: string; fileHash: string }>;
+  /** Safe absolute path under the vault. */
+  vaultPath(...segments: string[]): string;
+  /** Nearest existing vault question (not a draft of this run) by text similarity. */
+  vaultNearest(doc: Record<string, unknown>): { id: string; similarity: number } | null;
+  /** (Re)loads the vault's near-duplicate index; called once per dispatch. */
+  loadNearDup(): Promise<void>;
+  now(): Date;
+  log(msg: string, extra?: Record<string, unknown>): void;
+}
+
+export const STOP = {
+  user: 'stopped by user',
+  maxIters: 'max iterations reached',
+  budget: 'budget exhausted',
+  emptyPlan: 'empty plan',
+  gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
+  dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
+  converged: 'same top-priority cell two iterations in a row — converged',
+} as const;
+
+/** How many cells fit: their generation calls and their judge calls within what remains. */
+export function sizeIteration(planLength: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
+  let n = planLength;
+  while (n > 0 && Math.ceil(n / genBatchSize) + Math.ceil(n / judgeChunkSize) > remaining) n--;
+  return n;
+}
+
+export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
+  const run = await deps.store.get(runId);
+  if (run && !TERMINAL_STATUSES.includes(run.status)) {
+    await deps.store.setStatus(runId, status, { stopReason: reason, finishedAt: deps.now().toISOString(), phase: 'finished' });
+    deps.log('run finished', { runId, reason, status });
+  }
+  await writeLoopSummary(deps.vault, deps.store, runId);
+  // run.json carries the final status too.
+  const runJsonPath = join(deps.vault, '_validation_results', 'coverage_loop', runId, 'run.json');
+  const runJson = readJson<Record<string, unknown>>(runJsonPath);
+  const after = await deps.store.get(runId);
+  if (runJson && after) await writeJson(runJsonPath, { ...runJson, status: after.status, stopped_reason: after.stopReason, finished_at: after.finishedAt });
+}
+
+const isTerminal = async (deps: StepDeps, runId: string) => {
+  const r = await deps.store.get(runId);
+  return !r || TERMINAL_STATUSES.includes(r.status);
+};
+
+export async function planStep(runId: string, iter: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+  const { store } = deps;
+  if (await isTerminal(deps, runId)) return { decision: 'run already finished' };
+  const run = (await store.get(runId))!;
+  await store.set(runId, { iter, phase: 'plan' });
+
+  // Stop conditions, in the order of the design: user stop, max iterations, budget, empty plan,
+  // gap threshold, DROP rate, convergence.
+  if (run.stopRequested) return await stop(STOP.user, 'stopped');
+  if (iter >= cfg.maxIters) return await stop(STOP.maxIters);
+  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  if (!cfg.dryRun && remaining < 2) return await stop(STOP.budget);
+
+  const visual = cfg.visualEachIter && iter % 2 === 0;
+  const ih = await store.iterGet(runId, iter);
+  let plan: PlanCell[];
+  if (ih.plan) {
+    plan = JSON.parse(ih.plan) as PlanCell[];
+  } else {
+    const { report, markdown } = await deps.analyze({ strategy: cfg.strategy, total: cfg.genBatchSize * cfg.genCallsPerIter, visual });
+    const dir = iterDir(deps.vault, runId, iter);
+    mkdirSync(dir, { recursive: true });
+    await writeJson(join(dir, 'report.json'), report);
+    await atomicWrite(join(dir, 'report.md'), markdown);
+    plan = JSON.parse(await store.iterSetOnce(runId, iter, 'plan', JSON.stringify(report.recommended_plan))) as PlanCell[];
+  }
+
+  if (plan.length === 0) return await stop(STOP.emptyPlan);
+  const top = plan[0]!;
+  const topCell: [string, string, string] = [top.track, top.zone, top.level];
+  await store.iterSet(runId, iter, { topCell: JSON.stringify(topCell), topPriority: top.priority, visual: visual ? '1' : '0' });
+  if (top.priority < cfg.gapThreshold) return await stop(STOP.gap(top.priority, cfg.gapThreshold));
+  if (iter > 0) {
+    const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
+    if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
+    if (prev && prev.top_cell && prev.top_cell.join('|') === topCell.join('|') && prev.top_priority === top.priority) return await stop(STOP.converged);
+  }
+
+  // Sized once: a second run of this step must not see the reservations of the first one's jobs.
+  const sized = cfg.dryRun ? plan.length : sizeIteration(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
+  const n = Number(await store.iterSetOnce(runId, iter, 'planSize', String(sized)));
+  if (n === 0) return await stop(STOP.budget);
+  const cells = plan.slice(0, n);
+  await writeJson(join(iterDir(deps.vault, runId, iter), 'plan.json'), cells);
+  await store.iterSetOnce(runId, iter, 'startedAt', deps.now().toISOString());
+
+  if (cfg.dryRun) {
+    // Dry run: no calls, no drafts; the iteration closes at once.
+    await store.iterSetOnce(runId, iter, 'finishedAt', deps.now().toISOString());
+    await store.iterSet(runId, iter, { closed: '1' });
+    await writeIterationRecords(deps.vault, store, runId, iter);
+    await deps.flows.addPlan(runId, iter + 1);
+    return { decision: 'dry-run iteration', detail: { cells: n } };
+  }
+
+  // Ids continue from the highest already in the vault (nested or flat layout).
+  const maxIds = await deps.scanMaxIds();
+  for (const t of TRACKS) await store.raiseIdCounter(deps.vault, t, maxIds[t] ?? 0);
+
+  await store.set(runId, { phase: 'generate' });
+  await deps.flows.addGenerate(
+    runId,
+    iter,
+    cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${runId}-${iter}-${cellIndex}-s${cfg.seed}` })),
+  );
+  return { decision: 'generate', detail: { cells: n, remaining, topPriority: top.priority } };
+
+  async function stop(reason: string, status: 'completed' | 'stopped' = 'completed') {
+    await finishRun(deps, runId, reason, status);
+    return { decision: 'stop', detail: { reason } };
+  }
+}
+
+/** Writes the drafts the generate jobs returned and adds the judge flow. */
+export async function dispatchStep(
+  runId: string,
+  iter: number,
+  cfg: RunConfig,
+  generated: GenerateResult[],
+  failures: { cellIndex: number; error: string }[],
+  deps: StepDeps,
+): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+  const { store } = deps;
+  if (await isTerminal(deps, runId)) return { decision: 'run already finished' };
+  await store.set(runId, { phase: 'dispatch' });
+  const cellsFailed = [...failures.map((f) => ({ cell: f.cellIndex, error: f.error }))];
+  const written: JudgeDraft[] = [];
+  if (generated.length > 0) await deps.loadNearDup();
+  for (const g of [...generated].sort((a, b) => a.cellIndex - b.cellIndex)) {
+    try {
+      const { relPath, fileHash } = await deps.writeDraft(g.draft.doc);
+      const track = String(g.draft.doc.track);
+      const visualFiles: string[] = [];
+      if (g.draft.visual) {
+        const ext = g.draft.visual.kind === 'matplotlib' ? 'py' : g.draft.visual.kind;
+        const rel = ['visuals', track, `${g.draft.id}.${ext}`];
+        const abs = deps.vaultPath(...rel);
+        mkdirSync(dirname(abs), { recursive: true });
+        await atomicWrite(abs, g.draft.visual.source);
+        visualFiles.push(rel.join('/'));
+      }
+      const chunk = Math.floor(written.length / cfg.judgeChunkSize);
+      written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: relPath, fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
+      await store.putDraft(runId, g.draft.id, { id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: relPath, fileHash, track, visualFiles });
+    } catch (e) {
+      cellsFailed.push({ cell: g.cellIndex, error: `draft not written: ${(e as Error).message}` });
+    }
+  }
+  cellsFailed.sort((a, b) => a.cell - b.cell);
+  await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length });
+  const dir = iterDir(deps.vault, runId, iter);
+  if (written.length > 0) await atomicWrite(join(dir, 'judge_inputs.txt'), written.map((d) => d.path).join('\n') + '\n');
+
+  const chunks: JudgeChunkPlan[] = [];
+  for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  await store.set(runId, { phase: 'judge' });
+  await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals);
+  return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length } };
+}
+
+/** Closes the iteration: records, then the next plan (which checks the stop conditions) or the end. */
+export async function checkpointStep(runId: string, iter: number, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+  const { store } = deps;
+  await store.iterSetOnce(runId, iter, 'finishedAt', deps.now().toISOString());
+  await store.iterSet(runId, iter, { closed: '1' });
+  const record = await writeIterationRecords(deps.vault, store, runId, iter);
+  if (await isTerminal(deps, runId)) {
+    await writeLoopSummary(deps.vault, store, runId);
+    return { decision: 'run already finished' };
+  }
+  const run = (await store.get(runId))!;
+  if (run.stopRequested) {
+    await finishRun(deps, runId, STOP.user, 'stopped');
+    return { decision: 'stop', detail: { reason: STOP.user } };
+  }
+  await store.set(runId, { phase: 'checkpoint' });
+  await deps.flows.addPlan(runId, iter + 1);
+  return { decision: 'next', detail: { dropRate: record.drop_rate, generated: record.generated } };
+}
+

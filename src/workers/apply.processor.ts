@@ -1,0 +1,100 @@
+/**
+ * apply (corpus host): records one chunk's verdicts and prunes DROP drafts — the YAML and its
+ * visual files — only if the file's content hash still equals what was judged. A chunk whose
+ * judge failed for good leaves its drafts in place, recorded as unjudged. Safe to run twice.
+ */
+import { readFile, unlink } from 'node:fs/promises';
+import { sha256 } from '../corpus/loader.js';
+import { safeVaultPath } from '../corpus/writer.js';
+import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
+import type { VerdictRecord } from '../queues/schemas.js';
+import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
+
+export interface ApplyDeps {
+  vault: string;
+  store: RunStore;
+  now(): Date;
+}
+
+async function readIfExists(path: string): Promise<Buffer | null> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+async function unlinkIfExists(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+/** visuals/<track>/<id>.{dot,py,svg}: what a pruned draft takes with it. */
+export function visualFilesOf(vault: string, track: string, id: string): string[] {
+  return ['dot', 'py', 'svg'].map((ext) => safeVaultPath(vault, 'visuals', track, `${id}.${ext}`));
+}
+
+/**
+ * @param verdicts the judge's verdicts, or null when the judge failed for good (`judgeError` says why).
+ */
+export async function applyChunk(payload: ApplyPayload, verdicts: VerdictRecord[] | null, judgeError: string | null, deps: ApplyDeps): Promise<ApplyResult> {
+  const { store, vault, runId } = { ...deps, runId: payload.runId };
+  const existing = await store.verdicts(runId);
+  const result: ApplyResult = { chunk: payload.chunk, judged: verdicts !== null, pruned: [], kept: [], skippedChanged: [], unjudged: [] };
+  const byId = new Map((verdicts ?? []).map((v) => [v.id, v]));
+
+  for (const d of payload.drafts) {
+    const v = byId.get(d.id);
+    if (!v) {
+      const prior = existing.get(d.id);
+      if (prior) continue; // already applied (e.g. by a late apply): never downgrade to unjudged
+      await store.putUnjudged(runId, d.id, {
+        id: d.id,
+        iter: payload.iter,
+        chunk: payload.chunk,
+        path: d.path,
+        reason: verdicts === null ? `judge failed: ${judgeError ?? 'unknown error'}` : 'no verdict for this draft',
+      });
+      result.unjudged.push(d.id);
+      continue;
+    }
+    const prior = existing.get(d.id);
+    let applied: AppliedVerdict['applied'];
+    if (prior && prior.verdict === v.verdict) {
+      applied = prior.applied; // a second run of the same apply: nothing new to do
+    } else if (v.verdict === 'DROP') {
+      const abs = safeVaultPath(vault, d.path);
+      const bytes = await readIfExists(abs);
+      if (bytes === null) {
+        applied = 'already-gone';
+      } else if (sha256(bytes) !== d.fileHash) {
+        applied = 'skipped-changed';
+      } else {
+        await unlink(abs);
+        for (const f of visualFilesOf(vault, d.track, d.id)) await unlinkIfExists(f);
+        applied = 'pruned';
+      }
+    } else {
+      applied = 'kept';
+    }
+    if (applied === 'pruned' || applied === 'already-gone') result.pruned.push(d.id);
+    else if (applied === 'skipped-changed') result.skippedChanged.push(d.id);
+    else result.kept.push(d.id);
+    await store.putVerdict(runId, d.id, {
+      ...v,
+      iter: payload.iter,
+      chunk: payload.chunk,
+      path: d.path,
+      fileHash: d.fileHash,
+      applied,
+      late: Boolean(payload.late) || Boolean(prior?.late),
+      appliedAt: prior?.appliedAt ?? deps.now().toISOString(),
+    } satisfies AppliedVerdict);
+    await store.clearUnjudged(runId, d.id);
+  }
+  return result;
+}

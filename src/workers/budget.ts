@@ -1,0 +1,39 @@
+/**
+ * The budget around a provider: a call is reserved atomically in Redis before it is made and
+ * settled after, so `maxCalls` bounds real calls across every process. Put it inside the response
+ * cache: an answer served from the cache reserves nothing and costs nothing.
+ */
+import type { CompletionRequest, CompletionResult, LlmProvider } from '../llm/types.js';
+import type { RunStore } from '../scheduler/state.js';
+
+export interface BudgetContext {
+  store: RunStore;
+  runId: string;
+  iter: number;
+  costOf(model: string, usage: CompletionResult['usage']): number;
+  /** Counts every call that reached the provider (for tests and metrics). */
+  onCall?(req: CompletionRequest): void;
+}
+
+/** Errors that prove the request never left this process release their reservation. */
+const notSent = (e: unknown): boolean => Boolean((e as { notSent?: boolean } | null)?.notSent);
+
+export function budgetedProvider(inner: LlmProvider, ctx: BudgetContext): LlmProvider {
+  return {
+    name: inner.name,
+    model: inner.model,
+    async complete(req: CompletionRequest): Promise<CompletionResult> {
+      await ctx.store.reserveCall(ctx.runId);
+      let res: CompletionResult;
+      try {
+        ctx.onCall?.(req);
+        res = await inner.complete(req);
+      } catch (e) {
+        await ctx.store.settleCall(ctx.runId, ctx.iter, !notSent(e), { inputTokens: 0, outputTokens: 0 }, 0);
+        throw e;
+      }
+      await ctx.store.settleCall(ctx.runId, ctx.iter, true, res.usage, ctx.costOf(res.model, res.usage));
+      return res;
+    },
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Builds the runtime context of a worker process from its config: the per-run provider stack
+ * (response cache → budget → shared rate limit → provider), prompts and parsers, the
+ * deterministic checks, the renderer, and — on the corpus host — the control steps' vault access.
+ */
+import type { Redis } from 'ioredis';
+import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
+import { runChecks } from '../checks/index.js';
+import { NearDupIndex } from '../checks/neardup.js';
+import type { Config, ProviderName } from '../config/index.js';
+import { loadVault } from '../corpus/loader.js';
+import { scanMaxIds } from '../corpus/ids.js';
+import { validateQuestion } from '../corpus/schema.js';
+import { Applicability, TRACKS, type Track } from '../corpus/taxonomy.js';
+import { safeVaultPath, writeQuestion } from '../corpus/writer.js';
+import { cachedProvider } from '../llm/cache.js';
+import { costOf } from '../llm/cost.js';
+import { limitedProvider } from '../llm/limiter.js';
+import { createOfflineProvider } from '../llm/offline/index.js';
+import { parseGenerateAnswer, parseJudgeAnswer } from '../llm/parse.js';
+import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
+import { createProvider, type ProviderChoice } from '../llm/registry.js';
+import type { CompletionRequest, LlmProvider } from '../llm/types.js';
+import type { Queues } from '../queues/index.js';
+import type { RedisTarget } from '../redis/index.js';
+import type { BullFlows } from '../scheduler/flows.js';
+import type { RunStore } from '../scheduler/state.js';
+import type { StepDeps } from '../scheduler/steps.js';
+import type { Logger } from '../util/log.js';
+import { renderVisual } from '../visuals/index.js';
+import { budgetedProvider } from './budget.js';
+import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
+import type { JudgeDeps } from './judge.processor.js';
+import type { RuntimeContext, WorkerTimings } from './runtime.js';
+
+/** Settings of a run that the stateless side needs (from the run's stored config). */
+interface RunProviderConfig {
+  provider: ProviderName;
+  model?: string;
+  baseUrl?: string;
+  temperature: number;
+  judgeProvider?: ProviderName;
+  judgeModel?: string;
+  judgeBaseUrl?: string;
+  judgeTemperature: number;
+  callTimeoutMs: number;
+  cacheTtlSeconds: number;
+  requestsPerMinute: number;
+  tokensPerMinute: number;
+  offlineLatencyMs: number;
+  offlineDefectRate: number;
+  seed: number;
+}
+
+export interface ContextOptions {
+  cfg: Config;
+  target: RedisTarget;
+  redis: Redis;
+  store: RunStore;
+  queues: Queues;
+  log: Logger;
+  timings?: WorkerTimings;
+  corpus?: { vault: string; flows: BullFlows };
+  /** Observes every call that reaches a provider (tests count calls with it). */
+  onProviderCall?: (req: CompletionRequest, provider: string) => void;
+  repeatEachJob?: RuntimeContext['repeatEachJob'];
+}
+
+export function createRuntimeContext(o: ContextOptions): RuntimeContext {
+  const { cfg, store, redis, log } = o;
+  const baseProviders = new Map<string, LlmProvider>();
+
+  const baseProvider = (choice: ProviderChoice, rc: RunProviderConfig): LlmProvider => {
+    const key = JSON.stringify([choice, rc.offlineLatencyMs, rc.offlineDefectRate, rc.seed]);
+    let p = baseProviders.get(key);
+    if (!p) {
+      p = createProvider(choice, {
+        config: { openaiApiKey: cfg.openaiApiKey, geminiApiKey: cfg.geminiApiKey, anthropicApiKey: cfg.anthropicApiKey, callTimeoutMs: rc.callTimeoutMs },
+        createOffline: (c) => createOfflineProvider({ seed: rc.seed, latencyMs: rc.offlineLatencyMs, defectRate: rc.offlineDefectRate, ...(c.model ? { model: c.model } : {}) }),
+      });
+      baseProviders.set(key, p);
+    }
+    return p;
+  };
+
+  const providerFor = async (runId: string, iter: number, role: 'generate' | 'judge') => {
+    const run = await store.get(runId);
+    if (!run) throw new Error(`run ${runId} does not exist`);
+    const rc = run.config as unknown as RunProviderConfig;
+    const choice: ProviderChoice =
+      role === 'generate'
+        ? { provider: rc.provider, ...(rc.model ? { model: rc.model } : {}), ...(rc.baseUrl ? { baseUrl: rc.baseUrl } : {}), temperature: rc.temperature }
+        : {
+            provider: rc.judgeProvider ?? rc.provider,
+            ...((rc.judgeModel ?? rc.model) ? { model: rc.judgeModel ?? rc.model } : {}),
+            ...((rc.judgeBaseUrl ?? rc.baseUrl) ? { baseUrl: rc.judgeBaseUrl ?? rc.baseUrl } : {}),
+            temperature: rc.judgeTemperature,
+          };
+    const base = baseProvider(choice, rc);
+    const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;
+    const budgeted = budgetedProvider(limited, {
+      store,
+      runId,
+      iter,
+      costOf: (model, usage) => costOf(model, usage),
+      ...(o.onProviderCall ? { onCall: (req: CompletionRequest) => o.onProviderCall!(req, base.name) } : {}),
+    });
+    const provider = cachedProvider(budgeted, redis, { prefix: cfg.prefix, ttlSeconds: rc.cacheTtlSeconds, onError: (e) => log.warn({ err: e.message }, 'cache write failed') });
+    return { provider, temperature: choice.temperature ?? 0.7, timeoutMs: rc.callTimeoutMs };
+  };
+
+  const generateDeps = (): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] } => ({
+    provider: (runId, iter) => providerFor(runId, iter, 'generate'),
+    toPromptCells: (cells) =>
+      cells.map((c, i) =>
+        llmPromptCell({
+          index: i,
+          track: c.cell.track,
+          topic: c.cell.topic,
+          zone: c.cell.zone,
+          level: c.cell.level,
+          with_visual: c.cell.with_visual,
+          ...(c.cell.competency_area ? { competency_area: c.cell.competency_area } : {}),
+          variant: c.variant,
+        }),
+      ) as PromptCell[],
+    buildPrompt: (cells) => {
+      const built = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
+      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+    },
+    buildRepairPrompt: (items, cells) => {
+      const original = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
+      const built = buildRepairPrompt(
+        items.map((i) => ({ cell_index: i.index, item: i.item })),
+        items.flatMap((i) => i.errors.map((e) => `cell_index ${i.index}: ${e}`)),
+        original,
+      );
+      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+    },
+    parse: (text, cells) => {
+      const r = parseGenerateAnswer(text, cells as Parameters<typeof parseGenerateAnswer>[1]);
+      for (const u of r.unknown) log.info({ position: u.position, reason: u.reason }, 'generate answer item ignored');
+      return {
+        items: new Map([...r.items].map(([k, v]) => [k, v])),
+        failures: r.failures.map((f) => ({ index: f.cellIndex, error: f.error })),
+      };
+    },
+    mintId: async (runId, track, cellKey) => {
+      const run = await store.get(runId);
+      return await store.mintId(runId, run?.vault ?? '', track, cellKey);
+    },
+    validate: (doc) =>
+      validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)
+        .filter((p) => p.severity === 'error')
+        .map((p) => p.message),
+    now: () => new Date(),
+  });
+
+  const applicabilityCache = new Map<string, Applicability>();
+  const judgeDeps = async (runId: string): Promise<Omit<JudgeDeps, 'signal'>> => {
+    const run = await store.get(runId);
+    let applicability = applicabilityCache.get(runId);
+    if (!applicability) {
+      const stored = (run?.config as { applicability?: Record<string, string[]> } | undefined)?.applicability;
+      applicability = stored
+        ? new Applicability(new Map(Object.entries(stored).map(([t, tr]) => [t, new Set(tr as Track[])])), `run ${runId}`)
+        : Applicability.builtin();
+      applicabilityCache.set(runId, applicability);
+    }
+    const app = applicability;
+    return {
+      provider: (rid, iter) => providerFor(rid, iter, 'judge'),
+      buildPrompt: (drafts) => {
+        const built = buildJudgePrompt(drafts as PromptJudgeDraft[]);
+        return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+      },
+      parse: (text, ids) => {
+        const r = parseJudgeAnswer(text, ids);
+        return {
+          verdicts: new Map([...r.verdicts].map(([k, v]) => [k, { ...v, fix_suggestion: v.fix_suggestion ?? '', issues: v.issues ?? [] }])),
+          unknown: r.unknown.map((u) => u.id ?? '(no id)'),
+          missing: r.missing,
+        };
+      },
+      check: (doc, ctx) => {
+        const report = runChecks(doc, {
+          applicability: app,
+          cell: { track: String(doc.track), topic: String(doc.topic), zone: String(doc.zone), level: String(doc.level) },
+          batch: ctx.batch,
+          vaultNearest: ctx.vaultNearest,
+          ...(ctx.renderError ? { renderError: ctx.renderError } : {}),
+        });
+        return report;
+      },
+      onUnknownVerdict: (id) => log.warn({ runId, id }, 'judge returned a verdict for an unknown id; ignored'),
+    };
+  };
+
+  const ctx: RuntimeContext = {
+    connection: o.target.options,
+    prefix: cfg.prefix,
+    redis,
+    store,
+    queues: o.queues,
+    log,
+    concurrency: cfg.workers,
+    genBatchCapacity: cfg.genBatchSize,
+    batchWindowMs: cfg.batchWindowMs,
+    ...(o.timings ? { timings: o.timings } : {}),
+    ...(o.repeatEachJob ? { repeatEachJob: o.repeatEachJob } : {}),
+    generateDeps,
+    judgeDeps,
+    render: async (p) => {
+      const r = await renderVisual({ id: p.draftId, track: p.track, kind: p.visual.kind, source: p.visual.source, allowPython: p.allowPython });
+      return r.ok ? { draftId: p.draftId, ok: true, svg: r.svg, warnings: r.warnings } : { draftId: p.draftId, ok: false, error: r.error, warnings: [] };
+    },
+  };
+  if (o.corpus) ctx.corpus = { vault: o.corpus.vault, stepDeps: corpusStepDeps(o.corpus.vault, o.corpus.flows, store, log) };
+  return ctx;
+}
+
+/** The control steps' access to the vault. */
+export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore, log: Logger): StepDeps {
+  let nearDup: { index: NearDupIndex; builtAt: number } | null = null;
+  return {
+    vault,
+    store,
+    flows,
+    analyze: async ({ strategy, total, visual }) => {
+      const { report, records } = await analyzeVault(vault, { strategy, total, visual, publishedOnly: false, includeAreas: [] });
+      return { report, markdown: renderReportMarkdown(report, records) };
+    },
+    scanMaxIds: async () => {
+      const ids = await scanMaxIds(vault);
+      return Object.fromEntries(TRACKS.map((t) => [t, ids[t] ?? 0])) as Record<Track, number>;
+    },
+    writeDraft: async (doc) => {
+      const r = await writeQuestion(vault, doc);
+      return { relPath: r.relPath, fileHash: r.fileHash };
+    },
+    vaultPath: (...segments) => safeVaultPath(vault, ...segments),
+    vaultNearest: (doc) => {
+      // Built once per dispatch burst from the vault as it is (drafts of this run included, but a
+      // draft is never compared with itself).
+      if (!nearDup) throw new Error('near-duplicate index not loaded');
+      return nearDup.index.nearest(doc, { excludeId: String(doc.id) });
+    },
+    loadNearDup: async () => {
+      const { files } = await loadVault(vault);
+      const index = new NearDupIndex();
+      for (const f of files) if (f.doc && typeof f.doc.id === 'string') index.add(f.doc.id, f.doc);
+      nearDup = { index, builtAt: Date.now() };
+    },
+    now: () => new Date(),
+    log: (msg, extra) => log.info(extra ?? {}, msg),
+  };
+}
+

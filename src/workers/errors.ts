@@ -1,0 +1,37 @@
+/**
+ * The one place where the error family meets BullMQ: a rate limit delays the job (no attempt
+ * spent), a budget, fatal provider or unsafe-path error ends it for good, everything else is
+ * retried with the queue's backoff.
+ */
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { z } from 'zod';
+import { prettifyError } from 'zod';
+import { BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, UnsafePathError } from '../errors.js';
+
+export class RunStoppedError extends Error {
+  override readonly name = 'RunStoppedError';
+}
+
+/** A paused run: the job waits without spending an attempt. */
+export class RunPausedError extends Error {
+  override readonly name = 'RunPausedError';
+}
+
+export async function translateError(e: unknown, job: Job, token: string | undefined): Promise<never> {
+  if (e instanceof LlmRateLimitedError || e instanceof RunPausedError) {
+    const delay = e instanceof LlmRateLimitedError ? Math.max(100, e.retryAfterMs) : 1000;
+    await job.moveToDelayed(Date.now() + delay, token);
+    throw new DelayedError();
+  }
+  if (e instanceof BudgetExhaustedError || e instanceof LlmFatalError || e instanceof UnsafePathError || e instanceof RunStoppedError) {
+    throw new UnrecoverableError(`${e.name}: ${e.message}`);
+  }
+  throw e;
+}
+
+/** Validate at both ends: a bad payload is unrecoverable, with a readable reason. */
+export function parsePayload<S extends z.ZodType>(schema: S, job: Job): z.infer<S> {
+  const r = schema.safeParse(job.data);
+  if (!r.success) throw new UnrecoverableError(`invalid ${job.queueName} payload for job ${job.id}:\n${prettifyError(r.error)}`);
+  return r.data;
+}

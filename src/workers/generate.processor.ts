@@ -1,0 +1,154 @@
+/**
+ * generate: turns a batch of plan cells into validated draft documents with one provider call
+ * (plus at most one counted repair call for the items that failed validation). Pure: every
+ * dependency is passed in; no BullMQ here.
+ */
+import type { PlanCell } from '../analysis/types.js';
+import type { Track } from '../corpus/taxonomy.js';
+import { VISUAL_ARCHETYPES } from '../corpus/taxonomy.js';
+import { LlmOutputInvalidError } from '../errors.js';
+import type { CompletionRequest, LlmProvider, TokenUsage } from '../llm/types.js';
+import type { GenerateResult } from '../queues/generate.js';
+import { buildDraftDoc, type GeneratedItem } from './draft.js';
+
+export interface GenCell {
+  runId: string;
+  iter: number;
+  cellIndex: number;
+  cell: PlanCell;
+  variant: string;
+}
+
+/** A cell as the prompt shows it (contract: the `<cells>` block). */
+export interface PromptCell {
+  index: number;
+  track: string;
+  topic: string;
+  zone: string;
+  level: string;
+  bloom: string;
+  competency_area: string;
+  with_visual: boolean;
+  visual_format?: 'dot' | 'matplotlib';
+  visual_archetype?: string;
+  variant: string;
+}
+
+export interface BuiltPrompt {
+  system?: string;
+  prompt: string;
+  jsonSchema?: CompletionRequest['jsonSchema'];
+}
+
+export interface GenerateDeps {
+  /** The run's generation provider, already wrapped with cache, rate limit and budget. */
+  provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
+  buildPrompt(cells: PromptCell[]): BuiltPrompt;
+  buildRepairPrompt(items: { index: number; item: unknown; errors: string[] }[], cells: PromptCell[]): BuiltPrompt;
+  /** Parses the answer; items are keyed by the prompt cell's index, never by any id the model gives. */
+  parse(text: string, cells: PromptCell[]): { items: Map<number, GeneratedItem>; failures: { index: number; error: string }[] };
+  mintId(runId: string, track: Track, cellKey: string): Promise<string>;
+  /** Schema errors of a full document (empty when valid). */
+  validate(doc: Record<string, unknown>): string[];
+  now(): Date;
+  signal?: AbortSignal;
+}
+
+export type CellOutcome = { ok: true; result: GenerateResult } | { ok: false; error: Error };
+
+export function toPromptCell(c: GenCell, index: number, bloom: string, area: string): PromptCell {
+  const arche = VISUAL_ARCHETYPES.find((a) => a.topic === c.cell.topic);
+  return {
+    index,
+    track: c.cell.track,
+    topic: c.cell.topic,
+    zone: c.cell.zone,
+    level: c.cell.level,
+    bloom,
+    competency_area: area,
+    with_visual: c.cell.with_visual,
+    ...(c.cell.with_visual && arche ? { visual_format: arche.kind, visual_archetype: arche.archetype } : {}),
+    variant: c.variant,
+  };
+}
+
+const addUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens });
+
+/** One provider call for the batch; returns one outcome per input cell, in order. */
+export async function generateBatch(cells: GenCell[], promptCells: PromptCell[], deps: GenerateDeps): Promise<CellOutcome[]> {
+  const first = cells[0];
+  if (!first) return [];
+  const { provider, temperature, timeoutMs } = await deps.provider(first.runId, first.iter);
+  const call = async (built: BuiltPrompt, purpose: CompletionRequest['purpose']) =>
+    await provider.complete({ purpose, ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) });
+
+  const res = await call(deps.buildPrompt(promptCells), 'generate');
+  let usage = res.usage;
+  let cached = res.cached;
+  const parsed = deps.parse(res.text, promptCells);
+  const outcomes = new Map<number, CellOutcome>();
+  const needRepair: { index: number; item: unknown; errors: string[] }[] = [];
+
+  const attempt = async (index: number, item: GeneratedItem, repaired: boolean): Promise<string[]> => {
+    const c = cells[index]!;
+    // Validate with a placeholder id first, so a failing item does not consume an id.
+    const probe = buildDraftDoc(item, c.cell, { id: `${c.cell.track}-0000`, runId: c.runId, now: deps.now() });
+    const errors = deps.validate(probe.doc);
+    if (errors.length > 0) return errors;
+    const id = await deps.mintId(c.runId, c.cell.track, `${c.iter}-${c.cellIndex}`);
+    const built = buildDraftDoc(item, c.cell, { id, runId: c.runId, now: deps.now() });
+    outcomes.set(index, {
+      ok: true,
+      result: {
+        cellIndex: c.cellIndex,
+        draft: { id, doc: built.doc, ...(built.visual ? { visual: built.visual } : {}) },
+        model: res.model,
+        usage: { inputTokens: 0, outputTokens: 0 },
+        cached,
+        repaired,
+      },
+    });
+    return [];
+  };
+
+  for (let i = 0; i < cells.length; i++) {
+    const item = parsed.items.get(i);
+    if (!item) {
+      const f = parsed.failures.find((x) => x.index === i);
+      needRepair.push({ index: i, item: null, errors: [f?.error ?? 'missing in response'] });
+      continue;
+    }
+    const errors = await attempt(i, item, false);
+    if (errors.length > 0) needRepair.push({ index: i, item, errors });
+  }
+
+  if (needRepair.length > 0) {
+    const repairCells = needRepair.map((r) => promptCells[r.index]!);
+    try {
+      const rep = await call(deps.buildRepairPrompt(needRepair, repairCells), 'repair');
+      usage = addUsage(usage, rep.usage);
+      cached = cached && rep.cached;
+      const reparsed = deps.parse(rep.text, repairCells);
+      for (const r of needRepair) {
+        const item = reparsed.items.get(r.index);
+        const errors = item ? await attempt(r.index, item, true) : [reparsed.failures.find((x) => x.index === r.index)?.error ?? 'missing in repair response'];
+        if (errors.length > 0) outcomes.set(r.index, { ok: false, error: new LlmOutputInvalidError(`cell ${cells[r.index]!.cellIndex}: ${errors.join('; ')}`, JSON.stringify(r.item ?? null).slice(0, 500)) });
+      }
+    } catch (e) {
+      for (const r of needRepair) {
+        if (!outcomes.has(r.index)) outcomes.set(r.index, { ok: false, error: e instanceof Error ? e : new Error(String(e)) });
+      }
+    }
+  }
+
+  // Token usage is reported once per batch, on the first successful cell, so totals add up.
+  let usageGiven = false;
+  return cells.map((_, i) => {
+    const o = outcomes.get(i) ?? { ok: false as const, error: new Error('no outcome') };
+    if (o.ok && !usageGiven) {
+      usageGiven = true;
+      return { ok: true, result: { ...o.result, usage } };
+    }
+    return o;
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * judge: the deterministic pre-judge on every draft of a chunk (hard failures are DROPped with no
+ * model call), then one provider call for the rest. A verdict for an unknown id is ignored and
+ * logged; a draft with no verdict stays unjudged. Pure: no BullMQ here.
+ */
+import type { Verdict } from '../corpus/taxonomy.js';
+import type { JudgePayload, JudgeResult } from '../queues/judge.js';
+import type { RenderResult } from '../queues/render.js';
+import type { VerdictRecord } from '../queues/schemas.js';
+import type { LlmProvider } from '../llm/types.js';
+import type { BuiltPrompt } from './generate.processor.js';
+
+export interface CheckOutcome {
+  hard: string[];
+  soft: string[];
+  arithmetic: { status: 'passed' | 'failed' | 'not-run' };
+  criteria: VerdictRecord['criteria'];
+  verdict: Verdict;
+}
+
+export interface ModelVerdict {
+  id: string;
+  verdict: Verdict;
+  criteria: VerdictRecord['criteria'];
+  issues: string[];
+  fix_suggestion: string;
+  reasoning?: string;
+}
+
+/** A draft as the judge prompt shows it (contract: the `<drafts>` block). */
+export interface JudgePromptDraft {
+  id: string;
+  track: string;
+  zone: string;
+  level: string;
+  topic: string;
+  competency_area: string;
+  bloom_level: string;
+  title: string;
+  scenario: string;
+  question: string;
+  realistic_solution: string;
+  common_mistake: string;
+  napkin_math: string;
+  visual_kind?: string;
+  visual_alt?: string;
+  visual_source?: string;
+  render_error?: string;
+  findings: string[];
+}
+
+export interface JudgeDeps {
+  provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
+  buildPrompt(drafts: JudgePromptDraft[]): BuiltPrompt;
+  parse(text: string, ids: string[]): { verdicts: Map<string, ModelVerdict>; unknown: string[]; missing: string[] };
+  check(doc: Record<string, unknown>, ctx: { batch: Record<string, unknown>[]; vaultNearest: { id: string; similarity: number } | null; renderError?: string }): CheckOutcome;
+  onUnknownVerdict?(id: string): void;
+  signal?: AbortSignal;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+export function toPromptDraft(doc: Record<string, unknown>, visual: { kind: string; source: string } | undefined, render: RenderResult | undefined, findings: string[]): JudgePromptDraft {
+  const details = (doc.details ?? {}) as Record<string, unknown>;
+  const v = doc.visual as { alt?: string } | undefined;
+  return {
+    id: str(doc.id),
+    track: str(doc.track),
+    zone: str(doc.zone),
+    level: str(doc.level),
+    topic: str(doc.topic),
+    competency_area: str(doc.competency_area),
+    bloom_level: str(doc.bloom_level),
+    title: str(doc.title),
+    scenario: str(doc.scenario),
+    question: str(doc.question),
+    realistic_solution: str(details.realistic_solution),
+    common_mistake: str(details.common_mistake),
+    napkin_math: str(details.napkin_math),
+    ...(visual ? { visual_kind: visual.kind, visual_source: visual.source } : {}),
+    ...(v?.alt ? { visual_alt: v.alt } : {}),
+    ...(render && !render.ok && render.error ? { render_error: render.error } : {}),
+    findings,
+  };
+}
+
+export async function judgeChunk(payload: JudgePayload, renders: Map<string, RenderResult>, deps: JudgeDeps): Promise<JudgeResult> {
+  const docs = payload.drafts.map((d) => d.doc);
+  const verdicts: VerdictRecord[] = [];
+  const toModel: { draft: JudgePayload['drafts'][number]; report: CheckOutcome; render?: RenderResult }[] = [];
+
+  for (const d of payload.drafts) {
+    const render = renders.get(d.id);
+    const renderError = render && !render.ok ? render.error : undefined;
+    const report = deps.check(d.doc, {
+      batch: docs.filter((x) => x !== d.doc),
+      vaultNearest: d.vaultNearest,
+      ...(renderError ? { renderError } : {}),
+    });
+    if (report.hard.length > 0) {
+      verdicts.push({
+        id: d.id,
+        verdict: 'DROP',
+        criteria: report.criteria,
+        issues: report.hard.concat(report.soft),
+        fix_suggestion: '',
+        reasoning: 'deterministic pre-judge: hard failure, no model call',
+        model: 'prejudge',
+        source: 'prejudge',
+        checks: { arithmetic: report.arithmetic.status, findings: report.hard.concat(report.soft) },
+      });
+    } else {
+      toModel.push({ draft: d, report, ...(render ? { render } : {}) });
+    }
+  }
+
+  const unjudged: JudgeResult['unjudged'] = [];
+  let model = 'prejudge';
+  let usage = { inputTokens: 0, outputTokens: 0 };
+  let calls = 0;
+  let cached = false;
+  if (toModel.length > 0) {
+    const { provider, temperature, timeoutMs } = await deps.provider(payload.runId, payload.iter);
+    const built = deps.buildPrompt(toModel.map((t) => toPromptDraft(t.draft.doc, t.draft.visual, t.render, t.report.soft)));
+    const res = await provider.complete({ purpose: 'judge', ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) });
+    calls = 1;
+    cached = res.cached;
+    model = res.model;
+    usage = res.usage;
+    const ids = toModel.map((t) => t.draft.id);
+    const parsed = deps.parse(res.text, ids);
+    for (const id of parsed.unknown) deps.onUnknownVerdict?.(id);
+    for (const t of toModel) {
+      const v = parsed.verdicts.get(t.draft.id);
+      if (!v) {
+        unjudged.push({ id: t.draft.id, reason: 'no verdict for this draft in the judge answer' });
+        continue;
+      }
+      verdicts.push({
+        id: t.draft.id,
+        verdict: v.verdict,
+        criteria: v.criteria,
+        issues: v.issues,
+        fix_suggestion: v.verdict === 'NEEDS_FIX' ? v.fix_suggestion : v.fix_suggestion || '',
+        ...(v.reasoning ? { reasoning: v.reasoning } : {}),
+        model: res.model,
+        source: 'model',
+        checks: { arithmetic: t.report.arithmetic.status, findings: t.report.soft },
+      });
+    }
+  }
+  return { chunk: payload.chunk, verdicts, unjudged, model, usage, calls, cached };
+}

@@ -1,0 +1,244 @@
+/**
+ * BullMQ wiring of every queue: the only place (with src/scheduler/flows.ts) that creates
+ * Workers. Stateless workers (generate, judge, render) need only Redis and the provider; the
+ * corpus host's workers (control, apply) also get the vault.
+ */
+import { Job, Worker, type ConnectionOptions, type Processor } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { QueueName, Queues } from '../queues/index.js';
+import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue } from '../queues/index.js';
+import type { RenderResult } from '../queues/render.js';
+import { bullPrefix } from '../redis/index.js';
+import { cellIndexOfKey, draftIdOfKey, ids } from '../scheduler/flows.js';
+import { checkpointStep, dispatchStep, planStep, type RunConfig, type StepDeps } from '../scheduler/steps.js';
+import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
+import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
+import type { Logger } from '../util/log.js';
+import { applyChunk } from './apply.processor.js';
+import { Batcher } from './batcher.js';
+import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
+import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
+import { judgeChunk, type JudgeDeps } from './judge.processor.js';
+import type { GenerateResult } from '../queues/generate.js';
+import type { JudgeResult } from '../queues/judge.js';
+
+export interface WorkerTimings {
+  lockDuration?: number;
+  stalledInterval?: number;
+  maxStalledCount?: number;
+}
+
+export interface RuntimeContext {
+  connection: RedisOptions;
+  prefix: string;
+  redis: Redis;
+  store: RunStore;
+  queues: Queues;
+  log: Logger;
+  /** Concurrency per queue (for generate: parallel provider calls). */
+  concurrency: number;
+  /** Largest generation batch this process holds at once. */
+  genBatchCapacity: number;
+  batchWindowMs: number;
+  timings?: WorkerTimings;
+  generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
+  judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
+  render(payload: { draftId: string; track: string; visual: { kind: 'dot' | 'matplotlib' | 'svg'; source: string }; allowPython: boolean }): Promise<RenderResult>;
+  /** Present on the corpus host only. */
+  corpus?: { vault: string; stepDeps: StepDeps };
+  /**
+   * At-least-once proof (tests): run every job's body twice and report whether the second run
+   * left the same files (`snapshot` before and after) and returned the same result.
+   */
+  repeatEachJob?: { snapshot(): string; report(queue: string, sameResult: boolean, sameFiles: boolean): void };
+}
+
+/** What may differ between two runs of the same job: usage and cache flags of a provider call. */
+function comparable(r: unknown): string {
+  return JSON.stringify(r, (k, v) => (k === 'usage' || k === 'cached' || k === 'calls' ? undefined : v));
+}
+
+async function runConfigOf(store: RunStore, runId: string): Promise<RunConfig> {
+  const run = await store.get(runId);
+  if (!run) throw new RunStoppedError(`run ${runId} does not exist`);
+  return run.config as unknown as RunConfig;
+}
+
+/** Stateless jobs of a stopped run end; a paused run's jobs wait. */
+async function ensureRunActive(store: RunStore, runId: string, allowTerminal = false): Promise<void> {
+  const run = await store.get(runId);
+  if (!run) throw new RunStoppedError(`run ${runId} does not exist`);
+  if (run.status === 'paused') throw new RunPausedError(`run ${runId} is paused`);
+  if (run.status === 'stopping' || (!allowTerminal && TERMINAL_STATUSES.includes(run.status))) throw new RunStoppedError(`run ${runId} is ${run.status}`);
+}
+
+function workerOpts(ctx: RuntimeContext, concurrency: number) {
+  return {
+    connection: ctx.connection as ConnectionOptions,
+    prefix: bullPrefix(ctx.prefix),
+    concurrency,
+    lockDuration: ctx.timings?.lockDuration ?? 30_000,
+    stalledInterval: ctx.timings?.stalledInterval ?? 30_000,
+    maxStalledCount: ctx.timings?.maxStalledCount ?? 3,
+  };
+}
+
+function wrap<T, R>(ctx: RuntimeContext, queue: string, fn: (job: Job<T, R>, token: string | undefined, signal?: AbortSignal) => Promise<R>): Processor<T, R> {
+  return async (job, token, signal) => {
+    try {
+      const repeat = ctx.repeatEachJob;
+      if (!repeat) return await fn(job, token, signal);
+      const first = await fn(job, token, signal);
+      const before = repeat.snapshot();
+      const second = await fn(job, token, signal);
+      repeat.report(queue, comparable(first) === comparable(second), before === repeat.snapshot());
+      return second;
+    } catch (e) {
+      ctx.log.debug({ queue, jobId: job.id, err: (e as Error).message }, 'job error');
+      return await translateError(e, job as Job, token);
+    }
+  };
+}
+
+export function generateWorker(ctx: RuntimeContext): Worker {
+  const deps = ctx.generateDeps();
+  const batcher = new Batcher<GenCell, CellOutcome>(async (_key, cells) => await generateBatch(cells, deps.toPromptCells(cells), deps), ctx.batchWindowMs);
+  const processor = wrap<unknown, GenerateResult>(ctx, 'generate', async (job) => {
+    const p = parsePayload(generateQueue.payload, job as Job);
+    await ensureRunActive(ctx.store, p.runId);
+    const cfg = await runConfigOf(ctx.store, p.runId);
+    const size = Math.min(cfg.genBatchSize, ctx.genBatchCapacity);
+    const outcome = await batcher.submit(`${p.runId}:${p.iter}`, size, p);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  });
+  return new Worker(generateQueue.name, processor, workerOpts(ctx, ctx.concurrency * ctx.genBatchCapacity));
+}
+
+export function renderWorker(ctx: RuntimeContext): Worker {
+  const processor = wrap<unknown, RenderResult>(ctx, 'render', async (job) => {
+    const p = parsePayload(renderQueue.payload, job as Job);
+    return await ctx.render(p);
+  });
+  return new Worker(renderQueue.name, processor, workerOpts(ctx, ctx.concurrency));
+}
+
+export function judgeWorker(ctx: RuntimeContext): Worker {
+  const processor = wrap<unknown, JudgeResult>(ctx, 'judge', async (job, _token, signal) => {
+    const p = parsePayload(judgeQueue.payload, job as Job);
+    // A judge chunk retried after its run ended is still judged and applied (late retry).
+    await ensureRunActive(ctx.store, p.runId, true);
+    const renders = new Map<string, RenderResult>();
+    for (const v of Object.values(await job.getChildrenValues<RenderResult>())) renders.set(v.draftId, v);
+    for (const [key, err] of Object.entries(await job.getIgnoredChildrenFailures())) {
+      const draftId = draftIdOfKey(key);
+      if (draftId && !renders.has(draftId)) renders.set(draftId, { draftId, ok: false, error: `render failed: ${err}`, warnings: [] });
+    }
+    const deps = await ctx.judgeDeps(p.runId);
+    const result = await judgeChunk(p, renders, { ...deps, ...(signal ? { signal } : {}) });
+    // Late result: the apply job that waited for this chunk already ran (the judge had failed for
+    // good). Its parent is not run again, so this chunk hands its verdicts to a standalone apply.
+    if (job.parent?.id) {
+      const parent = await Job.fromId(ctx.queues.apply, job.parent.id);
+      const state = parent ? await parent.getState() : 'unknown';
+      if (state === 'completed' || state === 'failed' || state === 'unknown') {
+        await ctx.queues.apply.add(
+          'apply-late',
+          applyQueue.payload.parse({
+            runId: p.runId,
+            iter: p.iter,
+            chunk: p.chunk,
+            drafts: p.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
+            late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model },
+          }),
+          { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted) },
+        );
+        return { ...result, late: true };
+      }
+    }
+    return result;
+  });
+  return new Worker(judgeQueue.name, processor, workerOpts(ctx, ctx.concurrency));
+}
+
+/** Corpus-host jobs of another vault (a host sharing the prefix) are left for their own host. */
+async function ensureOwnVault(ctx: RuntimeContext, runId: string): Promise<void> {
+  const run = await ctx.store.get(runId);
+  if (run && ctx.corpus && run.vault !== ctx.corpus.vault) throw new RunPausedError(`run ${runId} belongs to vault ${run.vault}`);
+}
+
+export function applyWorker(ctx: RuntimeContext): Worker {
+  const corpus = ctx.corpus!;
+  const processor = wrap<unknown, unknown>(ctx, 'apply', async (job) => {
+    const p = parsePayload(applyQueue.payload, job as Job);
+    await ensureOwnVault(ctx, p.runId);
+    const deps = { vault: corpus.vault, store: ctx.store, now: () => new Date() };
+    if (p.late) {
+      const r = await applyChunk(p, p.late.verdicts, null, deps);
+      // The iteration's records (and the run's summary, when it has ended) are rewritten to include it.
+      await writeIterationRecords(corpus.vault, ctx.store, p.runId, p.iter);
+      const run = await ctx.store.get(p.runId);
+      if (run && TERMINAL_STATUSES.includes(run.status)) await writeLoopSummary(corpus.vault, ctx.store, p.runId);
+      return r;
+    }
+    const values = Object.values(await job.getChildrenValues<JudgeResult>());
+    const failures = Object.values(await job.getIgnoredChildrenFailures());
+    const judge = values[0] ?? null;
+    return await applyChunk(p, judge ? judge.verdicts : null, judge ? null : (failures[0] ?? 'judge did not run'), deps);
+  });
+  return new Worker(applyQueue.name, processor, workerOpts(ctx, ctx.concurrency));
+}
+
+export function controlWorker(ctx: RuntimeContext): Worker {
+  const corpus = ctx.corpus!;
+  const processor = wrap<unknown, unknown>(ctx, 'control', async (job) => {
+    const p = parsePayload(controlQueue.payload, job as Job);
+    await ensureOwnVault(ctx, p.runId);
+    const cfg = await runConfigOf(ctx.store, p.runId);
+    const deps = corpus.stepDeps;
+    switch (p.step) {
+      case 'plan':
+        return await planStep(p.runId, p.iter, cfg, deps);
+      case 'dispatch': {
+        const generated: GenerateResult[] = [];
+        for (const v of Object.values(await job.getChildrenValues<unknown>())) {
+          const r = generateQueue.result.safeParse(v);
+          if (r.success) generated.push(r.data);
+        }
+        const failures = Object.entries(await job.getIgnoredChildrenFailures()).map(([key, error]) => ({ cellIndex: cellIndexOfKey(key), error }));
+        return await dispatchStep(p.runId, p.iter, cfg, generated, failures, deps);
+      }
+      case 'checkpoint':
+        return await checkpointStep(p.runId, p.iter, deps);
+    }
+  });
+  // Control steps are sequential per run; a little concurrency serves several runs.
+  return new Worker(controlQueue.name, processor, workerOpts(ctx, 2));
+}
+
+export const WORKER_FACTORIES: Record<QueueName, (ctx: RuntimeContext) => Worker> = {
+  control: controlWorker,
+  generate: generateWorker,
+  render: renderWorker,
+  judge: judgeWorker,
+  apply: applyWorker,
+};
+
+export interface RunningWorkers {
+  workers: Worker[];
+  close(force?: boolean): Promise<void>;
+}
+
+export function startWorkers(ctx: RuntimeContext, names: QueueName[]): RunningWorkers {
+  const workers = names.map((n) => {
+    if ((n === 'control' || n === 'apply') && !ctx.corpus) throw new Error(`the ${n} queue runs only on the corpus host (vault-loop run)`);
+    const w = WORKER_FACTORIES[n]!(ctx);
+    w.on('error', (e) => ctx.log.warn({ queue: n, err: e.message }, 'worker error'));
+    w.on('failed', (job, e) => ctx.log.info({ queue: n, jobId: job?.id, err: e.message, attempts: job?.attemptsMade }, 'job failed'));
+    return w;
+  });
+  return {
+    workers,
+    close: async (force = false) => void (await Promise.all(workers.map((w) => w.close(force)))),
+  };
+}

@@ -1,0 +1,315 @@
+/**
+ * Fake LLM servers: real HTTP servers on 127.0.0.1 speaking the real wire protocols (OpenAI chat
+ * completions, Gemini generateContent REST, Anthropic messages). Each records every request,
+ * checks it (path, auth header, model, prompt present, schema when structured output is asked
+ * for) and answers from a script of steps, falling back to an answer callback. The pipeline tests
+ * plug the offline provider in as that callback, so a real SDK talks to a deterministic "model".
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type Protocol = 'openai' | 'gemini' | 'anthropic';
+
+/** One scripted reaction to one request; unscripted requests get `{ type: 'answer' }`. */
+export type Step =
+  | { type: 'answer'; text?: string; delayMs?: number }
+  /** The answer cut after `keepChars` characters, flagged as stopped by the token limit. */
+  | { type: 'truncated'; keepChars: number; text?: string }
+  | { type: 'error'; status: number; headers?: Record<string, string>; message?: string; body?: string }
+  /** Never answers; the socket stays open until the client gives up. */
+  | { type: 'hang' }
+  /** Destroys the connection without a response. */
+  | { type: 'reset' };
+
+export interface SeenRequest {
+  protocol: Protocol;
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown>;
+  /** What the request asked for, in protocol-neutral terms. */
+  model: string | undefined;
+  prompt: string | undefined;
+  system: string | undefined;
+  schema: unknown;
+  temperature: number | undefined;
+  receivedAt: number;
+  step: Step;
+  /** What was wrong with the request; a non-empty list also gets a 400 answer. */
+  violations: string[];
+}
+
+export interface FakeLlmOptions {
+  protocol: Protocol;
+  apiKey?: string;
+  /** When set, a request for another model is a violation. */
+  expectModel?: string;
+  /** The answer text for an unscripted or text-less `answer` step. Default: `[]`. */
+  answer?: (req: SeenRequest) => string | Promise<string>;
+  /** The model id the server reports back (default: the requested id + `-fake-001`). */
+  reportedModel?: (requested: string) => string;
+}
+
+export const fakeUsage = (prompt: string, answer: string) => ({ input: Math.ceil(prompt.length / 4) + 7, output: Math.ceil(answer.length / 4) + 3 });
+
+export class FakeLlmServer {
+  readonly requests: SeenRequest[] = [];
+  readonly #server: Server;
+  readonly #opts: FakeLlmOptions;
+  readonly #steps: Step[] = [];
+  readonly #sockets = new Set<Socket>();
+  #url = '';
+
+  private constructor(opts: FakeLlmOptions) {
+    this.#opts = opts;
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+    this.#server.on('connection', (s) => {
+      this.#sockets.add(s);
+      s.on('close', () => this.#sockets.delete(s));
+    });
+  }
+
+  static async start(opts: FakeLlmOptions): Promise<FakeLlmServer> {
+    const s = new FakeLlmServer(opts);
+    await new Promise<void>((res) => s.#server.listen(0, '127.0.0.1', res));
+    s.#url = `http://127.0.0.1:${(s.#server.address() as AddressInfo).port}`;
+    return s;
+  }
+
+  /** The base URL to give the SDK (OpenAI clients expect the /v1 in it). */
+  get baseUrl(): string {
+    return this.#opts.protocol === 'openai' ? `${this.#url}/v1` : this.#url;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Connections currently open (a hung request whose client gave up closes its socket). */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Every violation seen so far, prefixed with the request number. */
+  get violations(): string[] {
+    return this.requests.flatMap((r, i) => r.violations.map((v) => `#${i}: ${v}`));
+  }
+
+  /** Drops the steps not yet used: later requests get the default answer. */
+  clearScript(): this {
+    this.#steps.length = 0;
+    return this;
+  }
+
+  script(...steps: Step[]): this {
+    this.#steps.push(...steps);
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((res) => this.#server.close(() => res()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let body: Record<string, unknown> = {};
+    const violations: string[] = [];
+    try {
+      body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    } catch {
+      violations.push('request body is not JSON');
+    }
+    const step = this.#steps.shift() ?? { type: 'answer' };
+    const seen: SeenRequest = {
+      protocol: this.#opts.protocol,
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body,
+      model: undefined,
+      prompt: undefined,
+      system: undefined,
+      schema: undefined,
+      temperature: undefined,
+      receivedAt: Date.now(),
+      step,
+      violations,
+    };
+    PROTOCOLS[this.#opts.protocol].inspect(seen, this.#opts.apiKey);
+    if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
+    if (!seen.prompt) violations.push('no prompt in the request');
+    this.requests.push(seen);
+
+    if (violations.length > 0) return sendError(res, this.#opts.protocol, 400, violations.join('; '));
+    switch (step.type) {
+      case 'hang':
+        return; // The response is never written.
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'error': {
+        res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers });
+        res.end(step.body ?? JSON.stringify(errorBody(this.#opts.protocol, step.status, step.message ?? `scripted ${step.status}`)));
+        return;
+      }
+      case 'answer':
+      case 'truncated': {
+        let text = step.text ?? (this.#opts.answer ? await this.#opts.answer(seen) : '[]');
+        if (step.type === 'answer' && step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+        const truncated = step.type === 'truncated';
+        if (truncated) text = text.slice(0, step.keepChars);
+        const model = (this.#opts.reportedModel ?? ((m: string) => `${m}-fake-001`))(seen.model ?? 'unknown');
+        const usage = fakeUsage(`${seen.system ?? ''}${seen.prompt ?? ''}`, text);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(PROTOCOLS[this.#opts.protocol].answer(seen, text, { model, usage, truncated })));
+        return;
+      }
+    }
+  }
+}
+
+function sendError(res: ServerResponse, protocol: Protocol, status: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(errorBody(protocol, status, message)));
+}
+
+function errorBody(protocol: Protocol, status: number, message: string): unknown {
+  if (protocol === 'gemini') return { error: { code: status, message, status: status === 429 ? 'RESOURCE_EXHAUSTED' : 'ERROR' } };
+  if (protocol === 'anthropic') return { type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message } };
+  return { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', code: null } };
+}
+
+interface AnswerMeta {
+  model: string;
+  usage: { input: number; output: number };
+  truncated: boolean;
+}
+
+/** If the request's schema wraps an array under `items` (object-root APIs), answer in that shape. */
+function wrapIfAsked(schema: unknown, text: string): { json?: unknown; text: string } {
+  const s = schema as { type?: string; properties?: Record<string, unknown> } | undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (s?.type === 'object' && s.properties && 'items' in s.properties && Array.isArray(v)) return { json: { items: v }, text: JSON.stringify({ items: v }) };
+    return { json: v, text };
+  } catch {
+    // A scripted malformed answer: the server passes it through as a non-compliant server would.
+    return { text };
+  }
+}
+
+const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest, apiKey?: string): void; answer(seen: SeenRequest, text: string, meta: AnswerMeta): unknown }> = {
+  openai: {
+    inspect(seen, apiKey) {
+      const v = seen.violations;
+      if (seen.method !== 'POST' || seen.path !== '/v1/chat/completions') v.push(`unexpected ${seen.method} ${seen.path}`);
+      if (apiKey && seen.headers.authorization !== `Bearer ${apiKey}`) v.push(`authorization header ${seen.headers.authorization ?? '(none)'}`);
+      const b = seen.body as { model?: string; messages?: { role: string; content: string }[]; response_format?: { type: string; json_schema?: { name?: string; schema?: unknown; strict?: boolean } }; temperature?: number };
+      seen.model = b.model;
+      seen.temperature = b.temperature;
+      seen.prompt = b.messages?.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+      seen.system = b.messages?.filter((m) => m.role === 'system').map((m) => m.content).join('\n') || undefined;
+      if (b.response_format?.type === 'json_schema') {
+        const js = b.response_format.json_schema;
+        if (!js?.name || !js.schema) v.push('json_schema response_format without name or schema');
+        if ((js?.schema as { type?: string } | undefined)?.type !== 'object') v.push('json_schema root must be an object');
+        seen.schema = js?.schema;
+      }
+    },
+    answer(seen, text, { model, usage, truncated }) {
+      const content = truncated ? text : wrapIfAsked(seen.schema, text).text;
+      return {
+        id: `chatcmpl-${seen.receivedAt}`,
+        object: 'chat.completion',
+        created: Math.floor(seen.receivedAt / 1000),
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: truncated ? 'length' : 'stop' }],
+        usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+      };
+    },
+  },
+  gemini: {
+    inspect(seen, apiKey) {
+      const v = seen.violations;
+      const m = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(seen.path);
+      if (seen.method !== 'POST' || !m) v.push(`unexpected ${seen.method} ${seen.path}`);
+      seen.model = m?.[1];
+      if (apiKey && seen.headers['x-goog-api-key'] !== apiKey) v.push(`x-goog-api-key header ${String(seen.headers['x-goog-api-key'] ?? '(none)')}`);
+      const b = seen.body as {
+        contents?: { parts?: { text?: string }[] }[];
+        systemInstruction?: { parts?: { text?: string }[] };
+        generationConfig?: { responseMimeType?: string; responseJsonSchema?: unknown; temperature?: number };
+      };
+      seen.prompt = b.contents?.flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('\n') || undefined;
+      seen.system = b.systemInstruction?.parts?.map((p) => p.text ?? '').join('\n') || undefined;
+      seen.temperature = b.generationConfig?.temperature;
+      if (b.generationConfig?.responseJsonSchema) {
+        if (b.generationConfig.responseMimeType !== 'application/json') v.push('responseJsonSchema without responseMimeType application/json');
+        seen.schema = b.generationConfig.responseJsonSchema;
+      }
+    },
+    answer(_seen, text, { model, usage, truncated }) {
+      return {
+        candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: truncated ? 'MAX_TOKENS' : 'STOP', index: 0 }],
+        usageMetadata: { promptTokenCount: usage.input, candidatesTokenCount: usage.output, totalTokenCount: usage.input + usage.output },
+        modelVersion: model,
+        responseId: `resp-${_seen.receivedAt}`,
+      };
+    },
+  },
+  anthropic: {
+    inspect(seen, apiKey) {
+      const v = seen.violations;
+      if (seen.method !== 'POST' || seen.path !== '/v1/messages') v.push(`unexpected ${seen.method} ${seen.path}`);
+      // SDK 1.x sends the key as `Authorization: Bearer`; older clients send `x-api-key`. The API takes both.
+      if (apiKey && seen.headers['x-api-key'] !== apiKey && seen.headers.authorization !== `Bearer ${apiKey}`) {
+        v.push(`auth header x-api-key=${String(seen.headers['x-api-key'] ?? '(none)')} authorization=${seen.headers.authorization ?? '(none)'}`);
+      }
+      if (!seen.headers['anthropic-version']) v.push('no anthropic-version header');
+      const b = seen.body as {
+        model?: string;
+        max_tokens?: number;
+        system?: string;
+        temperature?: number;
+        messages?: { role: string; content: string | { type: string; text?: string }[] }[];
+        tools?: { name: string; input_schema?: unknown }[];
+        tool_choice?: { type: string; name?: string };
+      };
+      seen.model = b.model;
+      seen.system = b.system;
+      seen.temperature = b.temperature;
+      if (typeof b.max_tokens !== 'number') v.push('max_tokens missing');
+      seen.prompt = b.messages
+        ?.filter((m) => m.role === 'user')
+        .map((m) => (typeof m.content === 'string' ? m.content : m.content.map((c) => c.text ?? '').join('')))
+        .join('\n');
+      if (b.tools?.length) {
+        const tool = b.tools.find((t) => t.name === b.tool_choice?.name);
+        if (b.tool_choice?.type !== 'tool' || !tool) v.push('tools given without tool_choice {type: tool, name}');
+        if ((tool?.input_schema as { type?: string } | undefined)?.type !== 'object') v.push('tool input_schema root must be an object');
+        seen.schema = tool?.input_schema;
+      }
+    },
+    answer(seen, text, { model, usage, truncated }) {
+      const b = seen.body as { tool_choice?: { name?: string } };
+      const wrapped = wrapIfAsked(seen.schema, text);
+      const content =
+        seen.schema && !truncated && wrapped.json !== undefined && typeof wrapped.json === 'object' && !Array.isArray(wrapped.json)
+          ? [{ type: 'tool_use', id: `toolu_${seen.receivedAt}`, name: b.tool_choice?.name, input: wrapped.json }]
+          : [{ type: 'text', text }];
+      return {
+        id: `msg_${seen.receivedAt}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content,
+        stop_reason: truncated ? 'max_tokens' : content[0]!.type === 'tool_use' ? 'tool_use' : 'end_turn',
+        stop_sequence: null,
+        usage: { input_tokens: usage.input, output_tokens: usage.output },
+      };
+    },
+  },
+};

@@ -1,0 +1,115 @@
+/** Runs whole loops in-process against a real Redis, on small synthetic vaults in temp folders. */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
+import { synthesizeVault } from '../../src/corpus/synth.js';
+import { CorpusHost } from '../../src/scheduler/host.js';
+import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
+import type { RunState } from '../../src/scheduler/state.js';
+import { silentLogger } from '../../src/util/log.js';
+import { PROJECT_ROOT } from './fixtures.js';
+import type { TestRedis } from './redis.js';
+
+const vaultCache = new Map<string, string>();
+
+/** A synthetic vault (cached per size and seed, copied fresh for each test). */
+export async function freshVault(questions: number, seed = 1): Promise<string> {
+  const key = `${questions}-${seed}`;
+  let template = vaultCache.get(key);
+  if (!template) {
+    template = join(mkdtempSync(join(tmpdir(), 'vl-tpl-')), 'vault');
+    await synthesizeVault({ outDir: template, questions, seed });
+    vaultCache.set(key, template);
+  }
+  const dir = join(mkdtempSync(join(tmpdir(), 'vl-vault-')), 'vault');
+  cpSync(template, dir, { recursive: true });
+  return dir;
+}
+
+export function testConfig(redis: TestRedis, vault: string, flags: ConfigInput = {}): Config {
+  return loadConfig({
+    env: {},
+    flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', batchWindowMs: 50, genBatchSize: 5, genCallsPerIter: 2, judgeChunkSize: 5, maxIters: 3, maxCalls: 40, ...flags },
+  });
+}
+
+export async function openHost(redis: TestRedis, cfg: Config, inProcessWorkers = true): Promise<CorpusHost> {
+  return await CorpusHost.open({
+    cfg,
+    vault: cfg.vault!,
+    target: { options: redis.options, describe: redis.url },
+    log: silentLogger,
+    inProcessWorkers,
+    timings: { lockDuration: 10_000, stalledInterval: 2_000 },
+  });
+}
+
+/** Starts a run and waits for its end. */
+export async function runToEnd(redis: TestRedis, cfg: Config): Promise<{ runId: string; state: RunState; host: CorpusHost }> {
+  const host = await openHost(redis, cfg);
+  const runId = await host.startRun(cfg);
+  let last = '';
+  const timer = setTimeout(() => void host.jobCounts().then((c) => console.error(`run ${runId} still going: ${last}\n${JSON.stringify(c)}`)), 45_000);
+  const state = await host.waitForRun(runId, (s) => void (last = JSON.stringify({ ...s, config: undefined })), undefined, 100).finally(() => clearTimeout(timer));
+  return { runId, state, host };
+}
+
+export interface RunRecords {
+  summary: LoopSummary;
+  iters: { record: IterRecord | null; judge: JudgeSummary | null; plan: unknown[] | null; dir: string }[];
+}
+
+export function readRecords(vault: string, runId: string): RunRecords {
+  const dir = runDir(vault, runId);
+  const summary = readJson<LoopSummary>(join(dir, 'loop_summary.json'))!;
+  const iters = readdirSync(dir)
+    .filter((d) => d.startsWith('iter_'))
+    .sort()
+    .map((d) => ({
+      dir: join(dir, d),
+      record: readJson<IterRecord>(join(dir, d, 'iter_record.json')),
+      judge: readJson<JudgeSummary>(join(dir, d, 'judge_summary.json')),
+      plan: readJson<unknown[]>(join(dir, d, 'plan.json')),
+    }));
+  return { summary, iters };
+}
+
+export const fileText = (vault: string, rel: string): string | null => (existsSync(join(vault, rel)) ? readFileSync(join(vault, rel), 'utf8') : null);
+
+/** The offline provider as the "model" behind a fake HTTP server: answers any pipeline prompt. */
+export async function offlineAnswerer(seed = 0, defectRate = 0): Promise<(req: { prompt: string | undefined }) => Promise<string>> {
+  const { createOfflineProvider } = await import('../../src/llm/offline/index.js');
+  const offline = createOfflineProvider({ seed, defectRate });
+  return async (req) => {
+    const prompt = req.prompt ?? '';
+    const purpose = /^<repair>\s*$/m.test(prompt) ? 'repair' : /^<drafts>\s*$/m.test(prompt) ? 'judge' : /^<revisions>\s*$/m.test(prompt) ? 'revise' : 'generate';
+    return (await offline.complete({ purpose, prompt })).text;
+  };
+}
+
+/** A vault-loop CLI child process (from the TypeScript sources). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): import('node:child_process').ChildProcess {
+  return spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], {
+    env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Hash of every file under the vault (records and drafts), for before/after comparisons. */
+export function vaultSnapshot(vault: string): string {
+  const h = createHash('sha256');
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.name === '.vault-loop') continue;
+      const p = join(dir, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(p, r);
+      else h.update(`${r}\0${createHash('sha256').update(readFileSync(p)).digest('hex')}\n`);
+    }
+  };
+  walk(vault, '');
+  return h.digest('hex');
+}

@@ -1,0 +1,201 @@
+/**
+ * What a run does to the vault: DROP files pruned (with their visuals), PASS and NEEDS_FIX kept,
+ * hand-edited drafts never deleted, every job safe to run twice, late judge retries applied, and
+ * no path outside the vault whatever the provider returns.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAMES, createQueues } from '../../src/queues/index.js';
+import { createRedis } from '../../src/redis/index.js';
+import { RunStore } from '../../src/scheduler/state.js';
+import { silentLogger } from '../../src/util/log.js';
+import { createRuntimeContext } from '../../src/workers/context.js';
+import { startWorkers } from '../../src/workers/runtime.js';
+import { retryFailed } from '../../src/cli/commands/retry.js';
+import { loadVault } from '../../src/corpus/loader.js';
+import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
+import type { Config } from '../../src/config/index.js';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await useTestRedis('apply');
+});
+afterAll(async () => {
+  await redis.cleanup();
+});
+
+/** Stateless workers of the given queues, in this process, with their own connections. */
+function statelessWorkers(cfg: Config, names: ('generate' | 'judge' | 'render')[]) {
+  const target = { options: redis.options, describe: redis.url };
+  const client = createRedis(target, 'client');
+  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
+  const ctx = createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger });
+  const running = startWorkers(ctx, names);
+  return {
+    close: async () => {
+      await running.close();
+      await queues.close();
+      client.disconnect();
+    },
+  };
+}
+
+async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('apply', () => {
+  it('with defects on: every DROP file (and its visual) is gone, every PASS and NEEDS_FIX draft remains', async () => {
+    const vault = await freshVault(300, 2);
+    const cfg = testConfig(redis, vault, { offlineDefectRate: 0.6, maxIters: 2, maxDropRate: 1, maxCalls: 100, visualEachIter: true });
+    const { runId, host } = await runToEnd(redis, cfg);
+    const verdicts = [...(await host.store.verdicts(runId)).values()];
+    const drafts = await host.store.drafts(runId);
+    await host.close();
+    const byVerdict = (v: string) => verdicts.filter((x) => x.verdict === v);
+    expect(byVerdict('DROP').length).toBeGreaterThan(0);
+    expect(byVerdict('PASS').length).toBeGreaterThan(0);
+    expect(byVerdict('NEEDS_FIX').length).toBeGreaterThan(0);
+    for (const v of byVerdict('DROP')) {
+      expect(v.applied).toBe('pruned');
+      expect(existsSync(join(vault, v.path)), v.path).toBe(false);
+      for (const f of drafts.get(v.id)!.visualFiles) expect(existsSync(join(vault, f)), f).toBe(false);
+    }
+    for (const v of [...byVerdict('PASS'), ...byVerdict('NEEDS_FIX')]) {
+      expect(v.applied).toBe('kept');
+      expect(existsSync(join(vault, v.path)), v.path).toBe(true);
+    }
+    // Visual drafts were written with their source, and the kept ones still have it.
+    const withVisual = [...drafts.values()].filter((d) => d.visualFiles.length > 0);
+    expect(withVisual.length).toBeGreaterThan(0);
+    // Every draft has exactly one verdict or is recorded unjudged.
+    const unjudged = await host.store.unjudged(runId);
+    for (const id of drafts.keys()) expect(Number(verdicts.some((v) => v.id === id)) + Number(unjudged.has(id))).toBe(1);
+    // The judge summaries on disk agree with Redis.
+    const rec = readRecords(vault, runId);
+    const onDisk = rec.iters.flatMap((i) => i.judge?.details ?? []);
+    expect(onDisk.map((d) => `${d.id}:${d.verdict}`).sort()).toEqual(verdicts.map((v) => `${v.id}:${v.verdict}`).sort());
+    // The whole vault still loads, and no draft id was used twice.
+    const { files } = await loadVault(vault);
+    const ids = files.map((f) => f.doc?.id).filter(Boolean);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('a draft edited by hand after it was judged is not deleted, even when judged DROP', async () => {
+    const vault = await freshVault(300, 3);
+    const cfg = testConfig(redis, vault, { offlineDefectRate: 1, maxIters: 1, maxDropRate: 1, maxCalls: 100 });
+    // The host only: generation runs first, judging only once the drafts were edited.
+    const host = await openHost(redis, cfg, false);
+    const gen = statelessWorkers(cfg, ['generate']);
+    const runId = await host.startRun(cfg);
+    await waitFor(async () => (await host.store.get(runId))!.phase === 'judge', 'drafts to be written');
+    await gen.close();
+    const drafts = [...(await host.store.drafts(runId)).values()];
+    expect(drafts.length).toBeGreaterThan(0);
+    const edited = drafts.filter((_, i) => i % 2 === 0);
+    for (const d of edited) appendFileSync(join(vault, d.path), '# edited by a maintainer\n');
+    const judge = statelessWorkers(cfg, ['judge', 'render']);
+    const state = await host.waitForRun(runId, undefined, undefined, 100);
+    await judge.close();
+    const verdicts = await host.store.verdicts(runId);
+    await host.close();
+    expect(state.status).toBe('completed');
+    let droppedEdited = 0;
+    for (const d of drafts) {
+      const v = verdicts.get(d.id);
+      if (!v || v.verdict !== 'DROP') continue;
+      if (edited.includes(d)) {
+        droppedEdited++;
+        expect(v.applied).toBe('skipped-changed');
+        expect(readFileSync(join(vault, d.path), 'utf8')).toContain('# edited by a maintainer');
+      } else {
+        expect(v.applied).toBe('pruned');
+        expect(existsSync(join(vault, d.path))).toBe(false);
+      }
+    }
+    expect(droppedEdited).toBeGreaterThan(0);
+    expect(readRecords(vault, runId).iters[0]!.record!.skipped_changed).toBe(droppedEdited);
+  });
+
+  describe('every job run twice leaves the same files and returns the same result', () => {
+    const seen = new Map<string, { runs: number; sameResult: number; sameFiles: number }>();
+    beforeAll(async () => {
+      const vault = await freshVault(300, 4);
+      const cfg = testConfig(redis, vault, { offlineDefectRate: 0.5, maxIters: 2, maxDropRate: 1, maxCalls: 100, genBatchSize: 1, genCallsPerIter: 6, workers: 1, visualEachIter: true });
+      const host = await (await import('../../src/scheduler/host.js')).CorpusHost.open({
+        cfg,
+        vault,
+        target: { options: redis.options, describe: redis.url },
+        log: silentLogger,
+        inProcessWorkers: true,
+        hooks: {
+          repeatEachJob: {
+            snapshot: () => vaultSnapshot(vault),
+            report: (queue, sameResult, sameFiles) => {
+              const s = seen.get(queue) ?? { runs: 0, sameResult: 0, sameFiles: 0 };
+              s.runs++;
+              s.sameResult += Number(sameResult);
+              s.sameFiles += Number(sameFiles);
+              seen.set(queue, s);
+            },
+          },
+        },
+      });
+      const runId = await host.startRun(cfg);
+      const state = await host.waitForRun(runId, undefined, undefined, 100);
+      await host.close();
+      expect(state.status).toBe('completed');
+    });
+    it.each(QUEUE_NAMES)('%s', (queue) => {
+      const s = seen.get(queue);
+      expect(s, `no ${queue} job ran`).toBeDefined();
+      expect(s!.runs).toBeGreaterThan(0);
+      expect(s!.sameFiles).toBe(s!.runs);
+      expect(s!.sameResult).toBe(s!.runs);
+    });
+  });
+
+  it('a judge chunk that failed is retried after the run ended, and the records then include its verdicts', async () => {
+    const vault = await freshVault(300, 5);
+    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(5) });
+    // Every judge request fails (503) until the script is cleared, so the chunks fail for good.
+    const cfg = testConfig(redis, vault, {
+      maxIters: 1,
+      maxCalls: 100,
+      judgeProvider: 'openai',
+      judgeModel: 'judge-model',
+      judgeBaseUrl: server.baseUrl,
+      openaiApiKey: 'sk-test',
+    });
+    for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { runId, state, host } = await runToEnd(redis, cfg);
+    expect(state.status).toBe('completed');
+    const before = readRecords(vault, runId);
+    const unjudgedBefore = before.iters[0]!.record!.unjudged;
+    expect(unjudgedBefore).toBeGreaterThan(0);
+    expect(before.summary.history[0]!.unjudged).toBe(unjudgedBefore);
+    server.clearScript();
+    const retried = await retryFailed(host.queues, 'judge', runId);
+    expect(retried.length).toBeGreaterThan(0);
+    await waitFor(async () => (await host.store.unjudged(runId)).size === 0, 'the late verdicts to be applied');
+    await waitFor(async () => readRecords(vault, runId).summary.history[0]!.unjudged === 0, 'the records to be rewritten');
+    const after = readRecords(vault, runId);
+    await host.close();
+    await server.close();
+    expect(after.iters[0]!.record!.unjudged).toBe(0);
+    expect(after.iters[0]!.record!.late_applied).toBe(unjudgedBefore);
+    expect(after.iters[0]!.judge!.n_judged).toBe(after.iters[0]!.record!.generated);
+    expect(after.iters[0]!.judge!.details.filter((d) => d.late)).toHaveLength(unjudgedBefore);
+    expect(after.summary.history[0]!.late_applied).toBe(unjudgedBefore);
+    // DROPs of the late verdicts were pruned too.
+    for (const d of after.iters[0]!.judge!.details.filter((x) => x.verdict === 'DROP')) expect(existsSync(join(vault, d.path))).toBe(false);
+  });
+});
