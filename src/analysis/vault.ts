@@ -1,25 +1,41 @@
 /**
  * analyzeVault: list `questions/**\/*.yaml`, read what changed, analyze.
  *
- * The index (`<vault>/.vault-loop/analysis-index.json`) remembers, per file, its size, mtime and
- * the few values the analyzer reads (or why the file was skipped). A warm run stats every file
- * and re-reads only new or changed ones; deleted files drop out. The index is a cache: safe to
- * delete, versioned, and a corrupt or foreign one is ignored and rebuilt.
+ * What is remembered (on disk in `<vault>/.vault-loop/analysis-index.bin`, see vault-index.ts, and
+ * in memory by a VaultAnalyzer for a long-running process):
+ * - per directory: its stat and listing. A create, delete or rename inside a directory changes its
+ *   mtime, so an unchanged directory is not listed again, only stat'ed.
+ * - per file: size, mtimeMs, ctimeMs and inode, and what the analyzer read from it. An in-place
+ *   edit changes no directory, so every file is still stat'ed on every run; only files whose stat
+ *   differs are read again. The inode catches temp-file-and-rename writes, ctime catches an edit
+ *   whose mtime was set back (cp -p, rsync -t).
+ * - racy entries: a file or directory whose mtime/ctime is within RACY_MS of the scan that
+ *   recorded it may have changed again within the same timestamp tick after we looked; it is not
+ *   trusted and is read (or listed) again until it is older than that (git's "racy clean" rule).
+ * Everything is a cache: the index is safe to delete, versioned and checksummed; a corrupt or
+ * foreign one is ignored and rebuilt, and a stale entry can only cause a re-read, never a wrong count.
  *
- * Files are read synchronously on purpose: on this workload (10k small files, 2 cores) one
- * thread of readFileSync beat every promise pool we measured by 4-8×.
+ * Counting is done over distinct records with multiplicities (a few thousand tuples for 10k files).
+ *
+ * I/O is synchronous on purpose: on this workload (10k small files, 2 cores) one thread of
+ * statSync/readFileSync beat libuv's pool (any UV_THREADPOOL_SIZE) and promise pools: the
+ * per-request callback cost on the main thread exceeds the syscall itself.
  */
-import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, type Dirent } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { Applicability } from '../corpus/taxonomy.js';
-import { analyzeRecords, resolveOptions } from './analyze.js';
+import { analyzeRecordGroups, resolveOptions } from './analyze.js';
 import { parseCoverage, type SkipReason } from './scan.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
+import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord } from './vault-index.js';
 
-export const INDEX_DIR = '.vault-loop';
-export const INDEX_FILE = 'analysis-index.json';
-/** Bump when the scanner, the parser settings or the entry layout change. */
-export const INDEX_VERSION = 1;
+export { INDEX_DIR, INDEX_FILE, INDEX_VERSION };
+
+/**
+ * How close (ms) to the recording scan an mtime/ctime must be to count as racy. Covers coarse
+ * kernel timestamp ticks and 2-second FAT timestamps.
+ */
+export const RACY_MS = 2000;
 
 export interface SkippedFile {
   path: string;
@@ -35,11 +51,17 @@ export interface AnalyzeVaultStats {
   read: number;
   /** Of those, how many the fast scanner settled (the rest went to the YAML parser). */
   fastPath: number;
-  /** Files taken from the index unchanged. */
+  /** Files taken from the index (or the in-memory state) unchanged. */
   fromIndex: number;
   /** Index entries dropped because their file is gone. */
   dropped: number;
-  index: 'disabled' | 'absent' | 'loaded' | 'corrupt' | 'stale-version';
+  /** Directories listed (the rest were known unchanged from their stat). */
+  dirsListed: number;
+  /**
+   * Where the previous state came from: 'memory' = this process's VaultAnalyzer, 'loaded' = the
+   * index file; otherwise why there was none.
+   */
+  index: 'disabled' | 'absent' | 'loaded' | 'corrupt' | 'stale-version' | 'memory';
   indexWritten: boolean;
   ms: number;
 }
@@ -47,184 +69,83 @@ export interface AnalyzeVaultStats {
 export interface AnalyzeVaultOptions extends Partial<AnalyzeOptions> {
   /** Use and refresh the index in `<vault>/.vault-loop/` (default true). */
   useIndex?: boolean;
+  /**
+   * Keep this vault's state in memory for the next call in the same process (default true;
+   * still validated by stat on every call). Ignored when useIndex is false.
+   */
+  memoryCache?: boolean;
+}
+
+export interface AnalyzeVaultResult {
+  report: CoverageReport;
+  stats: AnalyzeVaultStats;
+  /**
+   * One record per parsed file, in sorted path order. Files with equal values share one frozen
+   * object: treat records as read-only.
+   */
+  records: CoverageRecord[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing
+
+interface Listing {
+  subdirs: string[];
+  files: string[];
+  volatile: boolean;
 }
 
 /**
- * One index entry: [size, mtimeMs, track, zone, level, topic, area, status, visual, skip].
- * visual: 0 no key, 1 key without a mapping, 2 mapping. skip: '' when parsed, else reason.
+ * One directory of `questions/**\/*.yaml` as Python's `Path.glob` saw it (hidden names included):
+ * subdirectories (symlinked ones not followed) and .yaml files; symlinked files count unless they
+ * resolve outside the vault or to a non-file.
  */
-type Entry = [number, number, string | null, string | null, string | null, string | null, string | null, string | null, 0 | 1 | 2, string];
-
-interface IndexFile {
-  version: number;
-  entries: Record<string, Entry>;
-}
-
-const s = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-function toEntry(size: number, mtimeMs: number, rec: CoverageRecord | null, skip: string): Entry {
-  if (!rec) return [size, mtimeMs, null, null, null, null, null, null, 0, skip];
-  const visual = !('visual' in rec) ? 0 : rec.visual !== null && typeof rec.visual === 'object' ? 2 : 1;
-  return [size, mtimeMs, s(rec.track), s(rec.zone), s(rec.level), s(rec.topic), s(rec.competency_area), s(rec.status), visual, skip];
-}
-
-function fromEntry(e: Entry): CoverageRecord | null {
-  if (e[9] !== '') return null;
-  const rec: CoverageRecord = { track: e[2], zone: e[3], level: e[4], topic: e[5], competency_area: e[6], status: e[7] };
-  if (e[8] === 2) rec.visual = {};
-  else if (e[8] === 1) rec.visual = null;
-  return rec;
-}
-
-function isEntry(v: unknown): v is Entry {
-  return Array.isArray(v) && v.length === 10 && typeof v[0] === 'number' && typeof v[1] === 'number' && typeof v[9] === 'string';
-}
-
-function loadIndex(file: string): { entries: Map<string, Entry>; status: AnalyzeVaultStats['index'] } {
-  let text: string;
+function listDir(vaultDir: string, absDir: string, relDir: string, realRoot: { value?: string }): Listing {
+  const out: Listing = { subdirs: [], files: [], volatile: false };
+  let list: Dirent[];
   try {
-    text = readFileSync(file, 'utf8');
+    list = readdirSync(absDir, { withFileTypes: true });
   } catch {
-    return { entries: new Map(), status: 'absent' };
+    out.volatile = true; // unreadable now; try again next time
+    return out;
   }
-  try {
-    const doc = JSON.parse(text) as Partial<IndexFile>;
-    if (doc?.version !== INDEX_VERSION) return { entries: new Map(), status: 'stale-version' };
-    const entries = new Map<string, Entry>();
-    for (const [k, v] of Object.entries(doc.entries ?? {})) {
-      if (!isEntry(v)) return { entries: new Map(), status: 'corrupt' };
-      entries.set(k, v);
+  for (const d of list) {
+    if (d.isDirectory()) out.subdirs.push(d.name);
+    else if (d.name.endsWith('.yaml') && (d.isFile() || d.isSymbolicLink())) {
+      if (d.isSymbolicLink()) {
+        out.volatile = true;
+        try {
+          realRoot.value ??= realpathSync(vaultDir);
+          const target = realpathSync(join(absDir, d.name));
+          const back = relative(realRoot.value, target);
+          if (back.startsWith('..') || back.startsWith(sep) || !statSync(target).isFile()) continue;
+        } catch {
+          continue;
+        }
+      }
+      out.files.push(`${relDir}/${d.name}`);
     }
-    return { entries, status: 'loaded' };
-  } catch {
-    return { entries: new Map(), status: 'corrupt' };
   }
+  out.subdirs.sort();
+  return out;
 }
 
-function writeIndex(vaultDir: string, entries: Map<string, Entry>): void {
-  const dir = join(vaultDir, INDEX_DIR);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, INDEX_FILE);
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const body: IndexFile = { version: INDEX_VERSION, entries: Object.fromEntries(entries) };
-  writeFileSync(tmp, JSON.stringify(body));
-  renameSync(tmp, file); // atomic: a concurrent reader sees the old or the new index, never half
-}
-
-/**
- * `questions/**\/*.yaml` as Python's `Path.glob` saw it (hidden names included), sorted, with
- * forward slashes. Symlinked directories are not followed; symlinked files are, unless they
- * resolve outside the vault.
- */
+/** `questions/**\/*.yaml`, sorted (UTF-16 order, as JS sorts), with forward slashes. */
 export function listVaultQuestionFiles(vaultDir: string): string[] {
   const out: string[] = [];
-  const root = join(vaultDir, 'questions');
-  let realRoot: string | undefined;
-  const walk = (dir: string, rel: string): void => {
-    let list: Dirent[];
-    try {
-      list = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const d of list) {
-      const r = `${rel}/${d.name}`;
-      if (d.isDirectory()) walk(join(dir, d.name), r);
-      else if (d.name.endsWith('.yaml') && (d.isFile() || d.isSymbolicLink())) {
-        if (d.isSymbolicLink()) {
-          try {
-            realRoot ??= realpathSync(vaultDir);
-            const target = realpathSync(join(dir, d.name));
-            const back = relative(realRoot, target);
-            if (back.startsWith('..') || back.startsWith(sep) || !statSync(target).isFile()) continue;
-          } catch {
-            continue;
-          }
-        }
-        out.push(r);
-      }
-    }
+  const realRoot: { value?: string } = {};
+  const walk = (abs: string, rel: string): void => {
+    const l = listDir(vaultDir, abs, rel, realRoot);
+    out.push(...l.files);
+    for (const s of l.subdirs) walk(join(abs, s), `${rel}/${s}`);
   };
-  walk(root, 'questions');
+  walk(join(vaultDir, 'questions'), 'questions');
   return out.sort();
 }
 
-/** Analyzes a vault's questions, using the index when allowed. */
-export async function analyzeVault(
-  vaultDir: string,
-  opts: AnalyzeVaultOptions = {},
-): Promise<{ report: CoverageReport; stats: AnalyzeVaultStats; records: CoverageRecord[] }> {
-  const t0 = performance.now();
-  const useIndex = opts.useIndex ?? true;
-  const resolved = resolveOptions(opts);
-  const indexPath = join(vaultDir, INDEX_DIR, INDEX_FILE);
-  const loaded = useIndex ? loadIndex(indexPath) : { entries: new Map<string, Entry>(), status: 'disabled' as const };
-  const old = loaded.entries;
-  const next = new Map<string, Entry>();
-  const stats: AnalyzeVaultStats = {
-    files: 0,
-    records: 0,
-    skipped: [],
-    read: 0,
-    fastPath: 0,
-    fromIndex: 0,
-    dropped: 0,
-    index: loaded.status,
-    indexWritten: false,
-    ms: 0,
-  };
-  const records: CoverageRecord[] = [];
-  const files = listVaultQuestionFiles(vaultDir);
-  stats.files = files.length;
-  let changed = false;
-  // Plain concatenation: path.join's normalization cost more than the stat itself at 10k files.
-  const base = vaultDir.endsWith(sep) ? vaultDir : vaultDir + sep;
-  for (const rel of files) {
-    const abs = base + (sep === '/' ? rel : rel.split('/').join(sep));
-    let size: number;
-    let mtimeMs: number;
-    try {
-      const st = statSync(abs, { throwIfNoEntry: true });
-      size = st.size;
-      mtimeMs = st.mtimeMs;
-    } catch (e) {
-      stats.skipped.push({ path: rel, reason: 'io', message: (e as Error).message });
-      continue;
-    }
-    const prev = old.get(rel);
-    let entry: Entry;
-    if (prev && prev[0] === size && prev[1] === mtimeMs) {
-      entry = prev;
-      stats.fromIndex++;
-    } else {
-      changed = true;
-      stats.read++;
-      entry = readEntry(abs, size, mtimeMs, stats);
-    }
-    // Read errors are not remembered: the next run tries the file again.
-    if (entry[9] !== 'io') next.set(rel, entry);
-    const rec = fromEntry(entry);
-    if (rec) records.push(rec);
-    else stats.skipped.push({ path: rel, reason: entry[9] as SkipReason, message: skipMessage(entry[9]) });
-  }
-  for (const k of old.keys()) if (!next.has(k)) stats.dropped++;
-  if (stats.dropped > 0) changed = true;
-  if (useIndex && (changed || loaded.status !== 'loaded')) {
-    try {
-      writeIndex(vaultDir, next);
-      stats.indexWritten = true;
-    } catch {
-      // A read-only vault still gets analyzed; the next run is simply cold again.
-    }
-  }
-  stats.records = records.length;
-  const applicability = resolved.applicability ?? (resolved.strategy === 'balanced' ? Applicability.forVault(vaultDir) : undefined);
-  const report = analyzeRecords(records, { ...resolved, applicability });
-  stats.ms = performance.now() - t0;
-  return { report, stats, records };
-}
+// ---------------------------------------------------------------------------------------------
+// Records
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const skipMessages: Record<string, string> = {
   empty: 'empty (no content)',
   yaml: 'not parseable as YAML',
@@ -234,15 +155,389 @@ const skipMessages: Record<string, string> = {
 };
 const skipMessage = (reason: string): string => skipMessages[reason] ?? reason;
 
-function readEntry(abs: string, size: number, mtimeMs: number, stats: AnalyzeVaultStats): Entry {
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/** The record as the index stores it: every read key present (null when absent or not a string). */
+function normalize(rec: CoverageRecord): CoverageRecord {
+  const out: CoverageRecord = {
+    track: str(rec.track),
+    zone: str(rec.zone),
+    level: str(rec.level),
+    topic: str(rec.topic),
+    competency_area: str(rec.competency_area),
+    status: str(rec.status),
+  };
+  if ('visual' in rec) out.visual = rec.visual !== null && typeof rec.visual === 'object' ? {} : null;
+  return Object.freeze(out);
+}
+
+const NUL = '\u0000';
+function recordKey(r: IndexRecord): string {
+  if (!r.record) return `!${r.skip}`;
+  const x = r.record;
+  const v = !('visual' in x) ? 0 : x.visual === null ? 1 : 2;
+  const f = (s: unknown): string => (s === null ? '\u0001' : (s as string));
+  return `${v}${NUL}${f(x.track)}${NUL}${f(x.zone)}${NUL}${f(x.level)}${NUL}${f(x.topic)}${NUL}${f(x.competency_area)}${NUL}${f(x.status)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The analyzer
+
+interface State extends IndexData {
+  recordIds: Map<string, number>;
+}
+
+const emptyState = (): State => ({
+  scanStartMs: 0,
+  records: [],
+  recordIds: new Map(),
+  dirs: [],
+  files: [],
+  size: new Float64Array(0),
+  mtimeMs: new Float64Array(0),
+  ctimeMs: new Float64Array(0),
+  ino: new Float64Array(0),
+  record: new Int32Array(0),
+});
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A timestamp this close to (or after) the scan that recorded it may hide a same-tick change. */
+const racy = (mtimeMs: number, ctimeMs: number, scanStartMs: number): boolean => Math.max(mtimeMs, ctimeMs) >= scanStartMs - RACY_MS;
+
+/**
+ * Analyzes one vault repeatedly, keeping what it learned in memory (and, unless `persist` is
+ * false, in the vault's index file). Every call stats every file, so an edit made between calls
+ * is always seen. Not safe for concurrent calls on one instance (calls are synchronous inside).
+ */
+export class VaultAnalyzer {
+  readonly vaultDir: string;
+  readonly #persist: boolean;
+  #state: State | undefined;
+  /** Identity of the index file as we last read or wrote it, to notice it being deleted. */
+  #diskStamp = '';
+
+  constructor(vaultDir: string, opts: { persist?: boolean } = {}) {
+    this.vaultDir = vaultDir;
+    this.#persist = opts.persist ?? true;
+  }
+
+  /** Forgets the in-memory state (the next call loads the index file, if any). */
+  reset(): void {
+    this.#state = undefined;
+    this.#diskStamp = '';
+  }
+
+  async analyze(opts: Partial<AnalyzeOptions> = {}): Promise<AnalyzeVaultResult> {
+    return this.analyzeSync(opts);
+  }
+
+  analyzeSync(opts: Partial<AnalyzeOptions> = {}): AnalyzeVaultResult {
+    const t0 = performance.now();
+    const resolved = resolveOptions(opts);
+    const indexFile = join(this.vaultDir, INDEX_DIR, INDEX_FILE);
+    let status: AnalyzeVaultStats['index'];
+    let prev: State;
+    if (this.#state) {
+      status = 'memory';
+      prev = this.#state;
+    } else if (this.#persist) {
+      const loaded = loadIndex(indexFile);
+      status = loaded.status;
+      prev = loaded.state;
+      this.#diskStamp = loaded.stamp;
+    } else {
+      status = 'disabled';
+      prev = emptyState();
+    }
+    const { state, stats, changed } = scan(this.vaultDir, prev);
+    stats.index = status;
+    let indexWritten = false;
+    if (this.#persist) {
+      // Unchanged state: write only when there is no good index file (absent, corrupt, foreign
+      // version), or when ours was deleted or replaced since we read or wrote it.
+      const fresh = status === 'loaded' || (status === 'memory' && this.#diskStamp !== '' && fileStamp(indexFile) === this.#diskStamp);
+      if (changed || !fresh) {
+        try {
+          this.#diskStamp = writeIndex(this.vaultDir, state, status !== 'loaded' && status !== 'memory');
+          indexWritten = true;
+        } catch {
+          // A read-only vault still gets analyzed; the next process simply starts cold.
+        }
+      }
+    }
+    stats.indexWritten = indexWritten;
+    this.#state = state;
+
+    const counts = new Int32Array(state.records.length);
+    const records: CoverageRecord[] = [];
+    for (let i = 0; i < state.files.length; i++) {
+      const id = state.record[i]!;
+      if (id < 0) continue;
+      const r = state.records[id]!;
+      if (r.record) {
+        counts[id]!++;
+        records.push(r.record);
+      }
+    }
+    const groups: [CoverageRecord, number][] = [];
+    for (let id = 0; id < counts.length; id++) if (counts[id]! > 0) groups.push([state.records[id]!.record!, counts[id]!]);
+    stats.records = records.length;
+    const applicability = resolved.applicability ?? (resolved.strategy === 'balanced' ? applicabilityFor(this.vaultDir) : undefined);
+    const report = analyzeRecordGroups(groups, { ...resolved, applicability });
+    stats.ms = performance.now() - t0;
+    return { report, stats, records };
+  }
+}
+
+function fileStamp(file: string): string {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+}
+
+function loadIndex(file: string): { state: State; status: AnalyzeVaultStats['index']; stamp: string } {
+  let raw: Buffer;
+  let stamp: string;
+  try {
+    raw = readFileSync(file);
+    stamp = fileStamp(file);
+  } catch {
+    return { state: emptyState(), status: 'absent', stamp: '' };
+  }
+  const d = decodeIndex(raw);
+  if (d.status !== 'loaded') return { state: emptyState(), status: d.status, stamp };
+  const recordIds = new Map<string, number>();
+  d.data.records.forEach((r, i) => recordIds.set(recordKey(r), i));
+  return { state: { ...d.data, recordIds }, status: 'loaded', stamp };
+}
+
+function writeIndex(vaultDir: string, state: State, dropLegacy: boolean): string {
+  const dir = join(vaultDir, INDEX_DIR);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, INDEX_FILE);
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, encodeIndex(state));
+  renameSync(tmp, file); // atomic: a concurrent reader sees the old or the new index, never half
+  if (dropLegacy) rmSync(join(dir, LEGACY_INDEX_FILE), { force: true });
+  return fileStamp(file);
+}
+
+/** One pass over the vault against the previous state. Pure apart from reading the file system. */
+function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaultStats; changed: boolean } {
+  const scanStartMs = Date.now();
+  const stats: AnalyzeVaultStats = {
+    files: 0,
+    records: 0,
+    skipped: [],
+    read: 0,
+    fastPath: 0,
+    fromIndex: 0,
+    dropped: 0,
+    dirsListed: 0,
+    index: 'disabled',
+    indexWritten: false,
+    ms: 0,
+  };
+  // Plain concatenation: path.join's normalization cost more than the stat itself at 10k files.
+  const base = vaultDir.endsWith(sep) ? vaultDir : vaultDir + sep;
+  const absOf = sep === '/' ? (rel: string): string => base + rel : (rel: string): string => base + rel.split('/').join(sep);
+
+  // 1. Directories: stat each; list only those whose stat changed (or that are racy/volatile).
+  const prevDirs = new Map(prev.dirs.map((d) => [d.rel, d]));
+  const dirs: IndexDir[] = [];
+  const fresh = new Map<string, string[]>(); // relDir → files of a directory listed now
+  let dirsChanged = false;
+  const realRoot: { value?: string } = {};
+  const visit = (rel: string): void => {
+    let st: Stats | undefined;
+    try {
+      st = statSync(absOf(rel), { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    if (!st?.isDirectory()) {
+      if (prevDirs.has(rel)) dirsChanged = true;
+      return;
+    }
+    const old = prevDirs.get(rel);
+    if (old && !old.volatile && old.mtimeMs === st.mtimeMs && old.ctimeMs === st.ctimeMs && old.ino === st.ino && !racy(old.mtimeMs, old.ctimeMs, prev.scanStartMs)) {
+      dirs.push(old);
+      for (const s of old.subdirs) visit(`${rel}/${s}`);
+      return;
+    }
+    // Stat before listing: a change racing the listing leaves a newer mtime than the one kept.
+    const l = listDir(vaultDir, absOf(rel), rel, realRoot);
+    stats.dirsListed++;
+    const entry: IndexDir = { rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, volatile: l.volatile, subdirs: l.subdirs };
+    if (!old || old.mtimeMs !== entry.mtimeMs || old.ctimeMs !== entry.ctimeMs || old.ino !== entry.ino || old.volatile !== entry.volatile || old.subdirs.join('/') !== entry.subdirs.join('/')) {
+      dirsChanged = true;
+    }
+    dirs.push(entry);
+    fresh.set(rel, l.files);
+    for (const s of l.subdirs) visit(`${rel}/${s}`);
+  };
+  visit('questions');
+  if (dirs.length !== prevDirs.size) dirsChanged = true;
+
+  // 2. The file list: the previous one when no directory was listed again.
+  let files: string[];
+  let prevSlot: (i: number) => number;
+  if (fresh.size === 0 && !dirsChanged) {
+    files = prev.files;
+    prevSlot = (i) => i;
+  } else {
+    const kept = new Set(dirs.map((d) => d.rel));
+    for (const rel of fresh.keys()) kept.delete(rel);
+    const list: string[] = [];
+    for (const f of prev.files) if (kept.has(f.slice(0, f.lastIndexOf('/')))) list.push(f);
+    for (const l of fresh.values()) for (const f of l) list.push(f);
+    files = list.sort();
+    if (files.length === prev.files.length && files.every((f, i) => f === prev.files[i])) {
+      files = prev.files;
+      prevSlot = (i) => i;
+    } else {
+      dirsChanged = true;
+      const slots = new Map<string, number>();
+      prev.files.forEach((f, i) => slots.set(f, i));
+      prevSlot = (i) => slots.get(files[i]!) ?? -1;
+      const now = new Set(files);
+      for (const f of prev.files) if (!now.has(f)) stats.dropped++;
+    }
+  }
+
+  // 3. Files: stat all; read those whose stat differs from what was recorded, or that are racy.
+  const n = files.length;
+  const size = new Float64Array(n);
+  const mtimeMs = new Float64Array(n);
+  const ctimeMs = new Float64Array(n);
+  const ino = new Float64Array(n);
+  const record = new Int32Array(n);
+  const records = prev.records.slice();
+  const recordIds = new Map(prev.recordIds);
+  let changed = dirsChanged;
+  const intern = (r: IndexRecord): number => {
+    const key = recordKey(r);
+    let id = recordIds.get(key);
+    if (id === undefined) {
+      id = records.length;
+      records.push(r);
+      recordIds.set(key, id);
+    }
+    return id;
+  };
+  const ps = prev.scanStartMs;
+  for (let i = 0; i < n; i++) {
+    const rel = files[i]!;
+    const abs = absOf(rel);
+    let st: Stats | undefined;
+    try {
+      st = statSync(abs, { throwIfNoEntry: false });
+    } catch {
+      st = undefined;
+    }
+    const j = prevSlot(i);
+    if (!st) {
+      // Gone since the listing, or unreadable: keep the path, remember nothing, retry next time.
+      size[i] = -1;
+      record[i] = -1;
+      stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
+      if (j < 0 || prev.record[j] !== -1) changed = true;
+      continue;
+    }
+    size[i] = st.size;
+    mtimeMs[i] = st.mtimeMs;
+    ctimeMs[i] = st.ctimeMs;
+    ino[i] = st.ino;
+    if (j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps)) {
+      record[i] = prev.record[j]!;
+      stats.fromIndex++;
+    } else {
+      stats.read++;
+      const r = readRecord(abs, stats);
+      record[i] = r ? intern(r) : -1;
+      if (!r) stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
+      if (j < 0 || record[i] !== prev.record[j] || size[i] !== prev.size[j] || mtimeMs[i] !== prev.mtimeMs[j] || ctimeMs[i] !== prev.ctimeMs[j] || ino[i] !== prev.ino[j]) changed = true;
+    }
+    const id = record[i]!;
+    if (id >= 0 && !records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
+  }
+  stats.files = n;
+  const state: State = { scanStartMs, records, recordIds, dirs, files, size, mtimeMs, ctimeMs, ino, record };
+  if (changed) compactRecords(state);
+  return { state, stats, changed };
+}
+
+/** Drops distinct records no file uses any more, so edits over a long run do not pile them up. */
+function compactRecords(s: State): void {
+  const used = new Int32Array(s.records.length).fill(-1);
+  for (let i = 0; i < s.record.length; i++) if (s.record[i]! >= 0) used[s.record[i]!] = 0;
+  const records: IndexRecord[] = [];
+  for (let id = 0; id < used.length; id++) {
+    if (used[id] === 0) {
+      used[id] = records.length;
+      records.push(s.records[id]!);
+    }
+  }
+  if (records.length === s.records.length) return;
+  for (let i = 0; i < s.record.length; i++) if (s.record[i]! >= 0) s.record[i] = used[s.record[i]!]!;
+  s.records = records;
+  s.recordIds = new Map(records.map((r, i) => [recordKey(r), i]));
+}
+
+/** A file's distinct record, or null when it could not be read at all (I/O error). */
+function readRecord(abs: string, stats: AnalyzeVaultStats): IndexRecord | null {
   let text: string;
   try {
     text = utf8.decode(readFileSync(abs));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return toEntry(size, mtimeMs, null, code ? 'io' : 'encoding');
+    if ((e as NodeJS.ErrnoException).code) return null;
+    return { record: null, skip: 'encoding' };
   }
   const r = parseCoverage(text);
   if (r.fast) stats.fastPath++;
-  return r.ok ? toEntry(size, mtimeMs, r.record, '') : toEntry(size, mtimeMs, null, r.reason);
+  return r.ok ? { record: normalize(r.record), skip: '' } : { record: null, skip: r.reason };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applicability (balanced strategy): parsed once per version of the vault's taxonomy file.
+
+const applicabilityCache = new Map<string, { stamp: string; app: Applicability }>();
+
+function applicabilityFor(vaultDir: string): Applicability {
+  const file = join(vaultDir, 'schema', 'taxonomy_data.yaml');
+  const st = existsSync(file) ? statSync(file, { throwIfNoEntry: false }) : undefined;
+  const stamp = st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
+  const hit = applicabilityCache.get(file);
+  // A stamp within RACY_MS of now could hide a same-tick edit: parse again.
+  if (hit && hit.stamp === stamp && (!st || !racy(st.mtimeMs, st.ctimeMs, Date.now()))) return hit.app;
+  const app = Applicability.forVault(vaultDir);
+  if (applicabilityCache.size > 16) applicabilityCache.clear();
+  applicabilityCache.set(file, { stamp, app });
+  return app;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entry point
+
+/** Same-process state per vault, for hosts that re-analyze every iteration. Small LRU. */
+const analyzers = new Map<string, VaultAnalyzer>();
+const MAX_CACHED_VAULTS = 8;
+
+/** Drops the same-process state of every vault (tests; memory pressure). */
+export function clearVaultAnalyzerCache(): void {
+  analyzers.clear();
+}
+
+/** Analyzes a vault's questions, using the index (and this process's memory of it) when allowed. */
+export async function analyzeVault(vaultDir: string, opts: AnalyzeVaultOptions = {}): Promise<AnalyzeVaultResult> {
+  const { useIndex = true, memoryCache = true, ...analyzeOpts } = opts;
+  if (!useIndex) return new VaultAnalyzer(vaultDir, { persist: false }).analyzeSync(analyzeOpts);
+  if (!memoryCache) return new VaultAnalyzer(vaultDir).analyzeSync(analyzeOpts);
+  const key = resolve(vaultDir);
+  let a = analyzers.get(key);
+  if (a) analyzers.delete(key);
+  else a = new VaultAnalyzer(key);
+  analyzers.set(key, a); // most recently used last
+  if (analyzers.size > MAX_CACHED_VAULTS) analyzers.delete(analyzers.keys().next().value!);
+  return a.analyzeSync(analyzeOpts);
 }

@@ -107,7 +107,11 @@ const isTerminal = async (deps: StepDeps, runId: string) => {
 
 export async function planStep(runId: string, iter: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
   const { store } = deps;
-  if (await isTerminal(deps, runId)) return { decision: 'run already finished' };
+  if (await isTerminal(deps, runId)) {
+    // A repeated plan step after it ended the run reports the same decision.
+    const ended = await store.get(runId);
+    return ended?.stopReason ? { decision: 'stop', detail: { reason: ended.stopReason } } : { decision: 'run already finished' };
+  }
   const run = (await store.get(runId))!;
   await store.set(runId, { iter, phase: 'plan' });
 

@@ -50,8 +50,21 @@ export interface RuntimeContext {
    * At-least-once proof (tests): run every job's body twice and report whether the second run
    * left the same files (`snapshot` before and after) and returned the same result.
    */
-  repeatEachJob?: { snapshot(): string; report(queue: string, sameResult: boolean, sameFiles: boolean): void };
+  repeatEachJob?: { snapshot(): string; report(queue: string, sameResult: boolean, sameFiles: boolean, detail: { job: string; first: string; second: string }): void };
 }
+
+/** A process-wide mutex for the repeat-each-job test mode. */
+const repeatMutex = {
+  tail: Promise.resolve() as Promise<void>,
+  async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((r) => (release = r));
+    const prev = this.tail;
+    this.tail = prev.then(() => next);
+    await prev;
+    return release;
+  },
+};
 
 /** What may differ between two runs of the same job: usage and cache flags of a provider call. */
 function comparable(r: unknown): string {
@@ -88,11 +101,17 @@ function wrap<T, R>(ctx: RuntimeContext, queue: string, fn: (job: Job<T, R>, tok
     try {
       const repeat = ctx.repeatEachJob;
       if (!repeat) return await fn(job, token, signal);
-      const first = await fn(job, token, signal);
-      const before = repeat.snapshot();
-      const second = await fn(job, token, signal);
-      repeat.report(queue, comparable(first) === comparable(second), before === repeat.snapshot());
-      return second;
+      // One job body at a time in this process, so the snapshots see only this job's effects.
+      const release = await repeatMutex.acquire();
+      try {
+        const first = await fn(job, token, signal);
+        const before = repeat.snapshot();
+        const second = await fn(job, token, signal);
+        repeat.report(queue, comparable(first) === comparable(second), before === repeat.snapshot(), { job: `${job.name}:${job.id}`, first: comparable(first), second: comparable(second) });
+        return second;
+      } finally {
+        release();
+      }
     } catch (e) {
       ctx.log.debug({ queue, jobId: job.id, err: (e as Error).message }, 'job error');
       return await translateError(e, job as Job, token);

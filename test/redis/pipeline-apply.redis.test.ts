@@ -59,6 +59,7 @@ describe('apply', () => {
     const { runId, host } = await runToEnd(redis, cfg);
     const verdicts = [...(await host.store.verdicts(runId)).values()];
     const drafts = await host.store.drafts(runId);
+    const unjudged = await host.store.unjudged(runId);
     await host.close();
     const byVerdict = (v: string) => verdicts.filter((x) => x.verdict === v);
     expect(byVerdict('DROP').length).toBeGreaterThan(0);
@@ -77,7 +78,6 @@ describe('apply', () => {
     const withVisual = [...drafts.values()].filter((d) => d.visualFiles.length > 0);
     expect(withVisual.length).toBeGreaterThan(0);
     // Every draft has exactly one verdict or is recorded unjudged.
-    const unjudged = await host.store.unjudged(runId);
     for (const id of drafts.keys()) expect(Number(verdicts.some((v) => v.id === id)) + Number(unjudged.has(id))).toBe(1);
     // The judge summaries on disk agree with Redis.
     const rec = readRecords(vault, runId);
@@ -139,7 +139,8 @@ describe('apply', () => {
         hooks: {
           repeatEachJob: {
             snapshot: () => vaultSnapshot(vault),
-            report: (queue, sameResult, sameFiles) => {
+            report: (queue, sameResult, sameFiles, detail) => {
+              if (!sameResult || !sameFiles) console.error('not idempotent', queue, { sameResult, sameFiles }, detail.job, detail.first.slice(0, 300), detail.second.slice(0, 300));
               const s = seen.get(queue) ?? { runs: 0, sameResult: 0, sameFiles: 0 };
               s.runs++;
               s.sameResult += Number(sameResult);
