@@ -47,7 +47,12 @@ export function analyzeRecordGroups(groups: Iterable<readonly [CoverageRecord, n
   return analyzeTally(tallyGroups(kept), opts);
 }
 
-function analyzeTally(t: Tally, opts: AnalyzeOptions): CoverageReport {
+/**
+ * The report from counts already made. `t` must count exactly the records the options select
+ * (the published ones when `publishedOnly`).
+ */
+export function analyzeTally(t: Tally, options: Partial<AnalyzeOptions>): CoverageReport {
+  const opts = resolveOptions(options);
   const generatedAt = pythonIsoUtc((opts.now ?? (() => new Date()))());
 
   let trackArea;

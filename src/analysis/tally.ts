@@ -57,7 +57,13 @@ export function tally(records: readonly CoverageRecord[]): Tally {
  * groups does a fraction of the key building and map updates that counting files one by one did.
  */
 export function tallyGroups(groups: Iterable<readonly [CoverageRecord, number]>): Tally {
-  const t: Tally = {
+  const t = emptyTally();
+  for (const [r, n] of groups) if (n > 0) addToTally(t, r, n);
+  return t;
+}
+
+export function emptyTally(): Tally {
+  return {
     n: 0,
     track: new Counter(),
     trackArea: new Counter(),
@@ -66,25 +72,29 @@ export function tallyGroups(groups: Iterable<readonly [CoverageRecord, number]>)
     cellTopic: new Counter(),
     visualTopic: new Counter(),
   };
-  for (const [r, n] of groups) {
-    if (n <= 0) continue;
-    t.n += n;
-    const track = str(r.track);
-    const topic = str(r.topic);
-    if (topic !== undefined && isMapping(r.visual)) t.visualTopic.add(topic, n);
-    if (track === undefined) continue; // a non-string track can equal no canonical track
-    t.track.add(track, n);
-    const area = str(r.competency_area);
-    if (area !== undefined) t.trackArea.add(key2(track, area), n);
-    if (topic !== undefined) t.trackTopic.add(key2(track, topic), n);
-    const zone = str(r.zone);
-    const level = str(r.level);
-    if (zone !== undefined && level !== undefined) {
-      t.trackZoneLevel.add(key3(track, zone, level), n);
-      if (topic !== undefined) t.cellTopic.add(key4(track, zone, level, topic), n);
-    }
+}
+
+/**
+ * Adds `n` copies of a record to the counts; a negative `n` takes them out again, so a
+ * long-running analyzer updates its counts by the files that changed instead of recounting.
+ * (A count back at 0 reads the same as one never set: Counter.get answers 0 for both.)
+ */
+export function addToTally(t: Tally, r: CoverageRecord, n: number): void {
+  t.n += n;
+  const track = str(r.track);
+  const topic = str(r.topic);
+  if (topic !== undefined && isMapping(r.visual)) t.visualTopic.add(topic, n);
+  if (track === undefined) return; // a non-string track can equal no canonical track
+  t.track.add(track, n);
+  const area = str(r.competency_area);
+  if (area !== undefined) t.trackArea.add(key2(track, area), n);
+  if (topic !== undefined) t.trackTopic.add(key2(track, topic), n);
+  const zone = str(r.zone);
+  const level = str(r.level);
+  if (zone !== undefined && level !== undefined) {
+    t.trackZoneLevel.add(key3(track, zone, level), n);
+    if (topic !== undefined) t.cellTopic.add(key4(track, zone, level, topic), n);
   }
-  return t;
 }
 
 /** `gap_score` of the original: 0 when nothing is expected, otherwise the weighted shortfall share. */

@@ -24,8 +24,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Applicability } from '../corpus/taxonomy.js';
-import { analyzeRecordGroups, resolveOptions } from './analyze.js';
+import { analyzeTally, resolveOptions } from './analyze.js';
 import { parseCoverage, type SkipReason } from './scan.js';
+import { addToTally, emptyTally, type Tally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
 import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord } from './vault-index.js';
 
@@ -185,7 +186,12 @@ function recordKey(r: IndexRecord): string {
 
 interface State extends IndexData {
   recordIds: Map<string, number>;
+  /** Counts over all parsed records and over the published ones; kept up to date in memory. */
+  tallies?: { all: Tally; published: Tally };
 }
+
+/** A file's record before and after this scan (null: none, or skipped). */
+type Delta = [CoverageRecord | null, CoverageRecord | null];
 
 const emptyState = (): State => ({
   scanStartMs: 0,
@@ -203,7 +209,7 @@ const emptyState = (): State => ({
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A timestamp this close to (or after) the scan that recorded it may hide a same-tick change. */
-const racy = (mtimeMs: number, ctimeMs: number, scanStartMs: number): boolean => Math.max(mtimeMs, ctimeMs) >= scanStartMs - RACY_MS;
+const racy = (mtimeMs: number, ctimeMs: number, scanStartMs: number, racyMs = RACY_MS): boolean => Math.max(mtimeMs, ctimeMs) >= scanStartMs - racyMs;
 
 /**
  * Analyzes one vault repeatedly, keeping what it learned in memory (and, unless `persist` is
@@ -213,13 +219,19 @@ const racy = (mtimeMs: number, ctimeMs: number, scanStartMs: number): boolean =>
 export class VaultAnalyzer {
   readonly vaultDir: string;
   readonly #persist: boolean;
+  readonly #racyMs: number;
   #state: State | undefined;
   /** Identity of the index file as we last read or wrote it, to notice it being deleted. */
   #diskStamp = '';
 
-  constructor(vaultDir: string, opts: { persist?: boolean } = {}) {
+  /**
+   * persist: read and write the index file (default true). racyMs: the racy window (default
+   * RACY_MS; tests that need exact re-read counts on files they just wrote lower it).
+   */
+  constructor(vaultDir: string, opts: { persist?: boolean; racyMs?: number } = {}) {
     this.vaultDir = vaultDir;
     this.#persist = opts.persist ?? true;
+    this.#racyMs = opts.racyMs ?? RACY_MS;
   }
 
   /** Forgets the in-memory state (the next call loads the index file, if any). */
@@ -250,7 +262,7 @@ export class VaultAnalyzer {
       status = 'disabled';
       prev = emptyState();
     }
-    const { state, stats, changed } = scan(this.vaultDir, prev);
+    const { state, stats, changed, deltas } = scan(this.vaultDir, prev, this.#racyMs);
     stats.index = status;
     let indexWritten = false;
     if (this.#persist) {
@@ -267,24 +279,43 @@ export class VaultAnalyzer {
       }
     }
     stats.indexWritten = indexWritten;
-    this.#state = state;
 
-    const counts = new Int32Array(state.records.length);
     const records: CoverageRecord[] = [];
     for (let i = 0; i < state.files.length; i++) {
       const id = state.record[i]!;
-      if (id < 0) continue;
-      const r = state.records[id]!;
-      if (r.record) {
-        counts[id]!++;
-        records.push(r.record);
+      const r = id >= 0 ? state.records[id]!.record : null;
+      if (r) records.push(r);
+    }
+    stats.records = records.length;
+    // Counts: the previous call's, updated by the files that changed; or counted afresh.
+    let tallies = status === 'memory' ? prev.tallies : undefined;
+    if (tallies) {
+      for (const [before, after] of deltas) {
+        if (before) {
+          addToTally(tallies.all, before, -1);
+          if (before.status === 'published') addToTally(tallies.published, before, -1);
+        }
+        if (after) {
+          addToTally(tallies.all, after, 1);
+          if (after.status === 'published') addToTally(tallies.published, after, 1);
+        }
+      }
+    } else {
+      tallies = { all: emptyTally(), published: emptyTally() };
+      const counts = new Int32Array(state.records.length);
+      for (let i = 0; i < state.record.length; i++) if (state.record[i]! >= 0) counts[state.record[i]!]!++;
+      for (let id = 0; id < counts.length; id++) {
+        const r = state.records[id]!.record;
+        if (!r || counts[id] === 0) continue;
+        addToTally(tallies.all, r, counts[id]!);
+        if (r.status === 'published') addToTally(tallies.published, r, counts[id]!);
       }
     }
-    const groups: [CoverageRecord, number][] = [];
-    for (let id = 0; id < counts.length; id++) if (counts[id]! > 0) groups.push([state.records[id]!.record!, counts[id]!]);
-    stats.records = records.length;
+    state.tallies = tallies;
+    // Only now replace the state: a throw above leaves the previous, consistent one.
+    this.#state = state;
     const applicability = resolved.applicability ?? (resolved.strategy === 'balanced' ? applicabilityFor(this.vaultDir) : undefined);
-    const report = analyzeRecordGroups(groups, { ...resolved, applicability });
+    const report = analyzeTally(resolved.publishedOnly ? tallies.published : tallies.all, { ...resolved, applicability });
     stats.ms = performance.now() - t0;
     return { report, stats, records };
   }
@@ -323,7 +354,7 @@ function writeIndex(vaultDir: string, state: State, dropLegacy: boolean): string
 }
 
 /** One pass over the vault against the previous state. Pure apart from reading the file system. */
-function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaultStats; changed: boolean } {
+function scan(vaultDir: string, prev: State, racyMs: number): { state: State; stats: AnalyzeVaultStats; changed: boolean; deltas: Delta[] } {
   const scanStartMs = Date.now();
   const stats: AnalyzeVaultStats = {
     files: 0,
@@ -341,6 +372,9 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
   // Plain concatenation: path.join's normalization cost more than the stat itself at 10k files.
   const base = vaultDir.endsWith(sep) ? vaultDir : vaultDir + sep;
   const absOf = sep === '/' ? (rel: string): string => base + rel : (rel: string): string => base + rel.split('/').join(sep);
+
+  const deltas: Delta[] = [];
+  const recordAt = (j: number): CoverageRecord | null => (j >= 0 && prev.record[j]! >= 0 ? prev.records[prev.record[j]!]!.record : null);
 
   // 1. Directories: stat each; list only those whose stat changed (or that are racy/volatile).
   const prevDirs = new Map(prev.dirs.map((d) => [d.rel, d]));
@@ -360,7 +394,7 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
       return;
     }
     const old = prevDirs.get(rel);
-    if (old && !old.volatile && old.mtimeMs === st.mtimeMs && old.ctimeMs === st.ctimeMs && old.ino === st.ino && !racy(old.mtimeMs, old.ctimeMs, prev.scanStartMs)) {
+    if (old && !old.volatile && old.mtimeMs === st.mtimeMs && old.ctimeMs === st.ctimeMs && old.ino === st.ino && !racy(old.mtimeMs, old.ctimeMs, prev.scanStartMs, racyMs)) {
       dirs.push(old);
       for (const s of old.subdirs) visit(`${rel}/${s}`);
       return;
@@ -401,7 +435,12 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
       prev.files.forEach((f, i) => slots.set(f, i));
       prevSlot = (i) => slots.get(files[i]!) ?? -1;
       const now = new Set(files);
-      for (const f of prev.files) if (!now.has(f)) stats.dropped++;
+      prev.files.forEach((f, j) => {
+        if (now.has(f)) return;
+        stats.dropped++;
+        const before = recordAt(j);
+        if (before) deltas.push([before, null]);
+      });
     }
   }
 
@@ -442,13 +481,15 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
       record[i] = -1;
       stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
       if (j < 0 || prev.record[j] !== -1) changed = true;
+      const before = recordAt(j);
+      if (before) deltas.push([before, null]);
       continue;
     }
     size[i] = st.size;
     mtimeMs[i] = st.mtimeMs;
     ctimeMs[i] = st.ctimeMs;
     ino[i] = st.ino;
-    if (j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps)) {
+    if (j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps, racyMs)) {
       record[i] = prev.record[j]!;
       stats.fromIndex++;
     } else {
@@ -456,6 +497,9 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
       const r = readRecord(abs, stats);
       record[i] = r ? intern(r) : -1;
       if (!r) stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
+      const before = recordAt(j);
+      const after = r?.record ? records[record[i]!]!.record : null;
+      if (before !== after) deltas.push([before, after]);
       if (j < 0 || record[i] !== prev.record[j] || size[i] !== prev.size[j] || mtimeMs[i] !== prev.mtimeMs[j] || ctimeMs[i] !== prev.ctimeMs[j] || ino[i] !== prev.ino[j]) changed = true;
     }
     const id = record[i]!;
@@ -464,7 +508,7 @@ function scan(vaultDir: string, prev: State): { state: State; stats: AnalyzeVaul
   stats.files = n;
   const state: State = { scanStartMs, records, recordIds, dirs, files, size, mtimeMs, ctimeMs, ino, record };
   if (changed) compactRecords(state);
-  return { state, stats, changed };
+  return { state, stats, changed, deltas };
 }
 
 /** Drops distinct records no file uses any more, so edits over a long run do not pile them up. */

@@ -88,3 +88,19 @@ export function onSignals(graceful: (signal: string) => void, force: (signal: st
     process.off('SIGTERM', handler);
   };
 }
+
+/**
+ * Hidden `--lock-duration <ms>`: how long a job's lock lives without renewal. A killed process's
+ * jobs return to the queue only after it lapses (default 30 s); tests use a short one.
+ */
+export function lockDurationOption(): Option {
+  return intOption('--lock-duration <ms>', 'job lock duration in ms; a dead process\'s jobs are retried after it (default 30000)').hideHelp();
+}
+
+/** Worker timings from `--lock-duration`: the stalled check runs twice per lock duration. */
+export function timingsFromOptions(opts: Record<string, unknown>): { lockDuration: number; stalledInterval: number } | undefined {
+  const ms = opts.lockDuration;
+  if (ms === undefined) return undefined;
+  if (typeof ms !== 'number' || ms < 500) throw new UserError(`--lock-duration expects at least 500 ms, got "${String(ms)}"`);
+  return { lockDuration: ms, stalledInterval: Math.max(250, Math.round(ms / 2)) };
+}

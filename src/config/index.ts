@@ -53,6 +53,21 @@ export const ConfigSchema = z
     cacheTtlSeconds: int(0).default(7 * 24 * 3600).describe('Response cache TTL (0 disables the cache).'),
     requestsPerMinute: int(0).default(0).describe('Shared request rate limit per provider and model (0: none).'),
     tokensPerMinute: int(0).default(0).describe('Shared token rate limit per provider and model (0: none).'),
+    prices: z
+      .preprocess(
+        // From the environment the table is JSON; a string that is not JSON fails the record check below.
+        (v) => {
+          if (typeof v !== 'string') return v;
+          try {
+            return JSON.parse(v) as unknown;
+          } catch {
+            return v;
+          }
+        },
+        z.record(z.string().min(1), z.strictObject({ input: num(0), output: num(0) })),
+      )
+      .optional()
+      .describe('Price overrides, model id → USD per 1M tokens {input, output}, on top of the built-in table (env: JSON).'),
     openaiApiKey: z.string().optional().describe('OPENAI_API_KEY.'),
     geminiApiKey: z.string().optional().describe('GEMINI_API_KEY.'),
     anthropicApiKey: z.string().optional().describe('ANTHROPIC_API_KEY.'),

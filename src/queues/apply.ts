@@ -14,7 +14,14 @@ export const applyQueue = defineQueue({
     chunk: z.number().int().nonnegative(),
     drafts: z.array(ApplyDraftSchema),
     /** Present on a late apply: the verdicts of a judge chunk retried after its parent finished. */
-    late: z.object({ judgeJobId: z.string(), verdicts: z.array(VerdictRecordSchema), model: z.string() }).optional(),
+    late: z
+      .object({
+        judgeJobId: z.string(),
+        verdicts: z.array(VerdictRecordSchema),
+        model: z.string(),
+        svgs: z.array(z.object({ draftId: z.string(), svg: z.string() })).default([]),
+      })
+      .optional(),
   }),
   result: z.object({
     chunk: z.number().int().nonnegative(),

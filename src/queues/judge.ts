@@ -28,6 +28,8 @@ export const judgeQueue = defineQueue({
     usage: UsageSchema,
     calls: z.number().int().nonnegative(),
     cached: z.boolean(),
+    /** Rendered SVGs of this chunk's visuals (written next to kept drafts by apply). */
+    svgs: z.array(z.object({ draftId: z.string(), svg: z.string() })).default([]),
     /** True when this result was applied by a standalone (late) apply job. */
     late: z.boolean().optional(),
   }),

@@ -167,13 +167,14 @@ export async function freePort(): Promise<number> {
  * Finds Redis as described at the top of this file. `embeddedDir` is where an embedded server
  * keeps its socket and AOF (the vault's `.vault-loop/redis`).
  */
-export async function resolveRedis(opts: { url?: string; embeddedDir?: string }): Promise<RedisTarget> {
+export async function resolveRedis(opts: { url?: string; embeddedDir?: string; localUrl?: string }): Promise<RedisTarget> {
   if (opts.url) {
     const options = optionsFromUrl(opts.url);
     return { options, describe: redactUrl(opts.url) };
   }
-  const local = optionsFromUrl(DEFAULT_LOCAL_URL);
-  if (await pingRedis(local)) return { options: local, describe: DEFAULT_LOCAL_URL };
+  const localUrl = opts.localUrl ?? DEFAULT_LOCAL_URL;
+  const local = optionsFromUrl(localUrl);
+  if (await pingRedis(local)) return { options: local, describe: localUrl };
   if (!opts.embeddedDir) throw new RedisUnavailableError(noRedisMessage());
   const embedded = await EmbeddedRedis.start({ dir: opts.embeddedDir, mode: 'socket' });
   return { options: embedded.options, describe: embedded.describe, embedded };

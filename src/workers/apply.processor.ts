@@ -3,9 +3,10 @@
  * visual files — only if the file's content hash still equals what was judged. A chunk whose
  * judge failed for good leaves its drafts in place, recorded as unjudged. Safe to run twice.
  */
-import { readFile, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { sha256 } from '../corpus/loader.js';
-import { safeVaultPath } from '../corpus/writer.js';
+import { atomicWrite, safeVaultPath } from '../corpus/writer.js';
 import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
 import type { VerdictRecord } from '../queues/schemas.js';
 import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
@@ -41,7 +42,14 @@ export function visualFilesOf(vault: string, track: string, id: string): string[
 /**
  * @param verdicts the judge's verdicts, or null when the judge failed for good (`judgeError` says why).
  */
-export async function applyChunk(payload: ApplyPayload, verdicts: VerdictRecord[] | null, judgeError: string | null, deps: ApplyDeps): Promise<ApplyResult> {
+export async function applyChunk(
+  payload: ApplyPayload,
+  verdicts: VerdictRecord[] | null,
+  judgeError: string | null,
+  deps: ApplyDeps,
+  svgs: { draftId: string; svg: string }[] = [],
+): Promise<ApplyResult> {
+  const svgOf = new Map(svgs.map((s) => [s.draftId, s.svg]));
   const { store, vault, runId } = { ...deps, runId: payload.runId };
   const existing = await store.verdicts(runId);
   const result: ApplyResult = { chunk: payload.chunk, judged: verdicts !== null, pruned: [], kept: [], skippedChanged: [], unjudged: [] };
@@ -80,6 +88,13 @@ export async function applyChunk(payload: ApplyPayload, verdicts: VerdictRecord[
       }
     } else {
       applied = 'kept';
+      // A kept draft ends with its source and its rendered SVG under visuals/<track>/.
+      const svg = svgOf.get(d.id);
+      if (svg !== undefined) {
+        const abs = safeVaultPath(vault, 'visuals', d.track, `${d.id}.svg`);
+        await mkdir(dirname(abs), { recursive: true });
+        await atomicWrite(abs, svg);
+      }
     }
     if (applied === 'pruned' || applied === 'already-gone') result.pruned.push(d.id);
     else if (applied === 'skipped-changed') result.skippedChanged.push(d.id);

@@ -14,7 +14,7 @@ import { validateQuestion } from '../corpus/schema.js';
 import { Applicability, TRACKS, type Track } from '../corpus/taxonomy.js';
 import { safeVaultPath, writeQuestion } from '../corpus/writer.js';
 import { cachedProvider } from '../llm/cache.js';
-import { costOf } from '../llm/cost.js';
+import { costOf, priceTable, type ModelPrice } from '../llm/cost.js';
 import { limitedProvider } from '../llm/limiter.js';
 import { createOfflineProvider } from '../llm/offline/index.js';
 import { parseGenerateAnswer, parseJudgeAnswer } from '../llm/parse.js';
@@ -50,6 +50,7 @@ interface RunProviderConfig {
   offlineLatencyMs: number;
   offlineDefectRate: number;
   seed: number;
+  prices?: Record<string, ModelPrice>;
 }
 
 export interface ContextOptions {
@@ -102,7 +103,8 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       store,
       runId,
       iter,
-      costOf: (model, usage) => costOf(model, usage),
+      // The run's own price overrides (stored with its config), so every worker prices alike.
+      costOf: (model, usage) => costOf(model, usage, priceTable(rc.prices ?? {})),
       ...(o.onProviderCall ? { onCall: (req: CompletionRequest) => o.onProviderCall!(req, base.name) } : {}),
     });
     const provider = cachedProvider(budgeted, redis, { prefix: cfg.prefix, ttlSeconds: rc.cacheTtlSeconds, onError: (e) => log.warn({ err: e.message }, 'cache write failed') });

@@ -149,5 +149,6 @@ export async function judgeChunk(payload: JudgePayload, renders: Map<string, Ren
       });
     }
   }
-  return { chunk: payload.chunk, verdicts, unjudged, model, usage, calls, cached };
+  const svgs = [...renders.values()].filter((r) => r.ok && r.svg).map((r) => ({ draftId: r.draftId, svg: r.svg! }));
+  return { chunk: payload.chunk, verdicts, unjudged, model, usage, calls, cached, svgs };
 }

@@ -168,7 +168,7 @@ export function judgeWorker(ctx: RuntimeContext): Worker {
             iter: p.iter,
             chunk: p.chunk,
             drafts: p.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
-            late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model },
+            late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model, svgs: result.svgs },
           }),
           { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted) },
         );
@@ -193,7 +193,7 @@ export function applyWorker(ctx: RuntimeContext): Worker {
     await ensureOwnVault(ctx, p.runId);
     const deps = { vault: corpus.vault, store: ctx.store, now: () => new Date() };
     if (p.late) {
-      const r = await applyChunk(p, p.late.verdicts, null, deps);
+      const r = await applyChunk(p, p.late.verdicts, null, deps, p.late.svgs);
       // The iteration's records (and the run's summary, when it has ended) are rewritten to include it.
       await writeIterationRecords(corpus.vault, ctx.store, p.runId, p.iter);
       const run = await ctx.store.get(p.runId);
@@ -203,7 +203,7 @@ export function applyWorker(ctx: RuntimeContext): Worker {
     const values = Object.values(await job.getChildrenValues<JudgeResult>());
     const failures = Object.values(await job.getIgnoredChildrenFailures());
     const judge = values[0] ?? null;
-    return await applyChunk(p, judge ? judge.verdicts : null, judge ? null : (failures[0] ?? 'judge did not run'), deps);
+    return await applyChunk(p, judge ? judge.verdicts : null, judge ? null : (failures[0] ?? 'judge did not run'), deps, judge?.svgs ?? []);
   });
   return new Worker(applyQueue.name, processor, workerOpts(ctx, ctx.concurrency));
 }

@@ -59,7 +59,7 @@ describe('vault-loop analyze (child process)', () => {
       expect(md).toContain('| global | realization | L6+ | 0 | 0.2 | 3.15 | 3.15 |');
       expect(md).toContain('## Recommended generation plan (36 cells)');
     }
-    expect(existsSync(join(vault, '.vault-loop', 'analysis-index.json'))).toBe(true);
+    expect(existsSync(join(vault, '.vault-loop', 'analysis-index.bin'))).toBe(true);
   });
 
   it('--out writes exactly DIR/report.json and DIR/report.md (balanced by default)', () => {

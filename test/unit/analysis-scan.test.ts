@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fg from 'fast-glob';
-import { afterAll, describe, expect, it } from 'vitest';
-import { analyzeVault, INDEX_DIR, INDEX_FILE, parseCoverageFull, scanCoverageFast } from '../../src/analysis/index.js';
+import { describe, expect, it } from 'vitest';
+import { parseCoverageFull, scanCoverageFast } from '../../src/analysis/index.js';
 import { synthetic1kDir, vaultSampleDir } from '../helpers/fixtures.js';
 
 const fixtureTexts = (): { path: string; text: string }[] =>
@@ -99,62 +98,4 @@ describe('fast scanner agrees with the full YAML parser', () => {
   });
 });
 
-describe('analysis index (warm runs)', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'vl-analysis-index-'));
-  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-  const q = (track: string, id: number, zone = 'recall', level = 'L1') =>
-    `schema_version: '1.0'\nid: ${track}-${id}\ntrack: ${track}\nlevel: ${level}\nzone: ${zone}\ntopic: duty-cycling\ncompetency_area: power\nstatus: published\n`;
-
-  it('re-reads only changed and new files, drops deleted ones, and gives the cold answer', async () => {
-    const dir = join(tmp, 'v1');
-    mkdirSync(join(dir, 'questions', 'edge', 'power'), { recursive: true });
-    for (let i = 0; i < 30; i++) writeFileSync(join(dir, 'questions', 'edge', 'power', `edge-${i}.yaml`), q('edge', i));
-    writeFileSync(join(dir, 'questions', 'edge', 'power', 'broken.yaml'), "id: 'x\ntrack: [\n");
-
-    const cold = await analyzeVault(dir, { strategy: 'reference', total: 10 });
-    expect(cold.stats.index).toBe('absent');
-    expect(cold.stats.read).toBe(31);
-    expect(cold.stats.records).toBe(30);
-    expect(cold.stats.skipped.map((s) => s.reason)).toEqual(['yaml']);
-    expect(cold.stats.indexWritten).toBe(true);
-
-    const same = await analyzeVault(dir, { strategy: 'reference', total: 10 });
-    expect(same.stats).toMatchObject({ index: 'loaded', read: 0, fromIndex: 31, indexWritten: false });
-
-    // Change one (new content and mtime), add one, delete one.
-    const f3 = join(dir, 'questions', 'edge', 'power', 'edge-3.yaml');
-    writeFileSync(f3, q('edge', 3, 'mastery', 'L6+'));
-    utimesSync(f3, new Date(), new Date(Date.now() + 5000));
-    writeFileSync(join(dir, 'questions', 'edge', 'power', 'mobile-99.yaml'), q('mobile', 99));
-    unlinkSync(join(dir, 'questions', 'edge', 'power', 'edge-7.yaml'));
-    const warm = await analyzeVault(dir, { strategy: 'reference', total: 10 });
-    expect(warm.stats).toMatchObject({ index: 'loaded', read: 2, fromIndex: 29, dropped: 1, indexWritten: true });
-
-    const fresh = await analyzeVault(dir, { strategy: 'reference', total: 10, useIndex: false });
-    expect(fresh.stats.index).toBe('disabled');
-    const strip = (r: typeof fresh.report) => ({ ...r, generated_at: '' });
-    expect(strip(warm.report)).toStrictEqual(strip(fresh.report));
-    const mastery = warm.report.track_zone_level_gaps.find((r) => r.track === 'edge' && r.zone === 'mastery' && r.level === 'L6+');
-    expect(mastery?.actual).toBe(1);
-  });
-
-  it('ignores a corrupt or foreign-version index and rebuilds it', async () => {
-    const dir = join(tmp, 'v2');
-    mkdirSync(join(dir, 'questions', 'cloud'), { recursive: true });
-    writeFileSync(join(dir, 'questions', 'cloud', 'a.yaml'), q('cloud', 1));
-    mkdirSync(join(dir, INDEX_DIR));
-    const indexFile = join(dir, INDEX_DIR, INDEX_FILE);
-    writeFileSync(indexFile, '{ not json');
-    const a = await analyzeVault(dir, { strategy: 'reference' });
-    expect(a.stats).toMatchObject({ index: 'corrupt', read: 1, records: 1, indexWritten: true });
-    expect(JSON.parse(readFileSync(indexFile, 'utf8')).version).toBe(1);
-
-    writeFileSync(indexFile, JSON.stringify({ version: 1, entries: { 'questions/cloud/a.yaml': ['bogus'] } }));
-    expect((await analyzeVault(dir, { strategy: 'reference' })).stats).toMatchObject({ index: 'corrupt', read: 1 });
-
-    writeFileSync(indexFile, JSON.stringify({ version: 999, entries: {} }));
-    expect((await analyzeVault(dir, { strategy: 'reference' })).stats).toMatchObject({ index: 'stale-version', read: 1 });
-    expect((await analyzeVault(dir, { strategy: 'reference' })).stats).toMatchObject({ index: 'loaded', read: 0 });
-  });
-});
+// The index and warm runs are tested in analysis-warm.test.ts.

@@ -5,7 +5,8 @@ import { RedisUnavailableError } from '../../redis/index.js';
 import { CorpusHost } from '../../scheduler/host.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
-import { configFromOptions, connectRedis, intOption, numOption, onSignals, requireVault, withConnectionOptions } from '../common.js';
+import type { WorkerTimings } from '../../workers/runtime.js';
+import { configFromOptions, connectRedis, intOption, lockDurationOption, numOption, onSignals, requireVault, timingsFromOptions, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
 import { describe, ProgressReporter } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -45,12 +46,14 @@ export function register(program: Command): void {
     .option('--no-workers', 'run only the corpus host here; start `vault-loop worker` processes elsewhere')
     .option('--resume <run>', 'continue a run whose host died, with its stored configuration')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
-    .option('--json', 'print the final loop summary as JSON on stdout');
+    .option('--json', 'print the final loop summary as JSON on stdout')
+    .addOption(lockDurationOption());
   addRunOptions(cmd).action(async (opts: Record<string, unknown>) => {
     const vault = requireVault(opts.vault);
     const inProcessWorkers = opts.workers !== false;
     const cfg = configFromOptions(opts, { vault, workers: typeof opts.workers === 'number' ? opts.workers : undefined });
-    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json) });
+    const timings = timingsFromOptions(opts);
+    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json), ...(timings ? { timings } : {}) });
     process.exitCode = code;
   });
 }
@@ -64,6 +67,8 @@ export interface RunLoopOptions {
   json: boolean;
   /** Printed before the summary (the demo says where things are). */
   out?: (line: string) => void;
+  /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
+  timings?: WorkerTimings;
 }
 
 /** Runs (or resumes) one loop to its end; returns the exit code. */
@@ -91,7 +96,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     },
   );
   try {
-    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0 });
+    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
     let runId: string;
     let maxIters = o.cfg.maxIters;
     if (o.resume) {

@@ -6,7 +6,7 @@ import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import { createRuntimeContext } from '../../workers/context.js';
 import { startWorkers } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, intOption, onSignals, withConnectionOptions } from '../common.js';
+import { configFromOptions, connectRedis, intOption, lockDurationOption, onSignals, timingsFromOptions, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
 
 export function register(program: Command): void {
@@ -18,7 +18,8 @@ export function register(program: Command): void {
       .addOption(intOption('--concurrency <n>', 'jobs per queue at once (generate: parallel provider calls) (default 4)'))
       .addOption(intOption('--gen-batch-size <n>', 'largest generation batch held at once (default 30)'))
       .addOption(intOption('--batch-window <ms>', 'how long to wait to fill a generation batch (default 200)'))
-      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
+      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started')
+      .addOption(lockDurationOption()),
   ).action(async (opts: Record<string, unknown>) => {
     const names = String(opts.queues)
       .split(',')
@@ -34,7 +35,8 @@ export function register(program: Command): void {
     const redis = createRedis(target, 'client', (e) => log.warn({ err: e.message }, 'redis error'));
     const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
     const store = new RunStore(redis, cfg.prefix);
-    const ctx = createRuntimeContext({ cfg, target, redis, store, queues, log });
+    const timings = timingsFromOptions(opts);
+    const ctx = createRuntimeContext({ cfg, target, redis, store, queues, log, ...(timings ? { timings } : {}) });
     const running = startWorkers(ctx, names as QueueName[]);
     process.stderr.write(`vault-loop worker: consuming ${names.join(', ')} at ${target.describe} (prefix ${cfg.prefix}), concurrency ${cfg.workers}; Ctrl-C to stop\n`);
     await new Promise<void>((resolveDone) => {

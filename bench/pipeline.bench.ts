@@ -1,0 +1,141 @@
+/**
+ * Pipeline efficiency: `npm run bench -- pipeline [--latency 300] [--workers 4] [--gen-batch 5]
+ * [--gen-calls 12] [--judge-chunk 5] [--questions 1000] [--runs 1] [--trace]`.
+ *
+ * One iteration of the loop (in-process corpus host and workers, offline provider with a simulated
+ * latency per call) against two schedules computed from the calls that iteration actually made
+ * (iter_record.json: calls_used_iter, plan_size, generated, wall_ms):
+ *   ideal critical path: generate calls = ceil(plan_size / genBatchSize) in waves of `workers`,
+ *     then judge calls in waves of `workers`; each wave costs one latency, nothing else does;
+ *   the original's sequential schedule: every call one after another, plus its 2 s sleep between
+ *     consecutive chunks (generator and judge each sleep between their chunks, not after the last).
+ * Goal: wall time within 15% of the ideal critical path.
+ */
+import type { Queue } from 'bullmq';
+import { benchConfig, benchRedis, benchVault, goal, intFlag, machineLine, openBenchHost, ratio, runOnce, secs, table } from './support/index.js';
+
+/** `--sleep 2.0` of the original generator and judge. */
+const ORIGINAL_SLEEP_MS = 2000;
+
+interface JobTime {
+  queue: string;
+  id: string;
+  queued: number;
+  started: number;
+  finished: number;
+}
+
+/** Every finished job of the run (BullMQ's own timestamps), for the phase breakdown and `--trace`. */
+async function jobTimes(queues: Queue[]): Promise<JobTime[]> {
+  const jobs: JobTime[] = [];
+  for (const q of queues) {
+    for (const j of await q.getJobs(['completed', 'failed'], 0, -1)) {
+      jobs.push({ queue: q.name, id: String(j.id).replace(/^\d+_\d+(-\d+)?-/, ''), queued: j.timestamp, started: j.processedOn ?? 0, finished: j.finishedOn ?? 0 });
+    }
+  }
+  return jobs.sort((a, b) => a.started - b.started);
+}
+
+/** Where one iteration's time went: the span of each phase, from the first start to the last finish. */
+function phases(jobs: JobTime[]): (string | number)[][] {
+  const span = (pick: (j: JobTime) => boolean): [number, number] | null => {
+    const js = jobs.filter(pick);
+    return js.length ? [Math.min(...js.map((j) => j.started)), Math.max(...js.map((j) => j.finished))] : null;
+  };
+  const gen = span((j) => j.queue === 'generate');
+  const t0 = gen?.[0] ?? 0;
+  const rows: [string, [number, number] | null][] = [
+    ['generate (all cells)', gen],
+    ['dispatch (write drafts, near-dup index)', span((j) => j.id.endsWith('i0-dispatch'))],
+    ['render + judge + apply', span((j) => ['render', 'judge', 'apply'].includes(j.queue))],
+    ['checkpoint (records)', span((j) => j.id.endsWith('i0-checkpoint'))],
+  ];
+  return rows.filter((r) => r[1]).map(([name, s]) => [name, s![0] - t0, s![1] - t0, s![1] - s![0]]);
+}
+
+async function main(): Promise<void> {
+  const latency = intFlag('latency', 300);
+  const workers = intFlag('workers', 4);
+  const genBatchSize = intFlag('gen-batch', 5);
+  const genCallsPerIter = intFlag('gen-calls', 12);
+  const judgeChunkSize = intFlag('judge-chunk', 5);
+  const questions = intFlag('questions', 1000);
+  const runs = Math.max(1, intFlag('runs', 1));
+
+  console.log(machineLine());
+  console.log(
+    `setup: offline provider, ${latency} ms per call, workers ${workers}, genBatchSize ${genBatchSize} × genCallsPerIter ${genCallsPerIter}, ` +
+      `judgeChunkSize ${judgeChunkSize}, one iteration on a ${questions}-question synthetic vault, ${runs} run(s)`,
+  );
+  const rows: (string | number)[][] = [];
+  const overs: number[] = [];
+  const speedups: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const redis = await benchRedis('pipeline');
+    const vault = await benchVault('pipeline', questions, 1 + r);
+    try {
+      const cfg = benchConfig(redis, vault.dir, {
+        offlineLatencyMs: latency,
+        workers,
+        genBatchSize,
+        genCallsPerIter,
+        judgeChunkSize,
+        maxIters: 1,
+        maxCalls: 10_000,
+        // A full batch flushes at once; the window only matters for a last, partial batch.
+        batchWindowMs: 20,
+        seed: r,
+      });
+      const host = await openBenchHost(redis, cfg, true);
+      let out;
+      try {
+        out = await runOnce(host, cfg);
+        const jobs = await jobTimes(host.queues.all);
+        console.log(`\nrun ${r + 1}: where the iteration's time went (ms from the first generate job)`);
+        console.log(table(['phase', 'from', 'to', 'ms'], phases(jobs)));
+        if (process.argv.includes('--trace')) {
+          const t0 = Math.min(...jobs.map((j) => j.queued));
+          console.log(table(['queue', 'job', 'queued ms', 'started ms', 'finished ms'], jobs.map((j) => [j.queue, j.id, j.queued - t0, j.started - t0, j.finished - t0])));
+        }
+      } finally {
+        await host.close();
+      }
+      const it = out.iters[0];
+      if (!it || it.wall_ms === null) throw new Error(`run ${out.runId} recorded no iteration (stop reason: ${out.state.stopReason})`);
+      const genCalls = Math.ceil(it.plan_size / genBatchSize);
+      const judgeCalls = it.calls_used_iter - genCalls;
+      const expectedJudge = Math.ceil(it.generated / judgeChunkSize);
+      if (judgeCalls !== expectedJudge) {
+        console.log(`note: run ${r + 1}: ${judgeCalls} judge calls measured, ceil(${it.generated} drafts / ${judgeChunkSize}) = ${expectedJudge} expected (pre-judge DROPs or repair calls); the schedules use the measured count`);
+      }
+      const waves = Math.ceil(genCalls / workers) + Math.ceil(Math.max(0, judgeCalls) / workers);
+      const idealMs = waves * latency;
+      const sequentialMs = it.calls_used_iter * latency + (Math.max(0, genCalls - 1) + Math.max(0, judgeCalls - 1)) * ORIGINAL_SLEEP_MS;
+      overs.push(it.wall_ms / idealMs);
+      speedups.push(sequentialMs / it.wall_ms);
+      rows.push([
+        r + 1,
+        it.plan_size,
+        it.generated,
+        `${genCalls}+${judgeCalls}`,
+        waves,
+        secs(it.wall_ms),
+        secs(idealMs),
+        secs(sequentialMs),
+        ratio(it.wall_ms / idealMs),
+        ratio(sequentialMs / it.wall_ms),
+      ]);
+    } finally {
+      await redis.cleanup();
+      vault.remove();
+    }
+  }
+  console.log('');
+  console.log(table(['run', 'cells', 'drafts', 'calls gen+judge', 'waves', 'ours s', 'ideal s', 'original s', 'ours/ideal', 'original/ours'], rows));
+  const worst = Math.max(...overs);
+  console.log('');
+  console.log(`ours vs ideal critical path: ${ratio(worst)} worst of ${runs} → ${((worst - 1) * 100).toFixed(1)}% over; ${goal(worst <= 1.15, 'within 15%')}`);
+  console.log(`original sequential schedule vs ours: ${ratio(Math.min(...speedups))} faster (worst of ${runs})`);
+}
+
+await main();

@@ -1,0 +1,127 @@
+/**
+ * What the pipeline benchmarks share: flags, a Redis with a unique prefix (deleted at the end),
+ * a synthetic vault in a temp folder, one in-process corpus host run, and the machine line.
+ * Not a benchmark itself (bin/bench.js runs only bench/*.bench.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
+import { synthesizeVault } from '../../src/corpus/synth.js';
+import { DEFAULT_LOCAL_URL, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
+import { CorpusHost } from '../../src/scheduler/host.js';
+import { iterDir, readJson, type IterRecord } from '../../src/scheduler/records.js';
+import type { RunState } from '../../src/scheduler/state.js';
+import { silentLogger } from '../../src/util/log.js';
+
+export { table } from '../../src/cli/output.js';
+
+export function flag(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+
+export const intFlag = (name: string, dflt: number): number => {
+  const v = Number(flag(name, String(dflt)));
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: expected a non-negative number; got ${flag(name, '')}`);
+  return v;
+};
+
+export interface BenchRedis {
+  url: string;
+  options: RedisOptions;
+  prefix: string;
+  client: Redis;
+  /** Deletes every key of this prefix (never FLUSHALL: the Redis may be shared) and disconnects. */
+  cleanup(): Promise<number>;
+}
+
+/** REDIS_URL, else 127.0.0.1:6379; a prefix no other process uses. */
+export async function benchRedis(name: string): Promise<BenchRedis> {
+  const url = process.env.REDIS_URL ?? DEFAULT_LOCAL_URL;
+  const options = optionsFromUrl(url);
+  if (!(await pingRedis(options, 2000))) throw new Error(`no Redis answers at ${url}; start one or set REDIS_URL`);
+  const prefix = `vlbench-${name}-${randomBytes(4).toString('hex')}`;
+  const client = new Redis({ ...options, maxRetriesPerRequest: 3 });
+  return {
+    url,
+    options,
+    prefix,
+    client,
+    async cleanup() {
+      let cursor = '0';
+      let n = 0;
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) n += await client.unlink(...keys);
+      } while (cursor !== '0');
+      client.disconnect();
+      return n;
+    },
+  };
+}
+
+export async function usedMemory(client: Redis): Promise<number> {
+  const info = await client.info('memory');
+  const m = /^used_memory:(\d+)/m.exec(info);
+  if (!m) throw new Error('INFO memory has no used_memory');
+  return Number(m[1]);
+}
+
+/** A synthetic vault in a fresh temp folder; `remove()` deletes it. */
+export async function benchVault(name: string, questions: number, seed = 1): Promise<{ dir: string; remove(): void }> {
+  const root = mkdtempSync(join(tmpdir(), `vl-bench-${name}-`));
+  const dir = join(root, 'vault');
+  await synthesizeVault({ outDir: dir, questions, seed });
+  return { dir, remove: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+export function benchConfig(redis: BenchRedis, vault: string, flags: ConfigInput): Config {
+  return loadConfig({ env: {}, flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', ...flags } });
+}
+
+export async function openBenchHost(redis: BenchRedis, cfg: Config, inProcessWorkers: boolean): Promise<CorpusHost> {
+  return await CorpusHost.open({ cfg, vault: cfg.vault!, target: { options: redis.options, describe: redis.url }, log: silentLogger, inProcessWorkers });
+}
+
+export interface RunOutcome {
+  runId: string;
+  state: RunState;
+  /** From startRun to the terminal state, as the bench process saw it. */
+  runMs: number;
+  iters: IterRecord[];
+}
+
+/** Starts a run on an open host and waits for its end; a run that does not end in `timeoutMs` fails the bench. */
+export async function runOnce(host: CorpusHost, cfg: Config, timeoutMs = 15 * 60_000): Promise<RunOutcome> {
+  const t0 = performance.now();
+  const runId = await host.startRun(cfg);
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const state = await host.waitForRun(runId, undefined, abort.signal, 20).finally(() => clearTimeout(timer));
+  const runMs = performance.now() - t0;
+  if (abort.signal.aborted) throw new Error(`run ${runId} did not end within ${timeoutMs / 1000} s (status ${state.status}, phase ${state.phase})`);
+  if (state.status === 'failed') throw new Error(`run ${runId} failed: ${state.stopReason}`);
+  const dir = join(cfg.vault!, '_validation_results', 'coverage_loop', runId);
+  const iters = readdirSync(dir)
+    .filter((d) => d.startsWith('iter_'))
+    .sort()
+    .map((d) => readJson<IterRecord>(join(iterDir(cfg.vault!, runId, Number(d.slice(5))), 'iter_record.json')))
+    .filter((r): r is IterRecord => r !== null && r.plan_size > 0);
+  return { runId, state, runMs, iters };
+}
+
+/** The line a benchmark table needs to be read later: cores, memory, node, load. */
+export function machineLine(): string {
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  return `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${gb(totalmem())} RAM (${gb(freemem())} free), node ${process.version}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`;
+}
+
+export const secs = (ms: number): string => (ms / 1000).toFixed(3);
+export const ratio = (x: number): string => `${x.toFixed(2)}x`;
+export const goal = (ok: boolean, text: string): string => (ok ? `goal met (${text})` : `goal missed (${text})`);

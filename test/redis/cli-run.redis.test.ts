@@ -1,0 +1,124 @@
+/**
+ * The CLI around a run: live progress and the summary table, Ctrl-C then `--resume`,
+ * status / pause / resume / stop / retry from another terminal, and the demo.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freshVault, readRecords, spawnCli } from '../helpers/pipeline.js';
+
+let redis: TestRedis;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  redis = await useTestRedis('cli');
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis.cleanup();
+});
+
+function start(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<number> } {
+  const child = spawnCli(args);
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
+  return { child, out: () => out, exit };
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  const p = start(args);
+  const code = await p.exit;
+  return { code, out: p.out() };
+}
+
+async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const conn = () => ['--redis', redis.url, '--prefix', redis.prefix];
+const small = ['--gen-batch-size', '4', '--gen-calls-per-iter', '2', '--judge-chunk-size', '4', '--batch-window', '50'];
+
+describe('vault-loop run (CLI)', () => {
+  it('shows progress lines, prints the summary table, exits 0', async () => {
+    const vault = await freshVault(300, 31);
+    const r = await cli(['run', '--vault', vault, '--max-iters', '2', '--max-calls', '30', '--progress', 'plain', ...small, ...conn()]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 1\/2 \| running:/);
+    expect(r.out).toMatch(/iter\s+top cell\s+priority\s+planned\s+drafts\s+PASS\s+NEEDS_FIX\s+pruned/);
+    expect(r.out).toContain('stopped: max iterations reached');
+    expect(r.out).toMatch(/records: .*coverage_loop/);
+  });
+
+  it('Ctrl-C stops the host gracefully; `run --resume RUN` finishes the same run', async () => {
+    const vault = await freshVault(300, 32);
+    const p = start(['run', '--vault', vault, '--max-iters', '3', '--max-calls', '60', '--offline-latency', '300', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()) && /generate/.test(p.out()), 'the run to start generating');
+    const runId = /run (\S+) started/.exec(p.out())![1]!;
+    p.child.kill('SIGINT');
+    const code = await p.exit;
+    expect(code, p.out()).toBe(130);
+    expect(p.out()).toContain(`vault-loop run --vault ${vault} --resume ${runId}`);
+    const status = await cli(['status', runId, '--json', ...conn()]);
+    expect(JSON.parse(status.out).status).toBe('running');
+    const resumed = await cli(['run', '--vault', vault, '--resume', runId, '--progress', 'none', ...conn()]);
+    expect(resumed.code, resumed.out).toBe(0);
+    expect(resumed.out).toContain(`resuming run ${runId}`);
+    const rec = readRecords(vault, runId);
+    expect(rec.summary.stopped_reason).toBe('max iterations reached');
+    expect(rec.summary.iterations).toBe(3);
+  });
+
+  it('status, pause, resume and stop from another process', async () => {
+    const vault = await freshVault(300, 33);
+    const p = start(['run', '--vault', vault, '--max-iters', '20', '--max-calls', '200', '--offline-latency', '200', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()), 'the run to start');
+    const runId = /run (\S+) started/.exec(p.out())![1]!;
+    expect((await cli(['pause', runId, ...conn()])).out).toContain(`run ${runId}: paused`);
+    const paused = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out);
+    expect(paused.status).toBe('paused');
+    // While paused, no calls are spent.
+    await new Promise((r) => setTimeout(r, 1500));
+    const before = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out).callsUsed;
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(JSON.parse((await cli(['status', runId, '--json', ...conn()])).out).callsUsed).toBe(before);
+    expect((await cli(['resume', runId, ...conn()])).out).toContain(`run ${runId}: running`);
+    const list = await cli(['status', ...conn()]);
+    expect(list.out).toMatch(new RegExp(`${runId}\\s+running`));
+    expect((await cli(['stop', runId, ...conn()])).out).toMatch(new RegExp(`run ${runId}: (stopping|stopped)`));
+    const code = await p.exit;
+    expect(code, p.out()).toBe(0);
+    expect(p.out()).toContain('stopped: stopped by user');
+    const again = await cli(['stop', runId, ...conn()]);
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('has already ended');
+    const retry = await cli(['retry', '--queue', 'judge', '--run', runId, ...conn()]);
+    expect(retry.code).toBe(0);
+    expect(retry.out).toContain('retried 0 failed judge job(s)');
+  });
+
+  it('unknown runs and bad flags get one clear line and a non-zero exit', async () => {
+    const r = await cli(['pause', 'no-such-run', ...conn()]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('run no-such-run is not known to Redis');
+    const bad = await cli(['run', '--vault', '/nonexistent/vault', ...conn()]);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain('vault folder /nonexistent/vault does not exist');
+    const flag = await cli(['run', '--vault', '.', '--max-calls', 'lots']);
+    expect(flag.code).not.toBe(0);
+    expect(flag.out).toContain('--max-calls expects a whole number, got "lots"');
+  });
+
+  it('demo: a complete loop on a fresh synthetic vault, and where its records are', async () => {
+    const r = await cli(['demo', '--questions', '400', '--max-iters', '2', '--offline-latency', '0', ...conn()]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/writing a synthetic vault of 400 questions/);
+    expect(r.out).toMatch(/records: \S+_validation_results\/coverage_loop/);
+    expect(r.out).toMatch(/run \S+: completed, stopped: /);
+  });
+});

@@ -1,0 +1,259 @@
+/**
+ * Warm re-analysis: the on-disk index (a fresh VaultAnalyzer per call = a fresh process) and the
+ * in-memory state (one VaultAnalyzer across calls = the pipeline's corpus host). Every warm answer
+ * is compared with a cold analysis of the same files (useIndex: false).
+ *
+ * Most tests use racyMs: 0 so re-read counts are exact on files written a moment ago; the default
+ * window (RACY_MS) has its own test.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  analyzeRecords,
+  analyzeVault,
+  clearVaultAnalyzerCache,
+  INDEX_DIR,
+  INDEX_FILE,
+  INDEX_VERSION,
+  VaultAnalyzer,
+  type AnalyzeOptions,
+  type AnalyzeVaultResult,
+} from '../../src/analysis/index.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vl-analysis-warm-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const q = (track: string, id: number, zone = 'recall', level = 'L1', status = 'published') =>
+  `schema_version: '1.0'\nid: ${track}-${String(id).padStart(4, '0')}\ntrack: ${track}\nlevel: ${level}\nzone: ${zone}\ntopic: duty-cycling\ncompetency_area: power\nstatus: ${status}\n`;
+
+let vaults = 0;
+/** 40 questions in two folders plus one unparseable file; returns the vault dir. */
+async function makeVault(): Promise<string> {
+  const dir = join(tmp, `v${++vaults}`);
+  mkdirSync(join(dir, 'questions', 'edge', 'power'), { recursive: true });
+  mkdirSync(join(dir, 'questions', 'cloud', 'power'), { recursive: true });
+  for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'questions', 'edge', 'power', `edge-${i}.yaml`), q('edge', i, i % 2 ? 'recall' : 'analyze', `L${1 + (i % 3)}`, i % 4 ? 'published' : 'draft'));
+  for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'questions', 'cloud', 'power', `cloud-${i}.yaml`), q('cloud', i));
+  writeFileSync(join(dir, 'questions', 'edge', 'power', 'broken.yaml'), "id: 'x\ntrack: [\n");
+  await sleep(5); // racyMs 0: the files must be older than the scan's start
+  return dir;
+}
+
+const OPTS: Partial<AnalyzeOptions> = { strategy: 'reference', total: 10 };
+const strip = (r: AnalyzeVaultResult) => ({ report: { ...r.report, generated_at: '' }, records: r.records, skipped: r.stats.skipped });
+const cold = (dir: string, opts: Partial<AnalyzeOptions> = OPTS) => analyzeVault(dir, { ...opts, useIndex: false });
+/** A fresh process: nothing in memory, only the index file. */
+const freshProcess = (dir: string, opts: Partial<AnalyzeOptions> = OPTS) => new VaultAnalyzer(dir, { racyMs: 0 }).analyze(opts);
+
+/** utimes takes whole milliseconds at best: give a file a whole-second mtime it can get back exactly. */
+function wholeSecondMtime(file: string): void {
+  const t = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+  utimesSync(file, t, t);
+}
+
+const indexFile = (dir: string) => join(dir, INDEX_DIR, INDEX_FILE);
+const f = (dir: string, name: string) => join(dir, 'questions', 'edge', 'power', name);
+
+/** Runs the same scenario against a fresh analyzer per call and against one long-lived analyzer. */
+const modes = [
+  { name: 'fresh process (index file)', make: () => (dir: string, o?: Partial<AnalyzeOptions>) => freshProcess(dir, o), warmIndex: 'loaded' },
+  {
+    name: 'same process (memory)',
+    make: () => {
+      let a: VaultAnalyzer | undefined;
+      return (dir: string, o?: Partial<AnalyzeOptions>) => (a ??= new VaultAnalyzer(dir, { racyMs: 0 })).analyze(o ?? OPTS);
+    },
+    warmIndex: 'memory',
+  },
+] as const;
+
+describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
+  it('re-reads nothing when nothing changed, lists no directory, and does not rewrite the index', async () => {
+    const dir = await makeVault();
+    const run = make();
+    const c = await run(dir);
+    expect(c.stats).toMatchObject({ index: 'absent', read: 41, records: 40, dirsListed: 5, indexWritten: true });
+    expect(c.stats.skipped.map((s) => s.reason)).toEqual(['yaml']);
+    const before = statSync(indexFile(dir));
+    const w = await run(dir);
+    expect(w.stats).toMatchObject({ index: warmIndex, read: 0, fromIndex: 41, dirsListed: 0, indexWritten: false });
+    expect(statSync(indexFile(dir)).mtimeMs).toBe(before.mtimeMs);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('sees a file edited in place with the same size and a new mtime', async () => {
+    const dir = await makeVault();
+    const run = make();
+    await run(dir);
+    const file = f(dir, 'edge-4.yaml');
+    const text = readFileSync(file, 'utf8');
+    const edited = text.replace('level: L2', 'level: L5').replace('status: draft', 'status: glaft');
+    expect(edited.length).toBe(text.length);
+    expect(edited).not.toBe(text);
+    writeFileSync(file, edited);
+    const t = new Date(statSync(file).mtimeMs + 7000);
+    utimesSync(file, t, t);
+    await sleep(5);
+    const w = await run(dir);
+    expect(w.stats).toMatchObject({ index: warmIndex, read: 1, fromIndex: 40, dirsListed: 0, indexWritten: true });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(w.report.track_zone_level_gaps.find((r) => r.track === 'edge' && r.zone === 'analyze' && r.level === 'L5')?.actual).toBe(1);
+  });
+
+  it('sees an edit whose mtime was set back to the old one (same size): ctime changed', async () => {
+    const dir = await makeVault();
+    const run = make();
+    const file = f(dir, 'edge-0.yaml');
+    wholeSecondMtime(file);
+    await sleep(5);
+    await run(dir);
+    const st = statSync(file);
+    const text = readFileSync(file, 'utf8');
+    writeFileSync(file, text.replace('zone: analyze', 'zone: analyse'));
+    utimesSync(file, st.atime, st.mtime); // as cp -p / rsync -t would leave it
+    expect(statSync(file).mtimeMs).toBe(st.mtimeMs);
+    expect(statSync(file).size).toBe(st.size);
+    await sleep(5);
+    const w = await run(dir);
+    expect(w.stats).toMatchObject({ read: 1, fromIndex: 40 });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('sees a new file, a deleted file and a renamed file', async () => {
+    const dir = await makeVault();
+    const run = make();
+    await run(dir);
+    writeFileSync(f(dir, 'mobile-99.yaml'), q('mobile', 99, 'design', 'L3'));
+    unlinkSync(f(dir, 'edge-7.yaml'));
+    renameSync(join(dir, 'questions', 'cloud', 'power', 'cloud-3.yaml'), join(dir, 'questions', 'cloud', 'power', 'cloud-3-renamed.yaml'));
+    mkdirSync(join(dir, 'questions', 'tinyml', 'new'), { recursive: true });
+    writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1));
+    await sleep(5);
+    const w = await run(dir);
+    // New: mobile-99, cloud-3-renamed, tinyml-1. Gone: edge-7, cloud-3.
+    expect(w.stats).toMatchObject({ index: warmIndex, read: 3, dropped: 2, fromIndex: 39, files: 42, records: 41, indexWritten: true });
+    expect(w.stats.dirsListed).toBe(5); // questions, edge/power, cloud/power, tinyml, tinyml/new
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    // And the next run trusts the new listings again.
+    const again = await run(dir);
+    expect(again.stats).toMatchObject({ read: 0, dirsListed: 0, indexWritten: false });
+  });
+
+  it('sees a file replaced by rename (temp file + rename) with the same size and mtime', async () => {
+    const dir = await makeVault();
+    const run = make();
+    const file = f(dir, 'edge-5.yaml');
+    wholeSecondMtime(file);
+    await sleep(5);
+    await run(dir);
+    const st = statSync(file);
+    expect(st.mtimeMs % 1000).toBe(0);
+    writeFileSync(`${file}.tmp`, readFileSync(file, 'utf8').replace('level: L3', 'level: L4'));
+    utimesSync(`${file}.tmp`, st.atime, st.mtime);
+    renameSync(`${file}.tmp`, file);
+    await sleep(5);
+    const w = await run(dir);
+    expect(w.stats.read).toBe(1);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('keeps the counts right through many edits, for every option set', async () => {
+    const dir = await makeVault();
+    const run = make();
+    const optionSets: Partial<AnalyzeOptions>[] = [OPTS, { ...OPTS, publishedOnly: true }, { strategy: 'balanced', total: 20 }, { strategy: 'balanced', total: 20, publishedOnly: true, visual: true }];
+    await run(dir);
+    for (let round = 0; round < 4; round++) {
+      writeFileSync(f(dir, `edge-${round}.yaml`), q('edge', round, 'design', 'L4', round % 2 ? 'draft' : 'published') + (round === 2 ? 'visual:\n  kind: svg\n' : ''));
+      if (round === 1) unlinkSync(f(dir, 'edge-10.yaml'));
+      if (round === 3) writeFileSync(f(dir, 'edge-10.yaml'), '');
+      await sleep(5);
+      for (const o of optionSets) expect(strip(await run(dir, o))).toStrictEqual(strip(await cold(dir, o)));
+    }
+    const last = await run(dir);
+    expect(last.report).toMatchObject({ n_records: analyzeRecords(last.records, OPTS).n_records });
+  });
+});
+
+describe('the index file', () => {
+  it('is safe to delete: a fresh process rebuilds it; a long-lived analyzer writes it back', async () => {
+    const dir = await makeVault();
+    const host = new VaultAnalyzer(dir, { racyMs: 0 });
+    await host.analyze(OPTS);
+    rmSync(join(dir, INDEX_DIR), { recursive: true });
+    const h = await host.analyze(OPTS);
+    expect(h.stats).toMatchObject({ index: 'memory', read: 0, indexWritten: true });
+    rmSync(join(dir, INDEX_DIR), { recursive: true });
+    const c = await freshProcess(dir);
+    expect(c.stats).toMatchObject({ index: 'absent', read: 41, indexWritten: true });
+    expect((await freshProcess(dir)).stats).toMatchObject({ index: 'loaded', read: 0 });
+    expect(strip(c)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('is ignored and rebuilt when corrupt, truncated, bit-flipped, foreign or of version 1', async () => {
+    const dir = await makeVault();
+    await freshProcess(dir);
+    const good = readFileSync(indexFile(dir));
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 10]! ^= 0x01; // inside the record column: only the checksum can tell
+    const foreign = Buffer.from(good);
+    foreign.writeUInt32LE(INDEX_VERSION + 1, 4);
+    const cases: [string, Buffer | string, string][] = [
+      ['garbage', '{ not an index', 'corrupt'],
+      ['empty', '', 'corrupt'],
+      ['truncated', good.subarray(0, good.length - 7), 'corrupt'],
+      ['bit flip', flipped, 'corrupt'],
+      ['foreign version', foreign, 'stale-version'],
+    ];
+    const want = strip(await cold(dir));
+    for (const [what, bytes, status] of cases) {
+      writeFileSync(indexFile(dir), bytes);
+      const r = await freshProcess(dir);
+      expect(r.stats, what).toMatchObject({ index: status, read: 41, indexWritten: true });
+      expect(strip(r), what).toStrictEqual(want);
+      expect((await freshProcess(dir)).stats, what).toMatchObject({ index: 'loaded', read: 0 });
+    }
+    // A version-1 JSON index next to it is removed when the new one is written.
+    rmSync(indexFile(dir));
+    writeFileSync(join(dir, INDEX_DIR, 'analysis-index.json'), JSON.stringify({ version: 1, entries: {} }));
+    await freshProcess(dir);
+    expect(() => statSync(join(dir, INDEX_DIR, 'analysis-index.json'))).toThrow();
+  });
+});
+
+describe('racy entries (default window)', () => {
+  it('re-reads a file changed right after it was read, even within the same timestamp tick', async () => {
+    const dir = await makeVault();
+    const file = f(dir, 'edge-1.yaml');
+    wholeSecondMtime(file);
+    const host = new VaultAnalyzer(dir); // default RACY_MS
+    await host.analyze(OPTS);
+    const st = statSync(file);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('zone: recall', 'zone: recalm'));
+    utimesSync(file, st.atime, st.mtime);
+    const w = await host.analyze(OPTS);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    // Files written moments ago are not trusted from the index yet: read again, same answer.
+    const fresh = await new VaultAnalyzer(dir).analyze(OPTS);
+    expect(fresh.stats.read).toBeGreaterThan(0);
+    expect(strip(fresh)).toStrictEqual(strip(await cold(dir)));
+  });
+});
+
+describe('analyzeVault (module-level memory per vault)', () => {
+  it('answers from memory on the second call in a process, validated by stat', async () => {
+    clearVaultAnalyzerCache();
+    const dir = await makeVault();
+    const a = await analyzeVault(dir, OPTS);
+    expect(a.stats.index).toBe('absent');
+    writeFileSync(f(dir, 'edge-2.yaml'), q('edge', 2, 'mastery', 'L6+'));
+    const b = await analyzeVault(dir, OPTS);
+    expect(b.stats.index).toBe('memory');
+    expect(strip(b)).toStrictEqual(strip(await cold(dir)));
+    expect((await analyzeVault(dir, { ...OPTS, memoryCache: false })).stats.index).toBe('loaded');
+    clearVaultAnalyzerCache();
+    expect((await analyzeVault(dir, OPTS)).stats.index).toBe('loaded');
+  });
+});
