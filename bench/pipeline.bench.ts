@@ -11,47 +11,10 @@
  *     consecutive chunks (generator and judge each sleep between their chunks, not after the last).
  * Goal: wall time within 15% of the ideal critical path.
  */
-import type { Queue } from 'bullmq';
-import { benchConfig, benchRedis, benchVault, goal, intFlag, machineLine, openBenchHost, ratio, runOnce, secs, table } from './support/index.js';
+import { benchConfig, benchRedis, benchVault, goal, intFlag, jobTimes, machineLine, openBenchHost, phases, ratio, runOnce, secs, table } from './support/index.js';
 
 /** `--sleep 2.0` of the original generator and judge. */
 const ORIGINAL_SLEEP_MS = 2000;
-
-interface JobTime {
-  queue: string;
-  id: string;
-  queued: number;
-  started: number;
-  finished: number;
-}
-
-/** Every finished job of the run (BullMQ's own timestamps), for the phase breakdown and `--trace`. */
-async function jobTimes(queues: Queue[]): Promise<JobTime[]> {
-  const jobs: JobTime[] = [];
-  for (const q of queues) {
-    for (const j of await q.getJobs(['completed', 'failed'], 0, -1)) {
-      jobs.push({ queue: q.name, id: String(j.id).replace(/^\d+_\d+(-\d+)?-/, ''), queued: j.timestamp, started: j.processedOn ?? 0, finished: j.finishedOn ?? 0 });
-    }
-  }
-  return jobs.sort((a, b) => a.started - b.started);
-}
-
-/** Where one iteration's time went: the span of each phase, from the first start to the last finish. */
-function phases(jobs: JobTime[]): (string | number)[][] {
-  const span = (pick: (j: JobTime) => boolean): [number, number] | null => {
-    const js = jobs.filter(pick);
-    return js.length ? [Math.min(...js.map((j) => j.started)), Math.max(...js.map((j) => j.finished))] : null;
-  };
-  const gen = span((j) => j.queue === 'generate');
-  const t0 = gen?.[0] ?? 0;
-  const rows: [string, [number, number] | null][] = [
-    ['generate (all cells)', gen],
-    ['dispatch (write drafts, near-dup index)', span((j) => j.id.endsWith('i0-dispatch'))],
-    ['render + judge + apply', span((j) => ['render', 'judge', 'apply'].includes(j.queue))],
-    ['checkpoint (records)', span((j) => j.id.endsWith('i0-checkpoint'))],
-  ];
-  return rows.filter((r) => r[1]).map(([name, s]) => [name, s![0] - t0, s![1] - t0, s![1] - s![0]]);
-}
 
 async function main(): Promise<void> {
   const latency = intFlag('latency', 300);
@@ -91,7 +54,7 @@ async function main(): Promise<void> {
       try {
         out = await runOnce(host, cfg);
         const jobs = await jobTimes(host.queues.all);
-        console.log(`\nrun ${r + 1}: where the iteration's time went (ms from the first generate job)`);
+        console.log(`\nrun ${r + 1}: where the iteration's time went (ms from adding the generate flow)`);
         console.log(table(['phase', 'from', 'to', 'ms'], phases(jobs)));
         if (process.argv.includes('--trace')) {
           const t0 = Math.min(...jobs.map((j) => j.queued));

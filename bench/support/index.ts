@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { synthesizeVault } from '../../src/corpus/synth.js';
@@ -34,7 +35,9 @@ export interface BenchRedis {
   options: RedisOptions;
   prefix: string;
   client: Redis;
-  /** Deletes every key of this prefix (never FLUSHALL: the Redis may be shared) and disconnects. */
+  /** Deletes the keys matching a pattern (SCAN + UNLINK; never FLUSHALL: the Redis may be shared). */
+  deleteKeys(pattern: string): Promise<number>;
+  /** Deletes every key of this prefix and disconnects. */
   cleanup(): Promise<number>;
 }
 
@@ -45,19 +48,24 @@ export async function benchRedis(name: string): Promise<BenchRedis> {
   if (!(await pingRedis(options, 2000))) throw new Error(`no Redis answers at ${url}; start one or set REDIS_URL`);
   const prefix = `vlbench-${name}-${randomBytes(4).toString('hex')}`;
   const client = new Redis({ ...options, maxRetriesPerRequest: 3 });
+  const deleteKeys = async (pattern: string): Promise<number> => {
+    let cursor = '0';
+    let n = 0;
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) n += await client.unlink(...keys);
+    } while (cursor !== '0');
+    return n;
+  };
   return {
     url,
     options,
     prefix,
     client,
+    deleteKeys,
     async cleanup() {
-      let cursor = '0';
-      let n = 0;
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) n += await client.unlink(...keys);
-      } while (cursor !== '0');
+      const n = await deleteKeys(`*${prefix}*`);
       client.disconnect();
       return n;
     },
@@ -125,3 +133,42 @@ export function machineLine(): string {
 export const secs = (ms: number): string => (ms / 1000).toFixed(3);
 export const ratio = (x: number): string => `${x.toFixed(2)}x`;
 export const goal = (ok: boolean, text: string): string => (ok ? `goal met (${text})` : `goal missed (${text})`);
+
+export interface JobTime {
+  queue: string;
+  id: string;
+  queued: number;
+  started: number;
+  finished: number;
+}
+
+/** Every finished job of the run (BullMQ's own timestamps), for the phase breakdown and `--trace`. */
+export async function jobTimes(queues: Queue[]): Promise<JobTime[]> {
+  const jobs: JobTime[] = [];
+  for (const q of queues) {
+    for (const j of await q.getJobs(['completed', 'failed'], 0, -1)) {
+      jobs.push({ queue: q.name, id: String(j.id).replace(/^\d+_\d+(-\d+)?-/, ''), queued: j.timestamp, started: j.processedOn ?? 0, finished: j.finishedOn ?? 0 });
+    }
+  }
+  return jobs.sort((a, b) => a.started - b.started);
+}
+
+/** Where one iteration's time went: the span of each phase, from its first start to its last finish. */
+export function phases(jobs: JobTime[]): (string | number)[][] {
+  const span = (pick: (j: JobTime) => boolean): [number, number] | null => {
+    const js = jobs.filter(pick);
+    return js.length ? [Math.min(...js.map((j) => j.started)), Math.max(...js.map((j) => j.finished))] : null;
+  };
+  // The generate flow is added with its dispatch parent: that job's queue time is the start (the
+  // earliest generate jobs may already be removed by KEEP_COMPLETED on a large run).
+  const dispatch = jobs.find((j) => j.id.endsWith('i0-dispatch'));
+  const lastGen = Math.max(...jobs.filter((j) => j.queue === 'generate').map((j) => j.finished));
+  const t0 = dispatch?.queued ?? 0;
+  const rows: [string, [number, number] | null][] = [
+    ['generate (flow added → last cell done)', dispatch && Number.isFinite(lastGen) ? [t0, lastGen] : null],
+    ['dispatch (write drafts, near-dup index)', span((j) => j.id.endsWith('i0-dispatch'))],
+    ['render + judge + apply', span((j) => ['render', 'judge', 'apply'].includes(j.queue))],
+    ['checkpoint (records)', span((j) => j.id.endsWith('i0-checkpoint'))],
+  ];
+  return rows.filter((r) => r[1]).map(([name, s]) => [name, s![0] - t0, s![1] - t0, s![1] - s![0]]);
+}

@@ -72,7 +72,8 @@ interface Header {
   strings: string[];
   records: PackedRecord[];
   dirs: [string, number, number, number, 0 | 1, string[]][];
-  files: string[];
+  /** The sorted paths joined with '\n': one JSON string parses much faster than 10k of them. */
+  files: string;
 }
 
 export function encodeIndex(d: IndexData): Buffer {
@@ -99,7 +100,7 @@ export function encodeIndex(d: IndexData): Buffer {
     strings,
     records,
     dirs: d.dirs.map((x) => [x.rel, x.mtimeMs, x.ctimeMs, x.ino, x.volatile ? 1 : 0, x.subdirs]),
-    files: d.files,
+    files: d.files.join('\n'),
   };
   let json = JSON.stringify(header);
   let hb = Buffer.byteLength(json);
@@ -143,7 +144,9 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   }
   // The checksum vouches for the bytes, not for a writer's bugs: check the shape anyway.
   if (!h || !isNum(h.scanStartMs) || !Array.isArray(h.strings) || !h.strings.every(isStr)) return { status: 'corrupt' };
-  if (!Array.isArray(h.files) || h.files.length !== n || !h.files.every(isStr)) return { status: 'corrupt' };
+  if (!isStr(h.files)) return { status: 'corrupt' };
+  const files = n === 0 ? [] : h.files.split('\n');
+  if (files.length !== n || (n === 1 && files[0] === '')) return { status: 'corrupt' };
   if (!Array.isArray(h.records) || !Array.isArray(h.dirs)) return { status: 'corrupt' };
   const str = (i: unknown): string | null | undefined => (i === -1 ? null : Number.isInteger(i) && (i as number) < h.strings.length ? h.strings[i as number] : undefined);
   const records: IndexRecord[] = [];
@@ -186,5 +189,5 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   const ino = col();
   const record = new Int32Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 4));
   for (let i = 0; i < n; i++) if (record[i]! < -1 || record[i]! >= records.length) return { status: 'corrupt' };
-  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files: h.files, size, mtimeMs, ctimeMs, ino, record } };
+  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, size, mtimeMs, ctimeMs, ino, record } };
 }

@@ -185,7 +185,8 @@ function recordKey(r: IndexRecord): string {
 // The analyzer
 
 interface State extends IndexData {
-  recordIds: Map<string, number>;
+  /** Distinct record key → index in `records`; built on first need (a re-read file). */
+  recordIds: Map<string, number> | undefined;
   /** Counts over all parsed records and over the published ones; kept up to date in memory. */
   tallies?: { all: Tally; published: Tally };
 }
@@ -337,9 +338,7 @@ function loadIndex(file: string): { state: State; status: AnalyzeVaultStats['ind
   }
   const d = decodeIndex(raw);
   if (d.status !== 'loaded') return { state: emptyState(), status: d.status, stamp };
-  const recordIds = new Map<string, number>();
-  d.data.records.forEach((r, i) => recordIds.set(recordKey(r), i));
-  return { state: { ...d.data, recordIds }, status: 'loaded', stamp };
+  return { state: { ...d.data, recordIds: undefined }, status: 'loaded', stamp };
 }
 
 function writeIndex(vaultDir: string, state: State, dropLegacy: boolean): string {
@@ -381,6 +380,7 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
   const dirs: IndexDir[] = [];
   const fresh = new Map<string, string[]>(); // relDir → files of a directory listed now
   let dirsChanged = false;
+  let settled = false;
   const realRoot: { value?: string } = {};
   const visit = (rel: string): void => {
     let st: Stats | undefined;
@@ -403,6 +403,9 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     const l = listDir(vaultDir, absOf(rel), rel, realRoot);
     stats.dirsListed++;
     const entry: IndexDir = { rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, volatile: l.volatile, subdirs: l.subdirs };
+    // A racy listing re-made with the same result still counts as a change once it is no longer
+    // racy, so the index stops sending every later run back to list it.
+    if (!racy(entry.mtimeMs, entry.ctimeMs, scanStartMs, racyMs)) settled = true;
     if (!old || old.mtimeMs !== entry.mtimeMs || old.ctimeMs !== entry.ctimeMs || old.ino !== entry.ino || old.volatile !== entry.volatile || old.subdirs.join('/') !== entry.subdirs.join('/')) {
       dirsChanged = true;
     }
@@ -452,10 +455,11 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
   const ino = new Float64Array(n);
   const record = new Int32Array(n);
   const records = prev.records.slice();
-  const recordIds = new Map(prev.recordIds);
+  let recordIds: Map<string, number> | undefined;
   let changed = dirsChanged;
   const intern = (r: IndexRecord): number => {
     const key = recordKey(r);
+    recordIds ??= prev.recordIds ? new Map(prev.recordIds) : new Map(records.map((x, i) => [recordKey(x), i]));
     let id = recordIds.get(key);
     if (id === undefined) {
       id = records.length;
@@ -501,12 +505,16 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
       const after = r?.record ? records[record[i]!]!.record : null;
       if (before !== after) deltas.push([before, after]);
       if (j < 0 || record[i] !== prev.record[j] || size[i] !== prev.size[j] || mtimeMs[i] !== prev.mtimeMs[j] || ctimeMs[i] !== prev.ctimeMs[j] || ino[i] !== prev.ino[j]) changed = true;
+      else if (!racy(st.mtimeMs, st.ctimeMs, scanStartMs, racyMs)) settled = true; // same answer, and trusted from now on
     }
     const id = record[i]!;
     if (id >= 0 && !records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
   }
   stats.files = n;
-  const state: State = { scanStartMs, records, recordIds, dirs, files, size, mtimeMs, ctimeMs, ino, record };
+  const state: State = { scanStartMs, records, recordIds: recordIds ?? prev.recordIds, dirs, files, size, mtimeMs, ctimeMs, ino, record };
+  // Settled racy entries are worth a write even when nothing else changed: otherwise every later
+  // process would re-read them, since the index on disk still has the old scan time.
+  changed ||= settled;
   if (changed) compactRecords(state);
   return { state, stats, changed, deltas };
 }
@@ -525,7 +533,7 @@ function compactRecords(s: State): void {
   if (records.length === s.records.length) return;
   for (let i = 0; i < s.record.length; i++) if (s.record[i]! >= 0) s.record[i] = used[s.record[i]!]!;
   s.records = records;
-  s.recordIds = new Map(records.map((r, i) => [recordKey(r), i]));
+  s.recordIds = undefined;
 }
 
 /** A file's distinct record, or null when it could not be read at all (I/O error). */

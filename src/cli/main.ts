@@ -2,21 +2,9 @@
  * The CLI: a thin shell over the functions the services use. Each command lives in
  * src/cli/commands/<name>.ts and exports `register(program)`.
  */
-import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.js';
+import { CommanderError } from 'commander';
 import { reportFatal } from './output.js';
-
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('vault-loop')
-    .description('Keeps an interview-question vault balanced with LLMs: analyze gaps, generate, render, judge, prune; on Redis + BullMQ.')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  for (const register of commands) register(program);
-  return program;
-}
+import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -29,5 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
+process.exitCode = await main(process.argv.slice(2));
+// A command that returned has closed what it opened; should a stray handle keep the event loop
+// alive (a half-closed socket, say), do not hang the user's terminal.
+setTimeout(() => process.exit(), 3000).unref();

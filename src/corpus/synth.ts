@@ -30,7 +30,7 @@ import {
 /** Question counts per track in the original's published manifest: the shares synth reproduces. */
 export const TRACK_SHARES: Record<Track, number> = { cloud: 4058, edge: 1959, mobile: 1635, tinyml: 1156, global: 305 };
 
-/** taxonomy_data.yaml of the original vault (topic × track applicability), shipped as data. */
+/** Topic × track applicability (ids, areas, tracks of the vault taxonomy), shipped as data for synthetic vaults. */
 export const BUNDLED_TAXONOMY_FILE = [
   new URL('./data/taxonomy_data.yaml', import.meta.url),
   // tsc does not copy data files: the compiled copy (dist/src/corpus) reads the source tree's.
@@ -391,7 +391,7 @@ export interface SynthOptions {
   outDir: string;
   questions: number;
   seed?: string | number;
-  /** taxonomy_data.yaml to copy into <out>/schema/ (default: the bundled copy of the original's). */
+  /** taxonomy_data.yaml to copy into <out>/schema/ (default: the bundled applicability file). */
   taxonomyFile?: string;
   /** Parallel file writes (default 32). */
   concurrency?: number;

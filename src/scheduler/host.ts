@@ -53,7 +53,7 @@ export interface HostOptions {
 
 export class CorpusHost {
   readonly store: RunStore;
-  readonly queues: Queues & { close(): Promise<void> };
+  readonly queues: ReturnType<typeof createQueues>;
   readonly vault: string;
   readonly #redis: Redis;
   readonly #flows: BullFlows;

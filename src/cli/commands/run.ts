@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard, type RunningDashboard } from '../../../dashboard/index.js';
 import { judgeSettings, type Config } from '../../config/index.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { RedisUnavailableError } from '../../redis/index.js';
@@ -65,6 +66,8 @@ export interface RunLoopOptions {
   resume?: string;
   progress: 'auto' | 'bars' | 'plain' | 'none';
   json: boolean;
+  /** Serve the dashboard on the host's Redis and prefix until the run ends. */
+  dashboard?: boolean;
   /** Printed before the summary (the demo says where things are). */
   out?: (line: string) => void;
   /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
@@ -82,6 +85,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   if (warning) err(`vault-loop: warning: ${warning}`);
 
   let host: CorpusHost | undefined;
+  let dash: RunningDashboard | undefined;
   const abort = new AbortController();
   let forced = false;
   const offSignals = onSignals(
@@ -97,6 +101,15 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   );
   try {
     host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
+    if (o.dashboard) {
+      try {
+        dash = await startDashboard({ ...dashboardOptionsFromConfig(o.cfg), target, log });
+      } catch (e) {
+        if (e instanceof DashboardConfigError || e instanceof DashboardListenError) throw new UserError(e.message);
+        throw e;
+      }
+      err(`vault-loop: dashboard at ${dash.url}`);
+    }
     let runId: string;
     let maxIters = o.cfg.maxIters;
     if (o.resume) {
@@ -156,6 +169,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     throw e;
   } finally {
     offSignals();
+    await dash?.close().catch(() => {});
     if (!forced) await host?.close().catch(() => {});
     await target.embedded?.stop().catch(() => {});
   }

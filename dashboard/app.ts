@@ -1,0 +1,295 @@
+/**
+ * The dashboard: an Express 5 app over the run state in Redis and the queues of the catalog.
+ *   /                        run overview            /runs/:id            one run (live)
+ *   /queues                  Bull Board              /metrics             Prometheus text
+ *   /api/runs[/:id[/coverage|/events]]              POST /api/runs/:id/{pause,resume,stop,retry-failed}
+ *   POST /api/runs/:id/judge/:jobId/retry
+ * Auth and the same-origin rule: see auth.ts.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ConnectionOptions } from 'bullmq';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config/index.js';
+import { retryFailed } from '../src/cli/commands/retry.js';
+import { createQueues, type Queues } from '../src/queues/index.js';
+import { createRedis, type RedisTarget } from '../src/redis/index.js';
+import { RunStore, type RunState } from '../src/scheduler/state.js';
+import { silentLogger, type Logger } from '../src/util/log.js';
+import { authMiddleware, checkBindSecurity, type Credentials, type Role } from './auth.js';
+import { boardRouter, BOARD_PATH } from './board.js';
+import { coverageGrid, fingerprint, isTerminal, listRuns, runDetail } from './data.js';
+import { metricsText } from './metrics.js';
+import { notFoundPage, overviewPage, runBody, runPage } from './views.js';
+
+export interface DashboardDeps {
+  store: RunStore;
+  queues: Queues & { all: import('bullmq').Queue[] };
+  prefix: string;
+  credentials: Credentials;
+  log?: Logger;
+  /** How often the live view checks a run for changes (ms). */
+  liveIntervalMs?: number;
+}
+
+/** An error whose message is safe to show (the status says what kind). */
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+/** Express 5 forwards rejected promises to the error handler; this only keeps the types short. */
+const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
+
+const roleOf = (req: Request): Role => req.dashboardRole ?? 'viewer';
+const param = (req: Request, name: string): string => String(req.params[name] ?? '');
+
+/** A browser form wants the run page back; a script wants JSON. */
+function reply(req: Request, res: Response, runId: string, body: Record<string, unknown>): void {
+  const form = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || (req.headers.accept ?? '').includes('text/html');
+  if (form) res.redirect(303, `/runs/${encodeURIComponent(runId)}`);
+  else res.json(body);
+}
+
+export function createDashboardApp(deps: DashboardDeps): express.Express {
+  const { store, queues } = deps;
+  const log = deps.log ?? silentLogger;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use((_req, res, next) => {
+    // Pages carry only inline script and style; nothing may load from elsewhere.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    res.setHeader('X-Frame-Options', 'DENY');
+    next();
+  });
+  app.use(authMiddleware(deps.credentials));
+
+  const mustRun = async (runId: string): Promise<RunState> => {
+    const run = await store.get(runId);
+    if (!run) throw new HttpError(404, `run ${runId} not found`);
+    return run;
+  };
+
+  app.get(
+    '/',
+    route(async (req, res) => {
+      res.type('html').send(overviewPage(await listRuns(store), roleOf(req), deps.prefix));
+    }),
+  );
+
+  app.get(
+    '/runs/:id',
+    route(async (req, res) => {
+      const d = await runDetail(store, queues, param(req, 'id'));
+      if (!d) {
+        res.status(404).type('html').send(notFoundPage(`run ${param(req, 'id')} not found`, roleOf(req)));
+        return;
+      }
+      const grid = coverageGrid(d.run.vault, d.run.runId);
+      res.type('html').send(req.query.fragment ? runBody(d, grid, roleOf(req)) : runPage(d, grid, roleOf(req)));
+    }),
+  );
+
+  app.get(
+    '/api/runs',
+    route(async (_req, res) => {
+      res.json({ runs: await listRuns(store) });
+    }),
+  );
+
+  app.get(
+    '/api/runs/:id',
+    route(async (req, res) => {
+      const d = await runDetail(store, queues, param(req, 'id'));
+      if (!d) throw new HttpError(404, `run ${param(req, 'id')} not found`);
+      res.json(d);
+    }),
+  );
+
+  app.get(
+    '/api/runs/:id/coverage',
+    route(async (req, res) => {
+      const run = await mustRun(param(req, 'id'));
+      res.json(coverageGrid(run.vault, run.runId));
+    }),
+  );
+
+  // Server-sent events: the run's fingerprint, sent when it changes (a comment keeps proxies awake).
+  app.get(
+    '/api/runs/:id/events',
+    route(async (req, res) => {
+      const runId = param(req, 'id');
+      await mustRun(runId);
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+      let last = '';
+      let beats = 0;
+      let busy = false;
+      const tick = async () => {
+        if (busy) return;
+        busy = true;
+        try {
+          const d = await runDetail(store, queues, runId);
+          const fp = d ? fingerprint(d) : 'gone';
+          if (fp !== last) res.write(`data: ${fp}\n\n`);
+          else if (++beats % 15 === 0) res.write(': keep-alive\n\n');
+          last = fp;
+        } catch (e) {
+          log.warn({ run: runId, err: (e as Error).message }, 'dashboard: live update failed');
+        } finally {
+          busy = false;
+        }
+      };
+      await tick();
+      const timer = setInterval(() => void tick(), deps.liveIntervalMs ?? 1000);
+      req.on('close', () => clearInterval(timer));
+    }),
+  );
+
+  for (const action of ['pause', 'resume', 'stop'] as const) {
+    app.post(
+      `/api/runs/:id/${action}`,
+      route(async (req, res) => {
+        const runId = param(req, 'id');
+        const run = await mustRun(runId);
+        if (isTerminal(run.status)) throw new HttpError(409, `run ${runId} has already ended (${run.status})`);
+        if (action === 'pause' && run.status !== 'running') throw new HttpError(409, `run ${runId} is ${run.status}, not running`);
+        if (action === 'resume' && run.status !== 'paused') throw new HttpError(409, `run ${runId} is ${run.status}, not paused`);
+        if (action === 'stop') await store.requestStop(runId);
+        else if (action === 'pause') await store.pause(runId);
+        else await store.resume(runId);
+        log.info({ run: runId, action }, 'dashboard: run control');
+        reply(req, res, runId, { runId, status: (await store.get(runId))?.status });
+      }),
+    );
+  }
+
+  app.post(
+    '/api/runs/:id/retry-failed',
+    route(async (req, res) => {
+      const runId = param(req, 'id');
+      await mustRun(runId);
+      const retried = await retryFailed(queues, 'judge', runId);
+      log.info({ run: runId, retried }, 'dashboard: retried failed judge chunks');
+      reply(req, res, runId, { runId, retried });
+    }),
+  );
+
+  app.post(
+    '/api/runs/:id/judge/:jobId/retry',
+    route(async (req, res) => {
+      const runId = param(req, 'id');
+      const jobId = param(req, 'jobId');
+      await mustRun(runId);
+      const job = await queues.judge.getJob(jobId);
+      if (!job || job.data.runId !== runId) throw new HttpError(404, `judge job ${jobId} of run ${runId} not found`);
+      const state = await job.getState();
+      if (state !== 'failed') throw new HttpError(409, `judge job ${jobId} is ${state}, not failed`);
+      await job.retry('failed');
+      log.info({ run: runId, jobId }, 'dashboard: retried a judge chunk');
+      reply(req, res, runId, { runId, retried: [jobId] });
+    }),
+  );
+
+  app.get(
+    '/metrics',
+    route(async (_req, res) => {
+      res.type('text/plain; version=0.0.4; charset=utf-8').send(await metricsText(store, queues));
+    }),
+  );
+
+  const operatorBoard = boardRouter(queues.all, false);
+  const viewerBoard = boardRouter(queues.all, true);
+  app.use(BOARD_PATH, (req, res, next) => (roleOf(req) === 'operator' ? operatorBoard : viewerBoard)(req, res, next));
+
+  app.use((req, res) => {
+    if ((req.headers.accept ?? '').includes('text/html')) res.status(404).type('html').send(notFoundPage(req.path, roleOf(req)));
+    else res.status(404).json({ error: 'not found' });
+  });
+
+  // One error path: a known HttpError says what went wrong; anything else is logged, never shown.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = err instanceof HttpError ? err.status : typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500;
+    const message = err instanceof HttpError ? err.message : status < 500 ? 'bad request' : 'internal error';
+    if (status >= 500) log.error({ err, path: req.path }, 'dashboard: request failed');
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json({ error: message });
+  });
+  return app;
+}
+
+export interface StartDashboardOptions {
+  target: Pick<RedisTarget, 'options'>;
+  prefix: string;
+  host?: string;
+  port?: number;
+  token?: string | undefined;
+  viewerToken?: string | undefined;
+  log?: Logger;
+  liveIntervalMs?: number;
+}
+
+export interface RunningDashboard {
+  url: string;
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The dashboard options of a loaded config. */
+export function dashboardOptionsFromConfig(cfg: Config): Pick<StartDashboardOptions, 'prefix' | 'host' | 'port' | 'token' | 'viewerToken'> {
+  return { prefix: cfg.prefix, host: cfg.dashboardHost, port: cfg.dashboardPort, token: cfg.dashboardToken, viewerToken: cfg.dashboardViewerToken };
+}
+
+/** Checks the bind address against the credentials, connects, and listens. */
+export async function startDashboard(o: StartDashboardOptions): Promise<RunningDashboard> {
+  const host = o.host ?? '127.0.0.1';
+  const credentials: Credentials = { token: o.token, viewerToken: o.viewerToken };
+  // Before any connection opens: an unsafe address is refused outright.
+  checkBindSecurity(host, credentials);
+  const log = o.log ?? silentLogger;
+  const redis: Redis = createRedis(o.target, 'client', (e) => log.warn({ err: e.message }, 'dashboard: redis error'));
+  const queues = createQueues({ connection: o.target.options as ConnectionOptions, prefix: o.prefix });
+  const app = createDashboardApp({ store: new RunStore(redis, o.prefix), queues, prefix: o.prefix, credentials, log, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
+  const release = async () => {
+    await queues.close().catch(() => {});
+    redis.disconnect();
+  };
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(o.port ?? 3000, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    await release();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new DashboardListenError(`dashboard: port ${o.port} on ${host} is already in use (choose another with --port)`);
+    if (code === 'EADDRNOTAVAIL') throw new DashboardListenError(`dashboard: ${host} is not an address of this machine`);
+    throw e;
+  }
+  const addr = server.address() as AddressInfo;
+  const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shown}:${addr.port}/`,
+    host: addr.address,
+    port: addr.port,
+    close: async () => {
+      // Live views hold their connections open; end them, or close() would wait for them.
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await release();
+    },
+  };
+}
+
+export class DashboardListenError extends Error {
+  override readonly name = 'DashboardListenError';
+}

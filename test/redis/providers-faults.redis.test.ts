@@ -1,0 +1,370 @@
+/**
+ * Provider faults through whole runs (openai SDK against its fake server, the offline provider as
+ * the model): rate limits, server errors, timeouts, broken answers, renamed ids, malformed areas,
+ * path tricks, and a generate worker killed after the provider answered.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/index.js';
+import { loadVault } from '../../src/corpus/loader.js';
+import { readPromptBlock } from '../../src/llm/prompts.js';
+import { createQueues } from '../../src/queues/index.js';
+import { createRedis } from '../../src/redis/index.js';
+import { RunStore } from '../../src/scheduler/state.js';
+import { silentLogger } from '../../src/util/log.js';
+import { createRuntimeContext } from '../../src/workers/context.js';
+import { startWorkers } from '../../src/workers/runtime.js';
+import { FakeLlmServer, type SeenRequest, type Step } from '../helpers/fake-llm/index.js';
+import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freshVault, offlineAnswerer, openHost, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+
+let redis: TestRedis;
+const children: ChildProcess[] = [];
+beforeAll(async () => {
+  redis = await useTestRedis('provfault');
+});
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await redis.cleanup();
+});
+
+type Item = Record<string, unknown>;
+/** Rewrites the n-th answer of a kind (0-based); others pass through. */
+type Mutator = { kind: 'generate' | 'judge'; nth: number; mutate: (items: Item[], req: SeenRequest) => Item[] };
+
+/** An openai fake server answering with the offline provider, with optional answer rewrites. */
+async function faultServer(seed: number, mutators: Mutator[] = [], defectRate = 0): Promise<FakeLlmServer> {
+  const offline = await offlineAnswerer(seed, defectRate);
+  const seen = { generate: 0, judge: 0 };
+  return await FakeLlmServer.start({
+    protocol: 'openai',
+    apiKey: 'sk-faults',
+    answer: async (req) => {
+      const text = await offline(req);
+      const kind = isRepair(req) ? null : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : null;
+      if (!kind) return text;
+      const n = seen[kind]++;
+      const m = mutators.find((x) => x.kind === kind && x.nth === n);
+      return m ? JSON.stringify(m.mutate(JSON.parse(text) as Item[], req)) : text;
+    },
+  });
+}
+
+function faultConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}): Config {
+  return testConfig(redis, vault, {
+    provider: 'openai',
+    model: 'gen-model',
+    judgeModel: 'judge-model',
+    baseUrl: server.baseUrl,
+    openaiApiKey: 'sk-faults',
+    maxIters: 1,
+    maxDropRate: 1,
+    maxCalls: 40,
+    ...flags,
+  });
+}
+
+/** Requests with the same prompt, in arrival order (one batch's tries). */
+function tries(server: FakeLlmServer, req: SeenRequest): SeenRequest[] {
+  return server.requests.filter((r) => r.prompt === req.prompt);
+}
+
+/** Every planned cell got a draft, and all files stay where they belong. */
+async function expectAllCellsDrafted(host: Awaited<ReturnType<typeof runToEnd>>['host'], vault: string, runId: string) {
+  const applied = await expectRunApplied(host, vault, runId);
+  const planned = applied.rec.iters.reduce((a, i) => a + (i.plan?.length ?? 0), 0);
+  expect(applied.drafts.size).toBe(planned);
+  expect(applied.rec.summary.history.reduce((a, h) => a + h.generated, 0)).toBe(planned);
+  return applied;
+}
+
+async function generateJobs(host: Awaited<ReturnType<typeof runToEnd>>['host'], runId: string) {
+  const jobs = await host.queues.generate.getJobs(['completed', 'failed', 'delayed', 'wait', 'active']);
+  return jobs.filter((j) => j?.data.runId === runId);
+}
+
+describe('provider faults in whole runs', () => {
+  it('429 with retry-after, five times in a row: the job waits each time, spends no attempt, and the run completes', async () => {
+    const vault = await freshVault(300, 31);
+    const server = await faultServer(31);
+    const rateLimited: Step = { type: 'error', status: 429, headers: { 'retry-after': '1' }, message: 'slow down' };
+    server.script(rateLimited, rateLimited, rateLimited, rateLimited, rateLimited);
+    // One generation batch, so the five 429s hit the same job (attempts: 3).
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
+    try {
+      expect(state.status, state.stopReason ?? '').toBe('completed');
+      expect(server.violations).toEqual([]);
+      const first = server.requests[0]!;
+      const same = tries(server, first);
+      expect(same.length).toBe(6);
+      expect(same.slice(0, 5).every((r) => r.step.type === 'error')).toBe(true);
+      for (let i = 1; i < same.length; i++) expect(same[i]!.receivedAt - same[i - 1]!.receivedAt).toBeGreaterThanOrEqual(1000);
+      const jobs = await generateJobs(host, runId);
+      expect(jobs.length).toBe(5);
+      for (const j of jobs) {
+        expect(await j.getState()).toBe('completed');
+        // A rate limit is a delay, not a failed attempt.
+        expect(j.attemptsMade).toBeLessThanOrEqual(1);
+        expect(j.opts.attempts).toBe(3);
+      }
+      await expectAllCellsDrafted(host, vault, runId);
+      // A 429 reached the provider, so it counts against the budget.
+      expect(state.callsUsed).toBe(server.requests.length);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('a 500, then success: the batch is retried as a job and its drafts land', async () => {
+    const vault = await freshVault(300, 32);
+    const server = await faultServer(32);
+    server.script({ type: 'error', status: 500, message: 'boom' });
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
+    try {
+      expect(state.status).toBe('completed');
+      const failed = server.requests[0]!;
+      expect(failed.step.type).toBe('error');
+      const same = tries(server, failed);
+      expect(same.length).toBe(2);
+      // The queue's backoff (2 s), not an SDK retry.
+      expect(same[1]!.receivedAt - same[0]!.receivedAt).toBeGreaterThanOrEqual(1500);
+      const retried = (await generateJobs(host, runId)).filter((j) => j.attemptsMade >= 2);
+      expect(retried.length).toBeGreaterThan(0);
+      await expectAllCellsDrafted(host, vault, runId);
+      expect(state.callsUsed).toBe(server.requests.length);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('a hung call times out after callTimeoutMs and is retried', async () => {
+    const vault = await freshVault(300, 33);
+    const server = await faultServer(33);
+    server.script({ type: 'hang' });
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { callTimeoutMs: 1000 }));
+    try {
+      expect(state.status).toBe('completed');
+      const hung = server.requests[0]!;
+      expect(hung.step.type).toBe('hang');
+      const same = tries(server, hung);
+      expect(same.length).toBe(2);
+      const gap = same[1]!.receivedAt - same[0]!.receivedAt;
+      expect(gap).toBeGreaterThanOrEqual(1000);
+      expect(gap).toBeLessThan(1000 + 2000 * 2 + 2000); // timeout + backoff + slack
+      await expectAllCellsDrafted(host, vault, runId);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  describe.each([
+    ['malformed JSON (trailing comma)', { type: 'answer', text: '[{"cell_index": 0, "title": "x",}]' } as Step],
+    ['truncated JSON', { type: 'truncated', keepChars: 400 } as Step],
+  ])('%s', (_name, step) => {
+    it('one counted repair call, then the cells succeed (repaired or retried as jobs)', async () => {
+      const vault = await freshVault(300, 34);
+      const server = await faultServer(34);
+      server.script(step);
+      const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
+      try {
+        expect(state.status, state.stopReason ?? '').toBe('completed');
+        expect(server.violations).toEqual([]);
+        const broken = server.requests[0]!;
+        expect(broken.step.type).toBe(step.type);
+        // Exactly one repair call followed the broken answer, and it was counted.
+        const repairs = server.requests.filter(isRepair);
+        expect(repairs.length).toBeGreaterThanOrEqual(1);
+        const firstRepair = repairs[0]!;
+        expect(firstRepair.receivedAt).toBeGreaterThanOrEqual(broken.receivedAt);
+        expect(state.callsUsed).toBe(server.requests.length);
+        await expectAllCellsDrafted(host, vault, runId);
+      } finally {
+        await host.close();
+        await server.close();
+      }
+    });
+  });
+
+  it('an answer with one item missing: only that cell goes to repair; the others are drafts', async () => {
+    const vault = await freshVault(300, 35);
+    const server = await faultServer(35, [{ kind: 'generate', nth: 0, mutate: (items) => items.slice(0, -1) }]);
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
+    try {
+      expect(state.status).toBe('completed');
+      const repairs = server.requests.filter(isRepair);
+      expect(repairs.length).toBe(1);
+      const block = readPromptBlock(repairs[0]!.prompt!, 'repair') as { answer: { cell_index: number }[] };
+      expect(block.answer.map((a) => a.cell_index)).toEqual([4]);
+      expect(server.requests.filter(isGenerate)).toHaveLength(1);
+      await expectRunApplied(host, vault, runId);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('renamed ids in a judge answer are ignored: those drafts stay unjudged and nothing is wrongly dropped', async () => {
+    const vault = await freshVault(300, 36);
+    const { files } = await loadVault(vault);
+    const vaultIds = files.map((f) => f.doc?.id).filter((x): x is string => typeof x === 'string');
+    const pathOf = new Map(files.map((f) => [f.doc?.id as string, f.relPath]));
+    const victims: string[] = [];
+    const server = await faultServer(36, [
+      {
+        kind: 'judge',
+        nth: 0,
+        // Every verdict renamed to an existing vault question and set to DROP.
+        mutate: (items) =>
+          items.map((v, i) => {
+            victims.push(vaultIds[i]!);
+            return { ...v, id: vaultIds[i], verdict: 'DROP', fix_suggestion: '' };
+          }),
+      },
+    ]);
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
+    try {
+      expect(state.status).toBe('completed');
+      expect(victims.length).toBeGreaterThan(0);
+      for (const id of victims) expect(existsSync(join(vault, pathOf.get(id)!)), id).toBe(true);
+      const { verdicts, unjudged, drafts, rec } = await expectRunApplied(host, vault, runId);
+      for (const id of victims) expect(verdicts.has(id)).toBe(false);
+      // The drafts of the renamed chunk: no verdict, recorded unjudged, files kept.
+      const renamedChunk = readPromptBlock(server.requests.filter(isJudge).find((r) => r.step.type === 'answer')!.prompt!, 'drafts') as { id: string }[];
+      expect(renamedChunk.length).toBeGreaterThan(0);
+      const ids = new Set(renamedChunk.map((d) => d.id));
+      expect([...unjudged].sort()).toEqual([...ids].sort());
+      for (const id of ids) {
+        expect(verdicts.has(id)).toBe(false);
+        expect(existsSync(join(vault, drafts.get(id)!.path))).toBe(true);
+      }
+      expect(rec.iters[0]!.record!.unjudged).toBe(ids.size);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('a malformed competency_area is normalized (no repair call); the file lands under the canonical area', async () => {
+    const vault = await freshVault(300, 37);
+    const sent: { area: string; index: number }[] = [];
+    const server = await faultServer(37, [
+      {
+        kind: 'generate',
+        nth: 0,
+        mutate: (items, req) => {
+          const cells = readPromptBlock(req.prompt!, 'cells') as { index: number; competency_area: string }[];
+          return items.map((it) => {
+            const cell = cells.find((c) => c.index === it.cell_index)!;
+            sent.push({ area: cell.competency_area, index: cell.index });
+            return { ...it, competency_area: `  ${cell.competency_area.replace(/-/g, '_').toUpperCase()} ` };
+          });
+        },
+      },
+    ]);
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
+    try {
+      expect(state.status).toBe('completed');
+      expect(sent.length).toBe(5);
+      expect(server.requests.filter(isRepair)).toHaveLength(0);
+      const { drafts } = await expectAllCellsDrafted(host, vault, runId);
+      const byCell = new Map([...drafts.values()].map((d) => [d.cellIndex, d]));
+      for (const s of sent) expect(byCell.get(s.index)!.path).toMatch(new RegExp(`^questions/[a-z]+/${s.area}/`));
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('fields that try ../ never become paths: every file stays in the vault under questions/<track>/<area>/<minted id>.yaml', async () => {
+    const vault = await freshVault(300, 38);
+    const outside = dirname(vault);
+    const before = readdirSync(outside);
+    const evil = '../../../../escaped';
+    const server = await faultServer(
+      38,
+      (['generate', 'judge'] as const).flatMap((kind) =>
+        [0, 1].map((nth) => ({
+          kind,
+          nth,
+          mutate: (items: Item[]) => items.map((it) => ({ ...it, id: kind === 'judge' ? it.id : evil, path: `${evil}.yaml`, file: evil, track: evil, title: kind === 'generate' ? `${evil} title` : it.title })),
+        })),
+      ),
+    );
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { visualEachIter: true }));
+    try {
+      expect(state.status).toBe('completed');
+      expect(readdirSync(outside)).toEqual(before);
+      const { drafts } = await expectRunApplied(host, vault, runId);
+      expect(drafts.size).toBeGreaterThan(0);
+      for (const d of drafts.values()) {
+        expect(d.id).toMatch(/^[a-z]+-\d+$/);
+        for (const f of d.visualFiles) expect(f.includes('..')).toBe(false);
+      }
+      for (const f of questionFiles(vault)) expect(f).toMatch(/^questions\/[a-z]+\/[a-z0-9-]+\/[a-z]+-\d+\.yaml$/);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+});
+
+describe('a generate worker killed after the provider answered', () => {
+  it('the retry is served from the cache: one generate request per batch, and the run completes', async () => {
+    const vault = await freshVault(300, 39);
+    let killNow: (() => void) | null = null;
+    const server = await faultServer(39, [{ kind: 'generate', nth: 0, mutate: (items) => items.slice(0, -1) }]);
+    // The first batch's answer lacks one item, so the worker goes on to a repair call after the
+    // answer was received (and cached); that repair call hangs and the worker is killed during it:
+    // the provider answered, the job has not completed.
+    server.script({ type: 'answer' }, { type: 'hang' });
+    const cfg = faultConfig(vault, server, { genCallsPerIter: 1 });
+    const host = await openHost(redis, cfg, false);
+    // Judge and render in this process; generate only in the child processes.
+    const target = { options: redis.options, describe: redis.url };
+    const client = createRedis(target, 'client');
+    const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
+    const local = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), ['judge', 'render']);
+    const workerArgs = ['worker', '--queues', 'generate', '--redis', redis.url, '--prefix', redis.prefix, '--batch-window', '50', '--gen-batch-size', '5', '--lock-duration', '1000'];
+    const first = spawnCli(workerArgs, { OPENAI_API_KEY: 'sk-faults' });
+    children.push(first);
+    const killed = new Promise<void>((res) => (killNow = res));
+    const watch = setInterval(() => {
+      if (server.requests.some(isRepair)) {
+        first.kill('SIGKILL');
+        clearInterval(watch);
+        killNow?.();
+      }
+    }, 10);
+    try {
+      const runId = await host.startRun(cfg);
+      await killed;
+      await new Promise<void>((res) => (first.exitCode !== null || first.signalCode !== null ? res() : first.once('exit', () => res())));
+      expect(server.requests.filter(isGenerate)).toHaveLength(1);
+      const second = spawnCli(workerArgs, { OPENAI_API_KEY: 'sk-faults' });
+      children.push(second);
+      const state = await host.waitForRun(runId, undefined, undefined, 100);
+      second.kill('SIGTERM');
+      expect(state.status, state.stopReason ?? '').toBe('completed');
+      // One generate request for the one batch: the retried job got the answer from the cache.
+      expect(server.requests.filter(isGenerate)).toHaveLength(1);
+      // The hung repair was asked again by the second worker (it never answered, so it was not cached).
+      expect(server.requests.filter(isRepair)).toHaveLength(2);
+      const { drafts } = await expectAllCellsDrafted(host, vault, runId);
+      expect(drafts.size).toBe(5);
+    } finally {
+      clearInterval(watch);
+      await local.close();
+      await queues.close();
+      client.disconnect();
+      await host.close();
+      await server.close();
+    }
+  });
+});
