@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Chaos and Redis-fault tests run on their own: `npm run test:heavy` (vitest.heavy.config.ts).
+    exclude: [...configDefaults.exclude, 'test/heavy/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Two cores: Redis-backed and process-spawning tests share the machine.

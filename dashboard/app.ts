@@ -8,12 +8,12 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/index.js';
 import { retryFailed } from '../src/cli/commands/retry.js';
-import { createQueues, type Queues } from '../src/queues/index.js';
+import { createQueues, QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
 import { createRedis, type RedisTarget } from '../src/redis/index.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
@@ -25,7 +25,7 @@ import { notFoundPage, overviewPage, runBody, runPage } from './views.js';
 
 export interface DashboardDeps {
   store: RunStore;
-  queues: Queues & { all: import('bullmq').Queue[] };
+  queues: Queues;
   prefix: string;
   credentials: Credentials;
   log?: Logger;
@@ -202,8 +202,10 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     }),
   );
 
-  const operatorBoard = boardRouter(queues.all, false);
-  const viewerBoard = boardRouter(queues.all, true);
+  // Every queue of the catalog, as the queue objects this app already holds.
+  const catalog = QUEUE_CATALOG.map((d) => queues[d.name as keyof Queues] as Queue);
+  const operatorBoard = boardRouter(catalog, false);
+  const viewerBoard = boardRouter(catalog, true);
   app.use(BOARD_PATH, (req, res, next) => (roleOf(req) === 'operator' ? operatorBoard : viewerBoard)(req, res, next));
 
   app.use((req, res) => {

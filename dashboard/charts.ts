@@ -85,6 +85,10 @@ function heat(p: number, max: number): string {
 /** One zone × level heatmap per track, coloured by gap priority. */
 export function heatmaps(grid: CoverageGrid): string {
   if (grid.tracks.length === 0) return '<p class="muted">No coverage report yet.</p>';
+  const steps = 8;
+  let legend = `<svg class="heat-legend" id="heatmap-legend" viewBox="0 0 260 34" width="260" height="34" font-family="sans-serif" font-size="10" fill="#333"><text x="0" y="10">gap priority</text>`;
+  for (let i = 0; i < steps; i++) legend += `<rect x="${i * 30}" y="14" width="30" height="10" fill="${heat((grid.maxPriority * i) / (steps - 1), grid.maxPriority)}" stroke="#dde1e6"/>`;
+  legend += `<text x="0" y="33">0</text><text x="${steps * 30}" y="33" text-anchor="end">${grid.maxPriority.toFixed(2)}</text></svg>`;
   const cw = 42;
   const ch = 18;
   const left = 92;
@@ -105,5 +109,5 @@ export function heatmaps(grid: CoverageGrid): string {
       });
       return `${s}</svg>`;
     })
-    .join('');
+    .join('') + legend;
 }

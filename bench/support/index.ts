@@ -17,7 +17,9 @@ import { iterDir, readJson, type IterRecord } from '../../src/scheduler/records.
 import type { RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 
-export { table } from '../../src/cli/output.js';
+import { table } from '../../src/cli/output.js';
+
+export { table };
 
 export function flag(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -131,7 +133,7 @@ export function machineLine(): string {
 }
 
 export const secs = (ms: number): string => (ms / 1000).toFixed(3);
-export const ratio = (x: number): string => `${x.toFixed(2)}x`;
+export const ratio = (x: number): string => `${x >= 0.1 ? x.toFixed(2) : x.toPrecision(2)}x`;
 export const goal = (ok: boolean, text: string): string => (ok ? `goal met (${text})` : `goal missed (${text})`);
 
 export interface JobTime {
@@ -154,7 +156,14 @@ export async function jobTimes(queues: Queue[]): Promise<JobTime[]> {
 }
 
 /** Where one iteration's time went: the span of each phase, from its first start to its last finish. */
-export function phases(jobs: JobTime[]): (string | number)[][] {
+export interface Phase {
+  name: string;
+  from: number;
+  to: number;
+  ms: number;
+}
+
+export function phases(jobs: JobTime[]): Phase[] {
   const span = (pick: (j: JobTime) => boolean): [number, number] | null => {
     const js = jobs.filter(pick);
     return js.length ? [Math.min(...js.map((j) => j.started)), Math.max(...js.map((j) => j.finished))] : null;
@@ -170,5 +179,9 @@ export function phases(jobs: JobTime[]): (string | number)[][] {
     ['render + judge + apply', span((j) => ['render', 'judge', 'apply'].includes(j.queue))],
     ['checkpoint (records)', span((j) => j.id.endsWith('i0-checkpoint'))],
   ];
-  return rows.filter((r) => r[1]).map(([name, s]) => [name, s![0] - t0, s![1] - t0, s![1] - s![0]]);
+  return rows.filter((r) => r[1]).map(([name, s]) => ({ name, from: s![0] - t0, to: s![1] - t0, ms: s![1] - s![0] }));
+}
+
+export function phaseTable(ps: Phase[]): string {
+  return table(['phase', 'from ms', 'to ms', 'ms'], ps.map((p) => [p.name, p.from, p.to, p.ms]));
 }

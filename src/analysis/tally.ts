@@ -20,13 +20,46 @@ export function isMapping(v: unknown): boolean {
 }
 
 export class Counter {
-  readonly #m = new Map<string, number>();
+  readonly #m: Map<string, number>;
+  constructor(entries?: Iterable<readonly [string, number]>) {
+    this.#m = new Map(entries);
+  }
   add(k: string, n = 1): void {
     this.#m.set(k, (this.#m.get(k) ?? 0) + n);
   }
   get(k: string): number {
     return this.#m.get(k) ?? 0;
   }
+  /** Non-zero counts (a count taken back to 0 is the same as none). */
+  *entries(): IterableIterator<[string, number]> {
+    for (const e of this.#m) if (e[1] !== 0) yield e;
+  }
+}
+
+const COUNTERS = ['track', 'trackArea', 'trackZoneLevel', 'trackTopic', 'cellTopic', 'visualTopic'] as const;
+type Serialized = { n: number } & Record<(typeof COUNTERS)[number], Record<string, number>>;
+
+/** A Tally as plain JSON (for the vault index). */
+export function tallyToJSON(t: Tally): Serialized {
+  const out = { n: t.n } as Serialized;
+  for (const k of COUNTERS) out[k] = Object.fromEntries(t[k].entries());
+  return out;
+}
+
+/** The inverse of tallyToJSON; undefined when the value is not one. */
+export function tallyFromJSON(v: unknown): Tally | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const o = v as Partial<Serialized>;
+  if (typeof o.n !== 'number' || !Number.isInteger(o.n)) return undefined;
+  const t = { n: o.n } as Tally;
+  for (const k of COUNTERS) {
+    const c = o[k];
+    if (c === null || typeof c !== 'object' || Array.isArray(c)) return undefined;
+    const entries = Object.entries(c);
+    for (const e of entries) if (!Number.isInteger(e[1])) return undefined;
+    t[k] = new Counter(entries);
+  }
+  return t;
 }
 
 export interface Tally {

@@ -11,13 +11,15 @@
  *  24  header JSON, padded with spaces to a multiple of 8
  *      then Float64 columns size, mtimeMs, ctimeMs, ino (files each), then Int32 column record
  * The header holds the scan start time, the distinct records (as indexes into a string table),
- * the directory listing cache and the sorted file paths. Columns are typed arrays over the file
+ * the directory listing cache, the sorted file paths and the counts over the rows (so a fresh
+ * process updates counts by the changed files instead of recounting). Columns are typed arrays over the file
  * buffer, so loading 10k rows costs one JSON.parse of the header and no per-row parsing (the
  * per-file JSON objects of version 1 took longer to parse than half the stat loop).
  * The checksum turns any damage (a torn copy, a flipped byte) into "corrupt: rebuild", never
  * into a wrong count.
  */
 import { createHash } from 'node:crypto';
+import { tallyFromJSON, tallyToJSON, type Tally } from './tally.js';
 import type { CoverageRecord } from './types.js';
 
 export const INDEX_DIR = '.vault-loop';
@@ -58,6 +60,8 @@ export interface IndexData {
   mtimeMs: Float64Array;
   ctimeMs: Float64Array;
   ino: Float64Array;
+  /** Counts over the rows (all parsed records; the published ones), when they were made. */
+  tallies: { all?: Tally; published?: Tally };
   /** Index into `records`; -1 for a file that could not be stat'ed or read (tried again next time). */
   record: Int32Array;
 }
@@ -74,6 +78,7 @@ interface Header {
   dirs: [string, number, number, number, 0 | 1, string[]][];
   /** The sorted paths joined with '\n': one JSON string parses much faster than 10k of them. */
   files: string;
+  tallies: { all?: unknown; published?: unknown };
 }
 
 export function encodeIndex(d: IndexData): Buffer {
@@ -101,6 +106,7 @@ export function encodeIndex(d: IndexData): Buffer {
     records,
     dirs: d.dirs.map((x) => [x.rel, x.mtimeMs, x.ctimeMs, x.ino, x.volatile ? 1 : 0, x.subdirs]),
     files: d.files.join('\n'),
+    tallies: { all: d.tallies.all && tallyToJSON(d.tallies.all), published: d.tallies.published && tallyToJSON(d.tallies.published) },
   };
   let json = JSON.stringify(header);
   let hb = Buffer.byteLength(json);
@@ -169,6 +175,14 @@ export function decodeIndex(raw: Buffer): DecodeResult {
     else if (p[6] !== 0) return { status: 'corrupt' };
     records.push({ record: Object.freeze(rec) as CoverageRecord, skip: '' });
   }
+  const tallies: IndexData['tallies'] = {};
+  if (h.tallies === null || typeof h.tallies !== 'object') return { status: 'corrupt' };
+  for (const k of ['all', 'published'] as const) {
+    if (h.tallies[k] === undefined) continue;
+    const t = tallyFromJSON(h.tallies[k]);
+    if (!t) return { status: 'corrupt' };
+    tallies[k] = t;
+  }
   const dirs: IndexDir[] = [];
   for (const x of h.dirs) {
     if (!Array.isArray(x) || x.length !== 6 || !isStr(x[0]) || !isNum(x[1]) || !isNum(x[2]) || !isNum(x[3]) || !Array.isArray(x[5]) || !x[5].every(isStr)) {
@@ -189,5 +203,5 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   const ino = col();
   const record = new Int32Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 4));
   for (let i = 0; i < n; i++) if (record[i]! < -1 || record[i]! >= records.length) return { status: 'corrupt' };
-  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, size, mtimeMs, ctimeMs, ino, record } };
+  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, tallies, size, mtimeMs, ctimeMs, ino, record } };
 }

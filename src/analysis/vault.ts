@@ -12,6 +12,8 @@
  * - racy entries: a file or directory whose mtime/ctime is within RACY_MS of the scan that
  *   recorded it may have changed again within the same timestamp tick after we looked; it is not
  *   trusted and is read (or listed) again until it is older than that (git's "racy clean" rule).
+ *   Since any write also moves ctime, a change made after the recording scan is caught twice:
+ *   by this rule and by the recorded-stat comparison (the tests break only when both go).
  * Everything is a cache: the index is safe to delete, versioned and checksummed; a corrupt or
  * foreign one is ignored and rebuilt, and a stale entry can only cause a re-read, never a wrong count.
  *
@@ -26,7 +28,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { Applicability } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
 import { parseCoverage, type SkipReason } from './scan.js';
-import { addToTally, emptyTally, type Tally } from './tally.js';
+import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
 import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord } from './vault-index.js';
 
@@ -37,6 +39,9 @@ export { INDEX_DIR, INDEX_FILE, INDEX_VERSION };
  * kernel timestamp ticks and 2-second FAT timestamps.
  */
 export const RACY_MS = 2000;
+
+/** Default write debt (see the VaultAnalyzer constructor): a few ms of re-reading at most. */
+export const WRITE_DEBT = 32;
 
 export interface SkippedFile {
   path: string;
@@ -187,8 +192,6 @@ function recordKey(r: IndexRecord): string {
 interface State extends IndexData {
   /** Distinct record key → index in `records`; built on first need (a re-read file). */
   recordIds: Map<string, number> | undefined;
-  /** Counts over all parsed records and over the published ones; kept up to date in memory. */
-  tallies?: { all: Tally; published: Tally };
 }
 
 /** A file's record before and after this scan (null: none, or skipped). */
@@ -198,6 +201,7 @@ const emptyState = (): State => ({
   scanStartMs: 0,
   records: [],
   recordIds: new Map(),
+  tallies: {},
   dirs: [],
   files: [],
   size: new Float64Array(0),
@@ -221,6 +225,9 @@ export class VaultAnalyzer {
   readonly vaultDir: string;
   readonly #persist: boolean;
   readonly #racyMs: number;
+  readonly #writeDebt: number;
+  /** Files read and directories listed since the index file was last written (or loaded). */
+  #debt = 0;
   #state: State | undefined;
   /** Identity of the index file as we last read or wrote it, to notice it being deleted. */
   #diskStamp = '';
@@ -228,11 +235,14 @@ export class VaultAnalyzer {
   /**
    * persist: read and write the index file (default true). racyMs: the racy window (default
    * RACY_MS; tests that need exact re-read counts on files they just wrote lower it).
+   * writeDebt: how many files may be read (or directories listed) beyond what the index file
+   * knows before it is rewritten (default WRITE_DEBT; 0 = rewrite on every change).
    */
-  constructor(vaultDir: string, opts: { persist?: boolean; racyMs?: number } = {}) {
+  constructor(vaultDir: string, opts: { persist?: boolean; racyMs?: number; writeDebt?: number } = {}) {
     this.vaultDir = vaultDir;
     this.#persist = opts.persist ?? true;
     this.#racyMs = opts.racyMs ?? RACY_MS;
+    this.#writeDebt = opts.writeDebt ?? WRITE_DEBT;
   }
 
   /** Forgets the in-memory state (the next call loads the index file, if any). */
@@ -259,27 +269,13 @@ export class VaultAnalyzer {
       status = loaded.status;
       prev = loaded.state;
       this.#diskStamp = loaded.stamp;
+      this.#debt = 0;
     } else {
       status = 'disabled';
       prev = emptyState();
     }
     const { state, stats, changed, deltas } = scan(this.vaultDir, prev, this.#racyMs);
     stats.index = status;
-    let indexWritten = false;
-    if (this.#persist) {
-      // Unchanged state: write only when there is no good index file (absent, corrupt, foreign
-      // version), or when ours was deleted or replaced since we read or wrote it.
-      const fresh = status === 'loaded' || (status === 'memory' && this.#diskStamp !== '' && fileStamp(indexFile) === this.#diskStamp);
-      if (changed || !fresh) {
-        try {
-          this.#diskStamp = writeIndex(this.vaultDir, state, status !== 'loaded' && status !== 'memory');
-          indexWritten = true;
-        } catch {
-          // A read-only vault still gets analyzed; the next process simply starts cold.
-        }
-      }
-    }
-    stats.indexWritten = indexWritten;
 
     const records: CoverageRecord[] = [];
     for (let i = 0; i < state.files.length; i++) {
@@ -288,35 +284,59 @@ export class VaultAnalyzer {
       if (r) records.push(r);
     }
     stats.records = records.length;
-    // Counts: the previous call's, updated by the files that changed; or counted afresh.
-    let tallies = status === 'memory' ? prev.tallies : undefined;
-    if (tallies) {
-      for (const [before, after] of deltas) {
-        if (before) {
-          addToTally(tallies.all, before, -1);
-          if (before.status === 'published') addToTally(tallies.published, before, -1);
-        }
-        if (after) {
-          addToTally(tallies.all, after, 1);
-          if (after.status === 'published') addToTally(tallies.published, after, 1);
-        }
+    // Counts: the previous call's (or the index file's), updated by the files that changed; or
+    // counted afresh, only the set these options need. They are updated in place, so forget the
+    // previous state until the new one is complete: a throw in between means a reload, not
+    // counts that disagree with the rows.
+    this.#state = undefined;
+    const tallies = prev.tallies;
+    const published = (r: CoverageRecord): boolean => r.status === 'published';
+    for (const [before, after] of deltas) {
+      if (tallies.all) {
+        if (before) addToTally(tallies.all, before, -1);
+        if (after) addToTally(tallies.all, after, 1);
       }
-    } else {
-      tallies = { all: emptyTally(), published: emptyTally() };
+      if (tallies.published) {
+        if (before && published(before)) addToTally(tallies.published, before, -1);
+        if (after && published(after)) addToTally(tallies.published, after, 1);
+      }
+    }
+    const which = resolved.publishedOnly ? 'published' : 'all';
+    let t = tallies[which];
+    if (!t) {
+      t = emptyTally();
       const counts = new Int32Array(state.records.length);
       for (let i = 0; i < state.record.length; i++) if (state.record[i]! >= 0) counts[state.record[i]!]!++;
       for (let id = 0; id < counts.length; id++) {
         const r = state.records[id]!.record;
-        if (!r || counts[id] === 0) continue;
-        addToTally(tallies.all, r, counts[id]!);
-        if (r.status === 'published') addToTally(tallies.published, r, counts[id]!);
+        if (r && counts[id]! > 0 && (which === 'all' || published(r))) addToTally(t, r, counts[id]!);
       }
+      tallies[which] = t;
     }
     state.tallies = tallies;
-    // Only now replace the state: a throw above leaves the previous, consistent one.
+    let indexWritten = false;
+    if (this.#persist) {
+      // Write when there is no good index file (absent, corrupt, foreign version, or ours was
+      // deleted or replaced since we read or wrote it), or when the changes it lacks exceed the
+      // write debt. Below that, the next process re-reads those few files (about 0.1 ms each)
+      // instead of this one rewriting the whole index (about 10 ms for 10k files): the index is
+      // a cache validated by stat, so lagging behind costs time, never correctness.
+      const fresh = status === 'loaded' || (status === 'memory' && this.#diskStamp !== '' && fileStamp(indexFile) === this.#diskStamp);
+      if (changed) this.#debt += stats.read + stats.dirsListed + stats.dropped;
+      if (!fresh || (changed && this.#debt > this.#writeDebt)) {
+        try {
+          this.#diskStamp = writeIndex(this.vaultDir, state, status !== 'loaded' && status !== 'memory');
+          this.#debt = 0;
+          indexWritten = true;
+        } catch {
+          // A read-only vault still gets analyzed; the next process simply starts cold.
+        }
+      }
+    }
+    stats.indexWritten = indexWritten;
     this.#state = state;
     const applicability = resolved.applicability ?? (resolved.strategy === 'balanced' ? applicabilityFor(this.vaultDir) : undefined);
-    const report = analyzeTally(resolved.publishedOnly ? tallies.published : tallies.all, { ...resolved, applicability });
+    const report = analyzeTally(t, { ...resolved, applicability });
     stats.ms = performance.now() - t0;
     return { report, stats, records };
   }
@@ -351,6 +371,8 @@ function writeIndex(vaultDir: string, state: State, dropLegacy: boolean): string
   if (dropLegacy) rmSync(join(dir, LEGACY_INDEX_FILE), { force: true });
   return fileStamp(file);
 }
+
+const STAT_OPTS = { throwIfNoEntry: false } as const;
 
 /** One pass over the vault against the previous state. Pure apart from reading the file system. */
 function scan(vaultDir: string, prev: State, racyMs: number): { state: State; stats: AnalyzeVaultStats; changed: boolean; deltas: Delta[] } {
@@ -418,10 +440,9 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
 
   // 2. The file list: the previous one when no directory was listed again.
   let files: string[];
-  let prevSlot: (i: number) => number;
+  let slots: Map<string, number> | undefined; // prev row of a path; undefined: same rows as prev
   if (fresh.size === 0 && !dirsChanged) {
     files = prev.files;
-    prevSlot = (i) => i;
   } else {
     const kept = new Set(dirs.map((d) => d.rel));
     for (const rel of fresh.keys()) kept.delete(rel);
@@ -431,12 +452,10 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     files = list.sort();
     if (files.length === prev.files.length && files.every((f, i) => f === prev.files[i])) {
       files = prev.files;
-      prevSlot = (i) => i;
     } else {
       dirsChanged = true;
-      const slots = new Map<string, number>();
-      prev.files.forEach((f, i) => slots.set(f, i));
-      prevSlot = (i) => slots.get(files[i]!) ?? -1;
+      slots = new Map<string, number>();
+      for (let i = 0; i < prev.files.length; i++) slots.set(prev.files[i]!, i);
       const now = new Set(files);
       prev.files.forEach((f, j) => {
         if (now.has(f)) return;
@@ -474,11 +493,11 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     const abs = absOf(rel);
     let st: Stats | undefined;
     try {
-      st = statSync(abs, { throwIfNoEntry: false });
+      st = statSync(abs, STAT_OPTS);
     } catch {
       st = undefined;
     }
-    const j = prevSlot(i);
+    const j = slots ? (slots.get(rel) ?? -1) : i;
     if (!st) {
       // Gone since the listing, or unreadable: keep the path, remember nothing, retry next time.
       size[i] = -1;
@@ -511,7 +530,7 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     if (id >= 0 && !records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
   }
   stats.files = n;
-  const state: State = { scanStartMs, records, recordIds: recordIds ?? prev.recordIds, dirs, files, size, mtimeMs, ctimeMs, ino, record };
+  const state: State = { scanStartMs, records, recordIds: recordIds ?? prev.recordIds, tallies: {}, dirs, files, size, mtimeMs, ctimeMs, ino, record };
   // Settled racy entries are worth a write even when nothing else changed: otherwise every later
   // process would re-read them, since the index on disk still has the old scan time.
   changed ||= settled;

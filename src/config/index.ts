@@ -76,6 +76,8 @@ export const ConfigSchema = z
     offlineDefectRate: num(0, 1).default(0).describe('Share of offline drafts given a deliberate defect.'),
 
     allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (sandboxed).'),
+    revise: bool.default(false).describe('Revise NEEDS_FIX drafts from the judge\'s fix suggestions and judge them again, within the run.'),
+    maxRevisions: int(0, 10).default(1).describe('Revisions per draft at most.'),
 
     dashboardHost: z.string().default('127.0.0.1').describe('Dashboard bind address.'),
     dashboardPort: int(0, 65535).default(3000).describe('Dashboard port.'),

@@ -12,6 +12,8 @@ export const applyQueue = defineQueue({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),
     chunk: z.number().int().nonnegative(),
+    /** Revision round (0: the first judging of these drafts). */
+    round: z.number().int().nonnegative().default(0),
     drafts: z.array(ApplyDraftSchema),
     /** Present on a late apply: the verdicts of a judge chunk retried after its parent finished. */
     late: z

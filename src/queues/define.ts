@@ -19,14 +19,14 @@ export interface QueueDef<P extends z.ZodType, R extends z.ZodType> {
   payload: P;
   result: R;
   defaults: DefaultJobOptions;
-  create(ctx: QueueContext): Queue<z.infer<P>, z.infer<R>>;
+  create(ctx: QueueContext): Queue<z.input<P>, z.infer<R>>;
 }
 
 export function defineQueue<P extends z.ZodType, R extends z.ZodType>(def: Omit<QueueDef<P, R>, 'create'>): QueueDef<P, R> {
   return {
     ...def,
     create: (ctx) => {
-      const queue = new Queue<z.infer<P>, z.infer<R>>(def.name, {
+      const queue = new Queue<z.input<P>, z.infer<R>>(def.name, {
         connection: ctx.connection,
         prefix: bullPrefix(ctx.prefix),
         defaultJobOptions: def.defaults,

@@ -6,6 +6,7 @@ import type { QueueContext } from './define.js';
 import { generateQueue } from './generate.js';
 import { judgeQueue } from './judge.js';
 import { renderQueue } from './render.js';
+import { reviseQueue } from './revise.js';
 
 export * from './apply.js';
 export * from './control.js';
@@ -13,9 +14,10 @@ export * from './define.js';
 export * from './generate.js';
 export * from './judge.js';
 export * from './render.js';
+export * from './revise.js';
 export * from './schemas.js';
 
-export const QUEUE_CATALOG = [controlQueue, generateQueue, renderQueue, judgeQueue, applyQueue] as const;
+export const QUEUE_CATALOG = [controlQueue, generateQueue, renderQueue, judgeQueue, applyQueue, reviseQueue] as const;
 export type QueueName = (typeof QUEUE_CATALOG)[number]['name'];
 export const QUEUE_NAMES = QUEUE_CATALOG.map((q) => q.name) as QueueName[];
 export const STATELESS_QUEUES = QUEUE_CATALOG.filter((q) => q.role === 'stateless').map((q) => q.name);
@@ -26,6 +28,7 @@ export interface Queues {
   render: ReturnType<typeof renderQueue.create>;
   judge: ReturnType<typeof judgeQueue.create>;
   apply: ReturnType<typeof applyQueue.create>;
+  revise: ReturnType<typeof reviseQueue.create>;
 }
 
 export function createQueues(ctx: QueueContext): Queues & { all: Queue[]; close(): Promise<void> } {
@@ -35,7 +38,8 @@ export function createQueues(ctx: QueueContext): Queues & { all: Queue[]; close(
     render: renderQueue.create(ctx),
     judge: judgeQueue.create(ctx),
     apply: applyQueue.create(ctx),
+    revise: reviseQueue.create(ctx),
   };
-  const all = [q.control, q.generate, q.render, q.judge, q.apply] as Queue[];
+  const all = [q.control, q.generate, q.render, q.judge, q.apply, q.revise] as Queue[];
   return { ...q, all, close: async () => void (await Promise.all(all.map((x) => x.close()))) };
 }

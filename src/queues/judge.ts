@@ -18,6 +18,8 @@ export const judgeQueue = defineQueue({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),
     chunk: z.number().int().nonnegative(),
+    /** Revision round (0: the first judging of these drafts). */
+    round: z.number().int().nonnegative().default(0),
     drafts: z.array(JudgeDraftSchema).min(1),
   }),
   result: z.object({

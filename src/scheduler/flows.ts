@@ -4,24 +4,31 @@
  * parent can wait forever. Job ids are deterministic; a flow whose parent exists is not re-added.
  */
 import { FlowProducer, Job, type ConnectionOptions, type FlowJob } from 'bullmq';
-import { applyQueue, controlQueue, generateQueue, judgeQueue, jobId, renderQueue, type Queues } from '../queues/index.js';
+import { applyQueue, controlQueue, generateQueue, judgeQueue, jobId, renderQueue, reviseQueue, type Queues, type RevisePayload } from '../queues/index.js';
 import { bullPrefix } from '../redis/index.js';
 import type { Flows, GenCellPayload, JudgeChunkPlan } from './steps.js';
+
+/** Round 0 is the first judging; later rounds (revisions) carry `r<round>` in their ids. */
+const r = (round: number): string[] => (round > 0 ? [`r${round}`] : []);
 
 export const ids = {
   plan: (runId: string, iter: number) => jobId(runId, `i${iter}`, 'plan'),
   dispatch: (runId: string, iter: number) => jobId(runId, `i${iter}`, 'dispatch'),
-  checkpoint: (runId: string, iter: number) => jobId(runId, `i${iter}`, 'checkpoint'),
+  redispatch: (runId: string, iter: number, round: number) => jobId(runId, `i${iter}`, `r${round}`, 'redispatch'),
+  checkpoint: (runId: string, iter: number, round = 0) => jobId(runId, `i${iter}`, ...r(round), 'checkpoint'),
   cell: (runId: string, iter: number, cell: number) => jobId(runId, `i${iter}`, `c${cell}`),
-  judge: (runId: string, iter: number, chunk: number) => jobId(runId, `i${iter}`, `k${chunk}`, 'judge'),
-  apply: (runId: string, iter: number, chunk: number) => jobId(runId, `i${iter}`, `k${chunk}`, 'apply'),
-  render: (runId: string, iter: number, draftId: string) => jobId(runId, `i${iter}`, 'v', draftId),
-  lateApply: (runId: string, iter: number, chunk: number, n: number) => jobId(runId, `i${iter}`, `k${chunk}`, 'late', n),
+  revise: (runId: string, iter: number, round: number, draftId: string) => jobId(runId, `i${iter}`, `r${round}`, 'x', draftId),
+  judge: (runId: string, iter: number, chunk: number, round = 0) => jobId(runId, `i${iter}`, ...r(round), `k${chunk}`, 'judge'),
+  apply: (runId: string, iter: number, chunk: number, round = 0) => jobId(runId, `i${iter}`, ...r(round), `k${chunk}`, 'apply'),
+  render: (runId: string, iter: number, draftId: string, round = 0) => jobId(runId, `i${iter}`, ...r(round), 'v', draftId),
+  lateApply: (runId: string, iter: number, chunk: number, n: number, round = 0) => jobId(runId, `i${iter}`, ...r(round), `k${chunk}`, 'late', n),
 };
 
 /** The cell index of a generate job key (`…-c<N>`), the draft id of a render job key (`…-v-<id>`). */
 export const cellIndexOfKey = (key: string): number => Number(/-c(\d+)$/.exec(key)?.[1] ?? NaN);
 export const draftIdOfKey = (key: string): string => /-v-([^:]+)$/.exec(key)?.[1] ?? '';
+/** The draft id of a revise job key (`…-x-<id>`). */
+export const revisedIdOfKey = (key: string): string => /-x-([^:]+)$/.exec(key)?.[1] ?? '';
 
 const child = { ignoreDependencyOnFailure: true } as const;
 
@@ -56,8 +63,8 @@ export class BullFlows implements Flows {
     });
   }
 
-  async addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean): Promise<void> {
-    const parentId = ids.checkpoint(runId, iter);
+  async addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean, round = 0): Promise<void> {
+    const parentId = ids.checkpoint(runId, iter, round);
     if (await this.#exists(this.#queues.control, parentId)) return;
     const children: FlowJob[] = chunks.map((c) => ({
       name: 'apply',
@@ -66,22 +73,23 @@ export class BullFlows implements Flows {
         runId,
         iter,
         chunk: c.chunk,
+        round,
         drafts: c.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
       }),
-      opts: { ...applyQueue.defaults, ...child, jobId: ids.apply(runId, iter, c.chunk) },
+      opts: { ...applyQueue.defaults, ...child, jobId: ids.apply(runId, iter, c.chunk, round) },
       children: [
         {
           name: 'judge',
           queueName: judgeQueue.name,
-          data: judgeQueue.payload.parse({ runId, iter, chunk: c.chunk, drafts: c.drafts }),
-          opts: { ...judgeQueue.defaults, ...child, jobId: ids.judge(runId, iter, c.chunk) },
+          data: judgeQueue.payload.parse({ runId, iter, chunk: c.chunk, round, drafts: c.drafts }),
+          opts: { ...judgeQueue.defaults, ...child, jobId: ids.judge(runId, iter, c.chunk, round) },
           children: c.drafts
             .filter((d) => d.visual)
             .map((d) => ({
               name: 'render',
               queueName: renderQueue.name,
               data: renderQueue.payload.parse({ runId, iter, draftId: d.id, track: String(d.doc.track), visual: d.visual, allowPython }),
-              opts: { ...renderQueue.defaults, ...child, jobId: ids.render(runId, iter, d.id) },
+              opts: { ...renderQueue.defaults, ...child, jobId: ids.render(runId, iter, d.id, round) },
             })),
         },
       ],
@@ -89,9 +97,26 @@ export class BullFlows implements Flows {
     await this.#producer.add({
       name: 'checkpoint',
       queueName: controlQueue.name,
-      data: { runId, iter, step: 'checkpoint' },
+      data: { runId, iter, step: 'checkpoint', round },
       opts: { ...controlQueue.defaults, jobId: parentId },
       children,
+    });
+  }
+
+  async addRevise(runId: string, iter: number, round: number, items: RevisePayload[]): Promise<void> {
+    const parentId = ids.redispatch(runId, iter, round);
+    if (await this.#exists(this.#queues.control, parentId)) return;
+    await this.#producer.add({
+      name: 'redispatch',
+      queueName: controlQueue.name,
+      data: { runId, iter, step: 'redispatch', round },
+      opts: { ...controlQueue.defaults, jobId: parentId },
+      children: items.map((it) => ({
+        name: 'revise',
+        queueName: reviseQueue.name,
+        data: reviseQueue.payload.parse(it),
+        opts: { ...reviseQueue.defaults, ...child, jobId: ids.revise(runId, iter, round, it.draft.id) },
+      })),
     });
   }
 

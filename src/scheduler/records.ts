@@ -71,6 +71,8 @@ export interface IterRecord {
   finished_at: string | null;
   wall_ms: number | null;
   late_applied: number;
+  /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
+  revisions: { revised: number; skipped: { id: string; reason: string }[]; verdicts_before: { PASS: number; NEEDS_FIX: number; DROP: number } };
 }
 
 export interface JudgeSummary {
@@ -145,6 +147,15 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
     finished_at: finishedAt,
     wall_ms: startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null,
     late_applied: verdicts.filter((v) => v.late).length,
+    revisions: {
+      revised: verdicts.filter((v) => (v.round ?? 0) > 0).length,
+      skipped: ih.revisionsSkipped ? (JSON.parse(ih.revisionsSkipped) as { id: string; reason: string }[]) : [],
+      verdicts_before: {
+        PASS: verdicts.filter((v) => (v.history?.[0]?.verdict ?? v.verdict) === 'PASS').length,
+        NEEDS_FIX: verdicts.filter((v) => (v.history?.[0]?.verdict ?? v.verdict) === 'NEEDS_FIX').length,
+        DROP: verdicts.filter((v) => (v.history?.[0]?.verdict ?? v.verdict) === 'DROP').length,
+      },
+    },
   };
   // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
   if (ih.closed === '1') await writeJson(join(dir, 'iter_record.json'), record);

@@ -339,6 +339,21 @@ export interface AppliedVerdict {
   applied: 'pruned' | 'kept' | 'skipped-changed' | 'already-gone';
   late: boolean;
   appliedAt: string;
+  /** Revision round of this verdict (0: the first judging). */
+  round: number;
+  /** Earlier verdicts of this draft, before each revision. */
+  history: VerdictHistoryEntry[];
+  /** A person's review in the dashboard (accept keeps it for promotion, reject deleted it). */
+  review?: { action: 'accepted' | 'rejected' | 'sent-to-revision'; by: string; at: string; note?: string };
+}
+
+export interface VerdictHistoryEntry {
+  round: number;
+  verdict: 'PASS' | 'NEEDS_FIX' | 'DROP';
+  issues: string[];
+  fix_suggestion: string;
+  fileHash: string;
+  model: string;
 }
 
 export interface UnjudgedRecord {

@@ -10,6 +10,10 @@ import type { CoverageReport, PlanCell, Strategy } from '../analysis/types.js';
 import { TRACKS, type Track } from '../corpus/taxonomy.js';
 import type { GenerateResult } from '../queues/generate.js';
 import type { JudgeDraft } from '../queues/judge.js';
+import type { RevisePayload, ReviseResult } from '../queues/revise.js';
+import { sha256 } from '../corpus/loader.js';
+import { readFile } from 'node:fs/promises';
+import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord } from './records.js';
 import { TERMINAL_STATUSES, type RunStore } from './state.js';
@@ -28,6 +32,9 @@ export interface RunConfig {
   dryRun: boolean;
   seed: number;
   allowPythonVisuals: boolean;
+  /** Revise NEEDS_FIX drafts before the checkpoint, up to maxRevisions rounds. */
+  revise?: boolean;
+  maxRevisions?: number;
 }
 
 export interface GenCellPayload {
@@ -47,7 +54,9 @@ export interface Flows {
   /** control:dispatch over one generate job per cell (skipped when already added). */
   addGenerate(runId: string, iter: number, cells: GenCellPayload[]): Promise<void>;
   /** control:checkpoint over apply ← judge ← render jobs (skipped when already added). */
-  addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean): Promise<void>;
+  addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean, round?: number): Promise<void>;
+  /** control:redispatch over one revise job per draft (skipped when already added). */
+  addRevise(runId: string, iter: number, round: number, items: RevisePayload[]): Promise<void>;
   addPlan(runId: string, iter: number): Promise<void>;
 }
 
@@ -229,9 +238,27 @@ export async function dispatchStep(
   return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length } };
 }
 
-/** Closes the iteration: records, then the next plan (which checks the stop conditions) or the end. */
-export async function checkpointStep(runId: string, iter: number, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+/**
+ * Closes one judging round of an iteration. With `revise` on and rounds left, NEEDS_FIX drafts of
+ * this round go to revision (and back to judging) first; otherwise the iteration's records are
+ * written and the next plan (which checks the stop conditions) is added, or the run ends.
+ */
+export async function checkpointStep(runId: string, iter: number, round: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
   const { store } = deps;
+  const run = await store.get(runId);
+  if (cfg.revise && round < (cfg.maxRevisions ?? 1) && run && !run.stopRequested && !TERMINAL_STATUSES.includes(run.status)) {
+    const items = await revisionCandidates(runId, iter, round, deps);
+    if (items.length > 0) {
+      const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+      const n = sizeIteration(items.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
+      if (n > 0) {
+        await store.set(runId, { phase: 'revise' });
+        await deps.flows.addRevise(runId, iter, round + 1, items.slice(0, n).map((it) => ({ ...it, round: round + 1 })));
+        return { decision: 'revise', detail: { drafts: n, round: round + 1 } };
+      }
+      deps.log('no budget left to revise', { runId, iter, candidates: items.length });
+    }
+  }
   await store.iterSetOnce(runId, iter, 'finishedAt', deps.now().toISOString());
   await store.iterSet(runId, iter, { closed: '1' });
   const record = await writeIterationRecords(deps.vault, store, runId, iter);
@@ -239,8 +266,8 @@ export async function checkpointStep(runId: string, iter: number, deps: StepDeps
     await writeLoopSummary(deps.vault, store, runId);
     return { decision: 'run already finished' };
   }
-  const run = (await store.get(runId))!;
-  if (run.stopRequested) {
+  const after = (await store.get(runId))!;
+  if (after.stopRequested) {
     await finishRun(deps, runId, STOP.user, 'stopped');
     return { decision: 'stop', detail: { reason: STOP.user } };
   }
@@ -249,3 +276,89 @@ export async function checkpointStep(runId: string, iter: number, deps: StepDeps
   return { decision: 'next', detail: { dropRate: record.drop_rate, generated: record.generated } };
 }
 
+/** NEEDS_FIX drafts judged in `round` of this iteration, kept, and unchanged since judging. */
+export async function revisionCandidates(runId: string, iter: number, round: number, deps: Pick<StepDeps, 'store' | 'vaultPath'>): Promise<Omit<RevisePayload, 'round'>[]> {
+  const [verdicts, drafts] = await Promise.all([deps.store.verdicts(runId), deps.store.drafts(runId)]);
+  const out: Omit<RevisePayload, 'round'>[] = [];
+  for (const v of [...verdicts.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+    if (v.iter !== iter || (v.round ?? 0) !== round || v.verdict !== 'NEEDS_FIX' || v.applied !== 'kept' || v.review) continue;
+    const rec = drafts.get(v.id);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(deps.vaultPath(v.path));
+    } catch {
+      continue;
+    }
+    if (sha256(bytes) !== v.fileHash) continue; // edited by hand since judging: never overwritten
+    const { doc } = parseQuestionText(bytes.toString('utf8'), v.path);
+    if (!doc) continue;
+    let visual: RevisePayload['draft']['visual'];
+    const src = rec?.visualFiles.find((f) => f.endsWith('.dot') || f.endsWith('.py'));
+    if (src) {
+      try {
+        visual = { kind: src.endsWith('.dot') ? 'dot' : 'matplotlib', source: await readFile(deps.vaultPath(src), 'utf8') };
+      } catch {
+        visual = undefined;
+      }
+    }
+    out.push({ runId, iter, draft: { id: v.id, doc, ...(visual ? { visual } : {}), path: v.path, fileHash: v.fileHash }, issues: v.issues, fix_suggestion: v.fix_suggestion });
+  }
+  return out;
+}
+
+/**
+ * Writes the revised drafts — only where the file still has the hash that was judged — and adds
+ * the judging of the revision round.
+ */
+export async function redispatchStep(
+  runId: string,
+  iter: number,
+  round: number,
+  cfg: RunConfig,
+  revised: ReviseResult[],
+  failures: { id: string; error: string }[],
+  deps: StepDeps,
+): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+  const { store } = deps;
+  const [verdicts, drafts] = await Promise.all([store.verdicts(runId), store.drafts(runId)]);
+  const written: JudgeDraft[] = [];
+  const skipped: { id: string; reason: string }[] = failures.map((f) => ({ id: f.id, reason: `revision failed: ${f.error}` }));
+  if (revised.length > 0) await deps.loadNearDup();
+  for (const r of [...revised].sort((a, b) => a.id.localeCompare(b.id))) {
+    const v = verdicts.get(r.id);
+    const rec = drafts.get(r.id);
+    if (!v || !rec) {
+      skipped.push({ id: r.id, reason: 'no verdict or draft record' });
+      continue;
+    }
+    let current: Buffer | null = null;
+    try {
+      current = await readFile(deps.vaultPath(v.path));
+    } catch {
+      current = null;
+    }
+    // The file must still be what was judged (or, when this step runs twice, what it wrote).
+    if (current === null || (sha256(current) !== v.fileHash && sha256(current) !== rec.fileHash)) {
+      skipped.push({ id: r.id, reason: current === null ? 'file gone' : 'file changed since it was judged; not overwritten' });
+      continue;
+    }
+    const { relPath, fileHash } = await deps.writeDraft(r.draft.doc);
+    if (r.draft.visual && r.draft.visual.kind !== 'svg') {
+      const rel = ['visuals', String(r.draft.doc.track), `${r.id}.${r.draft.visual.kind === 'matplotlib' ? 'py' : 'dot'}`];
+      const abs = deps.vaultPath(...rel);
+      mkdirSync(dirname(abs), { recursive: true });
+      await atomicWrite(abs, r.draft.visual.source);
+    }
+    const chunk = Math.floor(written.length / cfg.judgeChunkSize);
+    written.push({ id: r.id, doc: r.draft.doc, ...(r.draft.visual ? { visual: r.draft.visual } : {}), path: relPath, fileHash, vaultNearest: deps.vaultNearest(r.draft.doc) });
+    await store.putDraft(runId, r.id, { ...rec, path: relPath, fileHash, chunk });
+  }
+  const prev = JSON.parse((await store.iterGet(runId, iter)).revisionsSkipped ?? '[]') as { id: string; reason: string }[];
+  const merged = [...prev.filter((p) => !skipped.some((s) => s.id === p.id)), ...skipped];
+  await store.iterSet(runId, iter, { revisionsSkipped: JSON.stringify(merged), [`revised_r${round}`]: written.length });
+  const chunks: JudgeChunkPlan[] = [];
+  for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  await store.set(runId, { phase: 'judge' });
+  await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
+  return { decision: 'judge revisions', detail: { revised: written.length, skipped: skipped.length, round } };
+}

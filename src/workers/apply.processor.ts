@@ -71,8 +71,10 @@ export async function applyChunk(
       continue;
     }
     const prior = existing.get(d.id);
+    const round = payload.round ?? 0;
+    const sameRound = prior !== undefined && (prior.round ?? 0) === round;
     let applied: AppliedVerdict['applied'];
-    if (prior && prior.verdict === v.verdict) {
+    if (prior && sameRound && prior.verdict === v.verdict) {
       applied = prior.applied; // a second run of the same apply: nothing new to do
     } else if (v.verdict === 'DROP') {
       const abs = safeVaultPath(vault, d.path);
@@ -106,8 +108,15 @@ export async function applyChunk(
       path: d.path,
       fileHash: d.fileHash,
       applied,
-      late: Boolean(payload.late) || Boolean(prior?.late),
-      appliedAt: prior?.appliedAt ?? deps.now().toISOString(),
+      late: Boolean(payload.late) || Boolean(sameRound && prior?.late),
+      appliedAt: (sameRound ? prior?.appliedAt : undefined) ?? deps.now().toISOString(),
+      round,
+      // A revision's verdict keeps the verdicts before it.
+      history: prior
+        ? sameRound
+          ? (prior.history ?? [])
+          : [...(prior.history ?? []), { round: prior.round ?? 0, verdict: prior.verdict, issues: prior.issues, fix_suggestion: prior.fix_suggestion, fileHash: prior.fileHash, model: prior.model }]
+        : [],
     } satisfies AppliedVerdict);
     await store.clearUnjudged(runId, d.id);
   }

@@ -11,14 +11,14 @@ import type { Config, ProviderName } from '../config/index.js';
 import { loadVault } from '../corpus/loader.js';
 import { scanMaxIds } from '../corpus/ids.js';
 import { validateQuestion } from '../corpus/schema.js';
-import { Applicability, TRACKS, type Track } from '../corpus/taxonomy.js';
+import { Applicability, TRACKS, type Area, type Level, type Track } from '../corpus/taxonomy.js';
 import { safeVaultPath, writeQuestion } from '../corpus/writer.js';
 import { cachedProvider } from '../llm/cache.js';
 import { costOf, priceTable, type ModelPrice } from '../llm/cost.js';
 import { limitedProvider } from '../llm/limiter.js';
 import { createOfflineProvider } from '../llm/offline/index.js';
-import { parseGenerateAnswer, parseJudgeAnswer } from '../llm/parse.js';
-import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
+import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
+import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import { createProvider, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
@@ -31,6 +31,7 @@ import { renderVisual } from '../visuals/index.js';
 import { budgetedProvider } from './budget.js';
 import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
 import type { JudgeDeps } from './judge.processor.js';
+import type { ReviseDeps } from './revise.processor.js';
 import type { RuntimeContext, WorkerTimings } from './runtime.js';
 
 /** Settings of a run that the stateless side needs (from the run's stored config). */
@@ -130,10 +131,10 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       const built = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
       return { prompt: built.prompt, jsonSchema: built.jsonSchema };
     },
-    buildRepairPrompt: (items, cells) => {
+    buildRepairPrompt: (items, cells, raw) => {
       const original = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
       const built = buildRepairPrompt(
-        items.map((i) => ({ cell_index: i.index, item: i.item })),
+        raw ?? items.map((i) => ({ cell_index: i.index, item: i.item })),
         items.flatMap((i) => i.errors.map((e) => `cell_index ${i.index}: ${e}`)),
         original,
       );
@@ -198,6 +199,32 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     };
   };
 
+  const reviseDeps = (): Omit<ReviseDeps, 'signal'> => ({
+    provider: (runId, iter) => providerFor(runId, iter, 'generate'),
+    buildPrompt: (revisions) => {
+      const built = buildRevisePrompt(revisions as Parameters<typeof buildRevisePrompt>[0]);
+      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+    },
+    parse: (text, targets) => {
+      const r = parseReviseAnswer(
+        text,
+        targets.map((t) => ({
+          id: t.id,
+          competency_area: t.doc.competency_area as Area,
+          level: t.doc.level as Level,
+          ...(t.visualKind ? { visual_kind: t.visualKind } : {}),
+        })),
+      );
+      for (const u of r.unknown) log.info({ id: u.id, reason: u.reason }, 'revise answer item ignored');
+      return { items: new Map([...r.items].map(([k, v]) => [k, v])), failures: r.failures };
+    },
+    validate: (doc) =>
+      validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)
+        .filter((p) => p.severity === 'error')
+        .map((p) => p.message),
+    now: () => new Date(),
+  });
+
   const ctx: RuntimeContext = {
     connection: o.target.options,
     prefix: cfg.prefix,
@@ -212,6 +239,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     ...(o.repeatEachJob ? { repeatEachJob: o.repeatEachJob } : {}),
     generateDeps,
     judgeDeps,
+    reviseDeps,
     render: async (p) => {
       const r = await renderVisual({ id: p.draftId, track: p.track, kind: p.visual.kind, source: p.visual.source, allowPython: p.allowPython });
       return r.ok ? { draftId: p.draftId, ok: true, svg: r.svg, warnings: r.warnings } : { draftId: p.draftId, ok: false, error: r.error, warnings: [] };

@@ -44,7 +44,8 @@ export interface GenerateDeps {
   /** The run's generation provider, already wrapped with cache, rate limit and budget. */
   provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
   buildPrompt(cells: PromptCell[]): BuiltPrompt;
-  buildRepairPrompt(items: { index: number; item: unknown; errors: string[] }[], cells: PromptCell[]): BuiltPrompt;
+  /** `raw`: the whole answer, when it did not parse at all (the repair prompt then carries the text). */
+  buildRepairPrompt(items: { index: number; item: unknown; errors: string[] }[], cells: PromptCell[], raw?: string): BuiltPrompt;
   /** Parses the answer; items are keyed by the prompt cell's index, never by any id the model gives. */
   parse(text: string, cells: PromptCell[]): { items: Map<number, GeneratedItem>; failures: { index: number; error: string }[] };
   mintId(runId: string, track: Track, cellKey: string): Promise<string>;
@@ -79,13 +80,24 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
   const first = cells[0];
   if (!first) return [];
   const { provider, temperature, timeoutMs } = await deps.provider(first.runId, first.iter);
-  const call = async (built: BuiltPrompt, purpose: CompletionRequest['purpose']) =>
-    await provider.complete({ purpose, ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) });
+  const request = (built: BuiltPrompt, purpose: CompletionRequest['purpose']): CompletionRequest => ({ purpose, ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) });
+  const call = async (built: BuiltPrompt, purpose: CompletionRequest['purpose']) => await provider.complete(request(built, purpose));
 
-  const res = await call(deps.buildPrompt(promptCells), 'generate');
+  const mainRequest = request(deps.buildPrompt(promptCells), 'generate');
+  const res = await provider.complete(mainRequest);
   let usage = res.usage;
   let cached = res.cached;
-  const parsed = deps.parse(res.text, promptCells);
+  // An answer that does not parse at all (malformed or truncated JSON) still gets its one repair
+  // call, with the raw text, instead of failing the whole batch before any repair.
+  let unparsable: string | undefined;
+  let parsed: ReturnType<GenerateDeps['parse']>;
+  try {
+    parsed = deps.parse(res.text, promptCells);
+  } catch (e) {
+    if (!(e instanceof LlmOutputInvalidError)) throw e;
+    unparsable = res.text;
+    parsed = { items: new Map(), failures: promptCells.map((_, i) => ({ index: i, error: e.message })) };
+  }
   const outcomes = new Map<number, CellOutcome>();
   const needRepair: { index: number; item: unknown; errors: string[] }[] = [];
 
@@ -125,7 +137,7 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
   if (needRepair.length > 0) {
     const repairCells = needRepair.map((r) => promptCells[r.index]!);
     try {
-      const rep = await call(deps.buildRepairPrompt(needRepair, repairCells), 'repair');
+      const rep = await call(deps.buildRepairPrompt(needRepair, repairCells, unparsable), 'repair');
       usage = addUsage(usage, rep.usage);
       cached = cached && rep.cached;
       const reparsed = deps.parse(rep.text, repairCells);
@@ -139,6 +151,11 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
         if (!outcomes.has(r.index)) outcomes.set(r.index, { ok: false, error: e instanceof Error ? e : new Error(String(e)) });
       }
     }
+  }
+
+  // A worthless cached answer would fail every retry the same way: drop it so the retry asks again.
+  if (unparsable !== undefined && needRepair.some((r) => outcomes.get(r.index)?.ok !== true)) {
+    await (provider as { forget?: (req: CompletionRequest) => Promise<void> }).forget?.(mainRequest);
   }
 
   // Token usage is reported once per batch, on the first successful cell, so totals add up.

@@ -122,13 +122,21 @@ export async function judgeChunk(payload: JudgePayload, renders: Map<string, Ren
   if (toModel.length > 0) {
     const { provider, temperature, timeoutMs } = await deps.provider(payload.runId, payload.iter);
     const built = deps.buildPrompt(toModel.map((t) => toPromptDraft(t.draft.doc, t.draft.visual, t.render, t.report.soft)));
-    const res = await provider.complete({ purpose: 'judge', ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) });
+    const req = { purpose: 'judge' as const, ...built, temperature, timeoutMs, ...(deps.signal ? { signal: deps.signal } : {}) };
+    const res = await provider.complete(req);
     calls = 1;
     cached = res.cached;
     model = res.model;
     usage = res.usage;
     const ids = toModel.map((t) => t.draft.id);
-    const parsed = deps.parse(res.text, ids);
+    let parsed: ReturnType<JudgeDeps['parse']>;
+    try {
+      parsed = deps.parse(res.text, ids);
+    } catch (e) {
+      // An unparsable answer in the cache would fail every retry of this chunk: drop it.
+      await (provider as { forget?: (r: typeof req) => Promise<void> }).forget?.(req);
+      throw e;
+    }
     for (const id of parsed.unknown) deps.onUnknownVerdict?.(id);
     for (const t of toModel) {
       const v = parsed.verdicts.get(t.draft.id);

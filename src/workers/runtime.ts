@@ -6,11 +6,11 @@
 import { Job, Worker, type ConnectionOptions, type Processor } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { QueueName, Queues } from '../queues/index.js';
-import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue } from '../queues/index.js';
+import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue, reviseQueue, type ReviseResult } from '../queues/index.js';
 import type { RenderResult } from '../queues/render.js';
 import { bullPrefix } from '../redis/index.js';
-import { cellIndexOfKey, draftIdOfKey, ids } from '../scheduler/flows.js';
-import { checkpointStep, dispatchStep, planStep, type RunConfig, type StepDeps } from '../scheduler/steps.js';
+import { cellIndexOfKey, draftIdOfKey, ids, revisedIdOfKey } from '../scheduler/flows.js';
+import { checkpointStep, dispatchStep, planStep, redispatchStep, type RunConfig, type StepDeps } from '../scheduler/steps.js';
 import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import type { Logger } from '../util/log.js';
@@ -19,6 +19,8 @@ import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
+import { reviseBatch, type ReviseDeps, type ReviseOutcome } from './revise.processor.js';
+import type { RevisePayload } from '../queues/revise.js';
 import type { GenerateResult } from '../queues/generate.js';
 import type { JudgeResult } from '../queues/judge.js';
 
@@ -43,6 +45,7 @@ export interface RuntimeContext {
   timings?: WorkerTimings;
   generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
   judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
+  reviseDeps(): Omit<ReviseDeps, 'signal'>;
   render(payload: { draftId: string; track: string; visual: { kind: 'dot' | 'matplotlib' | 'svg'; source: string }; allowPython: boolean }): Promise<RenderResult>;
   /** Present on the corpus host only. */
   corpus?: { vault: string; stepDeps: StepDeps };
@@ -134,6 +137,20 @@ export function generateWorker(ctx: RuntimeContext): Worker {
   return new Worker(generateQueue.name, processor, workerOpts(ctx, ctx.concurrency * ctx.genBatchCapacity));
 }
 
+export function reviseWorker(ctx: RuntimeContext): Worker {
+  const deps = ctx.reviseDeps();
+  const batcher = new Batcher<RevisePayload, ReviseOutcome>(async (_key, items) => await reviseBatch(items, deps), ctx.batchWindowMs);
+  const processor = wrap<unknown, ReviseResult>(ctx, 'revise', async (job) => {
+    const p = parsePayload(reviseQueue.payload, job as Job);
+    await ensureRunActive(ctx.store, p.runId);
+    const cfg = await runConfigOf(ctx.store, p.runId);
+    const outcome = await batcher.submit(`${p.runId}:${p.iter}:${p.round}`, Math.min(cfg.genBatchSize, ctx.genBatchCapacity), p);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.result;
+  });
+  return new Worker(reviseQueue.name, processor, workerOpts(ctx, ctx.concurrency * ctx.genBatchCapacity));
+}
+
 export function renderWorker(ctx: RuntimeContext): Worker {
   const processor = wrap<unknown, RenderResult>(ctx, 'render', async (job) => {
     const p = parsePayload(renderQueue.payload, job as Job);
@@ -167,10 +184,11 @@ export function judgeWorker(ctx: RuntimeContext): Worker {
             runId: p.runId,
             iter: p.iter,
             chunk: p.chunk,
+            round: p.round,
             drafts: p.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
             late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model, svgs: result.svgs },
           }),
-          { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted) },
+          { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted, p.round) },
         );
         return { ...result, late: true };
       }
@@ -228,7 +246,16 @@ export function controlWorker(ctx: RuntimeContext): Worker {
         return await dispatchStep(p.runId, p.iter, cfg, generated, failures, deps);
       }
       case 'checkpoint':
-        return await checkpointStep(p.runId, p.iter, deps);
+        return await checkpointStep(p.runId, p.iter, p.round, cfg, deps);
+      case 'redispatch': {
+        const revised: ReviseResult[] = [];
+        for (const v of Object.values(await job.getChildrenValues<unknown>())) {
+          const r = reviseQueue.result.safeParse(v);
+          if (r.success) revised.push(r.data);
+        }
+        const failures = Object.entries(await job.getIgnoredChildrenFailures()).map(([key, error]) => ({ id: revisedIdOfKey(key), error }));
+        return await redispatchStep(p.runId, p.iter, p.round, cfg, revised, failures, deps);
+      }
     }
   });
   // Control steps are sequential per run; a little concurrency serves several runs.
@@ -241,6 +268,7 @@ export const WORKER_FACTORIES: Record<QueueName, (ctx: RuntimeContext) => Worker
   render: renderWorker,
   judge: judgeWorker,
   apply: applyWorker,
+  revise: reviseWorker,
 };
 
 export interface RunningWorkers {

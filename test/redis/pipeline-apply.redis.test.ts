@@ -129,7 +129,7 @@ describe('apply', () => {
     const seen = new Map<string, { runs: number; sameResult: number; sameFiles: number }>();
     beforeAll(async () => {
       const vault = await freshVault(300, 4);
-      const cfg = testConfig(redis, vault, { offlineDefectRate: 0.5, maxIters: 2, maxDropRate: 1, maxCalls: 100, genBatchSize: 1, genCallsPerIter: 6, workers: 1, visualEachIter: true });
+      const cfg = testConfig(redis, vault, { offlineDefectRate: 0.5, maxIters: 2, maxDropRate: 1, maxCalls: 100, genBatchSize: 1, genCallsPerIter: 6, workers: 1, visualEachIter: true, revise: true });
       const host = await (await import('../../src/scheduler/host.js')).CorpusHost.open({
         cfg,
         vault,

@@ -16,9 +16,9 @@ afterAll(async () => {
 });
 
 describe('queue catalog', () => {
-  it('lists the five queues, each with schemas and bounded defaults', () => {
-    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply']);
-    expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge']);
+  it('lists the six queues, each with schemas and bounded defaults', () => {
+    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply', 'revise']);
+    expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge', 'revise']);
     for (const q of QUEUE_CATALOG) {
       expect(q.defaults.attempts, q.name).toBeGreaterThan(1);
       expect(q.defaults.removeOnComplete, q.name).toBeTruthy();

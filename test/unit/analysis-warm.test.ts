@@ -3,8 +3,8 @@
  * in-memory state (one VaultAnalyzer across calls = the pipeline's corpus host). Every warm answer
  * is compared with a cold analysis of the same files (useIndex: false).
  *
- * Most tests use racyMs: 0 so re-read counts are exact on files written a moment ago; the default
- * window (RACY_MS) has its own test.
+ * Most tests use racyMs: 0 so re-read counts are exact on files written a moment ago, and
+ * writeDebt: 0 so every change is written at once; the defaults have their own tests.
  */
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,7 +46,8 @@ const OPTS: Partial<AnalyzeOptions> = { strategy: 'reference', total: 10 };
 const strip = (r: AnalyzeVaultResult) => ({ report: { ...r.report, generated_at: '' }, records: r.records, skipped: r.stats.skipped });
 const cold = (dir: string, opts: Partial<AnalyzeOptions> = OPTS) => analyzeVault(dir, { ...opts, useIndex: false });
 /** A fresh process: nothing in memory, only the index file. */
-const freshProcess = (dir: string, opts: Partial<AnalyzeOptions> = OPTS) => new VaultAnalyzer(dir, { racyMs: 0 }).analyze(opts);
+const EXACT = { racyMs: 0, writeDebt: 0 };
+const freshProcess = (dir: string, opts: Partial<AnalyzeOptions> = OPTS) => new VaultAnalyzer(dir, EXACT).analyze(opts);
 
 /** utimes takes whole milliseconds at best: give a file a whole-second mtime it can get back exactly. */
 function wholeSecondMtime(file: string): void {
@@ -64,7 +65,7 @@ const modes = [
     name: 'same process (memory)',
     make: () => {
       let a: VaultAnalyzer | undefined;
-      return (dir: string, o?: Partial<AnalyzeOptions>) => (a ??= new VaultAnalyzer(dir, { racyMs: 0 })).analyze(o ?? OPTS);
+      return (dir: string, o?: Partial<AnalyzeOptions>) => (a ??= new VaultAnalyzer(dir, EXACT)).analyze(o ?? OPTS);
     },
     warmIndex: 'memory',
   },
@@ -180,7 +181,7 @@ describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
 describe('the index file', () => {
   it('is safe to delete: a fresh process rebuilds it; a long-lived analyzer writes it back', async () => {
     const dir = await makeVault();
-    const host = new VaultAnalyzer(dir, { racyMs: 0 });
+    const host = new VaultAnalyzer(dir, EXACT);
     await host.analyze(OPTS);
     rmSync(join(dir, INDEX_DIR), { recursive: true });
     const h = await host.analyze(OPTS);
@@ -220,6 +221,33 @@ describe('the index file', () => {
     writeFileSync(join(dir, INDEX_DIR, 'analysis-index.json'), JSON.stringify({ version: 1, entries: {} }));
     await freshProcess(dir);
     expect(() => statSync(join(dir, INDEX_DIR, 'analysis-index.json'))).toThrow();
+  });
+});
+
+describe('write debt (default)', () => {
+  it('leaves a few changes for the next process to re-read, and rewrites once they add up', async () => {
+    const dir = await makeVault();
+    const process1 = (): Promise<AnalyzeVaultResult> => new VaultAnalyzer(dir, { racyMs: 0 }).analyze(OPTS);
+    await process1();
+    const before = readFileSync(indexFile(dir));
+    writeFileSync(f(dir, 'edge-3.yaml'), q('edge', 3, 'design', 'L4'));
+    await sleep(5);
+    const a = await process1();
+    expect(a.stats).toMatchObject({ index: 'loaded', read: 1, indexWritten: false });
+    expect(readFileSync(indexFile(dir)).equals(before)).toBe(true);
+    const b = await process1(); // the index still lacks the edit: read again, same answer
+    expect(b.stats).toMatchObject({ read: 1, indexWritten: false });
+    expect(strip(b)).toStrictEqual(strip(await cold(dir)));
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'questions', 'cloud', 'power', `cloud-${i}.yaml`), q('cloud', i, 'design', 'L2'));
+    await sleep(5);
+    const c = await process1();
+    expect(c.stats).toMatchObject({ read: 21, indexWritten: false }); // 21 <= WRITE_DEBT
+    for (let i = 0; i < 20; i++) writeFileSync(f(dir, `edge-${i}.yaml`), q('edge', i, 'design', 'L3'));
+    await sleep(5);
+    const d = await process1();
+    expect(d.stats).toMatchObject({ read: 40, indexWritten: true }); // 40 > WRITE_DEBT
+    expect(strip(d)).toStrictEqual(strip(await cold(dir)));
+    expect((await process1()).stats).toMatchObject({ read: 0, indexWritten: false });
   });
 });
 

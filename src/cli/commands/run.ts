@@ -35,6 +35,8 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(intOption('--offline-latency <ms>', 'simulated latency per offline provider call'))
     .addOption(numOption('--offline-defect-rate <x>', 'share of offline drafts given a deliberate defect (0..1)'))
     .option('--allow-python-visuals', 'render model-written matplotlib scripts (sandboxed)')
+    .option('--revise', "revise each iteration's NEEDS_FIX drafts from the judge's suggestions and judge them again")
+    .addOption(intOption('--max-revisions <n>', 'revisions per draft at most (default 1)'))
     .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'));
 }
 

@@ -30,12 +30,12 @@ export function register(program: Command): void {
       if (!(STATELESS_QUEUES as string[]).includes(n)) throw new UserError(`--queues: "${n}" runs only on the corpus host (vault-loop run); stateless queues: ${STATELESS_QUEUES.join(', ')}`);
     }
     const cfg = configFromOptions(opts, { workers: opts.concurrency });
+    const timings = timingsFromOptions(opts);
     const log = createLogger(cfg.logLevel);
     const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
     const redis = createRedis(target, 'client', (e) => log.warn({ err: e.message }, 'redis error'));
     const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
     const store = new RunStore(redis, cfg.prefix);
-    const timings = timingsFromOptions(opts);
     const ctx = createRuntimeContext({ cfg, target, redis, store, queues, log, ...(timings ? { timings } : {}) });
     const running = startWorkers(ctx, names as QueueName[]);
     process.stderr.write(`vault-loop worker: consuming ${names.join(', ')} at ${target.describe} (prefix ${cfg.prefix}), concurrency ${cfg.workers}; Ctrl-C to stop\n`);

@@ -1,0 +1,128 @@
+/**
+ * The dashboard in Debian's Chromium: a finished run whose judge chunks failed (the judge model
+ * answered 503), its overview, charts and heatmap, Bull Board with the five queues, and a click on
+ * "retry" that re-runs a chunk: the run's numbers change on the page. Screenshots go to
+ * test-artifacts/dashboard/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
+import type { CorpusHost } from '../../src/scheduler/host.js';
+import { QUEUE_NAMES } from '../../src/queues/index.js';
+import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
+const TOKEN = 'e2e-operator-token';
+
+let redis: TestRedis;
+let server: FakeLlmServer;
+let host: CorpusHost;
+let dash: RunningDashboard;
+let browser: Browser;
+let page: Page;
+let runId: string;
+const offHost: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  redis = await useTestRedis('e2e-dashboard');
+  const vault = await freshVault(300, 8);
+  server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(8) });
+  // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
+  for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: 'sk-test' });
+  const done = await runToEnd(redis, cfg);
+  expect(done.state.status).toBe('completed');
+  runId = done.runId;
+  // The corpus host stays up: it consumes the apply queue that a retried chunk's late apply needs.
+  host = done.host;
+  server.clearScript();
+  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN, liveIntervalMs: 300 });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  // Only the dashboard may be reached: anything else is aborted and recorded.
+  const origin = new URL(dash.url).origin;
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin)) return route.continue();
+    offHost.push(url);
+    return route.abort();
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  await host?.close();
+  await server?.close();
+  await redis?.cleanup();
+});
+
+const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+describe('dashboard in Chromium', () => {
+  it('the overview lists the finished run (the token is presented once with ?token=)', async () => {
+    await page.goto(`${dash.url}?token=${TOKEN}`);
+    expect(new URL(page.url()).search).toBe('');
+    const row = page.locator(`tr[data-run="${runId}"]`);
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.locator('.status').innerText()).toBe('completed');
+    await shot('overview');
+  });
+
+  it('the run page shows the iteration table, three charts, the heatmaps and the failed judge chunks', async () => {
+    await page.click(`a[href="/runs/${runId}"]`);
+    await page.waitForSelector('#chart-priority');
+    for (const id of ['#chart-priority', '#chart-verdicts', '#chart-calls']) expect(await page.locator(`svg${id}`).isVisible(), id).toBe(true);
+    expect(await page.locator('#chart-priority circle').count()).toBeGreaterThan(0);
+    expect(await page.locator('#chart-calls polyline').count()).toBe(1);
+    expect(await page.locator('#iterations tbody tr').count()).toBeGreaterThan(0);
+    const heatmaps = page.locator('svg.heatmap');
+    expect(await heatmaps.count()).toBeGreaterThan(0);
+    expect(await heatmaps.first().locator('rect').count()).toBe(11 * 6);
+    expect(await page.locator('#failed tbody tr').count()).toBeGreaterThan(0);
+    await shot('run');
+  });
+
+  it('Bull Board lists every queue of the catalog and shows the failed judge chunks', async () => {
+    await page.goto(`${dash.url}queues`);
+    for (const name of QUEUE_NAMES) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+    await shot('queues');
+    await page.goto(`${dash.url}queues/queue/judge?status=failed`);
+    await page.getByText(`${runId}-i0-k0-judge`).first().waitFor({ timeout: 15_000 });
+    await shot('queues-judge-failed');
+  });
+
+  it('"retry" on a failed judge chunk completes it and the run page numbers change', async () => {
+    await page.goto(`${dash.url}runs/${runId}`);
+    const failedBefore = await page.locator('#failed tbody tr').count();
+    const unjudgedBefore = Number(await page.locator('#card-unjudged b').innerText());
+    const callsBefore = await page.locator('#card-calls b').innerText();
+    expect(unjudgedBefore).toBeGreaterThan(0);
+    const jobId = await page.locator('#failed tbody tr').first().getAttribute('data-job');
+    await page.locator('#failed tbody tr').first().locator('button.retry').click();
+    // The POST redirects back to the run page; the live view then follows the late apply.
+    // Expressions run in the page (this file has no DOM types).
+    await page.waitForFunction(`Number(document.querySelector('#card-unjudged b')?.textContent ?? 'NaN') < ${unjudgedBefore}`, undefined, { timeout: 45_000 });
+    await page.waitForFunction(`!document.querySelector('#failed tr[data-job=${JSON.stringify(jobId)}]')`, undefined, { timeout: 15_000 });
+    expect(await page.locator('#card-calls b').innerText()).not.toBe(callsBefore);
+    expect(await page.locator('#failed tbody tr').count()).toBe(failedBefore - 1);
+    const job = await host.queues.judge.getJob(jobId!);
+    expect(await job!.getState()).toBe('completed');
+    await shot('run-after-retry');
+  });
+
+  it('no request left for another host', () => {
+    expect(offHost).toEqual([]);
+  });
+});

@@ -1,0 +1,117 @@
+/**
+ * NEEDS_FIX is not a dead end: `--revise` revises NEEDS_FIX drafts from the judge's suggestions,
+ * judges them again, and never overwrites a draft edited by hand.
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../../src/config/index.js';
+import { createQueues } from '../../src/queues/index.js';
+import { createRedis } from '../../src/redis/index.js';
+import { RunStore } from '../../src/scheduler/state.js';
+import { silentLogger } from '../../src/util/log.js';
+import { createRuntimeContext } from '../../src/workers/context.js';
+import { startWorkers } from '../../src/workers/runtime.js';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { freshVault, openHost, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await useTestRedis('revise');
+});
+afterAll(async () => {
+  await redis.cleanup();
+});
+
+function workersOf(cfg: Config, names: ('generate' | 'judge' | 'render' | 'revise')[]) {
+  const target = { options: redis.options, describe: redis.url };
+  const client = createRedis(target, 'client');
+  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
+  const running = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), names);
+  return async () => {
+    await running.close();
+    await queues.close();
+    client.disconnect();
+  };
+}
+
+const flags = { offlineDefectRate: 0.7, maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
+
+describe('revise', () => {
+  it('a run with --revise ends with fewer NEEDS_FIX drafts than it had before revising, every revision judged again', async () => {
+    const vault = await freshVault(300, 51);
+    const { runId, state, host } = await runToEnd(redis, testConfig(redis, vault, { ...flags, revise: true }));
+    const verdicts = [...(await host.store.verdicts(runId)).values()];
+    await host.close();
+    expect(state.status).toBe('completed');
+    const revised = verdicts.filter((v) => v.round === 1);
+    expect(revised.length).toBeGreaterThan(0);
+    for (const v of revised) {
+      // Both verdicts are on record: NEEDS_FIX before, the new one after.
+      expect(v.history).toHaveLength(1);
+      expect(v.history[0]!.verdict).toBe('NEEDS_FIX');
+      expect(v.history[0]!.fileHash).not.toBe(v.fileHash);
+      if (v.verdict === 'DROP') expect(existsSync(join(vault, v.path))).toBe(false);
+      else expect(readFileSync(join(vault, v.path), 'utf8')).toMatch(/revised-1/);
+    }
+    const rec = readRecords(vault, runId);
+    let before = 0;
+    let after = 0;
+    for (const it of rec.iters.filter((i) => i.record)) {
+      before += it.record!.revisions.verdicts_before.NEEDS_FIX;
+      after += it.record!.applied.kept_needs_fix;
+      // The iteration's judge summary shows each revised draft's earlier verdict.
+      for (const d of it.judge!.details.filter((x) => x.round === 1)) expect(d.history[0]!.verdict).toBe('NEEDS_FIX');
+    }
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeLessThan(before);
+    // Revision calls count against the budget like any other.
+    expect(rec.summary.calls_used_total).toBeLessThanOrEqual(200);
+  });
+
+  it('without --revise nothing is revised', async () => {
+    const vault = await freshVault(300, 51);
+    const { runId, host } = await runToEnd(redis, testConfig(redis, vault, flags));
+    const verdicts = [...(await host.store.verdicts(runId)).values()];
+    await host.close();
+    expect(verdicts.some((v) => v.verdict === 'NEEDS_FIX')).toBe(true);
+    expect(verdicts.every((v) => v.round === 0 && v.history.length === 0)).toBe(true);
+  });
+
+  it('a draft edited by hand after judging is never overwritten by a revision', async () => {
+    const vault = await freshVault(300, 52);
+    const cfg = testConfig(redis, vault, { ...flags, maxIters: 1, revise: true });
+    const host = await openHost(redis, cfg, false);
+    const stopFirst = workersOf(cfg, ['generate', 'judge', 'render']);
+    const runId = await host.startRun(cfg);
+    // Revision is planned but no revise worker runs yet: edit some of the NEEDS_FIX drafts now.
+    for (let i = 0; ; i++) {
+      const s = (await host.store.get(runId))!;
+      if (s.phase === 'revise') break;
+      if (s.status !== 'running' || i > 600) throw new Error(`no revision planned: ${s.status} ${s.phase}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const needsFix = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
+    expect(needsFix.length).toBeGreaterThan(1);
+    const edited = needsFix.filter((_, i) => i % 2 === 0);
+    for (const v of edited) appendFileSync(join(vault, v.path), '# fixed by hand\n');
+    const stopRevise = workersOf(cfg, ['revise']);
+    const state = await host.waitForRun(runId, undefined, undefined, 100);
+    const verdicts = await host.store.verdicts(runId);
+    await stopRevise();
+    await stopFirst();
+    await host.close();
+    expect(state.status).toBe('completed');
+    for (const v of edited) {
+      expect(readFileSync(join(vault, v.path), 'utf8')).toContain('# fixed by hand');
+      expect(verdicts.get(v.id)!.round).toBe(0);
+    }
+    const rec = readRecords(vault, runId);
+    const skipped = rec.iters[0]!.record!.revisions.skipped.map((s) => s.id).sort();
+    expect(skipped).toEqual(edited.map((v) => v.id).sort());
+    expect(rec.iters[0]!.record!.revisions.skipped[0]!.reason).toMatch(/changed since it was judged/);
+    // The others were revised and judged again.
+    expect([...verdicts.values()].filter((v) => v.round === 1).length).toBe(needsFix.length - edited.length);
+  });
+});
