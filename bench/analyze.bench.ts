@@ -30,10 +30,17 @@ function flag(name: string, dflt: string): string {
 /** Child mode: one timed analysis, printed as JSON. */
 async function child(vault: string): Promise<void> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const { report, stats } = await analyzeVault(vault, { strategy: 'reference', total: 36 });
   const ms = performance.now() - t0;
-  process.stdout.write(JSON.stringify({ ms, n: report.n_records, read: stats.read, fast: stats.fastPath, fromIndex: stats.fromIndex, index: stats.index }));
+  process.stdout.write(JSON.stringify({ ms, cpuMs: cpuMs(c0), n: report.n_records, read: stats.read, fast: stats.fastPath, fromIndex: stats.fromIndex, index: stats.index }));
 }
+
+/** User + system CPU ms since `c0`: on a shared, loaded machine wall time swings 2-3x, CPU time far less. */
+const cpuMs = (c0: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(c0);
+  return (d.user + d.system) / 1000;
+};
 
 /**
  * Host mode: one process, one VaultAnalyzer, `runs` warm analyses with `touch` files edited before
@@ -43,12 +50,13 @@ async function host(vault: string, runs: number, touch: number): Promise<void> {
   const a = new VaultAnalyzer(vault);
   await a.analyze({ strategy: 'reference', total: 36 });
   const files = listVaultQuestionFiles(vault);
-  const out: { ms: number; n: number; read: number; fromIndex: number; index: string }[] = [];
+  const out: { ms: number; cpuMs: number; n: number; read: number; fromIndex: number; index: string }[] = [];
   for (let i = 0; i < runs; i++) {
     touchFiles(vault, files, 100 + i, touch);
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     const { report, stats } = await a.analyze({ strategy: 'reference', total: 36 });
-    out.push({ ms: performance.now() - t0, n: report.n_records, read: stats.read, fromIndex: stats.fromIndex, index: stats.index });
+    out.push({ ms: performance.now() - t0, cpuMs: cpuMs(c0), n: report.n_records, read: stats.read, fromIndex: stats.fromIndex, index: stats.index });
   }
   process.stdout.write(JSON.stringify(out));
 }
@@ -113,7 +121,7 @@ for path in q.glob("**/*.yaml"):
 print(time.perf_counter() - t0, len(out))
 `;
 
-function runChild(vault: string): { ms: number; n: number; read: number; fast: number; fromIndex: number; index: string } {
+function runChild(vault: string): { ms: number; cpuMs: number; n: number; read: number; fast: number; fromIndex: number; index: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', vault], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as ReturnType<typeof runChild>;
@@ -138,11 +146,13 @@ async function main(): Promise<void> {
     const [pySeconds, pyRecords] = py.stdout.trim().split(/\s+/).map(Number) as [number, number];
 
     const cold: number[] = [];
+    const coldCpu: number[] = [];
     let coldInfo: ReturnType<typeof runChild> | undefined;
     for (let i = 0; i < runs; i++) {
       rmSync(join(dir, INDEX_DIR), { recursive: true, force: true });
       coldInfo = runChild(dir);
       cold.push(coldInfo.ms);
+      coldCpu.push(coldInfo.cpuMs);
     }
     const files = listVaultQuestionFiles(dir);
     const warm: number[] = [];
@@ -157,7 +167,7 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     });
     if (h.status !== 0) throw new Error(`host child failed: ${h.stderr}`);
-    const hostRuns = JSON.parse(h.stdout) as { ms: number; n: number; read: number; fromIndex: number; index: string }[];
+    const hostRuns = JSON.parse(h.stdout) as { ms: number; cpuMs: number; n: number; read: number; fromIndex: number; index: string }[];
     const same = hostRuns.map((r) => r.ms);
     if (coldInfo!.n !== pyRecords) throw new Error(`n_records differ: python ${pyRecords}, ours ${coldInfo!.n}`);
     for (const r of [...warmInfo, ...hostRuns]) if (r.n !== pyRecords) throw new Error(`warm n_records ${r.n} != ${pyRecords}`);
@@ -175,6 +185,13 @@ async function main(): Promise<void> {
     console.log(`baseline/cold:            ${(pySeconds / c).toFixed(1)}x (goal >= 10x)`);
     console.log(`warm/cold, fresh process: ${((w / c) * 100).toFixed(1)}% (goal < 5%)`);
     console.log(`warm/cold, same process:  ${((sp / c) * 100).toFixed(1)}% (goal < 5%)`);
+    const cc = median(coldCpu);
+    const wc = median(warmInfo.map((r) => r.cpuMs));
+    const sc = median(hostRuns.map((r) => r.cpuMs));
+    console.log(
+      `CPU time (user+sys, medians): cold ${cc.toFixed(0)} ms, warm fresh ${wc.toFixed(0)} ms (${((wc / cc) * 100).toFixed(1)}%), ` +
+        `warm same-process ${sc.toFixed(0)} ms (${((sc / cc) * 100).toFixed(1)}%)`,
+    );
   } finally {
     if (process.argv.includes('--keep')) console.log(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });

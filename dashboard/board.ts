@@ -38,5 +38,10 @@ export function boardRouter(queues: Queue[], readOnlyMode: boolean): Router {
     options: { uiConfig: { boardTitle: readOnlyMode ? 'vault-loop queues (read-only)' : 'vault-loop queues' } },
   });
   server.setViewsPath(offlineViewsDir());
+  // Bull Board's own handler adds the stack under NODE_ENV=development; ours never does.
+  server.setErrorHandler((error: Error & { statusCode?: number }) => {
+    const status = error.statusCode ?? 500;
+    return { status: status as 500, body: { error: status < 500 ? error.message.split('\n')[0] : 'internal error' } };
+  });
   return server.getRouter() as Router;
 }

@@ -149,11 +149,47 @@ export function toPosix(p: string): string {
   return sep === '/' ? p : p.split(sep).join('/');
 }
 
-/** Lists `questions/**\/*.yaml` (relative to the vault, sorted). */
+/**
+ * Lists `questions/**\/*.yaml` (relative to the vault, sorted). Symlinked files are listed too, so
+ * that one pointing outside the vault is reported (by loadQuestionFile) instead of silently missed.
+ */
 export async function listQuestionFiles(vaultDir: string): Promise<string[]> {
-  const files = await fg('questions/**/*.yaml', { cwd: vaultDir, onlyFiles: true, followSymbolicLinks: false, dot: false });
-  return files.sort();
+  const entries = await fg('questions/**/*.yaml', { cwd: vaultDir, onlyFiles: false, followSymbolicLinks: false, dot: false, objectMode: true });
+  return entries
+    .filter((e) => e.dirent.isFile() || e.dirent.isSymbolicLink())
+    .map((e) => e.path)
+    .sort();
 }
+
+/** Question files that are symbolic links resolving outside the vault (a listing only: nothing is read). */
+export async function outsideSymlinks(vaultDir: string): Promise<CorpusProblem[]> {
+  const links = await fg('questions/**/*.yaml', { cwd: vaultDir, onlyFiles: false, followSymbolicLinks: false, dot: false, objectMode: true });
+  const out: CorpusProblem[] = [];
+  for (const e of links) {
+    if (!e.dirent.isSymbolicLink()) continue;
+    const p = await loadQuestionFileLink(vaultDir, e.path);
+    if (p) out.push(p);
+  }
+  return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+async function loadQuestionFileLink(vaultDir: string, relPath: string): Promise<CorpusProblem | null> {
+  try {
+    const target = await realpath(join(vaultDir, relPath));
+    const rel = relative(await realpath(vaultDir), target);
+    if (rel.startsWith('..') || rel === '' || rel.startsWith(sep)) return outsideProblem(relPath, target);
+    return null;
+  } catch (e) {
+    return { path: relPath, severity: 'error', code: 'io', message: `broken symbolic link (${(e as Error).message})` };
+  }
+}
+
+const outsideProblem = (relPath: string, target: string): CorpusProblem => ({
+  path: relPath,
+  severity: 'error',
+  code: 'symlink-outside',
+  message: `symbolic link points outside the vault (${target}); not read`,
+});
 
 /** Reads one file under the vault; refuses symlinks that resolve outside it. */
 export async function loadQuestionFile(vaultDir: string, relPath: string, opts: LoadOptions = {}): Promise<LoadedFile> {
@@ -166,7 +202,7 @@ export async function loadQuestionFile(vaultDir: string, relPath: string, opts: 
       const root = await realpath(vaultDir);
       const rel = relative(root, target);
       if (rel.startsWith('..') || rel === '' || rel.startsWith(sep)) {
-        base.problems.push({ path: relPath, severity: 'error', code: 'symlink-outside', message: `symbolic link points outside the vault (${target}); not read` });
+        base.problems.push(outsideProblem(relPath, target));
         return base;
       }
     }

@@ -4,6 +4,7 @@
  * workers in-process), starts and resumes runs, and waits for them to end.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -119,9 +120,16 @@ export class CorpusHost {
   }
 
   /** Creates a run: its folder and run.json, its state in Redis, and its first plan job. */
-  async startRun(cfg: Config): Promise<string> {
+  async startRun(cfg: Config, opts: { reviseFrom?: string } = {}): Promise<string> {
+    if (opts.reviseFrom && !existsSync(runDir(this.vault, opts.reviseFrom))) {
+      throw new Error(`run ${opts.reviseFrom} has no records in ${runDir(this.vault, opts.reviseFrom)}`);
+    }
     const runId = await newRunId(this.vault, (id) => this.store.claimRunId(id));
-    const stored = { ...storedConfig(cfg), applicability: Applicability.forVault(this.vault).toRecord() };
+    const stored = {
+      ...storedConfig(cfg),
+      applicability: Applicability.forVault(this.vault).toRecord(),
+      ...(opts.reviseFrom ? { reviseFrom: opts.reviseFrom } : {}),
+    };
     const judge = judgeSettings(cfg);
     const generator = { provider: cfg.provider, model: cfg.model ?? defaultModel(cfg.provider) };
     const judgeInfo = { provider: judge.provider, model: judge.model ?? defaultModel(judge.provider) };
@@ -136,6 +144,8 @@ export class CorpusHost {
       judge: judgeInfo,
       prompts: promptHashes(),
       seed: cfg.seed,
+      kind: opts.reviseFrom ? 'revise' : 'loop',
+      ...(opts.reviseFrom ? { source_run: opts.reviseFrom } : {}),
     };
     await writeJson(`${runDir(this.vault, runId)}/run.json`, runJson);
     await this.store.create({ runId, vault: this.vault, maxCalls: cfg.maxCalls, config: stored, generator, judge: judgeInfo });

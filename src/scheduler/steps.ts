@@ -4,7 +4,7 @@
  * the plan is stored once per iteration, drafts are written with the same bytes, flows are added
  * under deterministic job ids and skipped when present.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CoverageReport, PlanCell, Strategy } from '../analysis/types.js';
 import { TRACKS, type Track } from '../corpus/taxonomy.js';
@@ -15,7 +15,7 @@ import { sha256 } from '../corpus/loader.js';
 import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
-import { iterDir, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord } from './records.js';
+import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
 import { TERMINAL_STATUSES, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
@@ -35,6 +35,8 @@ export interface RunConfig {
   /** Revise NEEDS_FIX drafts before the checkpoint, up to maxRevisions rounds. */
   revise?: boolean;
   maxRevisions?: number;
+  /** A revision run (`vault-loop revise`): revise the NEEDS_FIX drafts this earlier run left. */
+  reviseFrom?: string;
 }
 
 export interface GenCellPayload {
@@ -123,6 +125,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   }
   const run = (await store.get(runId))!;
   await store.set(runId, { iter, phase: 'plan' });
+  if (cfg.reviseFrom) return await planRevision(runId, iter, cfg, deps);
 
   // Stop conditions, in the order of the design: user stop, max iterations, budget, empty plan,
   // gap threshold, DROP rate, convergence.
@@ -361,4 +364,54 @@ export async function redispatchStep(
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
   return { decision: 'judge revisions', detail: { revised: written.length, skipped: skipped.length, round } };
+}
+
+export const REVISION_DONE = 'revision complete';
+
+/**
+ * The one iteration of a revision run: the NEEDS_FIX drafts an earlier run left (their files
+ * unchanged since judging) become this run's round-0 verdicts, and go to revision.
+ */
+async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
+  const { store } = deps;
+  const source = cfg.reviseFrom!;
+  if (iter > 0) {
+    await finishRun(deps, runId, REVISION_DONE);
+    return { decision: 'stop', detail: { reason: REVISION_DONE } };
+  }
+  const run = (await store.get(runId))!;
+  if (run.stopRequested) {
+    await finishRun(deps, runId, STOP.user, 'stopped');
+    return { decision: 'stop', detail: { reason: STOP.user } };
+  }
+  if (!(await store.iterGet(runId, 0)).seeded) {
+    const latest = new Map<string, JudgeSummary['details'][number]>();
+    const sourceDir = join(deps.vault, '_validation_results', 'coverage_loop', source);
+    for (let i = 0; existsSync(join(sourceDir, iterDirName(i))); i++) {
+      const js = readJson<JudgeSummary>(join(sourceDir, iterDirName(i), 'judge_summary.json'));
+      for (const d of js?.details ?? []) latest.set(d.id, d);
+    }
+    const now = deps.now().toISOString();
+    for (const d of latest.values()) {
+      if (d.verdict !== 'NEEDS_FIX' || d.applied !== 'kept') continue;
+      const track = String(d.path.split('/')[1] ?? '');
+      const visualFiles = ['dot', 'py'].map((ext) => `visuals/${track}/${d.id}.${ext}`).filter((f) => existsSync(deps.vaultPath(f)));
+      await store.putDraft(runId, d.id, { id: d.id, iter: 0, cellIndex: -1, chunk: 0, path: d.path, fileHash: d.file_hash, track, visualFiles });
+      await store.putVerdict(runId, d.id, { ...d, fileHash: d.file_hash, iter: 0, chunk: 0, round: 0, history: d.history ?? [], late: false, appliedAt: d.appliedAt ?? now });
+    }
+    await store.iterSet(runId, 0, { seeded: '1', startedAt: now, planSize: latest.size });
+  }
+  const candidates = await revisionCandidates(runId, 0, 0, deps);
+  mkdirSync(iterDir(deps.vault, runId, 0), { recursive: true });
+  await writeJson(join(iterDir(deps.vault, runId, 0), 'plan.json'), candidates.map((c) => ({ id: c.draft.id, path: c.draft.path, issues: c.issues, fix_suggestion: c.fix_suggestion })));
+  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  const n = sizeIteration(candidates.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
+  if (candidates.length === 0) {
+    await finishRun(deps, runId, `nothing to revise: run ${source} left no unchanged NEEDS_FIX drafts`);
+    return { decision: 'stop' };
+  }
+  if (n === 0) return await (async () => (await finishRun(deps, runId, STOP.budget), { decision: 'stop', detail: { reason: STOP.budget } }))();
+  await store.set(runId, { phase: 'revise' });
+  await deps.flows.addRevise(runId, 0, 1, candidates.slice(0, n).map((c) => ({ ...c, round: 1 })));
+  return { decision: 'revise', detail: { drafts: n, candidates: candidates.length } };
 }

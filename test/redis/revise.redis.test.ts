@@ -115,3 +115,32 @@ describe('revise', () => {
     expect([...verdicts.values()].filter((v) => v.round === 1).length).toBe(needsFix.length - edited.length);
   });
 });
+
+describe('vault-loop revise (outside a run)', () => {
+  it('revises the NEEDS_FIX drafts a past run left, in a revision run with its own records', async () => {
+    const vault = await freshVault(300, 53);
+    const { runId, host } = await runToEnd(redis, testConfig(redis, vault, { ...flags, maxIters: 1 }));
+    const left = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
+    await host.close();
+    expect(left.length).toBeGreaterThan(0);
+    const { spawnCli } = await import('../helpers/pipeline.js');
+    const child = spawnCli(['revise', '--vault', vault, '--max-calls', '20', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix]);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number>((res) => child.once('exit', (c) => res(c ?? -1)));
+    expect(code, out).toBe(0);
+    const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as { run_id: string; stopped_reason: string };
+    expect(summary.stopped_reason).toBe('revision complete');
+    const rec = readRecords(vault, summary.run_id);
+    const details = rec.iters[0]!.judge!.details;
+    expect(details.map((d) => d.id).sort()).toEqual(left.map((v) => v.id).sort());
+    for (const d of details) {
+      expect(d.round).toBe(1);
+      expect(d.history[0]!.verdict).toBe('NEEDS_FIX');
+    }
+    expect(rec.iters[0]!.record!.revisions.verdicts_before.NEEDS_FIX).toBe(left.length);
+    expect(rec.iters[0]!.record!.applied.kept_needs_fix).toBeLessThan(left.length);
+    expect(JSON.parse(readFileSync(join(vault, '_validation_results/coverage_loop', summary.run_id, 'run.json'), 'utf8'))).toMatchObject({ kind: 'revise', source_run: runId });
+  });
+});

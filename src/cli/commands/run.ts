@@ -50,13 +50,14 @@ export function register(program: Command): void {
     .option('--resume <run>', 'continue a run whose host died, with its stored configuration')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
     .option('--json', 'print the final loop summary as JSON on stdout')
+    .option('--dashboard', 'also serve the dashboard (config dashboardHost / dashboardPort, default http://127.0.0.1:3000/) while the run goes')
     .addOption(lockDurationOption());
   addRunOptions(cmd).action(async (opts: Record<string, unknown>) => {
     const vault = requireVault(opts.vault);
     const inProcessWorkers = opts.workers !== false;
     const cfg = configFromOptions(opts, { vault, workers: typeof opts.workers === 'number' ? opts.workers : undefined });
     const timings = timingsFromOptions(opts);
-    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json), ...(timings ? { timings } : {}) });
+    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json), dashboard: Boolean(opts.dashboard), ...(timings ? { timings } : {}) });
     process.exitCode = code;
   });
 }
@@ -70,6 +71,8 @@ export interface RunLoopOptions {
   json: boolean;
   /** Serve the dashboard on the host's Redis and prefix until the run ends. */
   dashboard?: boolean;
+  /** A revision run over the NEEDS_FIX drafts this earlier run left (`vault-loop revise`). */
+  reviseFrom?: string;
   /** Printed before the summary (the demo says where things are). */
   out?: (line: string) => void;
   /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
@@ -120,7 +123,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       maxIters = Number((run.config as { maxIters?: number }).maxIters ?? maxIters);
       err(`vault-loop: resuming run ${runId} (status ${run.status}, iteration ${run.iter})`);
     } else {
-      runId = await host.startRun(o.cfg);
+      runId = await host.startRun(o.cfg, o.reviseFrom ? { reviseFrom: o.reviseFrom } : {});
       err(`vault-loop: run ${runId} started${o.inProcessWorkers ? '' : ' (no in-process workers: start `vault-loop worker` processes)'}`);
     }
     const reporter = new ProgressReporter(process.stderr, o.progress);
