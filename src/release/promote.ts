@@ -1,5 +1,5 @@
 /**
- * Promotion: PASS drafts of ONE run become `status: published`.
+ * Promotion: PASS drafts of ONE run (and drafts a person accepted in review) become `status: published`.
  *
  * Unlike the original promoter (SEED-SPEC §11 bug 10) it reads a single run, promotes a file only
  * when its bytes are exactly what the judge saw (sha256 = the recorded `file_hash`) and it is
@@ -149,7 +149,8 @@ export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): P
   const rows: PromoteRow[] = [];
   const notPass: Record<string, number> = {};
   for (const v of verdicts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
-    if (v.verdict !== 'PASS') {
+    const accepted = v.review?.action === 'accepted' && v.verdict !== 'DROP';
+    if (v.verdict !== 'PASS' && !accepted) {
       notPass[v.verdict] = (notPass[v.verdict] ?? 0) + 1;
       continue;
     }

@@ -26,6 +26,8 @@ const JudgeDetailSchema = z.looseObject({
   verdict: z.enum(VERDICTS),
   model: z.string().optional(),
   checks: z.looseObject({ arithmetic: z.enum(['passed', 'failed', 'not-run']).optional() }).optional(),
+  /** A person's review in the dashboard: an accepted NEEDS_FIX draft is promoted like a PASS. */
+  review: z.looseObject({ action: z.string() }).optional(),
 });
 export type JudgeDetail = z.output<typeof JudgeDetailSchema>;
 

@@ -210,6 +210,7 @@ export async function dispatchStep(
   const written: JudgeDraft[] = [];
   if (generated.length > 0) await deps.loadNearDup();
   for (const g of [...generated].sort((a, b) => a.cellIndex - b.cellIndex)) {
+    let file: { relPath: string; fileHash: string; track: string; visualFiles: string[] };
     try {
       const { relPath, fileHash } = await deps.writeDraft(g.draft.doc);
       const track = String(g.draft.doc.track);
@@ -222,12 +223,16 @@ export async function dispatchStep(
         await atomicWrite(abs, g.draft.visual.source);
         visualFiles.push(rel.join('/'));
       }
-      const chunk = Math.floor(written.length / cfg.judgeChunkSize);
-      written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: relPath, fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
-      await store.putDraft(runId, g.draft.id, { id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: relPath, fileHash, track, visualFiles });
+      file = { relPath, fileHash, track, visualFiles };
     } catch (e) {
       cellsFailed.push({ cell: g.cellIndex, error: `draft not written: ${(e as Error).message}` });
+      continue;
     }
+    // Outside the try: a Redis error here is no failure of the cell (its file is written) but of
+    // this step, which is retried and writes the same bytes again.
+    const chunk = Math.floor(written.length / cfg.judgeChunkSize);
+    written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: file.relPath, fileHash: file.fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
+    await store.putDraft(runId, g.draft.id, { id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles });
   }
   cellsFailed.sort((a, b) => a.cell - b.cell);
   await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length });
@@ -284,7 +289,9 @@ export async function revisionCandidates(runId: string, iter: number, round: num
   const [verdicts, drafts] = await Promise.all([deps.store.verdicts(runId), deps.store.drafts(runId)]);
   const out: Omit<RevisePayload, 'round'>[] = [];
   for (const v of [...verdicts.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-    if (v.iter !== iter || (v.round ?? 0) !== round || v.verdict !== 'NEEDS_FIX' || v.applied !== 'kept' || v.review) continue;
+    // NEEDS_FIX drafts nobody reviewed yet, and any kept draft a person sent to revision.
+    const wanted = v.review ? v.review.action === 'sent-to-revision' : v.verdict === 'NEEDS_FIX';
+    if (v.iter !== iter || (v.round ?? 0) !== round || !wanted || v.applied !== 'kept') continue;
     const rec = drafts.get(v.id);
     let bytes: Buffer;
     try {
@@ -393,7 +400,8 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
     }
     const now = deps.now().toISOString();
     for (const d of latest.values()) {
-      if (d.verdict !== 'NEEDS_FIX' || d.applied !== 'kept') continue;
+      const wanted = d.review ? d.review.action === 'sent-to-revision' : d.verdict === 'NEEDS_FIX';
+      if (!wanted || d.applied !== 'kept') continue;
       const track = String(d.path.split('/')[1] ?? '');
       const visualFiles = ['dot', 'py'].map((ext) => `visuals/${track}/${d.id}.${ext}`).filter((f) => existsSync(deps.vaultPath(f)));
       await store.putDraft(runId, d.id, { id: d.id, iter: 0, cellIndex: -1, chunk: 0, path: d.path, fileHash: d.file_hash, track, visualFiles });

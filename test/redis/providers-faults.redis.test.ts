@@ -54,8 +54,8 @@ async function faultServer(seed: number, mutators: Mutator[] = [], defectRate = 
   });
 }
 
-function faultConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}): Config {
-  return testConfig(redis, vault, {
+function faultConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}, on: TestRedis = redis): Config {
+  return testConfig(on, vault, {
     provider: 'openai',
     model: 'gen-model',
     judgeModel: 'judge-model',
@@ -98,11 +98,14 @@ describe('provider faults in whole runs', () => {
     try {
       expect(state.status, state.stopReason ?? '').toBe('completed');
       expect(server.violations).toEqual([]);
-      const first = server.requests[0]!;
-      const same = tries(server, first);
-      expect(same.length).toBe(6);
-      expect(same.slice(0, 5).every((r) => r.step.type === 'error')).toBe(true);
-      for (let i = 1; i < same.length; i++) expect(same[i]!.receivedAt - same[i - 1]!.receivedAt).toBeGreaterThanOrEqual(1000);
+      // Under load the batch window may split the five cells; each batch's tries are measured alike.
+      expect(server.requests.filter((r) => r.step.type === 'error')).toHaveLength(5);
+      for (const first of new Set(server.requests.filter(isGenerate).map((r) => r.prompt))) {
+        const same = server.requests.filter((r) => r.prompt === first);
+        expect(same.at(-1)!.step.type).toBe('answer');
+        for (let i = 1; i < same.length; i++) expect(same[i]!.receivedAt - same[i - 1]!.receivedAt).toBeGreaterThanOrEqual(1000);
+      }
+      expect(server.requests.filter(isGenerate).length).toBeGreaterThanOrEqual(6);
       const jobs = await generateJobs(host, runId);
       expect(jobs.length).toBe(5);
       for (const j of jobs) {
@@ -326,6 +329,14 @@ describe('provider faults in whole runs', () => {
 });
 
 describe('a generate worker killed after the provider answered', () => {
+  // A prefix of its own: no job left over by the runs above can reach these worker processes.
+  let own: TestRedis;
+  beforeAll(async () => {
+    own = await useTestRedis('provkill');
+  });
+  afterAll(async () => {
+    await own.cleanup();
+  });
   it('the retry is served from the cache: one generate request per batch, and the run completes', async () => {
     const vault = await freshVault(300, 39);
     let killNow: (() => void) | null = null;
@@ -334,14 +345,14 @@ describe('a generate worker killed after the provider answered', () => {
     // answer was received (and cached); that repair call hangs and the worker is killed during it:
     // the provider answered, the job has not completed.
     server.script({ type: 'answer' }, { type: 'hang' });
-    const cfg = faultConfig(vault, server, { genCallsPerIter: 1 });
-    const host = await openHost(redis, cfg, false);
+    const cfg = faultConfig(vault, server, { genCallsPerIter: 1 }, own);
+    const host = await openHost(own, cfg, false);
     // Judge and render in this process; generate only in the child processes.
-    const target = { options: redis.options, describe: redis.url };
+    const target = { options: own.options, describe: own.url };
     const client = createRedis(target, 'client');
-    const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
+    const queues = createQueues({ connection: own.options as ConnectionOptions, prefix: cfg.prefix });
     const local = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), ['judge', 'render']);
-    const workerArgs = ['worker', '--queues', 'generate', '--redis', redis.url, '--prefix', redis.prefix, '--batch-window', '50', '--gen-batch-size', '5', '--lock-duration', '1000'];
+    const workerArgs = ['worker', '--queues', 'generate', '--redis', own.url, '--prefix', own.prefix, '--batch-window', '50', '--gen-batch-size', '5', '--lock-duration', '1000'];
     const first = spawnCli(workerArgs, { OPENAI_API_KEY: 'sk-faults' });
     children.push(first);
     const killed = new Promise<void>((res) => (killNow = res));

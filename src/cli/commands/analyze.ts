@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { analyzeVault, claimReportDir, renderReportMarkdown, writeReport } from '../../analysis/index.js';
 import type { Strategy } from '../../analysis/index.js';
+import { outsideSymlinks } from '../../corpus/loader.js';
 import { AREAS, isArea, type Area } from '../../corpus/taxonomy.js';
 import { table, UserError } from '../output.js';
 
@@ -87,6 +88,8 @@ export function register(program: Command): void {
           `${stats.files} files, ${stats.skipped.length} skipped, ${stats.read} read, ${stats.fromIndex} from index, ${Math.round(stats.ms)} ms)\n`,
       );
       for (const s of stats.skipped) out.write(`  skipped ${s.path}: ${s.message}\n`);
+      // Symlinks out of the vault are never read; say so rather than leave them out silently.
+      for (const p of await outsideSymlinks(vault)) out.write(`  skipped ${p.path}: ${p.message}\n`);
       out.write(`\nReport written to ${written.md}\nJSON written to   ${written.json}\n`);
       out.write('\nTop 5 (track × area) gaps:\n');
       out.write(`${table(['track', 'area', 'actual', 'expected', 'priority'], report.track_area_gaps.slice(0, 5).map((r) => [r.track, r.area, r.actual, r.expected, r.priority]))}\n`);
