@@ -12,4 +12,6 @@ export default tseslint.config(
     },
   },
   { files: ['bench/**', 'test/**', 'bin/**', 'src/cli/**'], rules: { 'no-console': 'off' } },
+  // Plain Node scripts (no TypeScript to declare Node's globals).
+  { files: ['bin/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
 );

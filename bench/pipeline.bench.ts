@@ -72,7 +72,10 @@ async function main(): Promise<void> {
       const judgeCalls = it.calls_used_iter - genCalls;
       const expectedJudge = Math.ceil(it.generated / judgeChunkSize);
       if (judgeCalls !== expectedJudge) {
-        console.log(`note: run ${r + 1}: ${judgeCalls} judge calls measured, ceil(${it.generated} drafts / ${judgeChunkSize}) = ${expectedJudge} expected (pre-judge DROPs or repair calls); the schedules use the measured count`);
+        console.log(
+          `note: run ${r + 1}: ${judgeCalls} calls beyond the ${genCalls} generate calls, ceil(${it.generated} drafts / ${judgeChunkSize}) = ${expectedJudge} judge calls expected ` +
+            '(more: generate repair calls, at most one per batch, each one more latency on its path; fewer: drafts DROPped by the pre-judge without a call); the schedules count the measured calls',
+        );
       }
       const waves = Math.ceil(genCalls / workers) + Math.ceil(Math.max(0, judgeCalls) / workers);
       const idealMs = waves * latency;
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
     }
   }
   console.log('');
-  console.log(table(['run', 'cells', 'drafts', 'calls gen+judge', 'waves', 'ours s', 'ideal s', 'original s', 'ours/ideal', 'original/ours', '(ours-dispatch)/ideal'], rows));
+  console.log(table(['run', 'cells', 'drafts', 'calls gen+rest', 'waves', 'ours s', 'ideal s', 'original s', 'ours/ideal', 'original/ours', '(ours-dispatch)/ideal'], rows));
   console.log('(ours-dispatch)/ideal: the same ratio without the dispatch step, whose cost grows with the vault (it re-reads every question for the near-duplicate index)');
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const mid = median(overs);

@@ -4,8 +4,11 @@
  *   /queues                  Bull Board              /metrics             Prometheus text
  *   /api/runs[/:id[/coverage|/events]]              POST /api/runs/:id/{pause,resume,stop,retry-failed}
  *   POST /api/runs/:id/judge/:jobId/retry
+ *   /runs/:id/review         judged drafts to review /runs/:id/visuals/:track/:id.svg   a draft's SVG
+ *   GET /api/runs/:id/drafts[?verdict=NEEDS_FIX,PASS]  POST /api/runs/:id/drafts/:draftId/{accept,reject,revise}
  * Auth and the same-origin rule: see auth.ts.
  */
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConnectionOptions, Queue } from 'bullmq';
@@ -15,12 +18,15 @@ import type { Config } from '../src/config/index.js';
 import { retryFailed } from '../src/cli/commands/retry.js';
 import { createQueues, QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
 import { createRedis, type RedisTarget } from '../src/redis/index.js';
+import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/scheduler/review.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
+import { UnsafePathError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
 import { authMiddleware, checkBindSecurity, type Credentials, type Role } from './auth.js';
 import { boardRouter, BOARD_PATH } from './board.js';
 import { coverageGrid, fingerprint, isTerminal, listRuns, runDetail } from './data.js';
 import { metricsText } from './metrics.js';
+import { isSafeName, parseVerdictFilter, reviewErrorPage, reviewItems, reviewPage, visualFile } from './review.js';
 import { notFoundPage, overviewPage, runBody, runPage } from './views.js';
 
 export interface DashboardDeps {
@@ -47,10 +53,17 @@ const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction)
 const roleOf = (req: Request): Role => req.dashboardRole ?? 'viewer';
 const param = (req: Request, name: string): string => String(req.params[name] ?? '');
 
+const isForm = (req: Request): boolean =>
+  (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || (req.headers.accept ?? '').includes('text/html');
+
+/** The review page has no script and shows model-written text: nothing but its own images and forms may run or load. */
+const REVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/** A served SVG may carry inline styles and nothing else (no script, no fetch). */
+const SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'";
+
 /** A browser form wants the run page back; a script wants JSON. */
 function reply(req: Request, res: Response, runId: string, body: Record<string, unknown>): void {
-  const form = (req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') || (req.headers.accept ?? '').includes('text/html');
-  if (form) res.redirect(303, `/runs/${encodeURIComponent(runId)}`);
+  if (isForm(req)) res.redirect(303, `/runs/${encodeURIComponent(runId)}`);
   else res.json(body);
 }
 
@@ -194,6 +207,84 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
       reply(req, res, runId, { runId, retried: [jobId] });
     }),
   );
+
+  // ---- review of judged drafts (src/scheduler/review.ts does the work) ----
+
+  app.get(
+    '/runs/:id/review',
+    route(async (req, res) => {
+      const run = await store.get(param(req, 'id'));
+      if (!run) {
+        res.status(404).type('html').send(notFoundPage(`run ${param(req, 'id')} not found`, roleOf(req)));
+        return;
+      }
+      const includePass = req.query.include === 'pass';
+      const items = await reviewItems(store, run, includePass ? ['NEEDS_FIX', 'PASS'] : ['NEEDS_FIX']);
+      res.setHeader('Content-Security-Policy', REVIEW_CSP);
+      res.type('html').send(reviewPage(run, items, roleOf(req), includePass));
+    }),
+  );
+
+  app.get(
+    '/api/runs/:id/drafts',
+    route(async (req, res) => {
+      const run = await mustRun(param(req, 'id'));
+      const verdicts = parseVerdictFilter(req.query.verdict, ['NEEDS_FIX']);
+      if (!verdicts) throw new HttpError(400, 'verdict must be PASS, NEEDS_FIX or DROP (comma-separated for several)');
+      res.json({ runId: run.runId, verdicts, drafts: await reviewItems(store, run, verdicts) });
+    }),
+  );
+
+  // Only visuals/<track>/<id>.svg of the run's own vault, checked lexically and after symlinks.
+  app.get(
+    '/runs/:id/visuals/:track/:file',
+    route(async (req, res) => {
+      const run = await mustRun(param(req, 'id'));
+      const m = /^(.+)\.svg$/.exec(param(req, 'file'));
+      const track = param(req, 'track');
+      if (!m || !isSafeName(track) || !isSafeName(m[1]!)) throw new HttpError(400, 'not a visual path: expected /runs/<run>/visuals/<track>/<draft id>.svg');
+      let abs: string | null;
+      try {
+        abs = await visualFile(run.vault, track, m[1]!);
+      } catch (e) {
+        if (e instanceof UnsafePathError) throw new HttpError(400, 'the visual path leaves the vault');
+        throw e;
+      }
+      if (!abs) throw new HttpError(404, `no rendered visual ${track}/${m[1]}.svg in run ${run.runId}'s vault`);
+      res.setHeader('Content-Security-Policy', SVG_CSP);
+      res.setHeader('Cache-Control', 'no-store');
+      res.type('image/svg+xml').send(await readFile(abs));
+    }),
+  );
+
+  const reviewBody = [express.urlencoded({ extended: false, limit: '16kb' }), express.json({ limit: '16kb' })];
+  for (const action of REVIEW_ACTIONS) {
+    app.post(
+      `/api/runs/:id/drafts/:draftId/${action}`,
+      ...reviewBody,
+      route(async (req, res) => {
+        const runId = param(req, 'id');
+        const draftId = param(req, 'draftId');
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const back = `/runs/${encodeURIComponent(runId)}/review${body.include === 'pass' ? '?include=pass' : ''}`;
+        try {
+          if (!isSafeName(draftId)) throw new HttpError(400, `invalid draft id ${JSON.stringify(draftId)}: expected letters, digits, '-' or '_'`);
+          const note = typeof body.note === 'string' && body.note.trim() ? body.note.trim().slice(0, 500) : undefined;
+          // The person is known by the credential they presented: its role.
+          const by = roleOf(req);
+          const updated = await reviewDraft(store, runId, draftId, action as ReviewAction, by, note);
+          log.info({ run: runId, draft: draftId, action, by }, 'dashboard: draft reviewed');
+          if (isForm(req)) res.redirect(303, `${back}#draft-${encodeURIComponent(draftId)}`);
+          else res.json({ runId, draft: updated });
+        } catch (e) {
+          const status = e instanceof ReviewError ? e.status : e instanceof HttpError ? e.status : null;
+          if (status === null) throw e;
+          if (isForm(req)) res.status(status).type('html').send(reviewErrorPage(runId, (e as Error).message, roleOf(req)));
+          else res.status(status).json({ error: (e as Error).message });
+        }
+      }),
+    );
+  }
 
   app.get(
     '/metrics',

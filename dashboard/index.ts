@@ -3,3 +3,4 @@ export { createDashboardApp, dashboardOptionsFromConfig, DashboardListenError, s
 export { checkBindSecurity, COOKIE_NAME, DashboardConfigError, isLoopback, type Credentials, type Role } from './auth.js';
 export { coverageGrid, listRuns, runDetail, type CoverageGrid, type FailedChunk, type IterationRow, type RunDetail, type RunSummary } from './data.js';
 export { metricsText } from './metrics.js';
+export { isSafeName, parseVerdictFilter, reviewItems, reviewPage, svgRoute, visualFile, type DraftText, type ReviewItem, type Verdict } from './review.js';

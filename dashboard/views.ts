@@ -83,6 +83,7 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   html += card('duration', fmtDuration(r.durationMs), 'card-duration');
   html += card('stop reason', esc(r.stopReason ?? '-'), 'card-stop');
   html += '</div>';
+  html += `<p><a id="review-link" href="/runs/${id}/review">review drafts (${d.verdicts.NEEDS_FIX} NEEDS_FIX, ${d.verdicts.PASS} PASS)</a></p>`;
   if (canAct) html += `<div class="actions">${button('pause', 'pause', r.status === 'running')}${button('resume', 'resume', r.status === 'paused')}${button('stop', 'stop', !ended)}</div>`;
 
   html += '<h2>Charts</h2><div class="charts">';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
-import { iterDir, readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
+import { iterDir, readJson, runDir, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
 import { RunStore, TERMINAL_STATUSES } from '../../src/scheduler/state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import type { Redis } from 'ioredis';

@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard, type RunningDashboard } from '../../../dashboard/index.js';
 import { judgeSettings, type Config } from '../../config/index.js';
+import { analyzeVault } from '../../analysis/index.js';
+import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { RedisUnavailableError } from '../../redis/index.js';
 import { CorpusHost } from '../../scheduler/host.js';
@@ -93,6 +95,8 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   let dash: RunningDashboard | undefined;
   const abort = new AbortController();
   let forced = false;
+  let redisLost = false;
+  let watchdogTimer: NodeJS.Timeout | undefined;
   const offSignals = onSignals(
     (sig) => {
       err(`\nvault-loop: ${sig}: stopping this host gracefully (active jobs finish or go back to the queue); press Ctrl-C again to force`);
@@ -123,19 +127,28 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       maxIters = Number((run.config as { maxIters?: number }).maxIters ?? maxIters);
       err(`vault-loop: resuming run ${runId} (status ${run.status}, iteration ${run.iter})`);
     } else {
+      await warnUnreadable(o.vault, o.cfg, err);
       runId = await host.startRun(o.cfg, o.reviseFrom ? { reviseFrom: o.reviseFrom } : {});
       err(`vault-loop: run ${runId} started${o.inProcessWorkers ? '' : ' (no in-process workers: start `vault-loop worker` processes)'}`);
     }
     const reporter = new ProgressReporter(process.stderr, o.progress);
     const h = host;
-    let redisDownSince: number | null = null;
     let final: RunState | null = null;
+    // Last time Redis answered. A call to a dead Redis may hang rather than fail, so a watchdog
+    // turns silence longer than redisDownTimeoutMs into the same verdict as an error.
+    let lastContact = Date.now();
+    const lost = () => Date.now() - lastContact > o.cfg.redisDownTimeoutMs;
+    const watchdog = new Promise<never>((_, reject) => {
+      watchdogTimer = setInterval(() => lost() && reject(new Error('no answer')), 250);
+    });
+    watchdog.catch(() => {});
     while (!final) {
       try {
-        final = await h.waitForRun(
+        final = await Promise.race([
+          h.waitForRun(
           runId,
           async (state) => {
-            redisDownSince = null;
+            lastContact = Date.now();
             const counts = await h.jobCounts();
             const verdicts = { PASS: 0, NEEDS_FIX: 0, DROP: 0 };
             for (const v of (await h.store.verdicts(runId)).values()) verdicts[v.verdict]++;
@@ -143,12 +156,14 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
           },
           abort.signal,
           o.progress === 'none' ? 500 : 250,
-        );
+          ),
+          watchdog,
+        ]);
       } catch (e) {
         // Redis unreachable: keep trying for the configured time, then say so plainly.
-        redisDownSince ??= Date.now();
-        if (Date.now() - redisDownSince > o.cfg.redisDownTimeoutMs) {
+        if (lost()) {
           reporter.done();
+          redisLost = true;
           throw new RedisUnavailableError(
             `lost Redis at ${target.describe} for more than ${Math.round(o.cfg.redisDownTimeoutMs / 1000)} s (${(e as Error).message}). ` +
               `The vault is intact (every write is atomic). When Redis is back: vault-loop run --vault ${o.vault} --resume ${runId}`,
@@ -174,8 +189,26 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     throw e;
   } finally {
     offSignals();
+    clearInterval(watchdogTimer);
     await dash?.close().catch(() => {});
-    if (!forced) await host?.close().catch(() => {});
+    if (redisLost) {
+      // Closing waits on Redis; give it a moment, then let the process end with the message
+      // printed (the unref'd timer fires only if reconnecting clients keep the process alive).
+      await Promise.race([host?.close(true).catch(() => {}), new Promise((r) => setTimeout(r, 3000).unref())]);
+      setTimeout(() => process.exit(process.exitCode ?? 1), 2000).unref();
+    } else if (!forced) await host?.close().catch(() => {});
     await target.embedded?.stop().catch(() => {});
   }
+}
+
+/**
+ * Files the loop cannot read (bad YAML, too large, not UTF-8, a symlink out of the vault) are left
+ * alone and not counted; the user hears which ones before the run starts. The analyzer keeps what
+ * it learns in memory, so the plan step reuses this scan.
+ */
+async function warnUnreadable(vault: string, cfg: Config, err: (l: string) => void): Promise<void> {
+  const { stats } = await analyzeVault(vault, { strategy: cfg.strategy, total: 1 });
+  const lines = [...stats.skipped.map((s) => `${s.path}: ${s.message}`), ...(await outsideSymlinks(vault)).map((p) => `${p.path}: ${p.message}`)];
+  for (const l of lines.slice(0, 20)) err(`vault-loop: warning: skipping ${l}`);
+  if (lines.length > 20) err(`vault-loop: warning: … and ${lines.length - 20} more unreadable files (vault-loop validate lists them all)`);
 }

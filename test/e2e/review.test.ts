@@ -1,0 +1,148 @@
+/**
+ * The review page in Debian's Chromium: a real small loop (offline provider, defects and visuals
+ * on) leaves NEEDS_FIX drafts; an operator accepts one and rejects another by clicking, and the
+ * files, the Redis records, judge_summary.json and promote all agree. The screenshot goes to
+ * test-artifacts/dashboard/review.png.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
+import { promoteRun } from '../../src/release/index.js';
+import type { CorpusHost } from '../../src/scheduler/host.js';
+import type { AppliedVerdict } from '../../src/scheduler/state.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
+const TOKEN = 'e2e-review-operator-token';
+
+let redis: TestRedis;
+let host: CorpusHost;
+let dash: RunningDashboard;
+let browser: Browser;
+let page: Page;
+let runId: string;
+let vault: string;
+let needsFix: AppliedVerdict[];
+const offHost: string[] = [];
+const consoleErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  redis = await useTestRedis('e2e-review');
+  vault = await freshVault(300, 61);
+  const cfg = testConfig(redis, vault, { offlineDefectRate: 0.8, visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 60, genBatchSize: 8, genCallsPerIter: 2, judgeChunkSize: 8 });
+  const done = await runToEnd(redis, cfg);
+  expect(done.state.status).toBe('completed');
+  runId = done.runId;
+  host = done.host;
+  needsFix = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX').sort((a, b) => a.id.localeCompare(b.id));
+  expect(needsFix.length).toBeGreaterThanOrEqual(2);
+  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const origin = new URL(dash.url).origin;
+  await page.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin)) return route.continue();
+    offHost.push(url);
+    return route.abort();
+  });
+  // A CSP violation or a broken image shows up here.
+  page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await dash?.close();
+  await host?.close();
+  await redis?.cleanup();
+});
+
+const draft = (id: string) => page.locator(`section.draft[data-draft="${id}"]`);
+
+describe('review page in Chromium', () => {
+  it('the run page links to the review page, which lists every NEEDS_FIX draft with its text, findings and visual', async () => {
+    await page.goto(`${dash.url}runs/${runId}?token=${TOKEN}`);
+    await page.click('#review-link');
+    await page.waitForURL(`**/runs/${runId}/review`);
+    expect(await page.locator('section.draft').count()).toBe(needsFix.length);
+    for (const v of needsFix) {
+      const s = draft(v.id);
+      expect(await s.getAttribute('data-verdict')).toBe('NEEDS_FIX');
+      expect((await s.locator('dd.question').innerText()).length).toBeGreaterThan(0);
+      if (v.issues.length) expect(await s.locator('ul.issues li').count()).toBe(v.issues.length);
+      expect(await s.locator('button.accept').count()).toBe(1);
+    }
+  });
+
+  it('with ?include=pass the PASS drafts join, and every rendered visual loads (served from the run vault under its own CSP)', async () => {
+    await page.click('#toggle-pass');
+    await page.waitForURL(`**/runs/${runId}/review?include=pass`);
+    const all = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict !== 'DROP');
+    expect(await page.locator('section.draft').count()).toBe(all.length);
+    const imgs = page.locator('.visual img');
+    expect(await imgs.count()).toBeGreaterThan(0);
+    for (let i = 0; i < (await imgs.count()); i++) {
+      const loaded = (el: unknown) => {
+        const img = el as { complete: boolean; naturalWidth: number };
+        return img.complete && img.naturalWidth > 0;
+      };
+      await expect.poll(() => imgs.nth(i).evaluate(loaded)).toBe(true);
+    }
+    // One draft with its visual, close up.
+    await page.locator('section.draft:has(.visual img)').first().screenshot({ path: join(ARTIFACTS, 'review-visual.png') });
+    await page.click('#toggle-pass');
+    await page.waitForURL(`**/runs/${runId}/review`);
+  });
+
+  it('accept and reject by clicking: the page shows who did what', async () => {
+    const [accepted, rejected] = needsFix;
+    await draft(accepted!.id).locator('button.accept').click();
+    await page.waitForURL(`**/runs/${runId}/review#draft-${accepted!.id}`);
+    expect(await draft(accepted!.id).getAttribute('data-review')).toBe('accepted');
+    expect(await draft(accepted!.id).locator('.review').innerText()).toMatch(/^accepted by operator at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+
+    await draft(rejected!.id).locator('button.reject').click();
+    await page.waitForURL(`**/runs/${runId}/review#draft-${rejected!.id}`);
+    expect(await draft(rejected!.id).getAttribute('data-review')).toBe('rejected');
+    expect(await draft(rejected!.id).locator('.review').innerText()).toMatch(/^rejected by operator/);
+    // A deleted draft has nothing left to act on.
+    expect(await draft(rejected!.id).locator('button').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'review.png'), fullPage: true });
+  });
+
+  it('files, Redis, judge_summary.json and promote agree', async () => {
+    const [accepted, rejected] = needsFix;
+    expect(existsSync(join(vault, accepted!.path))).toBe(true);
+    expect(existsSync(join(vault, rejected!.path))).toBe(false);
+    for (const ext of ['dot', 'py', 'svg']) expect(existsSync(join(vault, 'visuals', rejected!.path.split('/')[1]!, `${rejected!.id}.${ext}`)), ext).toBe(false);
+
+    const stored = await host.store.verdicts(runId);
+    expect(stored.get(accepted!.id)!.review).toMatchObject({ action: 'accepted', by: 'operator' });
+    expect(stored.get(rejected!.id)).toMatchObject({ applied: 'pruned', review: { action: 'rejected', by: 'operator' } });
+
+    const details = readRecords(vault, runId).iters[0]!.judge!.details;
+    expect(details.find((d) => d.id === accepted!.id)!.review).toMatchObject({ action: 'accepted', by: 'operator' });
+    expect(details.find((d) => d.id === rejected!.id)).toMatchObject({ applied: 'pruned', review: { action: 'rejected', by: 'operator' } });
+
+    const report = await promoteRun(vault, { runId, dryRun: true });
+    expect(report.rows.find((r) => r.id === accepted!.id)?.result).toBe('promoted');
+    expect(report.rows.find((r) => r.id === rejected!.id)).toBeUndefined();
+    // The other NEEDS_FIX drafts, unreviewed, are not published.
+    for (const v of needsFix.slice(2)) expect(report.rows.find((r) => r.id === v.id)).toBeUndefined();
+  });
+
+  it('no request left for another host and the browser reported no error', () => {
+    expect(offHost).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+});
