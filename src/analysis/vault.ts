@@ -30,6 +30,7 @@ import { analyzeTally, resolveOptions } from './analyze.js';
 import { parseCoverage, type SkipReason } from './scan.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
+import { DirWatchers, watchable, type WatchBatch } from './vault-watch.js';
 import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord } from './vault-index.js';
 
 export { INDEX_DIR, INDEX_FILE, INDEX_VERSION };
@@ -42,6 +43,14 @@ export const RACY_MS = 2000;
 
 /** Default write debt (see the VaultAnalyzer constructor): a few ms of re-reading at most. */
 export const WRITE_DEBT = 32;
+
+/**
+ * Whether analyzeVault's same-process analyzers watch `questions/` (see VaultAnalyzer's `watch`).
+ * Set from measurements in bench/analyze.bench.ts.
+ */
+export const WATCH_DEFAULT = true;
+
+const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface SkippedFile {
   path: string;
@@ -68,6 +77,11 @@ export interface AnalyzeVaultStats {
    * index file; otherwise why there was none.
    */
   index: 'disabled' | 'absent' | 'loaded' | 'corrupt' | 'stale-version' | 'memory';
+  /**
+   * 'events': files were stat'ed only where a watcher event named them; 'full': every file was
+   * stat'ed although watching is on (first call, re-armed, untrusted events); 'off': not watching.
+   */
+  watch: 'off' | 'full' | 'events';
   indexWritten: boolean;
   ms: number;
 }
@@ -77,9 +91,11 @@ export interface AnalyzeVaultOptions extends Partial<AnalyzeOptions> {
   useIndex?: boolean;
   /**
    * Keep this vault's state in memory for the next call in the same process (default true;
-   * still validated by stat on every call). Ignored when useIndex is false.
+   * validated by stat on every call, or by watcher events, see `watch`). Ignored when useIndex is false.
    */
   memoryCache?: boolean;
+  /** Let the in-memory analyzer watch `questions/` (default WATCH_DEFAULT; only with memoryCache). */
+  watch?: boolean;
 }
 
 export interface AnalyzeVaultResult {
@@ -231,31 +247,68 @@ export class VaultAnalyzer {
   #state: State | undefined;
   /** Identity of the index file as we last read or wrote it, to notice it being deleted. */
   #diskStamp = '';
+  readonly #watch: boolean;
+  #watchers: DirWatchers | undefined;
+  /**
+   * The watchers covered every directory of #state from before the scan that produced it until
+   * now, so their events name every change since: the next async call may trust them.
+   */
+  #trusted = false;
 
   /**
    * persist: read and write the index file (default true). racyMs: the racy window (default
    * RACY_MS; tests that need exact re-read counts on files they just wrote lower it).
    * writeDebt: how many files may be read (or directories listed) beyond what the index file
    * knows before it is rewritten (default WRITE_DEBT; 0 = rewrite on every change).
+   * watch: keep one fs.watch per directory of `questions/` so that a warm `analyze()` stats and
+   * reads only the files events named (default false; only on local Linux file systems, else
+   * ignored). `analyzeSync` cannot wait for pending events and always stats every file. Call
+   * close() when done (the watchers are unref'd: they never keep a process alive).
    */
-  constructor(vaultDir: string, opts: { persist?: boolean; racyMs?: number; writeDebt?: number } = {}) {
+  constructor(vaultDir: string, opts: { persist?: boolean; racyMs?: number; writeDebt?: number; watch?: boolean } = {}) {
     this.vaultDir = vaultDir;
     this.#persist = opts.persist ?? true;
     this.#racyMs = opts.racyMs ?? RACY_MS;
     this.#writeDebt = opts.writeDebt ?? WRITE_DEBT;
+    this.#watch = (opts.watch ?? false) && watchable(vaultDir);
   }
 
   /** Forgets the in-memory state (the next call loads the index file, if any). */
   reset(): void {
     this.#state = undefined;
     this.#diskStamp = '';
+    this.#trusted = false;
+  }
+
+  /** Closes the watchers (the analyzer stays usable; a later call re-arms them). */
+  close(): void {
+    this.#watchers?.close();
+    this.#watchers = undefined;
+    this.#trusted = false;
+  }
+
+  /** The watchers, for tests that need to break them; undefined when not watching. */
+  get watchers(): DirWatchers | undefined {
+    return this.#watchers;
   }
 
   async analyze(opts: Partial<AnalyzeOptions> = {}): Promise<AnalyzeVaultResult> {
-    return this.analyzeSync(opts);
+    if (this.#watch && this.#watchers) {
+      // inotify queues an event when the write happens; libuv hands it to us in a poll phase.
+      // Two turns of the loop include at least one poll: every write that finished before this
+      // call is in the batch taken below (also on a full pass, so they are not re-read next time).
+      await immediate();
+      await immediate();
+      return this.#run(opts, true);
+    }
+    return this.#run(opts, false);
   }
 
   analyzeSync(opts: Partial<AnalyzeOptions> = {}): AnalyzeVaultResult {
+    return this.#run(opts, false);
+  }
+
+  #run(opts: Partial<AnalyzeOptions>, eventsDelivered: boolean): AnalyzeVaultResult {
     const t0 = performance.now();
     const resolved = resolveOptions(opts);
     const indexFile = join(this.vaultDir, INDEX_DIR, INDEX_FILE);
@@ -274,8 +327,33 @@ export class VaultAnalyzer {
       status = 'disabled';
       prev = emptyState();
     }
-    const { state, stats, changed, deltas } = scan(this.vaultDir, prev, this.#racyMs);
+    // Watching: take this interval's events before looking at any file (later events are the
+    // next call's). Trust them only if the watchers covered the whole interval since the scan
+    // that produced `prev`, and all of them have been delivered.
+    let batch: WatchBatch | undefined;
+    if (this.#watch) {
+      const w = (this.#watchers ??= new DirWatchers(resolve(this.vaultDir)));
+      const b = w.take();
+      if (b.invalid) {
+        w.close(); // error, possible overflow, a folder moved: start again from nothing
+        this.#trusted = false;
+      }
+      if (eventsDelivered && this.#trusted && status === 'memory') batch = b;
+      // Arm before the scan so that the scan's results are covered by events from now on.
+      if (prev.dirs.length > 0 && w.sync(prev.dirs) > 0) batch = undefined;
+    }
+    this.#trusted = false;
+    let scanned = batch ? scan(this.vaultDir, prev, this.#racyMs, batch) : undefined;
+    scanned ??= scan(this.vaultDir, prev, this.#racyMs);
+    const { state, stats, changed, deltas } = scanned;
     stats.index = status;
+    stats.watch = !this.#watch ? 'off' : batch && scanned.usedEvents ? 'events' : 'full';
+    if (this.#watchers) {
+      // Folders first seen now were armed after they were listed: not covered, so the next call
+      // stats everything once more.
+      const armed = this.#watchers.sync(state.dirs);
+      this.#trusted = armed === 0 && this.#watchers.size === state.dirs.length;
+    }
 
     const records: CoverageRecord[] = [];
     for (let i = 0; i < state.files.length; i++) {
@@ -374,8 +452,26 @@ function writeIndex(vaultDir: string, state: State, dropLegacy: boolean): string
 
 const STAT_OPTS = { throwIfNoEntry: false } as const;
 
-/** One pass over the vault against the previous state. Pure apart from reading the file system. */
-function scan(vaultDir: string, prev: State, racyMs: number): { state: State; stats: AnalyzeVaultStats; changed: boolean; deltas: Delta[] } {
+interface Scanned {
+  state: State;
+  stats: AnalyzeVaultStats;
+  changed: boolean;
+  deltas: Delta[];
+  usedEvents: boolean;
+}
+
+/**
+ * One pass over the vault against the previous state. Pure apart from reading the file system.
+ *
+ * With `events` (watcher events covering everything since `prev` was scanned): directories are
+ * still all stat'ed (about 1 ms), as a check on the events; files are stat'ed and read only when
+ * an event named them, they are new rows, their last read failed, or their folder holds symlinks.
+ * A folder whose stat changed although no event named it means the events missed something:
+ * returns undefined, and the caller does the full pass.
+ */
+function scan(vaultDir: string, prev: State, racyMs: number): Scanned;
+function scan(vaultDir: string, prev: State, racyMs: number, events: WatchBatch): Scanned | undefined;
+function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch): Scanned | undefined {
   const scanStartMs = Date.now();
   const stats: AnalyzeVaultStats = {
     files: 0,
@@ -387,6 +483,7 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     dropped: 0,
     dirsListed: 0,
     index: 'disabled',
+    watch: 'off',
     indexWritten: false,
     ms: 0,
   };
@@ -403,6 +500,7 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
   const fresh = new Map<string, string[]>(); // relDir → files of a directory listed now
   let dirsChanged = false;
   let settled = false;
+  let missed = false;
   const realRoot: { value?: string } = {};
   const visit = (rel: string): void => {
     let st: Stats | undefined;
@@ -416,7 +514,17 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
       return;
     }
     const old = prevDirs.get(rel);
-    if (old && !old.volatile && old.mtimeMs === st.mtimeMs && old.ctimeMs === st.ctimeMs && old.ino === st.ino && !racy(old.mtimeMs, old.ctimeMs, prev.scanStartMs, racyMs)) {
+    const same = old !== undefined && old.mtimeMs === st.mtimeMs && old.ctimeMs === st.ctimeMs && old.ino === st.ino;
+    if (events) {
+      const named = events.dirs.has(rel);
+      if (old && !same && !named) missed = true;
+      // No racy re-listing: a change after the listing that produced `old` raised an event.
+      if (missed || (same && !named && !old.volatile)) {
+        dirs.push(old!);
+        if (!missed) for (const s of old!.subdirs) visit(`${rel}/${s}`);
+        return;
+      }
+    } else if (old && !old.volatile && same && !racy(old.mtimeMs, old.ctimeMs, prev.scanStartMs, racyMs)) {
       dirs.push(old);
       for (const s of old.subdirs) visit(`${rel}/${s}`);
       return;
@@ -436,7 +544,14 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     for (const s of l.subdirs) visit(`${rel}/${s}`);
   };
   visit('questions');
+  if (missed) return undefined;
   if (dirs.length !== prevDirs.size) dirsChanged = true;
+  // With events: which rows must be stat'ed although no event named them.
+  let mustStat: Set<string> | undefined;
+  if (events) {
+    mustStat = events.files;
+    for (const d of dirs) if (d.volatile) for (const f of fresh.get(d.rel) ?? []) mustStat.add(f);
+  }
 
   // 2. The file list: the previous one when no directory was listed again.
   let files: string[];
@@ -490,6 +605,19 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
   const ps = prev.scanStartMs;
   for (let i = 0; i < n; i++) {
     const rel = files[i]!;
+    const j = slots ? (slots.get(rel) ?? -1) : i;
+    if (mustStat && j >= 0 && prev.record[j]! >= 0 && !mustStat.has(rel)) {
+      // No event since it was recorded: unchanged (see scan's comment).
+      size[i] = prev.size[j]!;
+      mtimeMs[i] = prev.mtimeMs[j]!;
+      ctimeMs[i] = prev.ctimeMs[j]!;
+      ino[i] = prev.ino[j]!;
+      record[i] = prev.record[j]!;
+      stats.fromIndex++;
+      const id = record[i]!;
+      if (!records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
+      continue;
+    }
     const abs = absOf(rel);
     let st: Stats | undefined;
     try {
@@ -497,7 +625,6 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     } catch {
       st = undefined;
     }
-    const j = slots ? (slots.get(rel) ?? -1) : i;
     if (!st) {
       // Gone since the listing, or unreadable: keep the path, remember nothing, retry next time.
       size[i] = -1;
@@ -512,7 +639,8 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
     mtimeMs[i] = st.mtimeMs;
     ctimeMs[i] = st.ctimeMs;
     ino[i] = st.ino;
-    if (j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps, racyMs)) {
+    // With events, a named file is read even when its stat looks the same (same-tick edits).
+    if (!mustStat && j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps, racyMs)) {
       record[i] = prev.record[j]!;
       stats.fromIndex++;
     } else {
@@ -535,7 +663,7 @@ function scan(vaultDir: string, prev: State, racyMs: number): { state: State; st
   // process would re-read them, since the index on disk still has the old scan time.
   changed ||= settled;
   if (changed) compactRecords(state);
-  return { state, stats, changed, deltas };
+  return { state, stats, changed, deltas, usedEvents: events !== undefined };
 }
 
 /** Drops distinct records no file uses any more, so edits over a long run do not pile them up. */
@@ -596,19 +724,24 @@ const MAX_CACHED_VAULTS = 8;
 
 /** Drops the same-process state of every vault (tests; memory pressure). */
 export function clearVaultAnalyzerCache(): void {
+  for (const a of analyzers.values()) a.close();
   analyzers.clear();
 }
 
 /** Analyzes a vault's questions, using the index (and this process's memory of it) when allowed. */
 export async function analyzeVault(vaultDir: string, opts: AnalyzeVaultOptions = {}): Promise<AnalyzeVaultResult> {
-  const { useIndex = true, memoryCache = true, ...analyzeOpts } = opts;
+  const { useIndex = true, memoryCache = true, watch = WATCH_DEFAULT, ...analyzeOpts } = opts;
   if (!useIndex) return new VaultAnalyzer(vaultDir, { persist: false }).analyzeSync(analyzeOpts);
   if (!memoryCache) return new VaultAnalyzer(vaultDir).analyzeSync(analyzeOpts);
   const key = resolve(vaultDir);
   let a = analyzers.get(key);
   if (a) analyzers.delete(key);
-  else a = new VaultAnalyzer(key);
+  else a = new VaultAnalyzer(key, { watch });
   analyzers.set(key, a); // most recently used last
-  if (analyzers.size > MAX_CACHED_VAULTS) analyzers.delete(analyzers.keys().next().value!);
-  return a.analyzeSync(analyzeOpts);
+  if (analyzers.size > MAX_CACHED_VAULTS) {
+    const oldest = analyzers.keys().next().value!;
+    analyzers.get(oldest)!.close();
+    analyzers.delete(oldest);
+  }
+  return a.analyze(analyzeOpts);
 }

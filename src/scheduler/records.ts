@@ -180,7 +180,7 @@ export interface LoopSummary {
 }
 
 /** Writes loop_summary.json from the iteration records that exist. */
-export async function writeLoopSummary(vault: string, store: RunStore, runId: string): Promise<LoopSummary> {
+export async function writeLoopSummary(vault: string, store: RunStore, runId: string, status?: string): Promise<LoopSummary> {
   const run = await store.get(runId);
   if (!run) throw new Error(`run ${runId} not found in Redis`);
   const history: IterRecord[] = [];
@@ -192,7 +192,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
   }
   const summary: LoopSummary = {
     run_id: runId,
-    status: run.status,
+    status: status ?? run.status,
     iterations: history.length,
     calls_used_total: run.callsUsed,
     calls_reserved: run.callsReserved,

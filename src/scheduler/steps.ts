@@ -99,16 +99,21 @@ export function sizeIteration(planLength: number, remaining: number, genBatchSiz
 
 export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
   const run = await deps.store.get(runId);
-  if (run && !TERMINAL_STATUSES.includes(run.status)) {
-    await deps.store.setStatus(runId, status, { stopReason: reason, finishedAt: deps.now().toISOString(), phase: 'finished' });
-    deps.log('run finished', { runId, reason, status });
-  }
-  await writeLoopSummary(deps.vault, deps.store, runId);
-  // run.json carries the final status too.
+  const ending = run !== null && !TERMINAL_STATUSES.includes(run.status);
+  // The records are complete before the run is seen as ended: whoever waits for the status can
+  // read loop_summary.json at once. A crash in between leaves the run open; its plan step decides
+  // the same stop again.
+  if (ending) await deps.store.set(runId, { stopReason: reason, finishedAt: run.finishedAt ?? deps.now().toISOString(), phase: 'finished' });
+  const final = ending ? status : (run?.status ?? status);
+  await writeLoopSummary(deps.vault, deps.store, runId, final);
   const runJsonPath = join(deps.vault, '_validation_results', 'coverage_loop', runId, 'run.json');
   const runJson = readJson<Record<string, unknown>>(runJsonPath);
   const after = await deps.store.get(runId);
-  if (runJson && after) await writeJson(runJsonPath, { ...runJson, status: after.status, stopped_reason: after.stopReason, finished_at: after.finishedAt });
+  if (runJson && after) await writeJson(runJsonPath, { ...runJson, status: final, stopped_reason: after.stopReason, finished_at: after.finishedAt });
+  if (ending) {
+    await deps.store.setStatus(runId, status);
+    deps.log('run finished', { runId, reason, status });
+  }
 }
 
 const isTerminal = async (deps: StepDeps, runId: string) => {

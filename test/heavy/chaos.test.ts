@@ -63,7 +63,7 @@ describe('chaos', () => {
       const s = await store.get(runId);
       if (s && TERMINAL_STATUSES.includes(s.status)) break;
       if (Date.now() > deadline) throw new Error(`chaos run did not finish in time (${log.join('; ')}); host: ${hostLog.err().slice(-2000)}`);
-      await sleep(400 + rand() * 1400);
+      await sleep(300 + rand() * 700);
       // The corpus host dies once, when the run has spent some calls (work in every queue).
       if (!hostKilled && s && s.callsUsed >= 4) {
         host.kill('SIGKILL');
@@ -75,7 +75,7 @@ describe('chaos', () => {
         hostLog = collect(host);
         continue;
       }
-      if (workerKills < 8 && rand() < 0.7) {
+      if (workerKills < 8 && (workerKills < 3 || rand() < 0.7)) {
         const i = Math.floor(rand() * workers.length);
         workers[i]!.kill('SIGKILL');
         await exited(workers[i]!);

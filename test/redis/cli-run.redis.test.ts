@@ -82,14 +82,20 @@ describe('vault-loop run (CLI)', () => {
     expect((await cli(['pause', runId, ...conn()])).out).toContain(`run ${runId}: paused`);
     const paused = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out);
     expect(paused.status).toBe('paused');
-    // While paused, no calls are spent.
-    await new Promise((r) => setTimeout(r, 1500));
-    const before = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out).callsUsed;
+    // While paused, no new calls start: once the calls in flight have settled, the count stays put.
+    let before = -1;
+    for (let i = 0; i < 100; i++) {
+      const s = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out) as { callsUsed: number; callsReserved: number };
+      if (s.callsReserved === 0 && s.callsUsed === before) break;
+      before = s.callsReserved === 0 ? s.callsUsed : -1;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(before).toBeGreaterThanOrEqual(0);
     await new Promise((r) => setTimeout(r, 1500));
     expect(JSON.parse((await cli(['status', runId, '--json', ...conn()])).out).callsUsed).toBe(before);
-    expect((await cli(['resume', runId, ...conn()])).out).toContain(`run ${runId}: running`);
     const list = await cli(['status', ...conn()]);
-    expect(list.out).toMatch(new RegExp(`${runId}\\s+running`));
+    expect(list.out).toMatch(new RegExp(`${runId}\\s+paused`));
+    expect((await cli(['resume', runId, ...conn()])).out).toContain(`run ${runId}: running`);
     expect((await cli(['stop', runId, ...conn()])).out).toMatch(new RegExp(`run ${runId}: (stopping|stopped)`));
     const code = await p.exit;
     expect(code, p.out()).toBe(0);

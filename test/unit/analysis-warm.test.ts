@@ -18,6 +18,7 @@ import {
   INDEX_FILE,
   INDEX_VERSION,
   VaultAnalyzer,
+  watchable,
   type AnalyzeOptions,
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
@@ -69,7 +70,27 @@ const modes = [
     },
     warmIndex: 'memory',
   },
+  {
+    // Primed with a second call on first use, so every later call takes the watcher path.
+    name: 'same process (watchers)',
+    make: () => {
+      let a: VaultAnalyzer | undefined;
+      return async (dir: string, o?: Partial<AnalyzeOptions>) => {
+        if (a) return a.analyze(o ?? OPTS);
+        a = new VaultAnalyzer(dir, { ...EXACT, watch: true });
+        analyzersToClose.push(a);
+        const first = await a.analyze(o ?? OPTS);
+        expect((await a.analyze(o ?? OPTS)).stats.watch).toBe('full');
+        return first;
+      };
+    },
+    warmIndex: 'memory',
+  },
 ] as const;
+const analyzersToClose: VaultAnalyzer[] = [];
+afterAll(() => {
+  for (const a of analyzersToClose) a.close();
+});
 
 describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
   it('re-reads nothing when nothing changed, lists no directory, and does not rewrite the index', async () => {
@@ -283,5 +304,150 @@ describe('analyzeVault (module-level memory per vault)', () => {
     expect((await analyzeVault(dir, { ...OPTS, memoryCache: false })).stats.index).toBe('loaded');
     clearVaultAnalyzerCache();
     expect((await analyzeVault(dir, OPTS)).stats.index).toBe('loaded');
+  });
+});
+
+describe('watchers (same process): stat and read only what events named', () => {
+  /** A watching analyzer past its first two (full) calls. */
+  async function primed(dir: string): Promise<VaultAnalyzer> {
+    const a = new VaultAnalyzer(dir, { ...EXACT, watch: true });
+    analyzersToClose.push(a);
+    expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'full', read: 41 });
+    expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'full', read: 0 }); // events of the first scan's interval are not trusted
+    const w = await a.analyze(OPTS);
+    expect(w.stats).toMatchObject({ watch: 'events', read: 0, fromIndex: 41, dirsListed: 0 });
+    return a;
+  }
+
+  it('is available on this machine (Linux, local file system)', () => {
+    expect(process.platform === 'linux' ? watchable(tmp) : true).toBe(true);
+  });
+
+  it('sees an in-place edit with the same size and the same mtime, without stat telling', async () => {
+    const dir = await makeVault();
+    const a = await primed(dir);
+    const file = f(dir, 'edge-4.yaml');
+    const st = statSync(file);
+    const text = readFileSync(file, 'utf8');
+    const edited = text.replace('level: L2', 'level: L5');
+    expect(edited.length).toBe(text.length);
+    expect(edited).not.toBe(text);
+    writeFileSync(file, edited);
+    utimesSync(file, st.atime, st.mtime);
+    const w = await a.analyze(OPTS);
+    expect(w.stats).toMatchObject({ watch: 'events', read: 1, fromIndex: 40, dirsListed: 0 });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(w.report.track_zone_level_gaps.find((r) => r.track === 'edge' && r.zone === 'analyze' && r.level === 'L5')?.actual).toBe(1);
+    // An edit made right before the call, with no pause at all, is seen too (events delivered first).
+    writeFileSync(file, text);
+    const back = await a.analyze(OPTS);
+    expect(back.stats).toMatchObject({ watch: 'events', read: 1 });
+    expect(strip(back)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('sees added, deleted and renamed files and a new folder; the new folder costs one full pass', async () => {
+    const dir = await makeVault();
+    const a = await primed(dir);
+    writeFileSync(f(dir, 'mobile-99.yaml'), q('mobile', 99, 'design', 'L3'));
+    unlinkSync(f(dir, 'edge-7.yaml'));
+    renameSync(join(dir, 'questions', 'cloud', 'power', 'cloud-3.yaml'), join(dir, 'questions', 'cloud', 'power', 'cloud-3-renamed.yaml'));
+    const w = await a.analyze(OPTS);
+    expect(w.stats).toMatchObject({ watch: 'events', read: 2, dropped: 2, files: 41, dirsListed: 2 });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    mkdirSync(join(dir, 'questions', 'tinyml', 'new'), { recursive: true });
+    writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1));
+    const n = await a.analyze(OPTS);
+    expect(n.stats).toMatchObject({ watch: 'events', read: 1, files: 42 });
+    expect(strip(n)).toStrictEqual(strip(await cold(dir)));
+    // The new folders were armed after they were listed: one full pass, then events again.
+    writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-2.yaml'), q('tinyml', 2));
+    expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'full', read: 1 });
+    writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1, 'design', 'L2'));
+    const e = await a.analyze(OPTS);
+    expect(e.stats).toMatchObject({ watch: 'events', read: 1, files: 43 });
+    expect(strip(e)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('falls back to the full pass (and re-arms) after a watcher error, or a watched folder renamed or deleted', async () => {
+    const dir = await makeVault();
+    const a = await primed(dir);
+    a.watchers!.simulateError();
+    writeFileSync(f(dir, 'edge-1.yaml'), q('edge', 1, 'design', 'L4'));
+    const e = await a.analyze(OPTS);
+    expect(e.stats).toMatchObject({ watch: 'full', read: 1 });
+    expect(strip(e)).toStrictEqual(strip(await cold(dir)));
+    expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'events', read: 0 }); // re-armed before that full pass
+    renameSync(join(dir, 'questions', 'cloud'), join(dir, 'questions', 'cloud2'));
+    const r = await a.analyze(OPTS);
+    expect(r.stats).toMatchObject({ watch: 'full', read: 20 });
+    expect(strip(r)).toStrictEqual(strip(await cold(dir)));
+    rmSync(join(dir, 'questions', 'cloud2', 'power'), { recursive: true });
+    const d = await a.analyze(OPTS);
+    expect(d.stats).toMatchObject({ watch: 'full', files: 21 });
+    expect(strip(d)).toStrictEqual(strip(await cold(dir)));
+    // A folder deleted and made again under the same name gets a new watcher.
+    rmSync(join(dir, 'questions', 'edge', 'power'), { recursive: true });
+    mkdirSync(join(dir, 'questions', 'edge', 'power'));
+    await a.analyze(OPTS);
+    await a.analyze(OPTS);
+    writeFileSync(f(dir, 'edge-50.yaml'), q('edge', 50));
+    await a.analyze(OPTS);
+    writeFileSync(f(dir, 'edge-50.yaml'), q('edge', 50, 'design', 'L4'));
+    const again = await a.analyze(OPTS);
+    expect(again.stats).toMatchObject({ watch: 'events', read: 1, files: 1 });
+    expect(strip(again)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('analyzeSync cannot wait for events: always the full pass, and the next async call may still trust them', async () => {
+    const dir = await makeVault();
+    const a = await primed(dir);
+    writeFileSync(f(dir, 'edge-2.yaml'), q('edge', 2, 'mastery', 'L6+'));
+    const s1 = a.analyzeSync(OPTS);
+    expect(s1.stats).toMatchObject({ watch: 'full', read: 1 });
+    expect(strip(s1)).toStrictEqual(strip(await cold(dir)));
+    const s2 = await a.analyze(OPTS);
+    expect(s2.stats.watch).toBe('events');
+    expect(strip(s2)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('always equals a no-index analysis through random edits, adds, deletes and renames', async () => {
+    const dir = await makeVault();
+    const a = await primed(dir);
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const folders = [join(dir, 'questions', 'edge', 'power'), join(dir, 'questions', 'cloud', 'power')];
+    const passes = new Set<string>();
+    for (let round = 0; round < 25; round++) {
+      for (let k = 0; k < 1 + rnd(4); k++) {
+        const folder = folders[rnd(2)]!;
+        const file = join(folder, `r-${rnd(12)}.yaml`);
+        const op = rnd(5);
+        const exists = (() => { try { return statSync(file).isFile(); } catch { return false; } })();
+        if (op <= 1 || !exists) writeFileSync(file, q(rnd(2) ? 'edge' : 'cloud', rnd(100), ['recall', 'design', 'analyze'][rnd(3)], `L${1 + rnd(4)}`, rnd(3) ? 'published' : 'draft'));
+        else if (op === 2) unlinkSync(file);
+        else if (op === 3) renameSync(file, join(folders[rnd(2)]!, `r-${rnd(12)}.yaml`));
+        else writeFileSync(file, readFileSync(file, 'utf8').replace(/level: L\d/, `level: L${1 + rnd(4)}`));
+      }
+      const o = rnd(2) ? OPTS : { ...OPTS, publishedOnly: true };
+      const w = await a.analyze(o);
+      passes.add(w.stats.watch);
+      expect(strip(w), `round ${round}`).toStrictEqual(strip(await cold(dir, o)));
+    }
+    expect([...passes]).toEqual(['events']);
+  });
+
+  it('analyzeVault watches by default; clearVaultAnalyzerCache closes the watchers', async () => {
+    clearVaultAnalyzerCache();
+    const dir = await makeVault();
+    await analyzeVault(dir, OPTS);
+    await analyzeVault(dir, OPTS);
+    writeFileSync(f(dir, 'edge-9.yaml'), q('edge', 9, 'design', 'L4'));
+    const w = await analyzeVault(dir, OPTS);
+    expect(w.stats).toMatchObject({ index: 'memory', watch: 'events', read: 1 });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect((await analyzeVault(dir, { ...OPTS, watch: false, memoryCache: false })).stats.watch).toBe('off');
+    clearVaultAnalyzerCache();
+    expect((await analyzeVault(dir, OPTS)).stats).toMatchObject({ index: 'loaded', watch: 'full' });
+    clearVaultAnalyzerCache();
   });
 });
