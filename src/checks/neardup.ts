@@ -111,7 +111,23 @@ export class NearDupIndex {
   }
 }
 
+/**
+ * Shingles of recently seen texts: the batch check compares each draft of a chunk with every
+ * earlier one, so the same texts come back O(chunk) times; building them once keeps it O(chunk).
+ */
+const recent = new Map<string, Set<number>>();
+const RECENT_MAX = 4096;
+
+function shinglesCached(text: string): Set<number> {
+  let sh = recent.get(text);
+  if (sh) return sh;
+  sh = shingles(text);
+  if (recent.size >= RECENT_MAX) recent.delete(recent.keys().next().value!);
+  recent.set(text, sh);
+  return sh;
+}
+
 /** Similarity of two documents, without an index. */
 export function similarity(a: NearDupDoc, b: NearDupDoc): number {
-  return jaccard(shingles(nearDupText(a)), shingles(nearDupText(b)));
+  return jaccard(shinglesCached(nearDupText(a)), shinglesCached(nearDupText(b)));
 }

@@ -74,6 +74,10 @@ export const ConfigSchema = z
 
     offlineLatencyMs: int(0, 600000).default(0).describe('Simulated latency of each offline provider call.'),
     offlineDefectRate: num(0, 1).default(0).describe('Share of offline drafts given a deliberate defect.'),
+    offlineDefectKinds: z
+      .preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v), z.array(z.enum(['wrong-arithmetic', 'malformed-area', 'near-copy', 'form'])).min(1))
+      .optional()
+      .describe('Which offline defects to plant (comma-separated): wrong-arithmetic, malformed-area, near-copy, form; default all.'),
 
     allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (sandboxed).'),
     revise: bool.default(false).describe('Revise NEEDS_FIX drafts from the judge\'s fix suggestions and judge them again, within the run.'),

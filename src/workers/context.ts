@@ -8,7 +8,8 @@ import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
 import type { Config, ProviderName } from '../config/index.js';
-import { loadVault } from '../corpus/loader.js';
+import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
+import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
 import { validateQuestion } from '../corpus/schema.js';
 import { Applicability, TRACKS, type Area, type Level, type Track } from '../corpus/taxonomy.js';
@@ -17,6 +18,7 @@ import { cachedProvider } from '../llm/cache.js';
 import { costOf, priceTable, type ModelPrice } from '../llm/cost.js';
 import { limitedProvider } from '../llm/limiter.js';
 import { createOfflineProvider } from '../llm/offline/index.js';
+import type { OfflineDefect } from '../llm/offline/generate.js';
 import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
 import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import { createProvider, type ProviderChoice } from '../llm/registry.js';
@@ -50,6 +52,7 @@ interface RunProviderConfig {
   tokensPerMinute: number;
   offlineLatencyMs: number;
   offlineDefectRate: number;
+  offlineDefectKinds?: OfflineDefect[];
   seed: number;
   prices?: Record<string, ModelPrice>;
 }
@@ -73,12 +76,19 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   const baseProviders = new Map<string, LlmProvider>();
 
   const baseProvider = (choice: ProviderChoice, rc: RunProviderConfig): LlmProvider => {
-    const key = JSON.stringify([choice, rc.offlineLatencyMs, rc.offlineDefectRate, rc.seed]);
+    const key = JSON.stringify([choice, rc.offlineLatencyMs, rc.offlineDefectRate, rc.offlineDefectKinds, rc.seed]);
     let p = baseProviders.get(key);
     if (!p) {
       p = createProvider(choice, {
         config: { openaiApiKey: cfg.openaiApiKey, geminiApiKey: cfg.geminiApiKey, anthropicApiKey: cfg.anthropicApiKey, callTimeoutMs: rc.callTimeoutMs },
-        createOffline: (c) => createOfflineProvider({ seed: rc.seed, latencyMs: rc.offlineLatencyMs, defectRate: rc.offlineDefectRate, ...(c.model ? { model: c.model } : {}) }),
+        createOffline: (c) =>
+          createOfflineProvider({
+            seed: rc.seed,
+            latencyMs: rc.offlineLatencyMs,
+            defectRate: rc.offlineDefectRate,
+            ...(rc.offlineDefectKinds ? { defectKinds: rc.offlineDefectKinds } : {}),
+            ...(c.model ? { model: c.model } : {}),
+          }),
       });
       baseProviders.set(key, p);
     }
@@ -251,7 +261,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
 
 /** The control steps' access to the vault. */
 export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore, log: Logger): StepDeps {
-  let nearDup: { index: NearDupIndex; builtAt: number } | null = null;
+  let nearDup: { index: NearDupIndex; files: Map<string, { size: number; mtimeMs: number; id: string | null }> } | null = null;
   return {
     vault,
     store,
@@ -276,10 +286,31 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
       return nearDup.index.nearest(doc, { excludeId: String(doc.id) });
     },
     loadNearDup: async () => {
-      const { files } = await loadVault(vault);
-      const index = new NearDupIndex();
-      for (const f of files) if (f.doc && typeof f.doc.id === 'string') index.add(f.doc.id, f.doc);
-      nearDup = { index, builtAt: Date.now() };
+      // Kept for the host's life and brought up to date from the files that changed (size, mtime)
+      // since the last dispatch: a dispatch does not re-read the whole vault.
+      nearDup ??= { index: new NearDupIndex(), files: new Map() };
+      const seen = new Set<string>();
+      for (const rel of await listQuestionFiles(vault)) {
+        seen.add(rel);
+        let st;
+        try {
+          st = statSync(safeVaultPath(vault, rel));
+        } catch {
+          continue;
+        }
+        const known = nearDup.files.get(rel);
+        if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) continue;
+        const f = await loadQuestionFile(vault, rel);
+        if (known?.id) nearDup.index.remove(known.id);
+        const id = f.doc && typeof f.doc.id === 'string' ? f.doc.id : null;
+        if (id) nearDup.index.add(id, f.doc!);
+        nearDup.files.set(rel, { size: st.size, mtimeMs: st.mtimeMs, id });
+      }
+      for (const [rel, known] of nearDup.files) {
+        if (seen.has(rel)) continue;
+        if (known.id) nearDup.index.remove(known.id);
+        nearDup.files.delete(rel);
+      }
     },
     now: () => new Date(),
     log: (msg, extra) => log.info(extra ?? {}, msg),

@@ -105,7 +105,8 @@ describe('vault-loop run (CLI)', () => {
     expect(again.out).toContain('has already ended');
     const retry = await cli(['retry', '--queue', 'judge', '--run', runId, ...conn()]);
     expect(retry.code).toBe(0);
-    expect(retry.out).toContain('retried 0 failed judge job(s)');
+    // Judge chunks the stop cut short are failed jobs now; retry takes exactly those of this run.
+    expect(retry.out).toMatch(new RegExp(`retried \\d+ failed judge job\\(s\\) of run ${runId}`));
   });
 
   it('unknown runs and bad flags get one clear line and a non-zero exit', async () => {

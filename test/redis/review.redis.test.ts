@@ -19,7 +19,7 @@ afterAll(async () => {
 
 it('accept keeps a draft for promotion, reject deletes it, revise marks it for the next revision; all recorded', async () => {
   const vault = await freshVault(300, 61);
-  const { runId, host } = await runToEnd(redis, testConfig(redis, vault, { offlineDefectRate: 0.8, maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 3, judgeChunkSize: 10 }));
+  const { runId, host } = await runToEnd(redis, testConfig(redis, vault, { offlineDefectRate: 0.6, offlineDefectKinds: ['form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 3, judgeChunkSize: 10 }));
   const store = host.store;
   const needsFix = [...(await store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
   expect(needsFix.length).toBeGreaterThanOrEqual(4);

@@ -36,7 +36,8 @@ function workersOf(cfg: Config, names: ('generate' | 'judge' | 'render' | 'revis
   };
 }
 
-const flags = { offlineDefectRate: 0.7, maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
+// Half the drafts get a form defect (→ NEEDS_FIX), a few a wrong sum (→ DROP): enough of each whatever the run id.
+const flags = { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
 
 describe('revise', () => {
   it('a run with --revise ends with fewer NEEDS_FIX drafts than it had before revising, every revision judged again', async () => {

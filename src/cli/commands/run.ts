@@ -36,6 +36,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(intOption('--seed <n>', 'seed of the offline provider and every random choice (default 0)'))
     .addOption(intOption('--offline-latency <ms>', 'simulated latency per offline provider call'))
     .addOption(numOption('--offline-defect-rate <x>', 'share of offline drafts given a deliberate defect (0..1)'))
+    .option('--offline-defect-kinds <list>', 'offline defects to plant: wrong-arithmetic,malformed-area,near-copy,form (default all)')
     .option('--allow-python-visuals', 'render model-written matplotlib scripts (sandboxed)')
     .option('--revise', "revise each iteration's NEEDS_FIX drafts from the judge's suggestions and judge them again")
     .addOption(intOption('--max-revisions <n>', 'revisions per draft at most (default 1)'))

@@ -57,11 +57,11 @@ export const OFFLINE_DEFECTS = ['wrong-arithmetic', 'malformed-area', 'near-copy
 export type OfflineDefect = (typeof OFFLINE_DEFECTS)[number];
 
 /** The defect (if any) the generator plants in the item for `variant`; tests predict with it. */
-export function offlineDefectFor(seed: string | number, variant: string, defectRate: number): OfflineDefect | null {
-  if (!(defectRate > 0)) return null;
+export function offlineDefectFor(seed: string | number, variant: string, defectRate: number, kinds: readonly OfflineDefect[] = OFFLINE_DEFECTS): OfflineDefect | null {
+  if (!(defectRate > 0) || kinds.length === 0) return null;
   const rng = createRng(`${seed}|defect|${variant}`);
   if (rng.next() >= defectRate) return null;
-  return rng.pick(OFFLINE_DEFECTS);
+  return rng.pick(kinds);
 }
 
 const OPENERS: Record<Level, readonly string[]> = {
@@ -178,6 +178,8 @@ function nearCopy(item: OfflineItem, source: OfflineItem): OfflineItem {
 export interface GenerateOptions {
   seed: string | number;
   defectRate?: number;
+  /** Which defects to plant (default: all four kinds). */
+  defectKinds?: readonly OfflineDefect[];
 }
 
 /** The answer to a generate prompt: one item per cell, in input order, with seeded defects. */
@@ -186,7 +188,7 @@ export function generateAnswer(cells: readonly OfflineCell[], opts: GenerateOpti
   for (const cell of cells) {
     const variant = cell.variant ?? String(cell.index);
     let item = generateItem(cell, opts.seed);
-    const defect = offlineDefectFor(opts.seed, variant, opts.defectRate ?? 0);
+    const defect = offlineDefectFor(opts.seed, variant, opts.defectRate ?? 0, opts.defectKinds);
     const rng = createRng(`${opts.seed}|defect-shape|${variant}`);
     switch (defect) {
       case 'wrong-arithmetic':

@@ -3,6 +3,7 @@
  * of the prompt, with no network and the same text for the same prompt and seed. It simulates
  * latency (abortable, bounded by the call timeout) and reports token usage as characters / 4.
  */
+import type { OfflineDefect } from './generate.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Applicability } from '../../corpus/taxonomy.js';
 import { CallDeadline } from '../errors.js';
@@ -19,6 +20,8 @@ export interface OfflineProviderOptions {
   latencyMs?: number;
   /** Probability that a generated item carries a defect (default 0). */
   defectRate?: number;
+  /** Which defects to plant (default: all four kinds). */
+  defectKinds?: readonly OfflineDefect[];
   model?: string;
   /** Topic × track applicability for the judge (default: the built-in blocklist). */
   applicability?: Applicability;
@@ -40,7 +43,7 @@ export function offlineAnswer(req: Pick<CompletionRequest, 'purpose' | 'prompt'>
   switch (req.purpose) {
     case 'generate': {
       const cells = asArray(extractTaggedJson(req.prompt, 'cells'), 'cells', req.prompt) as unknown as OfflineCell[];
-      return JSON.stringify(generateAnswer(cells, { seed: opts.seed, defectRate: opts.defectRate ?? 0 }), null, 2);
+      return JSON.stringify(generateAnswer(cells, { seed: opts.seed, defectRate: opts.defectRate ?? 0, ...(opts.defectKinds ? { defectKinds: opts.defectKinds } : {}) }), null, 2);
     }
     case 'judge': {
       const drafts = asArray(extractTaggedJson(req.prompt, 'drafts'), 'drafts', req.prompt);
