@@ -266,6 +266,12 @@ export class RunStore {
     await this.redis.hset(this.keys.drafts(runId), id, JSON.stringify(rec));
   }
 
+  /** Several drafts in one round trip. */
+  async putDrafts(runId: string, recs: DraftRecord[]): Promise<void> {
+    if (recs.length === 0) return;
+    await this.redis.hset(this.keys.drafts(runId), Object.fromEntries(recs.map((r) => [r.id, JSON.stringify(r)])));
+  }
+
   async drafts(runId: string): Promise<Map<string, DraftRecord>> {
     const h = await this.redis.hgetall(this.keys.drafts(runId));
     return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as DraftRecord]));

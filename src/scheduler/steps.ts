@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
-import { TERMINAL_STATUSES, type RunStore } from './state.js';
+import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
 export interface RunConfig {
@@ -76,6 +76,8 @@ export interface StepDeps {
   vaultNearest(doc: Record<string, unknown>): { id: string; similarity: number } | null;
   /** (Re)loads the vault's near-duplicate index; called once per dispatch. */
   loadNearDup(): Promise<void>;
+  /** Starts loading it in the background (the plan step, while generation runs). */
+  prefetchNearDup?(): void;
   now(): Date;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
@@ -186,6 +188,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   for (const t of TRACKS) await store.raiseIdCounter(deps.vault, t, maxIds[t] ?? 0);
 
   await store.set(runId, { phase: 'generate' });
+  deps.prefetchNearDup?.();
   await deps.flows.addGenerate(
     runId,
     iter,
@@ -214,8 +217,10 @@ export async function dispatchStep(
   const cellsFailed = [...failures.map((f) => ({ cell: f.cellIndex, error: f.error }))];
   const written: JudgeDraft[] = [];
   if (generated.length > 0) await deps.loadNearDup();
-  for (const g of [...generated].sort((a, b) => a.cellIndex - b.cellIndex)) {
-    let file: { relPath: string; fileHash: string; track: string; visualFiles: string[] };
+  const sorted = [...generated].sort((a, b) => a.cellIndex - b.cellIndex);
+  // Files are written a few at a time (each by temp file + rename); the order of `written` stays
+  // the cell order, so chunks are the same whatever finishes first.
+  const files = await mapLimit(sorted, 8, async (g) => {
     try {
       const { relPath, fileHash } = await deps.writeDraft(g.draft.doc);
       const track = String(g.draft.doc.track);
@@ -228,17 +233,25 @@ export async function dispatchStep(
         await atomicWrite(abs, g.draft.visual.source);
         visualFiles.push(rel.join('/'));
       }
-      file = { relPath, fileHash, track, visualFiles };
+      return { relPath, fileHash, track, visualFiles };
     } catch (e) {
-      cellsFailed.push({ cell: g.cellIndex, error: `draft not written: ${(e as Error).message}` });
-      continue;
+      return { error: (e as Error).message };
     }
-    // Outside the try: a Redis error here is no failure of the cell (its file is written) but of
-    // this step, which is retried and writes the same bytes again.
+  });
+  const records: DraftRecord[] = [];
+  sorted.forEach((g, i) => {
+    const file = files[i]!;
+    if ('error' in file) {
+      cellsFailed.push({ cell: g.cellIndex, error: `draft not written: ${file.error}` });
+      return;
+    }
     const chunk = Math.floor(written.length / cfg.judgeChunkSize);
     written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: file.relPath, fileHash: file.fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
-    await store.putDraft(runId, g.draft.id, { id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles });
-  }
+    records.push({ id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles });
+  });
+  // Outside the per-file try: a Redis error here is no failure of a cell (its file is written) but
+  // of this step, which is retried and writes the same bytes again.
+  await store.putDrafts(runId, records);
   cellsFailed.sort((a, b) => a.cell - b.cell);
   await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length });
   const dir = iterDir(deps.vault, runId, iter);
@@ -427,4 +440,19 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
   await store.set(runId, { phase: 'revise' });
   await deps.flows.addRevise(runId, 0, 1, candidates.slice(0, n).map((c) => ({ ...c, round: 1 })));
   return { decision: 'revise', detail: { drafts: n, candidates: candidates.length } };
+}
+
+/** Maps with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return out;
 }

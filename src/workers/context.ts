@@ -262,6 +262,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
 /** The control steps' access to the vault. */
 export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore, log: Logger): StepDeps {
   let nearDup: { index: NearDupIndex; files: Map<string, { size: number; mtimeMs: number; id: string | null }> } | null = null;
+  let inflight: Promise<void> | null = null;
   return {
     vault,
     store,
@@ -280,40 +281,52 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
     },
     vaultPath: (...segments) => safeVaultPath(vault, ...segments),
     vaultNearest: (doc) => {
-      // Built once per dispatch burst from the vault as it is (drafts of this run included, but a
-      // draft is never compared with itself).
+      // The vault as it is at this dispatch (earlier drafts included; a draft is never compared
+      // with itself).
       if (!nearDup) throw new Error('near-duplicate index not loaded');
       return nearDup.index.nearest(doc, { excludeId: String(doc.id) });
     },
+    prefetchNearDup: () => {
+      // Started by the plan step, so the index is built while generation waits on the provider.
+      inflight ??= refreshNearDup().finally(() => (inflight = null));
+      inflight.catch((e: Error) => log.warn({ err: e.message }, 'near-duplicate prefetch failed'));
+    },
     loadNearDup: async () => {
-      // Kept for the host's life and brought up to date from the files that changed (size, mtime)
-      // since the last dispatch: a dispatch does not re-read the whole vault.
-      nearDup ??= { index: new NearDupIndex(), files: new Map() };
-      const seen = new Set<string>();
-      for (const rel of await listQuestionFiles(vault)) {
-        seen.add(rel);
-        let st;
-        try {
-          st = statSync(safeVaultPath(vault, rel));
-        } catch {
-          continue;
-        }
-        const known = nearDup.files.get(rel);
-        if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) continue;
-        const f = await loadQuestionFile(vault, rel);
-        if (known?.id) nearDup.index.remove(known.id);
-        const id = f.doc && typeof f.doc.id === 'string' ? f.doc.id : null;
-        if (id) nearDup.index.add(id, f.doc!);
-        nearDup.files.set(rel, { size: st.size, mtimeMs: st.mtimeMs, id });
-      }
-      for (const [rel, known] of nearDup.files) {
-        if (seen.has(rel)) continue;
-        if (known.id) nearDup.index.remove(known.id);
-        nearDup.files.delete(rel);
-      }
+      if (inflight) await inflight.catch(() => {});
+      await refreshNearDup();
     },
     now: () => new Date(),
     log: (msg, extra) => log.info(extra ?? {}, msg),
   };
+
+  /**
+   * The near-duplicate index, kept for the host's life and brought up to date from the files that
+   * changed (size, mtime) since the last refresh: a dispatch does not re-read the whole vault.
+   */
+  async function refreshNearDup(): Promise<void> {
+    nearDup ??= { index: new NearDupIndex(), files: new Map() };
+    const seen = new Set<string>();
+    for (const rel of await listQuestionFiles(vault)) {
+      seen.add(rel);
+      let st;
+      try {
+        st = statSync(safeVaultPath(vault, rel));
+      } catch {
+        continue;
+      }
+      const known = nearDup.files.get(rel);
+      if (known && known.size === st.size && known.mtimeMs === st.mtimeMs) continue;
+      const f = await loadQuestionFile(vault, rel);
+      if (known?.id) nearDup.index.remove(known.id);
+      const id = f.doc && typeof f.doc.id === 'string' ? f.doc.id : null;
+      if (id) nearDup.index.add(id, f.doc!);
+      nearDup.files.set(rel, { size: st.size, mtimeMs: st.mtimeMs, id });
+    }
+    for (const [rel, known] of nearDup.files) {
+      if (seen.has(rel)) continue;
+      if (known.id) nearDup.index.remove(known.id);
+      nearDup.files.delete(rel);
+    }
+  }
 }
 
