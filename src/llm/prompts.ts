@@ -5,7 +5,7 @@
  * run.json: a changed template is a different prompt version.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -23,7 +23,10 @@ import {
 import { generateAnswerSchema, judgeAnswerSchema, reviseAnswerSchema } from './answer-schemas.js';
 import type { CompletionRequest } from './types.js';
 
-export const PROMPTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
+/** prompts/ at the project root: two levels up from src/llm, three from the compiled dist/src/llm. */
+export const PROMPTS_DIR = [2, 3]
+  .map((up) => resolve(dirname(fileURLToPath(import.meta.url)), ...Array<string>(up).fill('..'), 'prompts'))
+  .find((d) => existsSync(d)) ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
 export const PROMPT_NAMES = ['generate', 'judge', 'revise', 'repair', 'hardware'] as const;
 export type PromptName = (typeof PROMPT_NAMES)[number];
 

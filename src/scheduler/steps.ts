@@ -218,21 +218,18 @@ export async function dispatchStep(
   const written: JudgeDraft[] = [];
   if (generated.length > 0) await deps.loadNearDup();
   const sorted = [...generated].sort((a, b) => a.cellIndex - b.cellIndex);
+  // A draft this step already recorded is never written again: when the step runs twice (its
+  // completion lost with a Redis restart), apply may have pruned the file in between.
+  const known = await store.drafts(runId);
   // Files are written a few at a time (each by temp file + rename); the order of `written` stays
   // the cell order, so chunks are the same whatever finishes first.
   const files = await mapLimit(sorted, 8, async (g) => {
+    const rec = known.get(g.draft.id);
+    if (rec) return { relPath: rec.path, fileHash: rec.fileHash, track: rec.track, visualFiles: rec.visualFiles };
     try {
       const { relPath, fileHash } = await deps.writeDraft(g.draft.doc);
       const track = String(g.draft.doc.track);
-      const visualFiles: string[] = [];
-      if (g.draft.visual) {
-        const ext = g.draft.visual.kind === 'matplotlib' ? 'py' : g.draft.visual.kind;
-        const rel = ['visuals', track, `${g.draft.id}.${ext}`];
-        const abs = deps.vaultPath(...rel);
-        mkdirSync(dirname(abs), { recursive: true });
-        await atomicWrite(abs, g.draft.visual.source);
-        visualFiles.push(rel.join('/'));
-      }
+      const visualFiles = g.draft.visual ? [await writeVisualSource(deps, track, g.draft.id, g.draft.visual)] : [];
       return { relPath, fileHash, track, visualFiles };
     } catch (e) {
       return { error: (e as Error).message };
@@ -371,12 +368,7 @@ export async function redispatchStep(
       continue;
     }
     const { relPath, fileHash } = await deps.writeDraft(r.draft.doc);
-    if (r.draft.visual && r.draft.visual.kind !== 'svg') {
-      const rel = ['visuals', String(r.draft.doc.track), `${r.id}.${r.draft.visual.kind === 'matplotlib' ? 'py' : 'dot'}`];
-      const abs = deps.vaultPath(...rel);
-      mkdirSync(dirname(abs), { recursive: true });
-      await atomicWrite(abs, r.draft.visual.source);
-    }
+    if (r.draft.visual && r.draft.visual.kind !== 'svg') await writeVisualSource(deps, String(r.draft.doc.track), r.id, r.draft.visual);
     const chunk = Math.floor(written.length / cfg.judgeChunkSize);
     written.push({ id: r.id, doc: r.draft.doc, ...(r.draft.visual ? { visual: r.draft.visual } : {}), path: relPath, fileHash, vaultNearest: deps.vaultNearest(r.draft.doc) });
     await store.putDraft(runId, r.id, { ...rec, path: relPath, fileHash, chunk });
@@ -455,4 +447,13 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
     }),
   );
   return out;
+}
+
+/** Writes a draft's visual source to visuals/<track>/<id>.{dot,py,svg}; returns its vault-relative path. */
+async function writeVisualSource(deps: Pick<StepDeps, 'vaultPath'>, track: string, id: string, visual: { kind: 'dot' | 'matplotlib' | 'svg'; source: string }): Promise<string> {
+  const rel = ['visuals', track, `${id}.${visual.kind === 'matplotlib' ? 'py' : visual.kind}`];
+  const abs = deps.vaultPath(...rel);
+  mkdirSync(dirname(abs), { recursive: true });
+  await atomicWrite(abs, visual.source);
+  return rel.join('/');
 }

@@ -4,21 +4,15 @@
  * the pipeline, the path is derived from the id, track and area.
  */
 import type { PlanCell } from '../analysis/types.js';
+import type { GeneratedItem as ParsedItem } from '../llm/parse.js';
 import { LEVEL_BLOOM, TOPIC_AREA, type Area } from '../corpus/taxonomy.js';
 
-export interface GeneratedItem {
-  title: string;
-  scenario: string;
-  question: string;
-  realistic_solution: string;
-  common_mistake: string;
-  napkin_math: string;
-  expected_time_minutes?: number;
-  competency_area: string;
-  phase?: string;
-  visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption?: string };
-  visual_source?: string;
-}
+/** A parsed generation item (src/llm/parse.ts); optional fields fall back to defaults here. */
+export type GeneratedItem = Pick<ParsedItem, 'title' | 'scenario' | 'question' | 'realistic_solution' | 'common_mistake' | 'napkin_math' | 'visual_source'> &
+  Partial<Pick<ParsedItem, 'expected_time_minutes' | 'phase'>> & {
+    competency_area: string;
+    visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption?: string };
+  };
 
 export interface BuiltDraft {
   doc: Record<string, unknown>;

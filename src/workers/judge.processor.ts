@@ -7,6 +7,7 @@ import type { Verdict } from '../corpus/taxonomy.js';
 import type { JudgePayload, JudgeResult } from '../queues/judge.js';
 import type { RenderResult } from '../queues/render.js';
 import type { VerdictRecord } from '../queues/schemas.js';
+import type { JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { BuiltPrompt } from './generate.processor.js';
 
@@ -28,26 +29,7 @@ export interface ModelVerdict {
 }
 
 /** A draft as the judge prompt shows it (contract: the `<drafts>` block). */
-export interface JudgePromptDraft {
-  id: string;
-  track: string;
-  zone: string;
-  level: string;
-  topic: string;
-  competency_area: string;
-  bloom_level: string;
-  title: string;
-  scenario: string;
-  question: string;
-  realistic_solution: string;
-  common_mistake: string;
-  napkin_math: string;
-  visual_kind?: string;
-  visual_alt?: string;
-  visual_source?: string;
-  render_error?: string;
-  findings: string[];
-}
+export type JudgePromptDraft = PromptJudgeDraft;
 
 export interface JudgeDeps {
   provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
@@ -65,9 +47,10 @@ export function toPromptDraft(doc: Record<string, unknown>, visual: { kind: stri
   const v = doc.visual as { alt?: string } | undefined;
   return {
     id: str(doc.id),
-    track: str(doc.track),
-    zone: str(doc.zone),
-    level: str(doc.level),
+    // Values come from a validated draft; the prompt shows them as they are.
+    track: str(doc.track) as JudgePromptDraft['track'],
+    zone: str(doc.zone) as JudgePromptDraft['zone'],
+    level: str(doc.level) as JudgePromptDraft['level'],
     topic: str(doc.topic),
     competency_area: str(doc.competency_area),
     bloom_level: str(doc.bloom_level),

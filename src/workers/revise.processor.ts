@@ -5,21 +5,12 @@
  */
 import type { LlmProvider } from '../llm/types.js';
 import type { RevisePayload, ReviseResult } from '../queues/revise.js';
+import type { GeneratedItem } from './draft.js';
 import type { BuiltPrompt } from './generate.processor.js';
 import { toPromptDraft, type JudgePromptDraft } from './judge.processor.js';
 
-export interface RevisedItem {
-  title: string;
-  scenario: string;
-  question: string;
-  realistic_solution: string;
-  common_mistake: string;
-  napkin_math: string;
-  expected_time_minutes?: number;
-  phase?: string;
-  visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption?: string };
-  visual_source?: string;
-}
+/** A parsed revision item (src/llm/parse.ts), without its id. */
+export type RevisedItem = GeneratedItem;
 
 export interface ReviseDeps {
   provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;

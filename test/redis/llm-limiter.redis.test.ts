@@ -75,6 +75,35 @@ describe('limitedProvider', () => {
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThanOrEqual(2 * WINDOW_MS - TOLERANCE_MS);
   });
 
+  it('two processes sharing one limiter never exceed N requests per window together (counted on the server)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const { PROJECT_ROOT } = await import('../helpers/fixtures.js');
+    const kids = ['p', 'q'].map((tag) =>
+      spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'test/helpers/limiter-child.ts'), r.url, r.prefix, server.baseUrl, 'two-procs', '6', String(N), String(WINDOW_MS / 1000), tag], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        cwd: PROJECT_ROOT,
+      }),
+    );
+    const lines = kids.map((k) => {
+      let out = '';
+      k.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      return () => out;
+    });
+    const until = async (word: string) => {
+      for (let i = 0; i < 600 && !lines.every((l) => l().includes(word)); i++) await new Promise((res) => setTimeout(res, 50));
+      expect(lines.map((l) => l().includes(word))).toEqual([true, true]);
+    };
+    await until('ready');
+    for (const k of kids) k.stdin!.end('go\n');
+    await until('done');
+    const arrivals = server.requests.filter((q) => q.model === 'two-procs' && !q.prompt?.startsWith('warm')).map((q) => q.receivedAt);
+    expect(arrivals).toHaveLength(12);
+    const { excess, firstWindow } = worstExcess(arrivals);
+    expect(excess).toBeLessThanOrEqual(0);
+    expect(firstWindow).toBe(N);
+  });
+
   it('control: limiters that do not share a key (different prefixes) let 2N through in the first window', async () => {
     rawA = provider('unshared');
     rawB = provider('unshared');
