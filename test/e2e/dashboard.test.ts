@@ -4,19 +4,19 @@
  * "retry" that re-runs a chunk: the run's numbers change on the page. Screenshots go to
  * test-artifacts/dashboard/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
 const TOKEN = 'e2e-operator-token';
 
@@ -30,7 +30,6 @@ let runId: string;
 const offHost: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-dashboard');
   const vault = await freshVault(300, 8);
@@ -45,19 +44,9 @@ beforeAll(async () => {
   host = done.host;
   server.clearScript();
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN, liveIntervalMs: 300 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  browser = await launchChromium();
   // Only the dashboard may be reached: anything else is aborted and recorded.
-  const origin = new URL(dash.url).origin;
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
+  page = await pageOnlyFor(browser, new URL(dash.url).origin, offHost);
 }, 120_000);
 
 afterAll(async () => {
@@ -113,7 +102,14 @@ describe('dashboard in Chromium', () => {
     await page.locator('#failed tbody tr').first().locator('button.retry').click();
     // The POST redirects back to the run page; the live view then follows the late apply.
     // Expressions run in the page (this file has no DOM types).
-    await page.waitForFunction(`Number(document.querySelector('#card-unjudged b')?.textContent ?? 'NaN') < ${unjudgedBefore}`, undefined, { timeout: 45_000 });
+    await page
+      .waitForFunction(`Number(document.querySelector('#card-unjudged b')?.textContent ?? 'NaN') < ${unjudgedBefore}`, undefined, { timeout: 45_000 })
+      .catch(async (e: unknown) => {
+        // Say where the retried chunk got stuck before failing.
+        const job = await host.queues.judge.getJob(jobId!);
+        const late = (await host.queues.apply.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j?.name === 'apply-late');
+        throw new Error(`${(e as Error).message}\njudge job ${jobId}: ${job ? await job.getState() : 'gone'} ${job?.failedReason ?? ''}\nlate applies: ${JSON.stringify(await Promise.all(late.map(async (j) => [j.id, await j.getState(), j.failedReason])))}\nunjudged in Redis: ${(await host.store.unjudged(runId)).size}`);
+      });
     await page.waitForFunction(`!document.querySelector('#failed tr[data-job=${JSON.stringify(jobId)}]')`, undefined, { timeout: 15_000 });
     expect(await page.locator('#card-calls b').innerText()).not.toBe(callsBefore);
     expect(await page.locator('#failed tbody tr').count()).toBe(failedBefore - 1);

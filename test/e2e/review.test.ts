@@ -6,17 +6,17 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { promoteRun } from '../../src/release/index.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import type { AppliedVerdict } from '../../src/scheduler/state.js';
+import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
 const TOKEN = 'e2e-review-operator-token';
 
@@ -32,7 +32,6 @@ const offHost: string[] = [];
 const consoleErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (Debian's package)`);
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-review');
   vault = await freshVault(300, 61);
@@ -44,18 +43,9 @@ beforeAll(async () => {
   needsFix = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX').sort((a, b) => a.id.localeCompare(b.id));
   expect(needsFix.length).toBeGreaterThanOrEqual(2);
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  const origin = new URL(dash.url).origin;
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
+  browser = await launchChromium();
+  // Only the dashboard may be reached: anything else is aborted and recorded.
+  page = await pageOnlyFor(browser, new URL(dash.url).origin, offHost);
   // A CSP violation or a broken image shows up here.
   page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
 }, 120_000);

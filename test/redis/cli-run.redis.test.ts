@@ -76,7 +76,8 @@ describe('vault-loop run (CLI)', () => {
 
   it('status, pause, resume and stop from another process', async () => {
     const vault = await freshVault(300, 33);
-    const p = start(['run', '--vault', vault, '--max-iters', '20', '--max-calls', '200', '--offline-latency', '200', '--progress', 'plain', ...small, ...conn()]);
+    // Long enough to outlast the test's own pace on a loaded machine: no gap threshold, many iterations.
+    const p = start(['run', '--vault', vault, '--max-iters', '500', '--max-calls', '5000', '--gap-threshold', '0', '--offline-latency', '300', '--progress', 'plain', ...small, ...conn()]);
     await until(() => /run (\S+) started/.test(p.out()), 'the run to start');
     const runId = /run (\S+) started/.exec(p.out())![1]!;
     expect((await cli(['pause', runId, ...conn()])).out).toContain(`run ${runId}: paused`);
