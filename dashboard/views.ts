@@ -1,6 +1,6 @@
 /** Server-rendered pages. The only script is inline and the only styles are inline: works offline. */
 import { esc, heatmaps, lineChart, verdictBars, VERDICT_COLORS } from './charts.js';
-import { isTerminal, type CoverageGrid, type RunDetail, type RunSummary } from './data.js';
+import { isTerminal, type CoverageGrid, type RunDetail, type RunSummary, fingerprint } from './data.js';
 import type { Role } from './auth.js';
 
 const CSS = `
@@ -121,14 +121,18 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   return html;
 }
 
-/** Live view: server-sent events say when the run changed; the page then fetches its body again. */
-const LIVE_SCRIPT = (runId: string) => `
+/**
+ * Live view: server-sent events say when the run changed; the page then fetches its body again.
+ * It starts from the fingerprint of what was rendered, so a change between the render and the
+ * event stream's first message is not missed.
+ */
+const LIVE_SCRIPT = (runId: string, renderedFp: string) => `
 (function(){
   var id=${JSON.stringify(encodeURIComponent(runId))};
   var es=new EventSource('/api/runs/'+id+'/events');
-  var last=null;
+  var last=${JSON.stringify(renderedFp).replace(/</g, '\\u003c')};
   es.onmessage=function(ev){
-    if(last!==null&&ev.data!==last){
+    if(ev.data!==last){
       fetch('/runs/'+id+'?fragment=1',{credentials:'same-origin'}).then(function(r){return r.ok?r.text():null}).then(function(t){
         if(t!==null){document.getElementById('run-body').innerHTML=t;document.body.dataset.updates=String(Number(document.body.dataset.updates||0)+1);}
       });
@@ -138,7 +142,7 @@ const LIVE_SCRIPT = (runId: string) => `
 })();`;
 
 export function runPage(d: RunDetail, grid: CoverageGrid, role: Role): string {
-  return layout(`vault-loop run ${d.run.runId}`, `<p><a href="/">← runs</a></p><div id="run-body">${runBody(d, grid, role)}</div>`, { role, script: LIVE_SCRIPT(d.run.runId) });
+  return layout(`vault-loop run ${d.run.runId}`, `<p><a href="/">← runs</a></p><div id="run-body">${runBody(d, grid, role)}</div>`, { role, script: LIVE_SCRIPT(d.run.runId, fingerprint(d)) });
 }
 
 export function notFoundPage(what: string, role: Role): string {
