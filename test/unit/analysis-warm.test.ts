@@ -361,7 +361,11 @@ describe('watchers (same process): stat and read only what events named', () => 
     expect(strip(n)).toStrictEqual(strip(await cold(dir)));
     // The new folders were armed after they were listed: one full pass, then events again.
     writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-2.yaml'), q('tinyml', 2));
-    expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'full', read: 1 });
+    // A full pass also re-reads files touched within RACY_MS of the scan that recorded them, so how
+    // many it reads beyond the new one depends on the clock.
+    const full = (await a.analyze(OPTS)).stats;
+    expect(full.watch).toBe('full');
+    expect(full.read).toBeGreaterThanOrEqual(1);
     writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1, 'design', 'L2'));
     const e = await a.analyze(OPTS);
     expect(e.stats).toMatchObject({ watch: 'events', read: 1, files: 43 });
@@ -374,7 +378,8 @@ describe('watchers (same process): stat and read only what events named', () => 
     a.watchers!.simulateError();
     writeFileSync(f(dir, 'edge-1.yaml'), q('edge', 1, 'design', 'L4'));
     const e = await a.analyze(OPTS);
-    expect(e.stats).toMatchObject({ watch: 'full', read: 1 });
+    expect(e.stats.watch).toBe('full');
+    expect(e.stats.read).toBeGreaterThanOrEqual(1); // and any file touched within RACY_MS of the last scan
     expect(strip(e)).toStrictEqual(strip(await cold(dir)));
     expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'events', read: 0 }); // re-armed before that full pass
     renameSync(join(dir, 'questions', 'cloud'), join(dir, 'questions', 'cloud2'));
