@@ -55,7 +55,7 @@ async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 3
 describe('apply', () => {
   it('with defects on: every DROP file (and its visual) is gone, every PASS and NEEDS_FIX draft remains', async () => {
     const vault = await freshVault(300, 2);
-    const cfg = testConfig(redis, vault, { offlineDefectRate: 0.6, maxIters: 2, maxDropRate: 1, maxCalls: 100, visualEachIter: true });
+    const cfg = testConfig(redis, vault, { offlineDefectRate: 0.6, offlineDefectKinds: ['wrong-arithmetic', 'form', 'near-copy', 'form'], maxIters: 2, maxDropRate: 1, maxCalls: 100, genCallsPerIter: 4, visualEachIter: true });
     const { runId, host } = await runToEnd(redis, cfg);
     const verdicts = [...(await host.store.verdicts(runId)).values()];
     const drafts = await host.store.drafts(runId);
@@ -91,7 +91,7 @@ describe('apply', () => {
 
   it('a draft edited by hand after it was judged is not deleted, even when judged DROP', async () => {
     const vault = await freshVault(300, 3);
-    const cfg = testConfig(redis, vault, { offlineDefectRate: 1, maxIters: 1, maxDropRate: 1, maxCalls: 100 });
+    const cfg = testConfig(redis, vault, { offlineDefectRate: 1, offlineDefectKinds: ['wrong-arithmetic'], maxIters: 1, maxDropRate: 1, maxCalls: 100 });
     // The host only: generation runs first, judging only once the drafts were edited.
     const host = await openHost(redis, cfg, false);
     const gen = statelessWorkers(cfg, ['generate']);

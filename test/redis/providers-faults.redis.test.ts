@@ -159,7 +159,7 @@ describe('provider faults in whole runs', () => {
       expect(same.length).toBe(2);
       const gap = same[1]!.receivedAt - same[0]!.receivedAt;
       expect(gap).toBeGreaterThanOrEqual(1000);
-      expect(gap).toBeLessThan(1000 + 2000 * 2 + 2000); // timeout + backoff + slack
+      expect(gap).toBeLessThan(1000 + 2000 * 2 + 10_000); // timeout + backoff + slack for a loaded machine
       await expectAllCellsDrafted(host, vault, runId);
     } finally {
       await host.close();

@@ -27,7 +27,7 @@ afterAll(async () => {
 const KEY_FLAG: Record<Protocol, 'openaiApiKey' | 'geminiApiKey' | 'anthropicApiKey'> = { openai: 'openaiApiKey', gemini: 'geminiApiKey', anthropic: 'anthropicApiKey' };
 
 async function serverFor(protocol: Protocol, model: string, seed: number): Promise<FakeLlmServer> {
-  return await FakeLlmServer.start({ protocol, apiKey: `key-${protocol}`, expectModel: model, answer: await offlineAnswerer(seed, 0.4) });
+  return await FakeLlmServer.start({ protocol, apiKey: `key-${protocol}`, expectModel: model, answer: await offlineAnswerer(seed, 0.6) });
 }
 
 describe('whole runs through each provider', () => {
