@@ -28,10 +28,7 @@ export interface ProviderDeps {
   /** The gemini-cli executable (default `gemini` on PATH) and its environment. */
   geminiCommand?: string;
   env?: NodeJS.ProcessEnv;
-  /**
-   * The offline provider's factory. TODO(wiring): src/llm/offline/ (createOfflineProvider) was not
-   * there when this was written; the caller passes it until registry imports it directly.
-   */
+  /** The offline provider's factory (the runtime passes src/llm/offline's, with the run's seed and defects). */
   createOffline?: (choice: ProviderChoice) => LlmProvider;
 }
 
