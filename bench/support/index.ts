@@ -11,7 +11,7 @@ import type { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { synthesizeVault } from '../../src/corpus/synth.js';
-import { DEFAULT_LOCAL_URL, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
+import { DEFAULT_LOCAL_URL, deleteByPattern, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/scheduler/host.js';
 import { iterDir, readJson, type IterRecord } from '../../src/scheduler/records.js';
 import type { RunState } from '../../src/scheduler/state.js';
@@ -50,16 +50,7 @@ export async function benchRedis(name: string): Promise<BenchRedis> {
   if (!(await pingRedis(options, 2000))) throw new Error(`no Redis answers at ${url}; start one or set REDIS_URL`);
   const prefix = `vlbench-${name}-${randomBytes(4).toString('hex')}`;
   const client = new Redis({ ...options, maxRetriesPerRequest: 3 });
-  const deleteKeys = async (pattern: string): Promise<number> => {
-    let cursor = '0';
-    let n = 0;
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) n += await client.unlink(...keys);
-    } while (cursor !== '0');
-    return n;
-  };
+  const deleteKeys = (pattern: string): Promise<number> => deleteByPattern(client, pattern);
   return {
     url,
     options,

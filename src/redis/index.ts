@@ -208,3 +208,15 @@ export function createRedis(target: Pick<RedisTarget, 'options'>, role: 'worker'
 export function bullPrefix(prefix: string): string {
   return `{${prefix}}`;
 }
+
+/** Deletes every key matching `pattern` (SCAN + UNLINK, never KEYS or FLUSHALL); returns how many. */
+export async function deleteByPattern(client: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) n += await client.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
-import { DEFAULT_LOCAL_URL, EmbeddedRedis, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
+import { DEFAULT_LOCAL_URL, deleteByPattern, EmbeddedRedis, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
 
 export interface TestRedis {
   options: RedisOptions;
@@ -49,13 +49,4 @@ export async function useTestRedis(name: string): Promise<TestRedis> {
   };
 }
 
-export async function deleteByPattern(client: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
-  let n = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) n += await client.unlink(...keys);
-  } while (cursor !== '0');
-  return n;
-}
+export { deleteByPattern };
