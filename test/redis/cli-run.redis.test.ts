@@ -17,8 +17,8 @@ afterAll(async () => {
   await redis.cleanup();
 });
 
-function start(args: string[]): { child: ChildProcess; out: () => string; exit: Promise<number> } {
-  const child = spawnCli(args);
+function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; exit: Promise<number> } {
+  const child = spawnCli(args, env);
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -72,6 +72,34 @@ describe('vault-loop run (CLI)', () => {
     const rec = readRecords(vault, runId);
     expect(rec.summary.stopped_reason).toBe('max iterations reached');
     expect(rec.summary.iterations).toBe(3);
+  });
+
+  it('a second Ctrl-C forces the host down at once', async () => {
+    const vault = await freshVault(300, 34);
+    const p = start(['run', '--vault', vault, '--max-iters', '50', '--max-calls', '500', '--offline-latency', '6000', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()) && /running:generate/.test(p.out()), 'generation to be under way');
+    p.child.kill('SIGINT');
+    await until(() => p.out().includes('stopping this host gracefully'), 'the graceful stop to begin');
+    const t0 = Date.now();
+    p.child.kill('SIGINT');
+    expect(await p.exit).toBe(130);
+    expect(p.out()).toContain('vault-loop: forced exit');
+    // Forced: it did not wait for the 6 s provider calls in flight to finish.
+    expect(Date.now() - t0).toBeLessThan(4000);
+  });
+
+  it('run --dashboard serves the dashboard for the run, on the same Redis, until the run ends', async () => {
+    const vault = await freshVault(300, 35);
+    const p = start(['run', '--vault', vault, '--dashboard', '--max-iters', '2', '--max-calls', '40', '--offline-latency', '300', '--progress', 'plain', ...small, ...conn()], { VAULT_LOOP_DASHBOARD_PORT: '0' });
+    await until(() => /dashboard at (http:\/\/127\.0\.0\.1:\d+)/.test(p.out()) && /run (\S+) started/.test(p.out()), 'the dashboard and the run');
+    const url = /dashboard at (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())![1]!;
+    const runId = /run (\S+) started/.exec(p.out())![1]!;
+    const { runs } = (await (await fetch(`${url}/api/runs`)).json()) as { runs: { runId: string }[] };
+    expect(runs.map((r) => r.runId)).toContain(runId);
+    expect((await fetch(`${url}/queues`)).status).toBe(200);
+    expect(await p.exit).toBe(0);
+    // Closed with the run.
+    await expect(fetch(`${url}/api/runs`)).rejects.toThrow();
   });
 
   it('status, pause, resume and stop from another process', async () => {
