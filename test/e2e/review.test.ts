@@ -35,7 +35,8 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-review');
   vault = await freshVault(300, 61);
-  const cfg = testConfig(redis, vault, { offlineDefectRate: 0.8, visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 60, genBatchSize: 8, genCallsPerIter: 2, judgeChunkSize: 8 });
+  // Only soft defects: every draft is kept (PASS or NEEDS_FIX) whatever the run id, so visuals show.
+  const cfg = testConfig(redis, vault, { offlineDefectRate: 0.8, offlineDefectKinds: ['form', 'malformed-area'], visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 60, genBatchSize: 8, genCallsPerIter: 2, judgeChunkSize: 8 });
   const done = await runToEnd(redis, cfg);
   expect(done.state.status).toBe('completed');
   runId = done.runId;
