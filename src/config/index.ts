@@ -14,6 +14,9 @@ const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).
 
 export const PROVIDER_NAMES = ['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
+/** What an OpenAI-compatible server supports for structured output (see src/llm/openai.ts). */
+export const STRUCTURED_OUTPUTS = ['json_schema', 'json_object', 'none'] as const;
+export type StructuredOutput = (typeof STRUCTURED_OUTPUTS)[number];
 
 /** Every key, its type and its default. `describe()` texts feed the README's configuration table. */
 export const ConfigSchema = z
@@ -49,6 +52,11 @@ export const ConfigSchema = z
     judgeModel: z.string().min(1).optional().describe('Judge model id (default: the generation model).'),
     judgeBaseUrl: z.string().url().optional().describe('Judge provider base URL (default: the generation one).'),
     judgeTemperature: num(0, 2).default(0).describe('Judge temperature.'),
+    structuredOutput: z
+      .enum(STRUCTURED_OUTPUTS)
+      .default('json_schema')
+      .describe('openai provider only: what the server supports, json_schema (strict), json_object or none (plain text, parsed and repaired).'),
+    judgeStructuredOutput: z.enum(STRUCTURED_OUTPUTS).optional().describe('The same for the judge (default: the generation one).'),
     callTimeoutMs: int(1000).default(300000).describe('Timeout of one provider call.'),
     cacheTtlSeconds: int(0).default(7 * 24 * 3600).describe('Response cache TTL (0 disables the cache).'),
     requestsPerMinute: int(0).default(0).describe('Shared request rate limit per provider and model (0: none).'),
@@ -189,11 +197,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 }
 
 /** The judge's effective provider settings (default: the generation ones). */
-export function judgeSettings(cfg: Config): { provider: ProviderName; model?: string; baseUrl?: string; temperature: number } {
+export function judgeSettings(cfg: Config): { provider: ProviderName; model?: string; baseUrl?: string; temperature: number; structuredOutput: StructuredOutput } {
   return {
     provider: cfg.judgeProvider ?? cfg.provider,
     model: cfg.judgeModel ?? cfg.model,
     baseUrl: cfg.judgeBaseUrl ?? cfg.baseUrl,
     temperature: cfg.judgeTemperature,
+    structuredOutput: cfg.judgeStructuredOutput ?? cfg.structuredOutput,
   };
 }

@@ -7,8 +7,9 @@ import OpenAI from 'openai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { objectRootSchema, unwrapAnswer, WRAP_KEY } from './answer-schemas.js';
 import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
+import type { StructuredOutput } from '../config/index.js';
 
-export type StructuredOutput = 'json_schema' | 'json_object' | 'none';
+export type { StructuredOutput };
 
 export interface ProviderSettings {
   apiKey: string;

@@ -19,12 +19,12 @@ export interface ProviderChoice {
   model?: string;
   baseUrl?: string;
   temperature?: number;
+  /** openai only: for OpenAI-compatible servers without strict json_schema support. Default json_schema. */
+  structuredOutput?: StructuredOutput;
 }
 
 export interface ProviderDeps {
   config: Pick<Config, 'openaiApiKey' | 'geminiApiKey' | 'anthropicApiKey' | 'callTimeoutMs'>;
-  /** For OpenAI-compatible servers without strict json_schema support. Default json_schema. */
-  structuredOutput?: StructuredOutput;
   /** The gemini-cli executable (default `gemini` on PATH) and its environment. */
   geminiCommand?: string;
   env?: NodeJS.ProcessEnv;
@@ -64,7 +64,7 @@ export function createProvider(choice: ProviderChoice, deps: ProviderDeps): LlmP
     case 'openai': {
       // Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) ignore the key but the SDK wants one.
       const apiKey = deps.config.openaiApiKey || (choice.baseUrl && !/api\.openai\.com/.test(choice.baseUrl) ? 'not-needed' : undefined);
-      return new OpenAiProvider({ ...common, apiKey: requireKey(apiKey, 'openaiApiKey', 'openai'), ...(deps.structuredOutput ? { structuredOutput: deps.structuredOutput } : {}) });
+      return new OpenAiProvider({ ...common, apiKey: requireKey(apiKey, 'openaiApiKey', 'openai'), ...(choice.structuredOutput ? { structuredOutput: choice.structuredOutput } : {}) });
     }
     case 'gemini':
       return new GeminiProvider({ ...common, apiKey: requireKey(deps.config.geminiApiKey, 'geminiApiKey', 'gemini') });

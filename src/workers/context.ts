@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
-import type { Config, ProviderName } from '../config/index.js';
+import type { Config, ProviderName, StructuredOutput } from '../config/index.js';
 import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
 import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
@@ -46,6 +46,9 @@ interface RunProviderConfig {
   judgeModel?: string;
   judgeBaseUrl?: string;
   judgeTemperature: number;
+  /** Absent in runs stored before these keys existed: the provider's default (json_schema). */
+  structuredOutput?: StructuredOutput;
+  judgeStructuredOutput?: StructuredOutput;
   callTimeoutMs: number;
   cacheTtlSeconds: number;
   requestsPerMinute: number;
@@ -101,12 +104,19 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     const rc = run.config as unknown as RunProviderConfig;
     const choice: ProviderChoice =
       role === 'generate'
-        ? { provider: rc.provider, ...(rc.model ? { model: rc.model } : {}), ...(rc.baseUrl ? { baseUrl: rc.baseUrl } : {}), temperature: rc.temperature }
+        ? {
+            provider: rc.provider,
+            ...(rc.model ? { model: rc.model } : {}),
+            ...(rc.baseUrl ? { baseUrl: rc.baseUrl } : {}),
+            temperature: rc.temperature,
+            ...(rc.structuredOutput ? { structuredOutput: rc.structuredOutput } : {}),
+          }
         : {
             provider: rc.judgeProvider ?? rc.provider,
             ...((rc.judgeModel ?? rc.model) ? { model: rc.judgeModel ?? rc.model } : {}),
             ...((rc.judgeBaseUrl ?? rc.baseUrl) ? { baseUrl: rc.judgeBaseUrl ?? rc.baseUrl } : {}),
             temperature: rc.judgeTemperature,
+            ...((rc.judgeStructuredOutput ?? rc.structuredOutput) ? { structuredOutput: rc.judgeStructuredOutput ?? rc.structuredOutput } : {}),
           };
     const base = baseProvider(choice, rc);
     const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { costOf, priceTable } from '../../src/llm/cost.js';
-import { readJson, runDir } from '../../src/scheduler/records.js';
+import { readJson, runDir, type LoopSummary } from '../../src/scheduler/records.js';
 import { FakeLlmServer, fakeUsage, installFakeGeminiCli, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { expectGeneratePrompts, expectJudgePrompts, expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -114,6 +114,53 @@ describe('whole runs through each provider', () => {
       if (saved.FAKE_GEMINI_URL === undefined) delete process.env.FAKE_GEMINI_URL;
       else process.env.FAKE_GEMINI_URL = saved.FAKE_GEMINI_URL;
       await cli.close();
+    }
+  });
+});
+
+describe('OpenAI-compatible servers without strict json_schema', () => {
+  it('`run --structured-output json_object --judge-structured-output none --judge-temperature 0.2`: each role asks as told, and the run completes', async () => {
+    const vault = await freshVault(300, 23);
+    const server = await serverFor('openai', 'local-model', 23);
+    try {
+      const child = spawnCli(
+        // prettier-ignore
+        ['run', '--vault', vault, '--provider', 'openai', '--model', 'local-model', '--base-url', server.baseUrl,
+         '--structured-output', 'json_object', '--judge-structured-output', 'none', '--judge-temperature', '0.2',
+         '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
+         '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
+        { OPENAI_API_KEY: 'key-openai' },
+      );
+      children.push(child);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+      expect(code, out).toBe(0);
+      expect(server.violations).toEqual([]);
+      const gen = server.requests.filter(isGenerate);
+      const judge = server.requests.filter(isJudge);
+      expect(gen.length).toBeGreaterThan(0);
+      expect(judge.length).toBeGreaterThan(0);
+      // Generation: json_object, with the wrapping asked for in the system message (the server answered wrapped).
+      for (const r of gen) {
+        expect((r.body as { response_format?: unknown }).response_format).toEqual({ type: 'json_object' });
+        expect(r.system).toMatch(/\{"items": \[\.\.\.\]\}/);
+      }
+      // Judging: no response_format at all, and the judge's own temperature.
+      for (const r of judge) {
+        expect((r.body as { response_format?: unknown }).response_format).toBeUndefined();
+        expect(r.temperature).toBe(0.2);
+      }
+      // Every draft written was judged from the plain-text answers: nothing left unjudged, none failed to parse.
+      const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as LoopSummary;
+      expect(summary.stopped_reason).toBe('max iterations reached');
+      const it0 = summary.history[0]!;
+      expect(it0.generated).toBeGreaterThan(0);
+      expect(it0.unjudged).toBe(0);
+      expect(it0.applied.dropped + it0.applied.kept_pass + it0.applied.kept_needs_fix).toBe(it0.generated);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -73,8 +73,13 @@ describe('config', () => {
   it('the judge defaults to the generator', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'x'));
     const c = loadConfig({ env: {}, flags: { provider: 'openai', model: 'm1' }, cwd });
-    expect(judgeSettings(c)).toEqual({ provider: 'openai', model: 'm1', temperature: 0 });
+    expect(judgeSettings(c)).toEqual({ provider: 'openai', model: 'm1', temperature: 0, structuredOutput: 'json_schema' });
     const d = loadConfig({ env: {}, flags: { provider: 'openai', model: 'm1', judgeProvider: 'anthropic', judgeModel: 'm2' }, cwd });
     expect(judgeSettings(d)).toMatchObject({ provider: 'anthropic', model: 'm2' });
+    const e = loadConfig({ env: { VAULT_LOOP_STRUCTURED_OUTPUT: 'json_object' }, flags: { provider: 'openai' }, cwd });
+    expect(judgeSettings(e).structuredOutput).toBe('json_object');
+    const f = loadConfig({ env: { VAULT_LOOP_STRUCTURED_OUTPUT: 'json_object' }, flags: { provider: 'openai', judgeStructuredOutput: 'none' }, cwd });
+    expect(judgeSettings(f).structuredOutput).toBe('none');
+    expect(() => loadConfig({ env: { VAULT_LOOP_STRUCTURED_OUTPUT: 'xml' }, flags: {}, cwd })).toThrow(/structuredOutput.*VAULT_LOOP_STRUCTURED_OUTPUT/s);
   });
 });

@@ -23,6 +23,11 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--judge-provider <name>', 'judge provider (default: the generation provider)').choices(['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli']))
     .option('--judge-model <id>', 'judge model id (default: the generation model)')
     .option('--judge-base-url <url>', 'judge provider base URL')
+    .addOption(numOption('--judge-temperature <x>', 'judge temperature (default 0)'))
+    .addOption(
+      new Option('--structured-output <mode>', 'openai provider: what the server supports for structured output (default json_schema)').choices(['json_schema', 'json_object', 'none']),
+    )
+    .addOption(new Option('--judge-structured-output <mode>', 'the same for the judge (default: the generation one)').choices(['json_schema', 'json_object', 'none']))
     .addOption(intOption('--max-iters <n>', 'iterations at most (default 30)'))
     .addOption(intOption('--max-calls <n>', 'provider calls at most, generation + judging (default 80)'))
     .addOption(intOption('--gen-batch-size <n>', 'plan cells per generation call (default 30)'))

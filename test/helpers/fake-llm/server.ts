@@ -218,6 +218,15 @@ const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest, apiKey?: string):
         if ((js?.schema as { type?: string } | undefined)?.type !== 'object') v.push('json_schema root must be an object');
         seen.schema = js?.schema;
       }
+      if (b.response_format?.type === 'json_object') {
+        // OpenAI refuses json_object unless a message asks for JSON; the model then answers with an
+        // object, so an array the system message asks to wrap under "items" comes back wrapped.
+        const all = (b.messages ?? []).map((m) => m.content).join('\n');
+        if (!/json/i.test(all)) v.push("json_object response_format without the word 'json' in the messages");
+        if (/\{"items": \[/.test(seen.system ?? '')) seen.schema = { type: 'object', properties: { items: {} } };
+      }
+      const known = ['json_schema', 'json_object', 'text'];
+      if (b.response_format && !known.includes(b.response_format.type)) v.push(`unknown response_format type ${b.response_format.type}`);
     },
     answer(seen, text, { model, usage, truncated }) {
       const content = truncated ? text : wrapIfAsked(seen.schema, text).text;
