@@ -25,6 +25,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { DEFAULT_MAX_FILE_BYTES } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
 import { parseCoverage, type SkipReason } from './scan.js';
@@ -54,7 +55,7 @@ const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface SkippedFile {
   path: string;
-  reason: SkipReason | 'io';
+  reason: SkipReason | 'too-large' | 'io';
   message: string;
 }
 
@@ -173,6 +174,7 @@ const skipMessages: Record<string, string> = {
   yaml: 'not parseable as YAML',
   'not-a-mapping': 'top level is not a mapping',
   encoding: 'not valid UTF-8',
+  'too-large': `larger than ${DEFAULT_MAX_FILE_BYTES} bytes (the loader's limit); not read`,
   io: 'could not be read',
 };
 const skipMessage = (reason: string): string => skipMessages[reason] ?? reason;
@@ -645,7 +647,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       stats.fromIndex++;
     } else {
       stats.read++;
-      const r = readRecord(abs, stats);
+      const r = readRecord(abs, st.size, stats);
       record[i] = r ? intern(r) : -1;
       if (!r) stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
       const before = recordAt(j);
@@ -683,13 +685,22 @@ function compactRecords(s: State): void {
   s.recordIds = undefined;
 }
 
-/** A file's distinct record, or null when it could not be read at all (I/O error). */
-function readRecord(abs: string, stats: AnalyzeVaultStats): IndexRecord | null {
+/**
+ * A file's distinct record, or null when it could not be read at all (I/O error). A file over the
+ * loader's size limit is not read: the run's loader skips it too, so it is counted by neither.
+ */
+function readRecord(abs: string, size: number, stats: AnalyzeVaultStats): IndexRecord | null {
+  if (size > DEFAULT_MAX_FILE_BYTES) return { record: null, skip: 'too-large' };
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(abs);
+  } catch {
+    return null;
+  }
   let text: string;
   try {
-    text = utf8.decode(readFileSync(abs));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) return null;
+    text = utf8.decode(bytes);
+  } catch {
     return { record: null, skip: 'encoding' };
   }
   const r = parseCoverage(text);

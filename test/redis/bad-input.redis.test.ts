@@ -38,8 +38,7 @@ describe('bad question files: run', () => {
       const badBytes = readFileSync(abs);
       const r = await cli(['run', '--vault', vault, '--redis', redis.url, '--prefix', redis.prefix, '--dry-run', '--max-iters', '1', '--progress', 'none']);
       expect(r.code, r.stderr).toBe(0);
-      // The analyzer has no size limit and counts a 10 MB file (bad.analyze null): no warning yet.
-      if (bad.analyze) expect(r.stderr).toContain(`vault-loop: warning: skipping ${rel}: `);
+      expect(r.stderr).toContain(`vault-loop: warning: skipping ${rel}: `);
       expect(r.stderr).not.toMatch(/unexpected error/);
       expect(vaultSnapshot(join(vault, 'questions'))).toBe(before);
       expect(readFileSync(abs).equals(badBytes)).toBe(true);

@@ -22,6 +22,7 @@ import {
   type AnalyzeOptions,
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
+import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vl-analysis-warm-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -242,6 +243,36 @@ describe('the index file', () => {
     writeFileSync(join(dir, INDEX_DIR, 'analysis-index.json'), JSON.stringify({ version: 1, entries: {} }));
     await freshProcess(dir);
     expect(() => statSync(join(dir, INDEX_DIR, 'analysis-index.json'))).toThrow();
+  });
+});
+
+describe('files the analyzer will not count', () => {
+  it('a file over the loader\'s size limit and one not in UTF-8: skipped with their reason, remembered, counted once fixed', async () => {
+    const dir = await makeVault();
+    const huge = f(dir, 'edge-huge.yaml');
+    const latin1 = f(dir, 'edge-latin1.yaml');
+    writeFileSync(huge, q('edge', 90) + `title: "${'a'.repeat(DEFAULT_MAX_FILE_BYTES)}"\n`);
+    writeFileSync(latin1, Buffer.concat([Buffer.from(q('edge', 91) + 'title: "caf'), Buffer.from([0xe9]), Buffer.from('"\n')]));
+    await sleep(5);
+    const c = await freshProcess(dir);
+    const reasons = Object.fromEntries(c.stats.skipped.map((s) => [s.path.split('/').at(-1), [s.reason, s.message]]));
+    expect(reasons).toEqual({
+      'broken.yaml': ['yaml', 'not parseable as YAML'],
+      'edge-huge.yaml': ['too-large', `larger than ${DEFAULT_MAX_FILE_BYTES} bytes (the loader's limit); not read`],
+      'edge-latin1.yaml': ['encoding', 'not valid UTF-8'],
+    });
+    expect(c.stats.records).toBe(40);
+    // The index remembers why: nothing is read again while the files stay as they are.
+    const w = await freshProcess(dir);
+    expect(w.stats).toMatchObject({ index: 'loaded', read: 0, records: 40 });
+    expect(w.stats.skipped.map((s) => s.reason).sort()).toEqual(['encoding', 'too-large', 'yaml']);
+    // Fixed, both count.
+    writeFileSync(huge, q('edge', 90));
+    writeFileSync(latin1, q('edge', 91));
+    await sleep(5);
+    const fixed = await freshProcess(dir);
+    expect(fixed.stats).toMatchObject({ read: 2, records: 42 });
+    expect(strip(fixed)).toStrictEqual(strip(await cold(dir)));
   });
 });
 

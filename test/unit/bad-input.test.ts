@@ -51,7 +51,7 @@ describe('bad question files: validate and analyze', () => {
 
       const a = await cli(['analyze', '--vault', vault, '--no-index', '--out', join(tmp, `report-${bad.file}`)]);
       expect(a.code, a.stderr).toBe(0);
-      if (bad.analyze) expect(a.stdout).toMatch(bad.analyze);
+      expect(a.stdout).toMatch(bad.analyze);
       expect(a.stderr).not.toMatch(/unexpected error/);
 
       expect(vaultSnapshot(vault)).toBe(before);
