@@ -18,8 +18,11 @@ export function describe(s: ProgressSnapshot, maxIters: number): string {
     return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
   };
   const calls = s.state.callsUsed;
+  // A completed run's iter is the plan step that decided to stop: that many iterations ran. A run
+  // stopped or failed mid-iteration shows the iteration it was in.
+  const where = s.state.status === 'completed' ? `${s.state.iter}/${maxIters} iterations done` : `iter ${Math.min(s.state.iter + 1, maxIters)}/${maxIters}`;
   return [
-    `iter ${s.state.iter + 1}/${maxIters}`,
+    where,
     `${s.state.status}:${s.state.phase}`,
     `calls ${bar(calls, s.state.maxCalls, 12)} ${calls}/${s.state.maxCalls}${s.state.callsReserved ? ` (+${s.state.callsReserved} in flight)` : ''}`,
     `pending gen ${pending('generate')} judge ${pending('judge')} render ${pending('render')} apply ${pending('apply')}`,

@@ -48,6 +48,13 @@ describe('progress', () => {
     expect(line).toBe('iter 2/30 | running:generate | calls [###.........] 20/80 (+2 in flight) | pending gen 5 judge 0 render 0 apply 0 | PASS 5 NEEDS_FIX 1 DROP 2');
   });
 
+  it('an ended run says how many iterations ran (its iter is the plan step that stopped it)', () => {
+    const ended = progressLine({ state: { ...state, status: 'completed', phase: 'finished', iter: 3, callsReserved: 0 }, counts: {}, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 3);
+    expect(ended).toBe('3/3 iterations done | completed:finished | calls [###.........] 20/80 | pending gen 0 judge 0 render 0 apply 0 | PASS 5 NEEDS_FIX 1 DROP 2');
+    const stopped = progressLine({ state: { ...state, status: 'stopped', phase: 'finished', iter: 3, callsReserved: 0 }, counts: {}, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 3);
+    expect(stopped.split(' | ')[0]).toBe('iter 3/3');
+  });
+
   it('redraws one line on a TTY and prints plain lines otherwise', () => {
     const tty = Object.assign(new PassThrough(), { isTTY: true, columns: 200 }) as unknown as NodeJS.WriteStream;
     let ttyOut = '';
