@@ -41,6 +41,12 @@ export const ConfigSchema = z
     strategy: z.enum(['reference', 'balanced']).default('balanced').describe('Planning strategy of the analyzer.'),
     dryRun: bool.default(false).describe('Plan only: no provider calls, no files written, no budget spent.'),
     seed: int(0).default(0).describe('Seed for the offline provider and every random choice.'),
+    variantSalt: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe("Used in place of the run id in each cell's variant (sent in the prompt): the same vault, seed and salt give the same prompts and offline drafts. Unset: every run differs."),
     workers: int(1, 256).default(4).describe('In-process worker concurrency per queue.'),
     batchWindowMs: int(0, 60000).default(200).describe('How long a generate worker waits to fill a batch.'),
 

@@ -31,6 +31,8 @@ export interface RunConfig {
   strategy: Strategy;
   dryRun: boolean;
   seed: number;
+  /** In place of the run id in cell variants (reproducible prompts); absent: the run id. */
+  variantSalt?: string;
   allowPythonVisuals: boolean;
   /** Revise NEEDS_FIX drafts before the checkpoint, up to maxRevisions rounds. */
   revise?: boolean;
@@ -192,7 +194,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   await deps.flows.addGenerate(
     runId,
     iter,
-    cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${runId}-${iter}-${cellIndex}-s${cfg.seed}` })),
+    cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}` })),
   );
   return { decision: 'generate', detail: { cells: n, remaining, topPriority: top.priority } };
 

@@ -29,10 +29,20 @@ export async function freshVault(questions: number, seed = 1): Promise<string> {
   return dir;
 }
 
+const saltCounters = new Map<string, number>();
+
+/**
+ * A test run's configuration. Its `variantSalt` is fixed per test file and call order (unless the
+ * test sets one), so the offline provider's defects, and with them each test's verdict mix, are
+ * the same on every run of the suite instead of depending on the wall-clock run id.
+ */
 export function testConfig(redis: TestRedis, vault: string, flags: ConfigInput = {}): Config {
+  const file = redis.prefix.replace(/-[0-9a-f]{8}$/, '');
+  const n = (saltCounters.get(file) ?? 0) + 1;
+  saltCounters.set(file, n);
   return loadConfig({
     env: {},
-    flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', batchWindowMs: 50, genBatchSize: 5, genCallsPerIter: 2, judgeChunkSize: 5, maxIters: 3, maxCalls: 40, ...flags },
+    flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', batchWindowMs: 50, genBatchSize: 5, genCallsPerIter: 2, judgeChunkSize: 5, maxIters: 3, maxCalls: 40, variantSalt: `${file}-${n}`, ...flags },
   });
 }
 

@@ -1,7 +1,10 @@
 /**
  * Generation batching (one provider call per genBatchSize cells), a job that cannot reserve a
- * call ending with a clear budget reason, and --visual-each-iter on even iterations only.
+ * call ending with a clear budget reason, --visual-each-iter on even iterations only, and runs
+ * made reproducible by variantSalt.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
@@ -98,5 +101,43 @@ describe('--visual-each-iter', () => {
     expect(withVisual(0)).toBeGreaterThan(0);
     expect(withVisual(1)).toBe(0);
     expect(withVisual(2)).toBeGreaterThan(0);
+  });
+});
+
+describe('variantSalt', () => {
+  const drafts = async (vault: string, flags: Record<string, unknown>): Promise<{ texts: string[]; variants: string[] }> => {
+    const prompts: string[] = [];
+    const host = await CorpusHost.open({
+      cfg: testConfig(redis, vault),
+      vault,
+      target: { options: redis.options, describe: redis.url },
+      log: silentLogger,
+      inProcessWorkers: true,
+      hooks: { onProviderCall: (req: CompletionRequest) => void (req.purpose === 'generate' && prompts.push(req.prompt)) },
+    });
+    try {
+      const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 20, cacheTtlSeconds: 0, offlineDefectRate: 0.5, ...flags });
+      const runId = await host.startRun(cfg);
+      await host.waitForRun(runId, undefined, undefined, 100);
+      // Every draft's path, and the text of those the judge kept (less the run's own tag and date).
+      const own = (text: string) => text.replaceAll(`run-${runId}`, 'run-<id>').replace(/^created_at: .*$/m, '');
+      const texts = [...(await host.store.drafts(runId)).values()].map((d) => (existsSync(join(vault, d.path)) ? own(readFileSync(join(vault, d.path), 'utf8')) : `(dropped) ${d.path}`)).sort();
+      const variants = prompts.flatMap((p) => [...p.matchAll(/"variant": "([^"]+)"/g)].map((m) => m[1]!)).sort();
+      return { texts, variants };
+    } finally {
+      await host.close();
+    }
+  };
+
+  it('the same vault, seed and salt give the same prompts and drafts; without a salt each run differs', async () => {
+    const a = await drafts(await freshVault(300, 75), { variantSalt: 'repro' });
+    const b = await drafts(await freshVault(300, 75), { variantSalt: 'repro' });
+    expect(a.texts.length).toBeGreaterThan(0);
+    expect(a.variants.length).toBe(a.texts.length);
+    expect(a.variants.every((v) => v.startsWith('repro-0-'))).toBe(true);
+    expect(b).toEqual(a);
+    const c = await drafts(await freshVault(300, 75), { variantSalt: undefined });
+    expect(c.variants.every((v) => /^\d{8}_\d{6}(-\d+)?-0-/.test(v))).toBe(true);
+    expect(c.texts).not.toEqual(a.texts);
   });
 });

@@ -70,7 +70,7 @@ describe('stop conditions', () => {
 
   it('DROP rate: an iteration that drops more than maxDropRate stops the next one', async () => {
     const vault = await freshVault(300);
-    const cfg = testConfig(redis, vault, { offlineDefectRate: 1, maxDropRate: 0.05, maxIters: 5, maxCalls: 100 });
+    const cfg = testConfig(redis, vault, { offlineDefectRate: 1, offlineDefectKinds: ['wrong-arithmetic'], maxDropRate: 0.05, maxIters: 5, maxCalls: 100 });
     const { runId, state, host } = await runToEnd(redis, cfg);
     await host.close();
     expect(state.stopReason).toMatch(/^DROP rate [\d.]+ exceeds 0.05 — likely hallucination$/);

@@ -26,7 +26,7 @@ afterAll(async () => {
 
 it('with visuals on: renders reach the judge, kept drafts keep source + SVG, DROPped drafts lose them', async () => {
   const vault = await freshVault(300, 21);
-  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 4, judgeChunkSize: 10 });
+  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, offlineDefectKinds: ['wrong-arithmetic', 'form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 4, judgeChunkSize: 10 });
   const judgePrompts: string[] = [];
   const host = await CorpusHost.open({
     cfg,

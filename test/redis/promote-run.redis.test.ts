@@ -17,7 +17,7 @@ afterAll(async () => {
 
 it('promotes exactly the unchanged PASS drafts of the run, and only once', async () => {
   const vault = await freshVault(300, 41);
-  const cfg = testConfig(redis, vault, { offlineDefectRate: 0.4, maxIters: 2, maxDropRate: 1, maxCalls: 100 });
+  const cfg = testConfig(redis, vault, { offlineDefectRate: 0.4, offlineDefectKinds: ['form'], maxIters: 2, maxDropRate: 1, maxCalls: 100 });
   const { runId, host } = await runToEnd(redis, cfg);
   const verdicts = [...(await host.store.verdicts(runId)).values()];
   await host.close();

@@ -64,6 +64,9 @@ function faultConfig(vault: string, server: FakeLlmServer, flags: Record<string,
     maxIters: 1,
     maxDropRate: 1,
     maxCalls: 40,
+    // Several tests count on whole batches (five cells in one call, a retry re-forming its batch):
+    // a long window keeps a loaded machine from splitting them; a full batch is sent at once anyway.
+    batchWindowMs: 2000,
     ...flags,
   });
 }
@@ -336,9 +339,9 @@ describe('a draft that tells the judge to answer PASS', () => {
       {
         kind: 'generate',
         nth: 0,
-        // The first item: wrong sums and an instruction to the judge.
+        // The first item: a wrong sum (one the checker always evaluates) and an instruction to the judge.
         mutate: (items) =>
-          items.map((it, i) => (i === 0 ? { ...it, scenario: `${String(it.scenario)} ${injection}`, napkin_math: String(it.napkin_math).replace(/= ([\d.,]+)/, '= 999999') } : it)),
+          items.map((it, i) => (i === 0 ? { ...it, scenario: `${String(it.scenario)} ${injection}`, napkin_math: `${String(it.napkin_math)}\n- Check: 3 GB × 2 = 7 GB.` } : it)),
       },
       // The judge model obeys: PASS for everything it is shown.
       ...[0, 1, 2, 3].map((nth) => ({ kind: 'judge' as const, nth, mutate: (items: Item[]) => items.map((v) => ({ ...v, verdict: 'PASS', issues: [], fix_suggestion: '' })) })),
@@ -389,7 +392,7 @@ describe('a generate worker killed after the provider answered', () => {
     const client = createRedis(target, 'client');
     const queues = createQueues({ connection: own.options as ConnectionOptions, prefix: cfg.prefix });
     const local = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), ['judge', 'render']);
-    const workerArgs = ['worker', '--queues', 'generate', '--redis', own.url, '--prefix', own.prefix, '--batch-window', '50', '--gen-batch-size', '5', '--lock-duration', '1000'];
+    const workerArgs = ['worker', '--queues', 'generate', '--redis', own.url, '--prefix', own.prefix, '--batch-window', '2000', '--gen-batch-size', '5', '--lock-duration', '1000'];
     const first = spawnCli(workerArgs, { OPENAI_API_KEY: 'sk-faults' });
     children.push(first);
     const killed = new Promise<void>((res) => (killNow = res));

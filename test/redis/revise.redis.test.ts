@@ -82,7 +82,7 @@ describe('revise', () => {
 
   it('a draft edited by hand after judging is never overwritten by a revision', async () => {
     const vault = await freshVault(300, 52);
-    const cfg = testConfig(redis, vault, { ...flags, maxIters: 1, revise: true });
+    const cfg = testConfig(redis, vault, { ...flags, offlineDefectRate: 1, maxIters: 1, revise: true });
     const host = await openHost(redis, cfg, false);
     const stopFirst = workersOf(cfg, ['generate', 'judge', 'render']);
     const runId = await host.startRun(cfg);
@@ -120,7 +120,7 @@ describe('revise', () => {
 describe('vault-loop revise (outside a run)', () => {
   it('revises the NEEDS_FIX drafts a past run left, in a revision run with its own records', async () => {
     const vault = await freshVault(300, 53);
-    const { runId, host } = await runToEnd(redis, testConfig(redis, vault, { ...flags, maxIters: 1 }));
+    const { runId, host } = await runToEnd(redis, testConfig(redis, vault, { ...flags, offlineDefectRate: 1, maxIters: 1 }));
     const left = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
     await host.close();
     expect(left.length).toBeGreaterThan(0);

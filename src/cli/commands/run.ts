@@ -39,6 +39,7 @@ export function addRunOptions(cmd: Command): Command {
     .addOption(new Option('--strategy <name>', 'planning strategy (default balanced)').choices(['reference', 'balanced']))
     .option('--dry-run', 'plan only: no provider calls, no drafts, no budget spent')
     .addOption(intOption('--seed <n>', 'seed of the offline provider and every random choice (default 0)'))
+    .option('--variant-salt <text>', "use this instead of the run id in each cell's variant: same vault, seed and salt → same prompts and offline drafts")
     .addOption(intOption('--offline-latency <ms>', 'simulated latency per offline provider call'))
     .addOption(numOption('--offline-defect-rate <x>', 'share of offline drafts given a deliberate defect (0..1)'))
     .option('--offline-defect-kinds <list>', 'offline defects to plant: wrong-arithmetic,malformed-area,near-copy,form (default all)')
