@@ -202,8 +202,29 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   return Object.freeze(parsed.data);
 }
 
+/**
+ * The provider keys of a configuration, as loaded or as a run stored them (a run stored by an
+ * older version may lack structuredOutput: the provider's default then applies).
+ */
+export type ProviderKeys = Pick<Config, 'provider' | 'temperature' | 'judgeTemperature'> &
+  Partial<Pick<Config, 'model' | 'baseUrl' | 'structuredOutput' | 'judgeProvider' | 'judgeModel' | 'judgeBaseUrl' | 'judgeStructuredOutput'>>;
+
+/** One role's effective provider settings. */
+export interface RoleSettings {
+  provider: ProviderName;
+  model?: string | undefined;
+  baseUrl?: string | undefined;
+  temperature: number;
+  structuredOutput?: StructuredOutput | undefined;
+}
+
+/** The generator's provider settings. */
+export function generatorSettings(cfg: ProviderKeys): RoleSettings {
+  return { provider: cfg.provider, model: cfg.model, baseUrl: cfg.baseUrl, temperature: cfg.temperature, structuredOutput: cfg.structuredOutput };
+}
+
 /** The judge's effective provider settings (default: the generation ones). */
-export function judgeSettings(cfg: Config): { provider: ProviderName; model?: string; baseUrl?: string; temperature: number; structuredOutput: StructuredOutput } {
+export function judgeSettings(cfg: ProviderKeys): RoleSettings {
   return {
     provider: cfg.judgeProvider ?? cfg.provider,
     model: cfg.judgeModel ?? cfg.model,

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
-import type { Config, ProviderName, StructuredOutput } from '../config/index.js';
+import { generatorSettings, judgeSettings, type Config, type ProviderKeys } from '../config/index.js';
 import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
 import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
@@ -37,18 +37,7 @@ import type { ReviseDeps } from './revise.processor.js';
 import type { RuntimeContext, WorkerTimings } from './runtime.js';
 
 /** Settings of a run that the stateless side needs (from the run's stored config). */
-interface RunProviderConfig {
-  provider: ProviderName;
-  model?: string;
-  baseUrl?: string;
-  temperature: number;
-  judgeProvider?: ProviderName;
-  judgeModel?: string;
-  judgeBaseUrl?: string;
-  judgeTemperature: number;
-  /** Absent in runs stored before these keys existed: the provider's default (json_schema). */
-  structuredOutput?: StructuredOutput;
-  judgeStructuredOutput?: StructuredOutput;
+interface RunProviderConfig extends ProviderKeys {
   callTimeoutMs: number;
   cacheTtlSeconds: number;
   requestsPerMinute: number;
@@ -102,22 +91,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     const run = await store.get(runId);
     if (!run) throw new Error(`run ${runId} does not exist`);
     const rc = run.config as unknown as RunProviderConfig;
-    const choice: ProviderChoice =
-      role === 'generate'
-        ? {
-            provider: rc.provider,
-            ...(rc.model ? { model: rc.model } : {}),
-            ...(rc.baseUrl ? { baseUrl: rc.baseUrl } : {}),
-            temperature: rc.temperature,
-            ...(rc.structuredOutput ? { structuredOutput: rc.structuredOutput } : {}),
-          }
-        : {
-            provider: rc.judgeProvider ?? rc.provider,
-            ...((rc.judgeModel ?? rc.model) ? { model: rc.judgeModel ?? rc.model } : {}),
-            ...((rc.judgeBaseUrl ?? rc.baseUrl) ? { baseUrl: rc.judgeBaseUrl ?? rc.baseUrl } : {}),
-            temperature: rc.judgeTemperature,
-            ...((rc.judgeStructuredOutput ?? rc.structuredOutput) ? { structuredOutput: rc.judgeStructuredOutput ?? rc.structuredOutput } : {}),
-          };
+    const choice: ProviderChoice = role === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
     const base = baseProvider(choice, rc);
     const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;
     const budgeted = budgetedProvider(limited, {

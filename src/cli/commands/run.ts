@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard, type RunningDashboard } from '../../../dashboard/index.js';
-import { judgeSettings, type Config } from '../../config/index.js';
+import { generatorSettings, judgeSettings, PROVIDER_NAMES, STRUCTURED_OUTPUTS, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
@@ -16,18 +16,16 @@ import { summaryText } from '../summary.js';
 
 export function addRunOptions(cmd: Command): Command {
   return withConnectionOptions(cmd)
-    .addOption(new Option('--provider <name>', 'generation provider').choices(['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli']))
+    .addOption(new Option('--provider <name>', 'generation provider').choices(PROVIDER_NAMES))
     .option('--model <id>', 'generation model id')
     .option('--base-url <url>', 'generation provider base URL (e.g. a local OpenAI-compatible server)')
     .addOption(numOption('--temperature <x>', 'generation temperature'))
-    .addOption(new Option('--judge-provider <name>', 'judge provider (default: the generation provider)').choices(['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli']))
+    .addOption(new Option('--judge-provider <name>', 'judge provider (default: the generation provider)').choices(PROVIDER_NAMES))
     .option('--judge-model <id>', 'judge model id (default: the generation model)')
     .option('--judge-base-url <url>', 'judge provider base URL')
     .addOption(numOption('--judge-temperature <x>', 'judge temperature (default 0)'))
-    .addOption(
-      new Option('--structured-output <mode>', 'openai provider: what the server supports for structured output (default json_schema)').choices(['json_schema', 'json_object', 'none']),
-    )
-    .addOption(new Option('--judge-structured-output <mode>', 'the same for the judge (default: the generation one)').choices(['json_schema', 'json_object', 'none']))
+    .addOption(new Option('--structured-output <mode>', 'openai provider: what the server supports for structured output (default json_schema)').choices(STRUCTURED_OUTPUTS))
+    .addOption(new Option('--judge-structured-output <mode>', 'the same for the judge (default: the generation one)').choices(STRUCTURED_OUTPUTS))
     .addOption(intOption('--max-iters <n>', 'iterations at most (default 30)'))
     .addOption(intOption('--max-calls <n>', 'provider calls at most, generation + judging (default 80)'))
     .addOption(intOption('--gen-batch-size <n>', 'plan cells per generation call (default 30)'))
@@ -95,7 +93,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   const target = await connectRedis(o.cfg, { vault: o.vault, mayStart: true });
   const err = (l: string) => process.stderr.write(`${l}\n`);
   err(`vault-loop: Redis at ${target.describe}`);
-  const warning = selfPreferenceWarning({ provider: o.cfg.provider, model: o.cfg.model }, judgeSettings(o.cfg));
+  const warning = selfPreferenceWarning(generatorSettings(o.cfg), judgeSettings(o.cfg));
   if (warning) err(`vault-loop: warning: ${warning}`);
 
   let host: CorpusHost | undefined;
