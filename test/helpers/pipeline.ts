@@ -1,5 +1,5 @@
 /** Runs whole loops in-process against a real Redis, on small synthetic vaults in temp folders. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,12 +37,11 @@ const saltCounters = new Map<string, number>();
  * the same on every run of the suite instead of depending on the wall-clock run id.
  */
 export function testConfig(redis: TestRedis, vault: string, flags: ConfigInput = {}): Config {
-  const file = redis.prefix.replace(/-[0-9a-f]{8}$/, '');
-  const n = (saltCounters.get(file) ?? 0) + 1;
-  saltCounters.set(file, n);
+  const n = (saltCounters.get(redis.name) ?? 0) + 1;
+  saltCounters.set(redis.name, n);
   return loadConfig({
     env: {},
-    flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', batchWindowMs: 50, genBatchSize: 5, genCallsPerIter: 2, judgeChunkSize: 5, maxIters: 3, maxCalls: 40, variantSalt: `${file}-${n}`, ...flags },
+    flags: { vault, redisUrl: redis.url, prefix: redis.prefix, logLevel: 'silent', batchWindowMs: 50, genBatchSize: 5, genCallsPerIter: 2, judgeChunkSize: 5, maxIters: 3, maxCalls: 40, variantSalt: `vltest-${redis.name}-${n}`, ...flags },
   });
 }
 
@@ -101,11 +100,37 @@ export async function offlineAnswerer(seed = 0, defectRate = 0): Promise<(req: {
 }
 
 /** A vault-loop CLI child process (from the TypeScript sources). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): import('node:child_process').ChildProcess {
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], {
     env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+export interface CliChild {
+  child: ChildProcess;
+  /** stdout and stderr so far, interleaved as they arrived. */
+  out(): string;
+  /** The exit code (128 when killed by a signal). */
+  exit: Promise<number>;
+}
+
+/** spawnCli, collecting its output; `track` (the test's list of children to kill at the end) gets the child. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, track?: ChildProcess[]): CliChild {
+  const child = spawnCli(args, env);
+  track?.push(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exit = new Promise<number>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
+  return { child, out: () => out, exit };
+}
+
+/** Runs a CLI command to its end: its exit code and its output. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, track?: ChildProcess[]): Promise<{ code: number; out: string }> {
+  const p = startCli(args, env, track);
+  const code = await p.exit;
+  return { code, out: p.out() };
 }
 
 /** Hash of every file under the vault (records and drafts), for before/after comparisons. */

@@ -14,6 +14,8 @@ export interface TestRedis {
   options: RedisOptions;
   /** redis:// or unix:// URL for child processes. */
   url: string;
+  /** The name the test file gave (made safe for keys). */
+  name: string;
   /** Unique per test file; pass as config `prefix`. */
   prefix: string;
   /** A plain client for assertions (closed by cleanup). */
@@ -35,11 +37,13 @@ async function locate(): Promise<{ options: RedisOptions; url: string; embedded?
 export async function useTestRedis(name: string): Promise<TestRedis> {
   shared ??= locate();
   const { options, url } = await shared;
-  const prefix = `vltest-${name.replace(/[^A-Za-z0-9_.-]/g, '-')}-${randomBytes(4).toString('hex')}`;
+  const safe = name.replace(/[^A-Za-z0-9_.-]/g, '-');
+  const prefix = `vltest-${safe}-${randomBytes(4).toString('hex')}`;
   const client = new Redis({ ...options, maxRetriesPerRequest: 3 });
   return {
     options,
     url,
+    name: safe,
     prefix,
     client,
     async cleanup() {

@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, readRecords, spawnCli } from '../helpers/pipeline.js';
+import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
@@ -17,21 +17,8 @@ afterAll(async () => {
   await redis.cleanup();
 });
 
-function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; exit: Promise<number> } {
-  const child = spawnCli(args, env);
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
-  return { child, out: () => out, exit };
-}
-
-async function cli(args: string[]): Promise<{ code: number; out: string }> {
-  const p = start(args);
-  const code = await p.exit;
-  return { code, out: p.out() };
-}
+const start = (args: string[], env: NodeJS.ProcessEnv = {}) => startCli(args, env, children);
+const cli = (args: string[]) => runCli(args, {}, children);
 
 async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

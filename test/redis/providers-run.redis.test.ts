@@ -12,7 +12,7 @@ import { readJson, runDir, type LoopSummary } from '../../src/scheduler/records.
 import { FakeLlmServer, fakeUsage, installFakeGeminiCli, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { expectGeneratePrompts, expectJudgePrompts, expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, runToEnd, runCli, testConfig } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
@@ -123,19 +123,15 @@ describe('OpenAI-compatible servers without strict json_schema', () => {
     const vault = await freshVault(300, 23);
     const server = await serverFor('openai', 'local-model', 23);
     try {
-      const child = spawnCli(
+      const { code, out } = await runCli(
         // prettier-ignore
         ['run', '--vault', vault, '--provider', 'openai', '--model', 'local-model', '--base-url', server.baseUrl,
          '--structured-output', 'json_object', '--judge-structured-output', 'none', '--judge-temperature', '0.2',
          '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
          '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
         { OPENAI_API_KEY: 'key-openai' },
+        children,
       );
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
       expect(code, out).toBe(0);
       expect(server.violations).toEqual([]);
       const gen = server.requests.filter(isGenerate);
@@ -234,12 +230,7 @@ describe('cost', () => {
     expect(Math.abs(summary.cost_usd - cost)).toBeLessThanOrEqual(5e-7 + 1e-12);
 
     // `status RUN` in a child process shows the same numbers.
-    const child = spawnCli(['status', runId, '--redis', redis.url, '--prefix', redis.prefix]);
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number>((res) => child.once('exit', (c) => res(c ?? -1)));
+    const { code, out } = await runCli(['status', runId, '--redis', redis.url, '--prefix', redis.prefix], {}, children);
     expect(code, out).toBe(0);
     expect(out).toContain(`tokens in ${tokensIn} out ${tokensOut}, cost $${cost.toFixed(4)}`);
   });

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, openHost, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -124,12 +124,7 @@ describe('vault-loop revise (outside a run)', () => {
     const left = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
     await host.close();
     expect(left.length).toBeGreaterThan(0);
-    const { spawnCli } = await import('../helpers/pipeline.js');
-    const child = spawnCli(['revise', '--vault', vault, '--max-calls', '20', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix]);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number>((res) => child.once('exit', (c) => res(c ?? -1)));
+    const { code, out } = await runCli(['revise', '--vault', vault, '--max-calls', '20', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix]);
     expect(code, out).toBe(0);
     const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as { run_id: string; stopped_reason: string };
     expect(summary.stopped_reason).toBe('revision complete');
