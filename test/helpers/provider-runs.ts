@@ -59,12 +59,14 @@ export function expectGeneratePrompts(requests: Seen[], rec: RunRecords, opts: {
 }
 
 /** The judge prompts carry the `<drafts>` block, naming only drafts of this run. */
-export function expectJudgePrompts(requests: Seen[], drafts: Map<string, DraftRecord>): void {
+/** Every judge call asked about known drafts only, at most `chunkSize` (judgeChunkSize) of them. */
+export function expectJudgePrompts(requests: Seen[], drafts: Map<string, DraftRecord>, chunkSize: number): void {
   const judged = requests.filter(isJudge);
   expect(judged.length).toBeGreaterThan(0);
   for (const r of judged) {
     const block = readPromptBlock(r.prompt!, 'drafts') as { id: string; competency_area: string }[];
     expect(block.length).toBeGreaterThan(0);
+    expect(block.length).toBeLessThanOrEqual(chunkSize);
     for (const d of block) {
       expect(drafts.has(d.id), `judge asked about unknown draft ${d.id}`).toBe(true);
       expect(d.competency_area).toMatch(/\S/);

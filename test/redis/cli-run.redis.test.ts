@@ -5,6 +5,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { join } from 'node:path';
+import { readJson, runDir } from '../../src/scheduler/records.js';
 import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
@@ -123,6 +125,25 @@ describe('vault-loop run (CLI)', () => {
     expect(retry.code).toBe(0);
     // Judge chunks the stop cut short are failed jobs now; retry takes exactly those of this run.
     expect(retry.out).toMatch(new RegExp(`retried \\d+ failed judge job\\(s\\) of run ${runId}`));
+  });
+
+  it('--judge-provider/--judge-model/--judge-base-url/--judge-temperature reach the run; the judge being the generator is warned about', async () => {
+    const vault = await freshVault(300, 33);
+    const keys = { OPENAI_API_KEY: 'sk-x', ANTHROPIC_API_KEY: 'sk-y' };
+    const dry = ['--dry-run', '--max-iters', '1', '--progress', 'none', '--json', ...conn()];
+    // prettier-ignore
+    const apart = await runCli(['run', '--vault', vault, '--provider', 'openai', '--model', 'gen-m', '--judge-provider', 'anthropic', '--judge-model', 'judge-m',
+      '--judge-base-url', 'http://127.0.0.1:9/judge', '--judge-temperature', '0.3', ...dry], keys, children);
+    expect(apart.code, apart.out).toBe(0);
+    expect(apart.out).not.toContain('warning: the judge is the generator');
+    const runId = (JSON.parse(apart.out.slice(apart.out.indexOf('{\n'))) as { run_id: string }).run_id;
+    const runJson = readJson<{ generator: unknown; judge: unknown; config: Record<string, unknown> }>(join(runDir(vault, runId), 'run.json'))!;
+    expect(runJson.generator).toEqual({ provider: 'openai', model: 'gen-m' });
+    expect(runJson.judge).toEqual({ provider: 'anthropic', model: 'judge-m' });
+    expect(runJson.config).toMatchObject({ judgeProvider: 'anthropic', judgeModel: 'judge-m', judgeBaseUrl: 'http://127.0.0.1:9/judge', judgeTemperature: 0.3 });
+    const same = await runCli(['run', '--vault', vault, '--provider', 'openai', '--model', 'gen-m', ...dry], keys, children);
+    expect(same.code, same.out).toBe(0);
+    expect(same.out).toContain('vault-loop: warning: the judge is the generator (openai gen-m): models tend to rate their own drafts higher; consider --judge-provider/--judge-model');
   });
 
   it('unknown runs and bad flags get one clear line and a non-zero exit', async () => {

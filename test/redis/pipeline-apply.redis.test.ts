@@ -81,6 +81,16 @@ describe('apply', () => {
     for (const id of drafts.keys()) expect(Number(verdicts.some((v) => v.id === id)) + Number(unjudged.has(id))).toBe(1);
     // The judge summaries on disk agree with Redis.
     const rec = readRecords(vault, runId);
+    // Each iteration folder holds its analysis, plan, the files handed to the judge, and the records.
+    expect(rec.iters.length).toBeGreaterThan(0);
+    for (const it of rec.iters) {
+      for (const f of ['report.json', 'report.md', 'plan.json', 'judge_inputs.txt', 'judge_summary.json', 'iter_record.json']) expect(existsSync(join(it.dir, f)), `${it.dir}/${f}`).toBe(true);
+      const inputs = readFileSync(join(it.dir, 'judge_inputs.txt'), 'utf8').trim().split('\n');
+      expect(inputs.sort()).toEqual([...drafts.values()].filter((d) => d.iter === it.record!.iter).map((d) => d.path).sort());
+      expect(it.record!.wall_ms).toBeGreaterThan(0);
+    }
+    expect(rec.summary.calls_reserved).toBe(0);
+    expect(rec.summary.calls_used_total).toBe(rec.iters.reduce((n, it) => n + it.record!.calls_used_iter, 0));
     const onDisk = rec.iters.flatMap((i) => i.judge?.details ?? []);
     expect(onDisk.map((d) => `${d.id}:${d.verdict}`).sort()).toEqual(verdicts.map((v) => `${v.id}:${v.verdict}`).sort());
     // The whole vault still loads, and no draft id was used twice.

@@ -54,6 +54,20 @@ describe('stop conditions', () => {
     expect(rec.summary.iterations).toBeGreaterThanOrEqual(1);
   });
 
+  it('order: when several conditions hold at once, the first in DESIGN.md order names the stop', async () => {
+    // Budget (1 call: fewer than 2 left) and the gap threshold both hold at the first plan: budget wins.
+    const a = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxCalls: 1, gapThreshold: 1000 }));
+    await a.host.close();
+    expect(a.state.stopReason).toBe(STOP.budget);
+    expect(a.state.callsUsed).toBe(0);
+    // One iteration of 10 cells spends exactly 4 calls (2 generate + 2 judge): at the second plan both
+    // max iterations and budget (0 left) hold: max iterations wins.
+    const b = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxIters: 1, maxCalls: 4, gapThreshold: 0 }));
+    await b.host.close();
+    expect(b.state.callsUsed).toBe(4);
+    expect(b.state.stopReason).toBe(STOP.maxIters);
+  });
+
   it('gap threshold: a threshold above every gap stops before spending anything', async () => {
     const vault = await freshVault(300);
     const cfg = testConfig(redis, vault, { gapThreshold: 1000 });

@@ -4,12 +4,12 @@
  * path tricks, and a generate worker killed after the provider answered.
  */
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
-import { loadVault } from '../../src/corpus/loader.js';
+import { loadVault, parseQuestionText } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { createQueues } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
@@ -309,7 +309,17 @@ describe('provider faults in whole runs', () => {
         [0, 1].map((nth) => ({
           kind,
           nth,
-          mutate: (items: Item[]) => items.map((it) => ({ ...it, id: kind === 'judge' ? it.id : evil, path: `${evil}.yaml`, file: evil, track: evil, title: kind === 'generate' ? `${evil} title` : it.title })),
+          mutate: (items: Item[]) =>
+            items.map((it) => ({
+              ...it,
+              id: kind === 'judge' ? it.id : evil,
+              path: `${evil}.yaml`,
+              file: evil,
+              track: evil,
+              title: kind === 'generate' ? `${evil} title` : it.title,
+              // A visual that names its own path out of the vault.
+              ...(kind === 'generate' && it.visual && typeof it.visual === 'object' ? { visual: { ...(it.visual as object), path: `${evil}.svg` } } : {}),
+            })),
         })),
       ),
     );
@@ -319,10 +329,17 @@ describe('provider faults in whole runs', () => {
       expect(readdirSync(outside)).toEqual(before);
       const { drafts } = await expectRunApplied(host, vault, runId);
       expect(drafts.size).toBeGreaterThan(0);
+      let withVisual = 0;
       for (const d of drafts.values()) {
         expect(d.id).toMatch(/^[a-z]+-\d+$/);
         for (const f of d.visualFiles) expect(f.includes('..')).toBe(false);
+        if (d.visualFiles.length === 0 || !existsSync(join(vault, d.path))) continue;
+        // The question's visual path is the minted id's, whatever the model named.
+        const { doc } = parseQuestionText(readFileSync(join(vault, d.path), 'utf8'), d.path);
+        expect((doc!.visual as { path: string }).path).toBe(`${d.id}.svg`);
+        withVisual++;
       }
+      expect(withVisual).toBeGreaterThan(0);
       for (const f of questionFiles(vault)) expect(f).toMatch(/^questions\/[a-z]+\/[a-z0-9-]+\/[a-z]+-\d+\.yaml$/);
     } finally {
       await host.close();
@@ -346,9 +363,12 @@ describe('a draft that tells the judge to answer PASS', () => {
       // The judge model obeys: PASS for everything it is shown.
       ...[0, 1, 2, 3].map((nth) => ({ kind: 'judge' as const, nth, mutate: (items: Item[]) => items.map((v) => ({ ...v, verdict: 'PASS', issues: [], fix_suggestion: '' })) })),
     ]);
+    const original = new Map(questionFiles(vault).map((f) => [f, readFileSync(join(vault, f), 'utf8')]));
     const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
     try {
       expect(state.status).toBe('completed');
+      // The vault's own questions are untouched: only drafts were added (and the DROPped one removed).
+      for (const [f, text] of original) expect(readFileSync(join(vault, f), 'utf8'), f).toBe(text);
       const verdicts = [...(await host.store.verdicts(runId)).values()];
       const drafts = await host.store.drafts(runId);
       const injected = [...drafts.values()].find((d) => d.cellIndex === 0)!;

@@ -69,7 +69,7 @@ describe('whole runs through each provider', () => {
       expect(judgeServer.requests.every(isJudge)).toBe(true);
       const { rec, drafts, verdicts, unjudged } = await expectRunApplied(host, vault, runId);
       expectGeneratePrompts(genServer.requests, rec, { schema: true });
-      expectJudgePrompts(judgeServer.requests, drafts);
+      expectJudgePrompts(judgeServer.requests, drafts, cfg.judgeChunkSize);
       // With defects on, the judge both keeps and drops; every draft is accounted for.
       const kinds = new Set([...verdicts.values()].map((v) => v.verdict));
       expect(kinds.has('DROP')).toBe(true);
@@ -104,7 +104,7 @@ describe('whole runs through each provider', () => {
         expect(cli.calls.some(isGenerate) && cli.calls.some(isJudge)).toBe(true);
         const { rec, drafts } = await expectRunApplied(host, vault, runId);
         expectGeneratePrompts(cli.calls, rec, { schema: false });
-        expectJudgePrompts(cli.calls, drafts);
+        expectJudgePrompts(cli.calls, drafts, cfg.judgeChunkSize);
         expect(state.callsUsed).toBe(cli.calls.length);
       } finally {
         await host.close();

@@ -152,10 +152,10 @@ describe('docker-compose.yml', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('every variable the compose file uses is documented in README.md or docs/*.md', () => {
-    const docs = docsText();
-    const undocumented = [...composeVariables()].filter((n) => !new RegExp(`\`${n}\``).test(docs));
-    expect(undocumented).toEqual([]);
+  it('every variable the compose file uses is documented in README.md', () => {
+    // A VAULT_LOOP_* name is documented by its config key's row in README's generated table.
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    expect([...composeVariables()].filter((n) => !new RegExp(`\`${n}\``).test(readme))).toEqual([]);
   });
 
   it('every configuration environment variable is documented', () => {
