@@ -13,6 +13,9 @@ import { RunStore } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
 import { startWorkers } from '../../src/workers/runtime.js';
+import { readPromptBlock } from '../../src/llm/prompts.js';
+import type { CompletionRequest } from '../../src/llm/types.js';
+import { CorpusHost } from '../../src/scheduler/host.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 
@@ -40,14 +43,34 @@ function workersOf(cfg: Config, names: ('generate' | 'judge' | 'render' | 'revis
 const flags = { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
 
 describe('revise', () => {
-  it('a run with --revise ends with fewer NEEDS_FIX drafts than it had before revising, every revision judged again', async () => {
+  it('a run with --revise ends with fewer NEEDS_FIX drafts than the same run without it; revisions are judged again, batched, and counted', async () => {
+    // The same vault, salt and seed: both runs generate the same drafts (no cache, so every call is real).
+    const same = { ...flags, maxIters: 1, variantSalt: 'revise-vs-plain', cacheTtlSeconds: 0, batchWindowMs: 2000 };
+    const plain = await runToEnd(redis, testConfig(redis, await freshVault(300, 51), same));
+    const plainVerdicts = [...(await plain.host.store.verdicts(plain.runId)).values()];
+    await plain.host.close();
+    const plainNeedsFix = plainVerdicts.filter((v) => v.verdict === 'NEEDS_FIX').length;
+    expect(plainNeedsFix).toBeGreaterThan(1);
+    // Without --revise nothing is revised.
+    expect(plainVerdicts.every((v) => v.round === 0 && v.history.length === 0)).toBe(true);
+
     const vault = await freshVault(300, 51);
-    const { runId, state, host } = await runToEnd(redis, testConfig(redis, vault, { ...flags, revise: true }));
+    const calls: CompletionRequest[] = [];
+    const host = await CorpusHost.open({
+      cfg: testConfig(redis, vault, same),
+      vault,
+      target: { options: redis.options, describe: redis.url },
+      log: silentLogger,
+      inProcessWorkers: true,
+      hooks: { onProviderCall: (req: CompletionRequest) => void calls.push(req) },
+    });
+    const runId = await host.startRun(testConfig(redis, vault, { ...same, revise: true }));
+    const state = await host.waitForRun(runId, undefined, undefined, 100);
     const verdicts = [...(await host.store.verdicts(runId)).values()];
     await host.close();
     expect(state.status).toBe('completed');
     const revised = verdicts.filter((v) => v.round === 1);
-    expect(revised.length).toBeGreaterThan(0);
+    expect(revised.length).toBe(plainNeedsFix);
     for (const v of revised) {
       // Both verdicts are on record: NEEDS_FIX before, the new one after.
       expect(v.history).toHaveLength(1);
@@ -57,27 +80,20 @@ describe('revise', () => {
       else expect(readFileSync(join(vault, v.path), 'utf8')).toMatch(/revised-1/);
     }
     const rec = readRecords(vault, runId);
-    let before = 0;
-    let after = 0;
-    for (const it of rec.iters.filter((i) => i.record)) {
-      before += it.record!.revisions.verdicts_before.NEEDS_FIX;
-      after += it.record!.applied.kept_needs_fix;
-      // The iteration's judge summary shows each revised draft's earlier verdict.
-      for (const d of it.judge!.details.filter((x) => x.round === 1)) expect(d.history[0]!.verdict).toBe('NEEDS_FIX');
-    }
-    expect(before).toBeGreaterThan(0);
-    expect(after).toBeLessThan(before);
-    // Revision calls count against the budget like any other.
-    expect(rec.summary.calls_used_total).toBeLessThanOrEqual(200);
-  });
-
-  it('without --revise nothing is revised', async () => {
-    const vault = await freshVault(300, 51);
-    const { runId, host } = await runToEnd(redis, testConfig(redis, vault, flags));
-    const verdicts = [...(await host.store.verdicts(runId)).values()];
-    await host.close();
-    expect(verdicts.some((v) => v.verdict === 'NEEDS_FIX')).toBe(true);
-    expect(verdicts.every((v) => v.round === 0 && v.history.length === 0)).toBe(true);
+    const it0 = rec.iters[0]!;
+    // Before revising, the same NEEDS_FIX count as the run without --revise; after, fewer.
+    expect(it0.record!.revisions.verdicts_before.NEEDS_FIX).toBe(plainNeedsFix);
+    expect(it0.record!.applied.kept_needs_fix).toBeLessThan(plainNeedsFix);
+    // The iteration's judge summary shows each revised draft's earlier verdict.
+    for (const d of it0.judge!.details.filter((x) => x.round === 1)) expect(d.history[0]!.verdict).toBe('NEEDS_FIX');
+    // Revision calls are batched like generation (up to genBatchSize drafts a call), and every call,
+    // revisions included, is what the run's budget counted.
+    const revise = calls.filter((c) => c.purpose === 'revise').map((c) => (readPromptBlock(c.prompt, 'revisions') as unknown[]).length);
+    expect(revise.reduce((n, k) => n + k, 0)).toBe(revised.length);
+    expect(Math.max(...revise)).toBeLessThanOrEqual(flags.genBatchSize);
+    expect(revise.length).toBeLessThan(revised.length);
+    expect(state.callsUsed).toBe(calls.length);
+    expect(rec.summary.calls_used_total).toBe(calls.length);
   });
 
   it('a draft edited by hand after judging is never overwritten by a revision', async () => {
