@@ -348,6 +348,83 @@ describe('provider faults in whole runs', () => {
   });
 });
 
+describe('revision rounds against a judge that will not be satisfied', () => {
+  /**
+   * The offline model behind the server, except the judge: NEEDS_FIX on first sight, then `later`.
+   * The runs go without the response cache: the offline reviser leaves a clean draft's text as it
+   * was, so its judge prompt would repeat and the cached first verdict would answer.
+   */
+  async function stubbornJudge(seed: number, later: 'NEEDS_FIX' | 'DROP'): Promise<FakeLlmServer> {
+    const offline = await offlineAnswerer(seed);
+    const seen = new Set<string>();
+    return await FakeLlmServer.start({
+      protocol: 'openai',
+      apiKey: 'sk-faults',
+      answer: async (req) => {
+        const text = await offline(req);
+        if (!isJudge(req)) return text;
+        return JSON.stringify(
+          (JSON.parse(text) as Item[]).map((v) => {
+            const again = seen.has(String(v.id));
+            seen.add(String(v.id));
+            const verdict = again ? later : 'NEEDS_FIX';
+            return { ...v, verdict, issues: ['The question does not say which bound to report.'], fix_suggestion: verdict === 'NEEDS_FIX' ? 'Ask for one bound, with its unit.' : '' };
+          }),
+        );
+      },
+    });
+  }
+
+  it('maxRevisions bounds the rounds: a draft judged NEEDS_FIX every time is revised exactly maxRevisions times', async () => {
+    const vault = await freshVault(300, 44);
+    const server = await stubbornJudge(44, 'NEEDS_FIX');
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { revise: true, maxRevisions: 2, genCallsPerIter: 1, batchWindowMs: 2000, cacheTtlSeconds: 0 }));
+    try {
+      expect(state.status).toBe('completed');
+      const verdicts = [...(await host.store.verdicts(runId)).values()].filter((v) => v.source === 'model');
+      expect(verdicts.length).toBeGreaterThan(0);
+      for (const v of verdicts) {
+        expect(v.verdict).toBe('NEEDS_FIX');
+        expect(v.round).toBe(2);
+        expect(v.history.map((h) => h.verdict)).toEqual(['NEEDS_FIX', 'NEEDS_FIX']);
+        expect(readFileSync(join(vault, v.path), 'utf8')).toMatch(/revised-2/);
+      }
+      const revisedIds = server.requests.filter((r) => /^<revisions>\s*$/m.test(r.prompt ?? '')).flatMap((r) => (readPromptBlock(r.prompt!, 'revisions') as { id: string }[]).map((x) => x.id));
+      // Each draft went to revision twice, no more.
+      for (const v of verdicts) expect(revisedIds.filter((id) => id === v.id)).toHaveLength(2);
+      expect(server.violations).toEqual([]);
+      expect(state.callsUsed).toBe(server.requests.length);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
+  it('a revision the judge DROPs is deleted, with its visual files', async () => {
+    const vault = await freshVault(300, 45);
+    const server = await stubbornJudge(45, 'DROP');
+    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { revise: true, genCallsPerIter: 1, batchWindowMs: 2000, visualEachIter: true, cacheTtlSeconds: 0 }));
+    try {
+      expect(state.status).toBe('completed');
+      const drafts = await host.store.drafts(runId);
+      const verdicts = [...(await host.store.verdicts(runId)).values()].filter((v) => v.source === 'model');
+      expect(verdicts.length).toBeGreaterThan(0);
+      for (const v of verdicts) {
+        expect(v.verdict).toBe('DROP');
+        expect(v.round).toBe(1);
+        expect(v.history.map((h) => h.verdict)).toEqual(['NEEDS_FIX']);
+        expect(v.applied).toBe('pruned');
+        expect(existsSync(join(vault, v.path)), v.path).toBe(false);
+        for (const f of drafts.get(v.id)!.visualFiles) expect(existsSync(join(vault, f)), f).toBe(false);
+      }
+      expect(verdicts.some((v) => drafts.get(v.id)!.visualFiles.length > 0)).toBe(true);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+});
+
 describe('a draft that tells the judge to answer PASS', () => {
   it('is still DROPped by the deterministic checks when its arithmetic is wrong, whatever the judge says', async () => {
     const vault = await freshVault(300, 39);
