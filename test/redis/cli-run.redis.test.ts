@@ -6,6 +6,8 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'bullmq';
+import { createQueues } from '../../src/queues/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
@@ -61,6 +63,18 @@ describe('vault-loop run (CLI)', () => {
     const rec = readRecords(vault, runId);
     expect(rec.summary.stopped_reason).toBe('max iterations reached');
     expect(rec.summary.iterations).toBe(3);
+  });
+
+  it('SIGTERM (what `docker stop` sends) stops the host as gracefully as Ctrl-C', async () => {
+    const vault = await freshVault(300, 35);
+    const p = start(['run', '--vault', vault, '--max-iters', '3', '--max-calls', '60', '--offline-latency', '300', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()) && /generate/.test(p.out()), 'the run to start generating');
+    const runId = /run (\S+) started/.exec(p.out())![1]!;
+    p.child.kill('SIGTERM');
+    const code = await p.exit;
+    expect(code, p.out()).toBe(130);
+    expect(p.out()).toContain(`vault-loop run --vault ${vault} --resume ${runId}`);
+    expect(JSON.parse((await cli(['status', runId, '--json', ...conn()])).out).status).toBe('running');
   });
 
   it('a second Ctrl-C forces the host down at once', async () => {
@@ -121,10 +135,18 @@ describe('vault-loop run (CLI)', () => {
     const again = await cli(['stop', runId, ...conn()]);
     expect(again.code).toBe(1);
     expect(again.out).toContain('has already ended');
-    const retry = await cli(['retry', '--queue', 'judge', '--run', runId, ...conn()]);
-    expect(retry.code).toBe(0);
     // Judge chunks the stop cut short are failed jobs now; retry takes exactly those of this run.
-    expect(retry.out).toMatch(new RegExp(`retried \\d+ failed judge job\\(s\\) of run ${runId}`));
+    const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: redis.prefix });
+    try {
+      const failed = (await queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === runId).length;
+      const retry = await cli(['retry', '--queue', 'judge', '--run', runId, ...conn()]);
+      expect(retry.code).toBe(0);
+      expect(retry.out).toContain(`retried ${failed} failed judge job(s) of run ${runId}`);
+      const left = (await queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === runId);
+      expect(left).toEqual([]);
+    } finally {
+      await queues.close();
+    }
   });
 
   it('--judge-provider/--judge-model/--judge-base-url/--judge-temperature reach the run; the judge being the generator is warned about', async () => {

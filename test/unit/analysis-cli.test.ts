@@ -43,6 +43,18 @@ describe('vault-loop analyze (child process)', () => {
     for (const heading of ['Top 5 (track × area) gaps', 'Top 5 (track × zone × level) gaps', 'Visual archetype coverage', 'Recommended cells to fill: 36']) {
       expect(a.stdout).toContain(heading);
     }
+    // Five rows under each top-5 heading: the report's first five, in order.
+    const want5 = JSON.parse(readFileSync(join(referenceReportsDir(), 'vault-sample', 'default.json'), 'utf8')) as {
+      track_area_gaps: { track: string; area: string }[];
+      track_zone_level_gaps: { track: string; zone: string; level: string }[];
+    };
+    const section = (heading: string) => a.stdout.slice(a.stdout.indexOf(heading)).split('\n\n')[0]!.split('\n').slice(3);
+    const areaRows = section('Top 5 (track × area) gaps');
+    expect(areaRows).toHaveLength(5);
+    want5.track_area_gaps.slice(0, 5).forEach((r, i) => expect(areaRows[i]).toMatch(new RegExp(`^\\s*${r.track}\\s+${r.area}\\s`)));
+    const zlRows = section('Top 5 (track × zone × level) gaps');
+    expect(zlRows).toHaveLength(5);
+    want5.track_zone_level_gaps.slice(0, 5).forEach((r, i) => expect(zlRows[i]).toMatch(new RegExp(`^\\s*${r.track}\\s+${r.zone}\\s+${r.level.replace('+', '\\+')}\\s`)));
     const b = cli('analyze', '--vault', vault, '--strategy', 'reference', '--total', '36');
     expect(b.code).toBe(0);
     const runs = readdirSync(join(vault, '_validation_results', 'coverage_gaps')).sort();
@@ -58,6 +70,10 @@ describe('vault-loop analyze (child process)', () => {
       expect(md).toContain('**Corpus state**: 53 questions (42 published, 8 draft). **Visual**: 3 total, 2 published.');
       expect(md).toContain('| global | realization | L6+ | 0 | 0.2 | 3.15 | 3.15 |');
       expect(md).toContain('## Recommended generation plan (36 cells)');
+      // The original's sections, in its order.
+      const order = ['# Coverage Gap Report', '## Track distribution', '## Top 20 weakest (track × competency area) cells', '## Top 20 weakest (track × zone × level) cells', '## Visual archetype coverage', '## Recommended generation plan'].map((h) => md.indexOf(h));
+      expect(order.every((i) => i >= 0)).toBe(true);
+      expect([...order].sort((x, y) => x - y)).toEqual(order);
     }
     expect(existsSync(join(vault, '.vault-loop', 'analysis-index.bin'))).toBe(true);
   });
