@@ -118,6 +118,18 @@ describe('dashboard in Chromium', () => {
     await shot('run-after-retry');
   });
 
+  it('"retry all" (an operator\'s POST /api/runs/:id/retry-failed) retries every failed chunk of the run, and the page empties its list', async () => {
+    const failed = (await host.queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === runId).map((j) => String(j.id));
+    expect(failed.length).toBeGreaterThan(0);
+    const res = await fetch(new URL(`/api/runs/${runId}/retry-failed`, dash.url), { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { runId: string; retried: string[] };
+    expect(body.runId).toBe(runId);
+    expect([...body.retried].sort()).toEqual([...failed].sort());
+    await page.waitForFunction(`document.querySelectorAll('#failed tbody tr').length === 0`, undefined, { timeout: 30_000 });
+    for (const id of failed) await expect.poll(async () => (await host.queues.judge.getJob(id))?.getState(), { timeout: 30_000 }).toBe('completed');
+  });
+
   it('no request left for another host', () => {
     expect(offHost).toEqual([]);
   });
