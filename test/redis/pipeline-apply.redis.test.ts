@@ -7,6 +7,8 @@ import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanMaxIds } from '../../src/corpus/ids.js';
+import type { Track } from '../../src/corpus/taxonomy.js';
 import { QUEUE_NAMES, createQueues } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
 import { RunStore } from '../../src/scheduler/state.js';
@@ -55,6 +57,7 @@ async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 3
 describe('apply', () => {
   it('with defects on: every DROP file (and its visual) is gone, every PASS and NEEDS_FIX draft remains', async () => {
     const vault = await freshVault(300, 2);
+    const maxBefore = await scanMaxIds(vault);
     const cfg = testConfig(redis, vault, { offlineDefectRate: 0.6, offlineDefectKinds: ['wrong-arithmetic', 'form', 'near-copy', 'form'], maxIters: 2, maxDropRate: 1, maxCalls: 100, genCallsPerIter: 4, visualEachIter: true });
     const { runId, host } = await runToEnd(redis, cfg);
     const verdicts = [...(await host.store.verdicts(runId)).values()];
@@ -93,6 +96,15 @@ describe('apply', () => {
     expect(rec.summary.calls_used_total).toBe(rec.iters.reduce((n, it) => n + it.record!.calls_used_iter, 0));
     const onDisk = rec.iters.flatMap((i) => i.judge?.details ?? []);
     expect(onDisk.map((d) => `${d.id}:${d.verdict}`).sort()).toEqual(verdicts.map((v) => `${v.id}:${v.verdict}`).sort());
+    // New ids continue each track's numbering: the first draft of a track is its highest id + 1, then on without gaps.
+    const byTrack = new Map<string, number[]>();
+    for (const d of drafts.values()) byTrack.set(d.track, [...(byTrack.get(d.track) ?? []), Number(/-(\d+)$/.exec(d.id)![1])]);
+    expect(byTrack.size).toBeGreaterThan(0);
+    for (const [track, ns] of byTrack) {
+      const sorted = ns.sort((x, y) => x - y);
+      expect(sorted[0], track).toBe(maxBefore[track as Track] + 1);
+      expect(sorted, track).toEqual(sorted.map((_, i) => sorted[0]! + i));
+    }
     // The whole vault still loads, and no draft id was used twice.
     const { files } = await loadVault(vault);
     const ids = files.map((f) => f.doc?.id).filter(Boolean);

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AREA_REMAP, kebab, normalizeArea } from '../../src/corpus/areas.js';
-import { AREAS, TOPIC_AREA, ZONES } from '../../src/corpus/taxonomy.js';
+import { analyzeRecords } from '../../src/analysis/index.js';
+import { Applicability, AREAS, TOPIC_AREA, TRACK_TOPIC_BLOCKLIST, TRACKS, ZONES, type Track } from '../../src/corpus/taxonomy.js';
 
 /** SEED-SPEC §8, value for value: every malformed value the original REMAP lists. */
 export const SPEC_REMAP: [string, string][] = [
@@ -118,5 +122,25 @@ describe('normalizeArea: the general rule', () => {
 
   it('kebab-cases', () => {
     expect(kebab('  Data  pipeline__Engineering- ')).toBe('data-pipeline-engineering');
+  });
+});
+
+describe('Applicability without taxonomy_data.yaml', () => {
+  it('falls back to the blocklist alone: every topic applies except the blocked ones, and a balanced plan respects it', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'vl-no-taxonomy-'));
+    try {
+      const app = Applicability.forVault(empty);
+      expect(app.source).toBe('builtin (blocklist only)');
+      for (const track of TRACKS) {
+        for (const topic of TOPIC_AREA.keys()) expect(app.applies(topic, track), `${topic} × ${track}`).toBe(!TRACK_TOPIC_BLOCKLIST[track].includes(topic));
+      }
+      expect(app.applies('kv-cache-management', 'tinyml')).toBe(false);
+      expect(app.applies('pipeline-parallelism', 'mobile')).toBe(false);
+      const plan = analyzeRecords([], { strategy: 'balanced', total: 200, applicability: app }).recommended_plan;
+      expect(plan.length).toBeGreaterThan(0);
+      for (const c of plan) expect(TRACK_TOPIC_BLOCKLIST[c.track as Track]).not.toContain(c.topic);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
