@@ -20,6 +20,21 @@ describe('redis discovery', () => {
     expect(t.embedded).toBeUndefined();
   });
 
+  it('uses the local Redis when it answers, and starts nothing', async () => {
+    const local = await EmbeddedRedis.start({ dir: mkdtempSync(join(tmpdir(), 'vl-local-')), mode: 'tcp', appendOnly: false });
+    try {
+      const localUrl = `redis://127.0.0.1:${local.options.port!}`;
+      const dir = join(mkdtempSync(join(tmpdir(), 'vl-emb-')), '.vault-loop', 'redis');
+      const t = await resolveRedis({ embeddedDir: dir, localUrl });
+      expect(t.describe).toBe(localUrl);
+      expect(t.embedded).toBeUndefined();
+      expect(t.options.port).toBe(local.options.port);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      await local.stop();
+    }
+  });
+
   it('starts an embedded redis-server on a unix socket with AOF when nothing answers, and stops it', async () => {
     const closed = `redis://127.0.0.1:${await freePort()}`;
     const dir = join(mkdtempSync(join(tmpdir(), 'vl-emb-')), '.vault-loop', 'redis');

@@ -140,10 +140,13 @@ describe('vault-loop revise (outside a run)', () => {
     const left = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
     await host.close();
     expect(left.length).toBeGreaterThan(0);
-    const { code, out } = await runCli(['revise', '--vault', vault, '--max-calls', '20', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix]);
+    const { code, out } = await runCli(['revise', '--vault', vault, '--run', runId, '--max-calls', '20', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix]);
     expect(code, out).toBe(0);
-    const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as { run_id: string; stopped_reason: string };
+    const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as { run_id: string; stopped_reason: string; max_calls: number; calls_used_total: number };
     expect(summary.stopped_reason).toBe('revision complete');
+    expect(summary.max_calls).toBe(20);
+    expect(summary.calls_used_total).toBeGreaterThan(0);
+    expect(summary.calls_used_total).toBeLessThanOrEqual(20);
     const rec = readRecords(vault, summary.run_id);
     const details = rec.iters[0]!.judge!.details;
     expect(details.map((d) => d.id).sort()).toEqual(left.map((v) => v.id).sort());
