@@ -263,6 +263,23 @@ function finishItem(
   return out;
 }
 
+/** Fields a model may send that would name a file; they are never used (ids and paths are minted). */
+const IDENTITY_FIELDS = ['id', 'path', 'file', 'filename'] as const;
+
+/** Notes on the identity fields of a raw generate item: each one ignored, and said so. */
+export function identityNotes(value: unknown): string[] {
+  if (!value || typeof value !== 'object') return [];
+  const v = value as Record<string, unknown>;
+  const found: [string, unknown][] = IDENTITY_FIELDS.filter((k) => v[k] !== undefined && v[k] !== null).map((k) => [k, v[k]]);
+  const visual = v.visual;
+  if (visual && typeof visual === 'object' && (visual as Record<string, unknown>).path !== undefined) found.push(['visual.path', (visual as Record<string, unknown>).path]);
+  return found.map(([k, x]) => {
+    const text = excerpt(typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x)), 120);
+    const escapes = typeof x === 'string' && (x.includes('..') || x.startsWith('/') || x.includes('\\'));
+    return `model's ${k} ${JSON.stringify(text)} ignored${escapes ? ' (it points outside its folder)' : ''}: ids and paths are minted by the pipeline`;
+  });
+}
+
 function itemExcerpt(v: unknown): string {
   try {
     return excerpt(JSON.stringify(v) ?? String(v), 300);
@@ -302,10 +319,8 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
       failed.set(cell.index, zodMessage(parsed.error));
       return;
     }
-    items.set(cell.index, {
-      cellIndex: cell.index,
-      ...finishItem(parsed.data, { competency_area: cell.competency_area, with_visual: cell.with_visual, level: cell.level, visual_format: cell.visual_format }),
-    });
+    const finished = finishItem(parsed.data, { competency_area: cell.competency_area, with_visual: cell.with_visual, level: cell.level, visual_format: cell.visual_format });
+    items.set(cell.index, { cellIndex: cell.index, ...finished, notes: [...identityNotes(value), ...finished.notes] });
   });
 
   const failures: ItemFailure[] = [];

@@ -21,6 +21,8 @@ export const generateQueue = defineQueue({
     usage: UsageSchema,
     cached: z.boolean(),
     repaired: z.boolean(),
+    /** What was normalized or ignored in the model's item (area remapped, an id or path it sent…). */
+    notes: z.array(z.string()).default([]),
   }),
   defaults: { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: KEEP_COMPLETED, removeOnFail: KEEP_FAILED },
 });

@@ -71,6 +71,8 @@ export interface IterRecord {
   finished_at: string | null;
   wall_ms: number | null;
   late_applied: number;
+  /** Drafts whose model answer was adjusted on the way (an area normalized, an id or path it sent ignored…). */
+  generation_notes: { id: string; notes: string[] }[];
   /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
   revisions: { revised: number; skipped: { id: string; reason: string }[]; verdicts_before: { PASS: number; NEEDS_FIX: number; DROP: number } };
 }
@@ -100,7 +102,8 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   ]);
   const verdicts = [...allVerdicts.values()].filter((v) => v.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
   const unjudged: UnjudgedRecord[] = [...allUnjudged.values()].filter((u) => u.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
-  const generated = [...allDrafts.values()].filter((d) => d.iter === iter).length;
+  const iterDrafts = [...allDrafts.values()].filter((d) => d.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
+  const generated = iterDrafts.length;
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
   const judgedModels = [...new Set(verdicts.filter((v) => v.source === 'model').map((v) => v.model))];
   const summary: JudgeSummary = {
@@ -147,6 +150,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
     finished_at: finishedAt,
     wall_ms: startedAt && finishedAt ? Date.parse(finishedAt) - Date.parse(startedAt) : null,
     late_applied: verdicts.filter((v) => v.late).length,
+    generation_notes: iterDrafts.filter((d) => d.notes?.length).map((d) => ({ id: d.id, notes: d.notes! })),
     revisions: {
       revised: verdicts.filter((v) => (v.round ?? 0) > 0).length,
       skipped: ih.revisionsSkipped ? (JSON.parse(ih.revisionsSkipped) as { id: string; reason: string }[]) : [],

@@ -325,6 +325,8 @@ export interface DraftRecord {
   track: string;
   /** Visual files written with the draft (vault-relative). */
   visualFiles: string[];
+  /** What was normalized or ignored in the model's answer for this draft. */
+  notes?: string[];
 }
 
 export interface AppliedVerdict {

@@ -246,7 +246,9 @@ export async function dispatchStep(
     }
     const chunk = Math.floor(written.length / cfg.judgeChunkSize);
     written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: file.relPath, fileHash: file.fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
-    records.push({ id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles });
+    const notes = g.notes ?? [];
+    records.push({ id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles, ...(notes.length ? { notes } : {}) });
+    if (notes.length) deps.log('model answer adjusted', { runId, iter, id: g.draft.id, notes });
   });
   // Outside the per-file try: a Redis error here is no failure of a cell (its file is written) but
   // of this step, which is retried and writes the same bytes again.

@@ -9,7 +9,7 @@ import { LEVEL_BLOOM, TOPIC_AREA, type Area } from '../corpus/taxonomy.js';
 
 /** A parsed generation item (src/llm/parse.ts); optional fields fall back to defaults here. */
 export type GeneratedItem = Pick<ParsedItem, 'title' | 'scenario' | 'question' | 'realistic_solution' | 'common_mistake' | 'napkin_math' | 'visual_source'> &
-  Partial<Pick<ParsedItem, 'expected_time_minutes' | 'phase'>> & {
+  Partial<Pick<ParsedItem, 'expected_time_minutes' | 'phase' | 'notes'>> & {
     competency_area: string;
     visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption?: string };
   };

@@ -118,6 +118,7 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
         usage: { inputTokens: 0, outputTokens: 0 },
         cached,
         repaired,
+        notes: item.notes ?? [],
       },
     });
     return [];

@@ -20,7 +20,7 @@ import { startWorkers } from '../../src/workers/runtime.js';
 import { FakeLlmServer, type SeenRequest, type Step } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
@@ -341,6 +341,15 @@ describe('provider faults in whole runs', () => {
       }
       expect(withVisual).toBeGreaterThan(0);
       for (const f of questionFiles(vault)) expect(f).toMatch(/^questions\/[a-z]+\/[a-z0-9-]+\/[a-z]+-\d+\.yaml$/);
+      // Not silently: the records say, per draft, which of the model's fields were ignored.
+      const noted = readRecords(vault, runId).iters.flatMap((i) => i.record!.generation_notes);
+      expect(noted.length).toBeGreaterThan(0);
+      for (const n of noted) {
+        expect(drafts.has(n.id)).toBe(true);
+        for (const field of ['id', 'path', 'file']) {
+          expect(n.notes).toContain(`model's ${field} "${field === 'path' ? `${evil}.yaml` : evil}" ignored (it points outside its folder): ids and paths are minted by the pipeline`);
+        }
+      }
     } finally {
       await host.close();
       await server.close();

@@ -126,7 +126,10 @@ describe('parseGenerateAnswer', () => {
     const r = parseGenerateAnswer(JSON.stringify([evil]), cells);
     const got = r.items.get(0)!;
     expect(got.cellIndex).toBe(0);
-    expect(JSON.stringify(got)).not.toContain('..');
+    // Only the notes quote what the model sent (they are never paths).
+    const { notes, ...fields } = got;
+    expect(JSON.stringify(fields)).not.toContain('..');
+    expect(notes.filter((n) => n.includes('..'))).toHaveLength(2);
     expect(Object.keys(got)).not.toContain('id');
     expect(Object.keys(got)).not.toContain('path');
     // A path-like cell_index matches no cell.
@@ -155,6 +158,19 @@ describe('parseGenerateAnswer', () => {
     const r = parseGenerateAnswer(JSON.stringify([item(1, { ...visualExtra, level: 'L6' }), item(0, { level: 'L2' })]), cells);
     expect(r.items.get(1)!.notes.some((n) => n.startsWith('level'))).toBe(false);
     expect(r.items.get(0)!.notes.join()).toMatch(/level "L2" ignored/);
+  });
+
+  it('ids and paths the model sends are ignored and noted, escapes named as such', () => {
+    const r = parseGenerateAnswer(JSON.stringify([item(0, { id: 'cloud-9999', path: '/etc/passwd' }), item(1, { ...visualExtra, file: 'a/../../b', visual: { ...visualExtra.visual, path: '../x.svg' } }), good[2]]), cells);
+    expect(r.items.get(0)!.notes).toEqual([
+      `model's id "cloud-9999" ignored: ids and paths are minted by the pipeline`,
+      `model's path "/etc/passwd" ignored (it points outside its folder): ids and paths are minted by the pipeline`,
+    ]);
+    expect(r.items.get(1)!.notes).toEqual([
+      `model's file "a/../../b" ignored (it points outside its folder): ids and paths are minted by the pipeline`,
+      `model's visual.path "../x.svg" ignored (it points outside its folder): ids and paths are minted by the pipeline`,
+    ]);
+    expect(r.items.get(2)!.notes).toEqual([]);
   });
 
   it('malformed whole answers throw LlmOutputInvalidError', () => {

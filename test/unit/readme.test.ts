@@ -1,5 +1,5 @@
 /** The README stays true: its configuration table is the schema's, its commands exist. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configTableMarkdown } from '../../src/config/docs.js';
@@ -18,6 +18,18 @@ describe('README', () => {
     const firstScreen = readme.split('\n').slice(0, 15).join('\n');
     expect(firstScreen).toContain('npm ci && npm run demo');
     expect(firstScreen).toContain('npm test');
+  });
+
+  it('has a benchmark table row, with a measured ratio and the machine, for every benchmark under bench/', () => {
+    const section = readme.slice(readme.indexOf('## Benchmarks'), readme.indexOf('\n## ', readme.indexOf('## Benchmarks') + 1));
+    expect(section).toMatch(/Figures from this \d-core machine \([^)]+\)/);
+    const benches = readdirSync(join(PROJECT_ROOT, 'bench')).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, ''));
+    expect(benches.length).toBeGreaterThanOrEqual(4);
+    for (const b of benches) {
+      const row = section.split('\n').find((l) => l.startsWith(`| \`${b}`));
+      expect(row, `README has no benchmark row for bench/${b}.bench.ts`).toBeDefined();
+      expect(row, b).toMatch(/\*\*[\d.,]+ ?(×|%)\*\*/);
+    }
   });
 
   it('names only commands the CLI has', () => {
