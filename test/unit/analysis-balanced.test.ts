@@ -11,10 +11,10 @@ function rec(track: string, zone: string, level: string, topic = 'roofline-analy
 }
 
 /** A vault where the four device tracks are well stocked on every in-affinity cell and global is thin. */
-function thinGlobal(): CoverageRecord[] {
+function thinGlobal(perCell = 4): CoverageRecord[] {
   const out: CoverageRecord[] = [];
   for (const track of ['cloud', 'edge', 'mobile', 'tinyml'])
-    for (const zone of ZONES) for (const level of LEVELS) if (inLevelAffinity(zone, level)) for (let i = 0; i < 4; i++) out.push(rec(track, zone, level));
+    for (const zone of ZONES) for (const level of LEVELS) if (inLevelAffinity(zone, level)) for (let i = 0; i < perCell; i++) out.push(rec(track, zone, level));
   out.push(rec('global', 'recall', 'L1'));
   return out;
 }
@@ -48,6 +48,34 @@ describe('balanced strategy', () => {
     expect(reference.recommended_plan.some((c) => c.track === 'global')).toBe(false);
     expect(balanced.recommended_plan[0]!.track).toBe('global');
     expect(balanced.recommended_plan.filter((c) => c.track === 'global').length).toBeGreaterThan(10);
+  });
+
+  it('prefers the least-covered topic of a partly covered cell', () => {
+    const app = sample();
+    // Device tracks well stocked (12 per cell), so every global cell stays short by several questions.
+    const stocked = () => thinGlobal(12);
+    const cell = (records: CoverageRecord[]) => analyzeRecords(records, { strategy: 'balanced', total: 40, applicability: app }).recommended_plan.find((c) => c.track === 'global' && c.zone === 'realization' && c.level === 'L6+');
+    const empty = cell(stocked())!;
+    expect(empty).toBeDefined();
+    // The same cell with one question on the topic it picked when empty, and one on a second topic.
+    const partly = [...stocked(), rec('global', 'realization', 'L6+', empty.topic, TOPIC_AREA.get(empty.topic)!), rec('global', 'realization', 'L6+', 'collective-communication', 'networking')];
+    const picked = cell(partly)!;
+    expect(picked).toBeDefined();
+    expect([empty.topic, 'collective-communication']).not.toContain(picked.topic);
+    expect(partly.some((r) => r.track === 'global' && r.topic === picked.topic)).toBe(false);
+
+    // Coverage in the cell comes first: every applicable topic but one is in the cell once, and that
+    // one is the most used elsewhere in the track; it is still the one picked.
+    const all = app.topicsFor('global');
+    const left = all[Math.floor(all.length / 2)]!;
+    const nearlyFull = [
+      ...thinGlobal(150),
+      ...all.filter((t) => t !== left).map((t) => rec('global', 'realization', 'L6+', t, TOPIC_AREA.get(t)!)),
+      ...Array.from({ length: 5 }, () => rec('global', 'design', 'L4', left, TOPIC_AREA.get(left)!)),
+    ];
+    const plan = analyzeRecords(nearlyFull, { strategy: 'balanced', total: 3000, applicability: app }).recommended_plan;
+    const first = plan.find((c) => c.track === 'global' && c.zone === 'realization' && c.level === 'L6+');
+    expect(first?.topic).toBe(left);
   });
 
   it('gives the same plan for the same vault, whatever the record order', async () => {
