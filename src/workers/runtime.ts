@@ -122,9 +122,25 @@ function wrap<T, R>(ctx: RuntimeContext, queue: string, fn: (job: Job<T, R>, tok
   };
 }
 
+/**
+ * Runs `fn` on the items sorted by `cmp` and hands the outcomes back in arrival order. A batch's
+ * prompt then depends on which items it holds, not on the order their jobs arrived in, so a
+ * batch re-formed after a crash makes the same prompt and is answered from the response cache.
+ */
+export async function inStableOrder<T, R>(items: T[], cmp: (a: T, b: T) => number, fn: (sorted: T[]) => Promise<R[]>): Promise<R[]> {
+  const order = items.map((_, i) => i).sort((a, b) => cmp(items[a]!, items[b]!));
+  const outs = await fn(order.map((i) => items[i]!));
+  const back = new Array<R>(items.length);
+  order.forEach((i, k) => (back[i] = outs[k]!));
+  return back;
+}
+
 export function generateWorker(ctx: RuntimeContext): Worker {
   const deps = ctx.generateDeps();
-  const batcher = new Batcher<GenCell, CellOutcome>(async (_key, cells) => await generateBatch(cells, deps.toPromptCells(cells), deps), ctx.batchWindowMs);
+  const batcher = new Batcher<GenCell, CellOutcome>(
+    async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
+    ctx.batchWindowMs,
+  );
   const processor = wrap<unknown, GenerateResult>(ctx, 'generate', async (job) => {
     const p = parsePayload(generateQueue.payload, job as Job);
     await ensureRunActive(ctx.store, p.runId);
@@ -139,7 +155,10 @@ export function generateWorker(ctx: RuntimeContext): Worker {
 
 export function reviseWorker(ctx: RuntimeContext): Worker {
   const deps = ctx.reviseDeps();
-  const batcher = new Batcher<RevisePayload, ReviseOutcome>(async (_key, items) => await reviseBatch(items, deps), ctx.batchWindowMs);
+  const batcher = new Batcher<RevisePayload, ReviseOutcome>(
+    async (_key, items) => await inStableOrder(items, (a, b) => a.draft.id.localeCompare(b.draft.id), async (sorted) => await reviseBatch(sorted, deps)),
+    ctx.batchWindowMs,
+  );
   const processor = wrap<unknown, ReviseResult>(ctx, 'revise', async (job) => {
     const p = parsePayload(reviseQueue.payload, job as Job);
     await ensureRunActive(ctx.store, p.runId);
