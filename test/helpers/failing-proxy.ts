@@ -1,0 +1,75 @@
+/**
+ * A real HTTP proxy on 127.0.0.1 in front of an OpenAI-protocol fake server that answers chosen
+ * requests with an HTTP error instead of forwarding them: the way to make one judge chunk, one
+ * generation batch or every revision fail for good while the rest of a run goes on.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { FakeLlmServer } from './fake-llm/index.js';
+
+export interface ProxiedRequest {
+  /** The user messages of the chat request, joined (the pipeline's prompt). */
+  prompt: string;
+  /** The HTTP status this proxy answered with itself, or null when the request was forwarded. */
+  failedWith: number | null;
+}
+
+export interface FailingProxy {
+  /** The base URL to give the openai SDK (with /v1). */
+  baseUrl: string;
+  readonly requests: ProxiedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * `decide(prompt)` returns an HTTP status to answer with (500: a transient error, retried by the
+ * job; 401: a fatal one, no retry), or null to forward the request to `upstream`.
+ */
+export async function failingProxy(upstream: FakeLlmServer, decide: (prompt: string) => number | null): Promise<FailingProxy> {
+  const requests: ProxiedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString('utf8');
+    let prompt = '';
+    try {
+      const body = JSON.parse(raw) as { messages?: { role: string; content: string }[] };
+      prompt = (body.messages ?? []).filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+    } catch {
+      // not JSON: forwarded, the fake server reports it
+    }
+    const status = decide(prompt);
+    requests.push({ prompt, failedWith: status });
+    if (status !== null) {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `proxy: refused with ${status}`, type: status >= 500 ? 'server_error' : 'invalid_request_error', code: null } }));
+      return;
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (req.headers.authorization) headers.authorization = req.headers.authorization;
+    const up = await fetch(`${upstream.url}${req.url ?? '/'}`, { method: req.method ?? 'POST', headers, body: raw });
+    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+    res.end(Buffer.from(await up.arrayBuffer()));
+  };
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `proxy: ${(e as Error).message}`, type: 'server_error', code: null } }));
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    baseUrl: `${url}/v1`,
+    requests,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((res) => server.close(() => res()));
+    },
+  };
+}
