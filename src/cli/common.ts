@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CONFIG_KEYS, loadConfig, type Config } from '../config/index.js';
-import { pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
+import { embeddedSocketOf, pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
 import { UserError } from './output.js';
 
 /** Adds --config, --redis and --prefix. */
@@ -44,7 +44,7 @@ export const embeddedDirOf = (vault: string): string => join(vault, '.vault-loop
  */
 export async function connectRedis(cfg: Config, opts: { vault?: string; mayStart: boolean }): Promise<RedisTarget> {
   if (!cfg.redisUrl && opts.vault) {
-    const sock = join(embeddedDirOf(opts.vault), 'redis.sock');
+    const sock = embeddedSocketOf(embeddedDirOf(opts.vault));
     if (existsSync(sock) && !(await pingRedis({ host: '127.0.0.1', port: 6379 })) && (await pingRedis({ path: sock }))) {
       return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)` };
     }

@@ -5,7 +5,7 @@
  * else one clear message saying how to get one.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,8 +94,12 @@ export class EmbeddedRedis {
     mkdirSync(opts.dir, { recursive: true });
     const mode = opts.mode ?? 'socket';
     let socketPath = join(opts.dir, 'redis.sock');
-    // Unix socket paths are limited to ~107 bytes; fall back to a short temp folder.
-    if (mode === 'socket' && Buffer.byteLength(socketPath) > 100) socketPath = join(mkdtempSync(join(tmpdir(), 'vl-')), 'redis.sock');
+    // Unix socket paths are limited to ~107 bytes; fall back to a short temp folder, and leave its
+    // path in the data folder so other commands on the same vault find the server.
+    if (mode === 'socket' && Buffer.byteLength(socketPath) > 100) {
+      socketPath = join(mkdtempSync(join(tmpdir(), 'vl-')), 'redis.sock');
+      writeFileSync(join(opts.dir, SOCKET_POINTER), socketPath + '\n');
+    }
     const port = mode === 'tcp' ? (opts.port ?? (await freePort())) : 0;
     const args = [
       '--port', String(port),
@@ -140,6 +144,19 @@ export class EmbeddedRedis {
       this.#child.kill(signal);
     });
   }
+}
+
+/** File in an embedded server's data folder naming its socket when the socket lives elsewhere. */
+const SOCKET_POINTER = 'redis.sock.path';
+
+/** The socket an embedded server of data folder `dir` listens on: `dir/redis.sock`, or where its pointer says. */
+export function embeddedSocketOf(dir: string): string {
+  const pointer = join(dir, SOCKET_POINTER);
+  if (existsSync(pointer)) {
+    const p = readFileSync(pointer, 'utf8').trim();
+    if (p) return p;
+  }
+  return join(dir, 'redis.sock');
 }
 
 export function noRedisMessage(): string {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { EmbeddedRedis, freePort, noRedisMessage, optionsFromUrl, pingRedis, resolveRedis, RedisUnavailableError } from '../../src/redis/index.js';
+import { EmbeddedRedis, embeddedSocketOf, freePort, noRedisMessage, optionsFromUrl, pingRedis, resolveRedis, RedisUnavailableError } from '../../src/redis/index.js';
 
 describe('redis discovery', () => {
   it('parses redis://, rediss:// and unix:// URLs', () => {
@@ -52,6 +52,22 @@ describe('redis discovery', () => {
     }
     expect(await pingRedis(t.options, 300)).toBe(false);
     expect(existsSync(join(dir, 'appendonlydir')) || existsSync(join(dir, 'appendonly.aof'))).toBe(true);
+  });
+
+  it('a vault too deep for a unix socket path gets its socket in a temp folder, and the vault says where', async () => {
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    const dir = join(mkdtempSync(join(tmpdir(), 'vl-deep-')), 'a-rather-long-folder-name-for-a-vault'.repeat(3), '.vault-loop', 'redis');
+    expect(Buffer.byteLength(join(dir, 'redis.sock'))).toBeGreaterThan(100);
+    const t = await resolveRedis({ embeddedDir: dir, localUrl: closed });
+    try {
+      expect(t.options.path).not.toBe(join(dir, 'redis.sock'));
+      expect(embeddedSocketOf(dir)).toBe(t.options.path);
+      expect(await pingRedis({ path: embeddedSocketOf(dir) })).toBe(true);
+    } finally {
+      await t.embedded!.stop();
+    }
+    // A folder without a pointer: the socket is in the folder itself.
+    expect(embeddedSocketOf('/nowhere/redis')).toBe('/nowhere/redis/redis.sock');
   });
 
   it('an embedded server restarted on the same folder keeps its data (AOF)', async () => {
