@@ -325,6 +325,9 @@ export interface StartDashboardOptions {
   port?: number;
   token?: string | undefined;
   viewerToken?: string | undefined;
+  /** `user:password` basic-auth logins of an operator and a viewer. */
+  basicAuth?: string | undefined;
+  viewerBasicAuth?: string | undefined;
   log?: Logger;
   liveIntervalMs?: number;
 }
@@ -337,14 +340,22 @@ export interface RunningDashboard {
 }
 
 /** The dashboard options of a loaded config. */
-export function dashboardOptionsFromConfig(cfg: Config): Pick<StartDashboardOptions, 'prefix' | 'host' | 'port' | 'token' | 'viewerToken'> {
-  return { prefix: cfg.prefix, host: cfg.dashboardHost, port: cfg.dashboardPort, token: cfg.dashboardToken, viewerToken: cfg.dashboardViewerToken };
+export function dashboardOptionsFromConfig(cfg: Config): Pick<StartDashboardOptions, 'prefix' | 'host' | 'port' | 'token' | 'viewerToken' | 'basicAuth' | 'viewerBasicAuth'> {
+  return {
+    prefix: cfg.prefix,
+    host: cfg.dashboardHost,
+    port: cfg.dashboardPort,
+    token: cfg.dashboardToken,
+    viewerToken: cfg.dashboardViewerToken,
+    basicAuth: cfg.dashboardBasicAuth,
+    viewerBasicAuth: cfg.dashboardViewerBasicAuth,
+  };
 }
 
 /** Checks the bind address against the credentials, connects, and listens. */
 export async function startDashboard(o: StartDashboardOptions): Promise<RunningDashboard> {
   const host = o.host ?? '127.0.0.1';
-  const credentials: Credentials = { token: o.token, viewerToken: o.viewerToken };
+  const credentials: Credentials = { token: o.token, viewerToken: o.viewerToken, basicAuth: o.basicAuth, viewerBasicAuth: o.viewerBasicAuth };
   // Before any connection opens: an unsafe address is refused outright.
   checkBindSecurity(host, credentials);
   const log = o.log ?? silentLogger;

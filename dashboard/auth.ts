@@ -7,6 +7,9 @@
  *   - basic auth with any user name and the token as the password (a browser's own login prompt), or
  *   - `?token=<token>` once: the dashboard answers with an HttpOnly, SameSite=Strict cookie and a
  *     redirect to the same URL without the token, so it leaves the address bar and history.
+ * Basic-auth credentials of their own, `DASHBOARD_BASIC_AUTH` (dashboardBasicAuth) for an operator and
+ * `DASHBOARD_VIEWER_BASIC_AUTH` (dashboardViewerBasicAuth) for a viewer, each `user:password`, match
+ * a basic-auth login on both the user name and the password.
  * With no credential configured the dashboard only listens on a loopback address and the local user
  * is an operator; requests then must also name a loopback Host, so a DNS-rebinding page cannot reach
  * it. Every request that changes something (any method but GET/HEAD) needs the operator role and
@@ -21,7 +24,12 @@ export type Role = 'operator' | 'viewer';
 export interface Credentials {
   token?: string | undefined;
   viewerToken?: string | undefined;
+  /** `user:password` of a basic-auth login: an operator's, a viewer's. */
+  basicAuth?: string | undefined;
+  viewerBasicAuth?: string | undefined;
 }
+
+const hasCredentials = (c: Credentials): boolean => Boolean(c.token || c.viewerToken || c.basicAuth || c.viewerBasicAuth);
 
 export const COOKIE_NAME = 'vault_loop_dashboard';
 
@@ -38,13 +46,16 @@ export function isLoopback(host: string): boolean {
 /** Throws a clear DashboardConfigError when `host` would expose an unauthenticated dashboard. */
 export function checkBindSecurity(host: string, creds: Credentials): void {
   if (isLoopback(host)) return;
-  if (!creds.token) {
+  if (!creds.token && !creds.basicAuth) {
     throw new DashboardConfigError(
-      `dashboard: refusing to listen on ${host} without an operator token: set DASHBOARD_TOKEN (config key dashboardToken, at least 8 characters) or keep --host 127.0.0.1`,
+      `dashboard: refusing to listen on ${host} without an operator token: set DASHBOARD_TOKEN (config key dashboardToken, at least 8 characters) or DASHBOARD_BASIC_AUTH (config key dashboardBasicAuth, user:password), or keep --host 127.0.0.1`,
     );
   }
   if (creds.viewerToken && creds.viewerToken === creds.token) {
     throw new DashboardConfigError('dashboard: DASHBOARD_VIEWER_TOKEN must differ from DASHBOARD_TOKEN');
+  }
+  if (creds.viewerBasicAuth && creds.viewerBasicAuth === creds.basicAuth) {
+    throw new DashboardConfigError('dashboard: DASHBOARD_VIEWER_BASIC_AUTH must differ from DASHBOARD_BASIC_AUTH');
   }
 }
 
@@ -55,9 +66,22 @@ const same = (a: string, b: string): boolean => timingSafeEqual(digest(a), diges
 function cookieValue(req: Request, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      // A value that is not valid percent-encoding is no credential (a 401, not a crash).
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
+}
+
+/** The `user:password` of a basic-auth login, if the request carries one. */
+export function presentedBasic(req: Request): string | undefined {
+  const basic = /^Basic\s+(.+)$/i.exec(req.headers.authorization ?? '');
+  return basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : undefined;
 }
 
 /** The secret a request presents, if any. */
@@ -74,8 +98,12 @@ export function presentedSecret(req: Request): string | undefined {
   return cookieValue(req, COOKIE_NAME);
 }
 
-export function roleOf(secret: string | undefined, creds: Credentials): Role | null {
-  if (!creds.token && !creds.viewerToken) return 'operator';
+export function roleOf(secret: string | undefined, creds: Credentials, basic?: string): Role | null {
+  if (!hasCredentials(creds)) return 'operator';
+  if (basic !== undefined) {
+    if (creds.basicAuth && same(basic, creds.basicAuth)) return 'operator';
+    if (creds.viewerBasicAuth && same(basic, creds.viewerBasicAuth)) return 'viewer';
+  }
   if (!secret) return null;
   if (creds.token && same(secret, creds.token)) return 'operator';
   if (creds.viewerToken && same(secret, creds.viewerToken)) return 'viewer';
@@ -108,7 +136,7 @@ function deny(req: Request, res: Response, status: 401 | 403, message: string): 
       .type('html')
       .send(
         `<!doctype html><meta charset="utf-8"><title>${status}</title><body style="font-family:sans-serif;margin:2rem"><h1>${status}</h1><p>${message}</p>` +
-          (status === 401 ? '<p>Open the dashboard with <code>?token=YOUR_TOKEN</code> once, or log in with any user name and the token as the password.</p>' : '') +
+          (status === 401 ? '<p>Open the dashboard with <code>?token=YOUR_TOKEN</code> once, or log in with your user name and password (or any user name and the token as the password).</p>' : '') +
           '</body>',
       );
     return;
@@ -124,7 +152,7 @@ declare module 'express-serve-static-core' {
 
 /** Resolves the role of every request; rejects the unauthenticated and the unsafe. */
 export function authMiddleware(creds: Credentials): (req: Request, res: Response, next: NextFunction) => void {
-  const open = !creds.token && !creds.viewerToken;
+  const open = !hasCredentials(creds);
   return (req, res, next) => {
     if (open) {
       const hostName = (req.headers.host ?? '').replace(/:\d+$/, '');
@@ -140,7 +168,7 @@ export function authMiddleware(creds: Credentials): (req: Request, res: Response
       res.redirect(303, `${url.pathname}${url.search}`);
       return;
     }
-    const role = roleOf(presentedSecret(req), creds);
+    const role = roleOf(presentedSecret(req), creds, presentedBasic(req));
     if (!role) return deny(req, res, 401, 'authentication required');
     req.dashboardRole = role;
     if (req.method !== 'GET' && req.method !== 'HEAD') {

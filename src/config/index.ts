@@ -11,6 +11,8 @@ import { z } from 'zod';
 const bool = z.union([z.boolean(), z.stringbool()]);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
+/** A basic-auth login: `user:password`, a user name without ':' and a password of at least 8 characters. */
+const basicAuth = z.string().regex(/^[^:\s][^:]*:.{8,}$/, 'user:password (a user name without ":", a password of at least 8 characters)');
 
 export const PROVIDER_NAMES = ['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli'] as const;
 export type ProviderName = (typeof PROVIDER_NAMES)[number];
@@ -101,6 +103,8 @@ export const ConfigSchema = z
     dashboardPort: int(0, 65535).default(3000).describe('Dashboard port.'),
     dashboardToken: z.string().min(8).optional().describe('DASHBOARD_TOKEN: operator bearer token.'),
     dashboardViewerToken: z.string().min(8).optional().describe('DASHBOARD_VIEWER_TOKEN: read-only bearer token.'),
+    dashboardBasicAuth: basicAuth.optional().describe('DASHBOARD_BASIC_AUTH: operator basic-auth login, user:password.'),
+    dashboardViewerBasicAuth: basicAuth.optional().describe('DASHBOARD_VIEWER_BASIC_AUTH: read-only basic-auth login, user:password.'),
 
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn').describe('Log level (pino, to stderr).'),
   })
@@ -117,9 +121,14 @@ const NAMED_ENV: Partial<Record<keyof Config, string>> = {
   anthropicApiKey: 'ANTHROPIC_API_KEY',
   dashboardToken: 'DASHBOARD_TOKEN',
   dashboardViewerToken: 'DASHBOARD_VIEWER_TOKEN',
+  dashboardBasicAuth: 'DASHBOARD_BASIC_AUTH',
+  dashboardViewerBasicAuth: 'DASHBOARD_VIEWER_BASIC_AUTH',
 };
 
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof Config)[];
+
+/** Keys whose values are secrets: never echoed in an error message. */
+const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'dashboardBasicAuth', 'dashboardViewerBasicAuth']);
 
 export function envNameFor(key: keyof Config): string {
   return NAMED_ENV[key] ?? `VAULT_LOOP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
@@ -195,7 +204,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
       }
       const key = String(issue.path[0] ?? '');
       const value = merged[key];
-      return `config: ${key}: ${issue.message}; got ${JSON.stringify(value)} (from ${sources.get(key) ?? 'defaults'})`;
+      const shown = SECRET_KEYS.has(key as keyof Config) && value !== undefined ? `a hidden value of ${String(value).length} characters` : JSON.stringify(value);
+      return `config: ${key}: ${issue.message}; got ${shown} (from ${sources.get(key) ?? 'defaults'})`;
     });
     throw new ConfigError(lines.join('\n'));
   }

@@ -23,7 +23,7 @@ import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
 import type { RunConfig } from './steps.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
-const NOT_STORED = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'redisUrl']);
+const NOT_STORED = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'dashboardBasicAuth', 'dashboardViewerBasicAuth', 'redisUrl']);
 
 export function storedConfig(cfg: Config): Record<string, unknown> {
   return Object.fromEntries(Object.entries(cfg).filter(([k, v]) => !NOT_STORED.has(k) && v !== undefined));

@@ -63,6 +63,20 @@ describe('config', () => {
     expect(() => loadConfig({ env: {}, flags: { strategy: 'greedy' }, cwd: mkdtempSync(join(tmpdir(), 'x')) })).toThrow(/strategy: .*"reference"\|"balanced".*got "greedy"/);
   });
 
+  it('a bad secret (token, basic-auth login) is refused without echoing it', () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'x'));
+    for (const [env, key] of [['DASHBOARD_TOKEN', 'dashboardToken'], ['DASHBOARD_BASIC_AUTH', 'dashboardBasicAuth'], ['DASHBOARD_VIEWER_BASIC_AUTH', 'dashboardViewerBasicAuth']] as const) {
+      let message = '';
+      try {
+        loadConfig({ env: { [env]: 'sh0rt' }, cwd });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toBe(message.replace('sh0rt', ''));
+      expect(message).toMatch(new RegExp(`^config: ${key}: .*; got a hidden value of 5 characters \\(from environment variable ${env}\\)$`));
+    }
+  });
+
   it('unknown keys and a broken file are refused with the file named', () => {
     expect(() => loadConfig({ env: {}, cwd: dirWith('maxCals: 3\n') })).toThrow(/unknown key "maxCals" \(from config file/);
     expect(() => loadConfig({ env: {}, cwd: dirWith('maxCalls: [\n') })).toThrow(/vault-loop.config.yaml: /);
