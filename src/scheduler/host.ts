@@ -50,6 +50,8 @@ export interface HostOptions {
   lockWaitMs?: number;
   /** Test hooks passed to the runtime (see ContextOptions). */
   hooks?: Pick<ContextOptions, 'onProviderCall' | 'repeatEachJob'>;
+  /** Only these queues' workers (default: control and apply, plus the stateless ones when inProcessWorkers). */
+  queues?: QueueName[];
 }
 
 export class CorpusHost {
@@ -87,7 +89,7 @@ export class CorpusHost {
         corpus: { vault: host.vault, flows: host.#flows },
         ...opts.hooks,
       });
-      const names: QueueName[] = ['control', 'apply', ...(opts.inProcessWorkers ? (STATELESS_QUEUES as QueueName[]) : [])];
+      const names: QueueName[] = opts.queues ?? ['control', 'apply', ...(opts.inProcessWorkers ? (STATELESS_QUEUES as QueueName[]) : [])];
       host.#workers = startWorkers(ctx, names);
       return host;
     } catch (e) {

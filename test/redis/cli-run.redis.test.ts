@@ -131,7 +131,8 @@ describe('vault-loop run (CLI)', () => {
     const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: redis.prefix });
     try {
       const failed = (await queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === runId).length;
-      const retry = await cli(['retry', '--queue', 'judge', '--run', runId, ...conn()]);
+      // --no-apply: only the re-enqueueing is under test here (judging them is pipeline-apply's).
+      const retry = await cli(['retry', '--queue', 'judge', '--run', runId, '--no-apply', ...conn()]);
       expect(retry.code).toBe(0);
       expect(retry.out).toContain(`retried ${failed} failed judge job(s) of run ${runId}`);
       const left = (await queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === runId);

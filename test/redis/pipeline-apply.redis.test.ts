@@ -19,7 +19,7 @@ import { retryFailed } from '../../src/cli/commands/retry.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 import type { Config } from '../../src/config/index.js';
 
 let redis: TestRedis;
@@ -221,4 +221,38 @@ describe('apply', () => {
     // DROPs of the late verdicts were pruned too.
     for (const d of after.iters[0]!.judge!.details.filter((x) => x.verdict === 'DROP')) expect(existsSync(join(vault, d.path))).toBe(false);
   });
+
+  it('`vault-loop retry` after the run process is gone judges and applies the chunks itself, and the records include them', async () => {
+    const vault = await freshVault(300, 6);
+    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(6) });
+    const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: 'sk-test' });
+    for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { runId, state, host } = await runToEnd(redis, cfg);
+    // The run's process ends: nothing holds the vault or applies anything any more.
+    await host.close();
+    try {
+      expect(state.status).toBe('completed');
+      const unjudgedBefore = readRecords(vault, runId).iters[0]!.record!.unjudged;
+      expect(unjudgedBefore).toBeGreaterThan(0);
+      server.clearScript();
+      const judgeCalls = server.requests.length;
+      const r = await runCli(['retry', '--queue', 'judge', '--run', runId, '--redis', redis.url, '--prefix', redis.prefix], { OPENAI_API_KEY: 'sk-test' });
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toMatch(new RegExp(`retried \\d+ failed judge job\\(s\\) of run ${runId}`));
+      expect(r.out).toContain(`judging and applying`);
+      expect(r.out).toContain(`applied: the records of run ${runId} are rewritten`);
+      expect(server.requests.length).toBeGreaterThan(judgeCalls);
+      // When the command returns, the records on disk already include every late verdict.
+      const after = readRecords(vault, runId);
+      expect(after.iters[0]!.record!.unjudged).toBe(0);
+      expect(after.iters[0]!.record!.late_applied).toBe(unjudgedBefore);
+      expect(after.summary.history[0]!.late_applied).toBe(unjudgedBefore);
+      for (const d of after.iters[0]!.judge!.details.filter((x) => x.verdict === 'DROP')) expect(existsSync(join(vault, d.path))).toBe(false);
+      // Nothing is left to retry, and the vault is free again.
+      const again = await runCli(['retry', '--queue', 'judge', '--run', runId, '--redis', redis.url, '--prefix', redis.prefix]);
+      expect(again.out).toContain('retried 0 failed judge job(s)');
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
 });

@@ -1,21 +1,114 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { ConnectionOptions } from 'bullmq';
+import { Job, type ConnectionOptions } from 'bullmq';
+import type { Config } from '../../config/index.js';
 import { createQueues, QUEUE_NAMES, type Queues } from '../../queues/index.js';
-import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
+import { createRedis, type RedisTarget } from '../../redis/index.js';
+import { CorpusHost, VaultLockedError } from '../../scheduler/host.js';
+import { RunStore } from '../../scheduler/state.js';
+import { createLogger } from '../../util/log.js';
+import { configFromOptions, connectRedis, onSignals, withConnectionOptions } from '../common.js';
 
-/** Re-enqueues every failed job of a queue (optionally of one run); returns the retried job ids. */
-export async function retryFailed(queues: Queues, queue: keyof Queues, runId?: string): Promise<string[]> {
+export interface RetriedJob {
+  id: string;
+  runId: string | undefined;
+}
+
+/** Re-enqueues every failed job of a queue (optionally of one run); returns the retried jobs. */
+export async function retryFailedJobs(queues: Queues, queue: keyof Queues, runId?: string): Promise<RetriedJob[]> {
   const q = queues[queue];
-  const retried: string[] = [];
+  const retried: RetriedJob[] = [];
   // Collect first: a retried job leaves the failed list, which would shift any paging.
   const jobs = await q.getFailed(0, -1);
   for (const job of jobs) {
-    if (!job || (runId && (job.data as { runId?: string }).runId !== runId)) continue;
+    const jobRun = (job?.data as { runId?: string } | undefined)?.runId;
+    if (!job || (runId && jobRun !== runId)) continue;
     await job.retry('failed');
-    retried.push(String(job.id));
+    retried.push({ id: String(job.id), runId: jobRun });
   }
   return retried;
+}
+
+/** Re-enqueues every failed job of a queue (optionally of one run); returns the retried job ids. */
+export async function retryFailed(queues: Queues, queue: keyof Queues, runId?: string): Promise<string[]> {
+  return (await retryFailedJobs(queues, queue, runId)).map((j) => j.id);
+}
+
+const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
+/**
+ * Judges and applies retried judge chunks of runs whose vault no `vault-loop run` holds: a
+ * temporary corpus host on that vault (judge, render and apply workers only) until every retried
+ * chunk has finished and its late apply has run. A vault some run holds is left to that run.
+ */
+async function applyHere(cfg: Config, target: RedisTarget, queues: Queues, retried: RetriedJob[], out: (line: string) => void): Promise<number> {
+  const redis = createRedis(target, 'client');
+  const store = new RunStore(redis, cfg.prefix);
+  const log = createLogger(cfg.logLevel);
+  let failed = 0;
+  try {
+    const byVault = new Map<string, { jobs: RetriedJob[]; runs: Set<string> }>();
+    for (const j of retried) {
+      const vault = j.runId ? (await store.get(j.runId))?.vault : undefined;
+      if (!vault) continue;
+      const entry = byVault.get(vault) ?? { jobs: [], runs: new Set<string>() };
+      entry.jobs.push(j);
+      entry.runs.add(j.runId!);
+      byVault.set(vault, entry);
+    }
+    for (const [vault, { jobs, runs }] of byVault) {
+      if (!existsSync(vault)) {
+        out(`vault ${vault} is not on this machine: a \`vault-loop run\` on it applies the late results`);
+        continue;
+      }
+      let host: CorpusHost;
+      try {
+        host = await CorpusHost.open({ cfg, vault, target, log, inProcessWorkers: true, queues: ['judge', 'render', 'apply'] });
+      } catch (e) {
+        if (!(e instanceof VaultLockedError)) throw e;
+        out(`a vault-loop run holds ${vault}: it judges and applies the retried chunks`);
+        continue;
+      }
+      let stopping = false;
+      const offSignals = onSignals(
+        () => {
+          stopping = true;
+          out('stopping: the retried jobs stay queued for the next `vault-loop run` on the vault');
+        },
+        () => process.exit(130),
+      );
+      try {
+        out(`judging and applying ${jobs.length} chunk(s) on ${vault} (no vault-loop run holds it)…`);
+        const done = new Set<string>();
+        while (!stopping) {
+          for (const j of jobs) {
+            if (done.has(j.id)) continue;
+            const job = await Job.fromId(queues.judge, j.id);
+            const state = job ? await job.getState() : 'unknown';
+            if (state === 'completed' || state === 'failed' || state === 'unknown') {
+              done.add(j.id);
+              if (state !== 'completed') failed++;
+              out(`  ${j.id}: ${state === 'completed' ? 'judged' : `failed again${job?.failedReason ? `: ${job.failedReason}` : ''}`}`);
+            }
+          }
+          if (done.size === jobs.length) {
+            // The late applies the judged chunks added, of these runs.
+            const pending = (await queues.apply.getJobs([...PENDING_STATES])).filter((a) => a && runs.has((a.data as { runId?: string }).runId ?? ''));
+            if (pending.length === 0) break;
+          }
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (!stopping) out(`applied: the records of run ${[...runs].join(', ')} are rewritten`);
+      } finally {
+        offSignals();
+        await host.close();
+      }
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return failed;
 }
 
 export function register(program: Command): void {
@@ -25,14 +118,22 @@ export function register(program: Command): void {
       .description('re-enqueue failed jobs (judge chunks by default); a late judge result is applied and the run records are rewritten')
       .addOption(new Option('--queue <name>', 'queue whose failed jobs to retry').choices(QUEUE_NAMES).default('judge'))
       .option('--run <run>', 'only jobs of this run')
-      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
+      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started')
+      .option('--no-apply', 'only re-enqueue: leave judging and applying to running workers and the next `vault-loop run` on the vault'),
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = configFromOptions(opts);
     const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
     const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+    const out = (line: string) => process.stdout.write(line + '\n');
     try {
-      const ids = await retryFailed(queues, opts.queue as keyof Queues, opts.run as string | undefined);
-      process.stdout.write(`retried ${ids.length} failed ${String(opts.queue)} job(s)${opts.run ? ` of run ${String(opts.run)}` : ''}${ids.length ? `: ${ids.join(', ')}` : ''}\n`);
+      const jobs = await retryFailedJobs(queues, opts.queue as keyof Queues, opts.run as string | undefined);
+      out(`retried ${jobs.length} failed ${String(opts.queue)} job(s)${opts.run ? ` of run ${String(opts.run)}` : ''}${jobs.length ? `: ${jobs.map((j) => j.id).join(', ')}` : ''}`);
+      // Judge chunks of a run whose corpus host is gone would wait for the next run on the vault:
+      // this command judges and applies them itself.
+      if (opts.queue === 'judge' && opts.apply !== false && jobs.length > 0) {
+        const failed = await applyHere(cfg, target, queues, jobs, out);
+        if (failed > 0) process.exitCode = 1;
+      }
     } finally {
       await queues.close();
     }
