@@ -189,6 +189,8 @@ export interface GeneratedItem {
 export interface ItemFailure {
   cellIndex: number;
   error: string;
+  /** The item as the model sent it, when there was one and it failed the schema (the repair prompt shows it). */
+  item?: unknown;
 }
 
 export interface UnknownItem {
@@ -298,6 +300,7 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
   const byIndex = new Map(cells.map((c) => [c.index, c]));
   const items = new Map<number, GeneratedItem>();
   const failed = new Map<number, string>();
+  const rejected = new Map<number, unknown>();
   const unknown: UnknownItem[] = [];
   const hasIndex = (v: unknown) => !!v && typeof v === 'object' && 'cell_index' in v && (v as { cell_index: unknown }).cell_index !== null;
   const positional = arr.length === cells.length && arr.every((v) => !hasIndex(v));
@@ -317,6 +320,7 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
     }
     if (!parsed.success) {
       failed.set(cell.index, zodMessage(parsed.error));
+      rejected.set(cell.index, value);
       return;
     }
     const finished = finishItem(parsed.data, { competency_area: cell.competency_area, with_visual: cell.with_visual, level: cell.level, visual_format: cell.visual_format });
@@ -326,7 +330,7 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
   const failures: ItemFailure[] = [];
   for (const c of cells) {
     if (items.has(c.index)) continue;
-    failures.push({ cellIndex: c.index, error: failed.get(c.index) ?? 'missing in response' });
+    failures.push({ cellIndex: c.index, error: failed.get(c.index) ?? 'missing in response', ...(rejected.has(c.index) ? { item: rejected.get(c.index) } : {}) });
   }
   return { items, failures, unknown };
 }

@@ -13,6 +13,8 @@ export const generateQueue = defineQueue({
     cell: PlanCellSchema,
     /** Unique per run, iteration and cell, so repeated cells give different drafts. */
     variant: z.string().min(1),
+    /** The draft's id, minted by the plan step in plan order. */
+    draftId: z.string().regex(/^[a-z]+-\d+$/),
   }),
   result: z.object({
     cellIndex: z.number().int().nonnegative(),

@@ -47,6 +47,8 @@ export interface GenCellPayload {
   cellIndex: number;
   cell: PlanCell;
   variant: string;
+  /** The draft's id, minted here in plan order so that ids do not depend on which batch ends first. */
+  draftId: string;
 }
 
 export interface JudgeChunkPlan {
@@ -189,12 +191,17 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   const maxIds = await deps.scanMaxIds();
   for (const t of TRACKS) await store.raiseIdCounter(deps.vault, t, maxIds[t] ?? 0);
 
+  // One id per cell, in plan order (idempotent per cell when this step runs twice). A cell that
+  // fails for good leaves its id unused.
+  const draftIds: string[] = [];
+  for (const [cellIndex, cell] of cells.entries()) draftIds.push(await store.mintId(runId, deps.vault, cell.track, `${iter}-${cellIndex}`));
+
   await store.set(runId, { phase: 'generate' });
   deps.prefetchNearDup?.();
   await deps.flows.addGenerate(
     runId,
     iter,
-    cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}` })),
+    cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}`, draftId: draftIds[cellIndex]! })),
   );
   return { decision: 'generate', detail: { cells: n, remaining, topPriority: top.priority } };
 

@@ -139,12 +139,8 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       for (const u of r.unknown) log.info({ position: u.position, reason: u.reason }, 'generate answer item ignored');
       return {
         items: new Map([...r.items].map(([k, v]) => [k, v])),
-        failures: r.failures.map((f) => ({ index: f.cellIndex, error: f.error })),
+        failures: r.failures.map((f) => ({ index: f.cellIndex, error: f.error, ...(f.item !== undefined ? { item: f.item } : {}) })),
       };
-    },
-    mintId: async (runId, track, cellKey) => {
-      const run = await store.get(runId);
-      return await store.mintId(runId, run?.vault ?? '', track, cellKey);
     },
     validate: (doc) =>
       validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)

@@ -4,7 +4,6 @@
  * dependency is passed in; no BullMQ here.
  */
 import type { PlanCell } from '../analysis/types.js';
-import type { Track } from '../corpus/taxonomy.js';
 import { VISUAL_ARCHETYPES } from '../corpus/taxonomy.js';
 import { LlmOutputInvalidError } from '../errors.js';
 import type { CompletionRequest, LlmProvider, TokenUsage } from '../llm/types.js';
@@ -17,6 +16,8 @@ export interface GenCell {
   cellIndex: number;
   cell: PlanCell;
   variant: string;
+  /** Minted by the plan step. */
+  draftId: string;
 }
 
 /** A cell as the prompt shows it (contract: the `<cells>` block). */
@@ -47,8 +48,7 @@ export interface GenerateDeps {
   /** `raw`: the whole answer, when it did not parse at all (the repair prompt then carries the text). */
   buildRepairPrompt(items: { index: number; item: unknown; errors: string[] }[], cells: PromptCell[], raw?: string): BuiltPrompt;
   /** Parses the answer; items are keyed by the prompt cell's index, never by any id the model gives. */
-  parse(text: string, cells: PromptCell[]): { items: Map<number, GeneratedItem>; failures: { index: number; error: string }[] };
-  mintId(runId: string, track: Track, cellKey: string): Promise<string>;
+  parse(text: string, cells: PromptCell[]): { items: Map<number, GeneratedItem>; failures: { index: number; error: string; item?: unknown }[] };
   /** Schema errors of a full document (empty when valid). */
   validate(doc: Record<string, unknown>): string[];
   now(): Date;
@@ -103,12 +103,10 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
 
   const attempt = async (index: number, item: GeneratedItem, repaired: boolean): Promise<string[]> => {
     const c = cells[index]!;
-    // Validate with a placeholder id first, so a failing item does not consume an id.
-    const probe = buildDraftDoc(item, c.cell, { id: `${c.cell.track}-0000`, runId: c.runId, now: deps.now() });
-    const errors = deps.validate(probe.doc);
-    if (errors.length > 0) return errors;
-    const id = await deps.mintId(c.runId, c.cell.track, `${c.iter}-${c.cellIndex}`);
+    const id = c.draftId;
     const built = buildDraftDoc(item, c.cell, { id, runId: c.runId, now: deps.now() });
+    const errors = deps.validate(built.doc);
+    if (errors.length > 0) return errors;
     outcomes.set(index, {
       ok: true,
       result: {
@@ -128,7 +126,8 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
     const item = parsed.items.get(i);
     if (!item) {
       const f = parsed.failures.find((x) => x.index === i);
-      needRepair.push({ index: i, item: null, errors: [f?.error ?? 'missing in response'] });
+      // An item that failed the schema goes to the repair as the model sent it; a missing one as null.
+      needRepair.push({ index: i, item: f?.item ?? null, errors: [f?.error ?? 'missing in response'] });
       continue;
     }
     const errors = await attempt(i, item, false);
