@@ -93,13 +93,8 @@ const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFix
 
 /** Builds (and writes) judge_summary.json and iter_record.json of one iteration from Redis. */
 export async function writeIterationRecords(vault: string, store: RunStore, runId: string, iter: number): Promise<IterRecord> {
-  const [ih, allVerdicts, allUnjudged, allDrafts, run] = await Promise.all([
-    store.iterGet(runId, iter),
-    store.verdicts(runId),
-    store.unjudged(runId),
-    store.drafts(runId),
-    store.get(runId),
-  ]);
+  const [ih, allVerdicts, allUnjudged, allDrafts] = await Promise.all([store.iterGet(runId, iter), store.verdicts(runId), store.unjudged(runId), store.drafts(runId)]);
+  const earlier = await Promise.all(Array.from({ length: iter }, (_, k) => store.iterGet(runId, k)));
   const verdicts = [...allVerdicts.values()].filter((v) => v.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
   const unjudged: UnjudgedRecord[] = [...allUnjudged.values()].filter((u) => u.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
   const iterDrafts = [...allDrafts.values()].filter((d) => d.iter === iter).sort((a, b) => a.id.localeCompare(b.id));
@@ -130,7 +125,9 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
     top_cell: topCell,
     top_priority: ih.topPriority !== undefined ? Number(ih.topPriority) : null,
     generated,
-    calls_used_total: run?.callsUsed ?? 0,
+    // Calls through this iteration (its own and every earlier one's, late retries included): the
+    // run's total when the iteration closed, and still true when a late apply rewrites the record.
+    calls_used_total: earlier.reduce((n, h) => n + Number(h.callsUsed ?? 0), Number(ih.callsUsed ?? 0)),
     drop_rate: summary.drop_rate,
     pass_rate: summary.pass_rate,
     applied: {
