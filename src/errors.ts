@@ -16,6 +16,14 @@ export class LlmRateLimitedError extends Error {
   }
 }
 
+/**
+ * A revision the model answered that fails the draft checks: asking again would give the same
+ * answer (the cache) or spend a call on the same request, so it is not retried.
+ */
+export class RevisionInvalidError extends Error {
+  override readonly name = 'RevisionInvalidError';
+}
+
 /** A provider error worth retrying (5xx, timeout, connection reset). */
 export class LlmTransientError extends Error {
   override readonly name = 'LlmTransientError';

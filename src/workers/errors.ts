@@ -1,12 +1,12 @@
 /**
  * The one place where the error family meets BullMQ: a rate limit delays the job (no attempt
- * spent), a budget, fatal provider or unsafe-path error ends it for good, everything else is
+ * spent), a budget, fatal provider, unsafe-path or invalid-revision error ends it for good, everything else is
  * retried with the queue's backoff.
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { prettifyError } from 'zod';
-import { BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, UnsafePathError } from '../errors.js';
+import { BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, RevisionInvalidError, UnsafePathError } from '../errors.js';
 
 export class RunStoppedError extends Error {
   override readonly name = 'RunStoppedError';
@@ -23,7 +23,7 @@ export async function translateError(e: unknown, job: Job, token: string | undef
     await job.moveToDelayed(Date.now() + delay, token);
     throw new DelayedError();
   }
-  if (e instanceof BudgetExhaustedError || e instanceof LlmFatalError || e instanceof UnsafePathError || e instanceof RunStoppedError) {
+  if (e instanceof BudgetExhaustedError || e instanceof LlmFatalError || e instanceof UnsafePathError || e instanceof RunStoppedError || e instanceof RevisionInvalidError) {
     throw new UnrecoverableError(`${e.name}: ${e.message}`);
   }
   throw e;

@@ -3,6 +3,7 @@
  * provider call → revised documents, validated like any draft. Identity (id, track, topic, zone,
  * level, area, status) never changes: only the text the judge asked to fix. Pure: no BullMQ here.
  */
+import { RevisionInvalidError } from '../errors.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { RevisePayload, ReviseResult } from '../queues/revise.js';
 import type { GeneratedItem } from './draft.js';
@@ -60,7 +61,7 @@ export async function reviseBatch(payloads: RevisePayload[], deps: ReviseDeps): 
     if (!item) return { ok: false, error: new Error(`revision of ${p.draft.id}: ${parsed.failures.find((f) => f.id === p.draft.id)?.error ?? 'missing in response'}`) };
     const doc = applyRevision(p.draft.doc, item, p.round, deps.now());
     const errors = deps.validate(doc);
-    if (errors.length > 0) return { ok: false, error: new Error(`revision of ${p.draft.id} is invalid: ${errors.join('; ')}`) };
+    if (errors.length > 0) return { ok: false, error: new RevisionInvalidError(`revision of ${p.draft.id} is invalid: ${errors.join('; ')}`) };
     const visual =
       p.draft.visual && item.visual_source?.trim() && p.draft.visual.kind !== 'svg'
         ? { kind: p.draft.visual.kind, source: item.visual_source.trim() + '\n' }
