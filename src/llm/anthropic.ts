@@ -3,7 +3,7 @@
  * through a forced tool call, whose input the API validates against the schema; the text returned
  * is that input as JSON, so the parser treats every provider alike.
  */
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { objectRootSchema, unwrapAnswer } from './answer-schemas.js';
 import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
@@ -13,27 +13,34 @@ export const ANTHROPIC_DEFAULT_MODEL = 'claude-sonnet-4-5';
 /** The Messages API requires max_tokens; a 30-cell batch needs well over the 4 K some defaults give. */
 export const ANTHROPIC_DEFAULT_MAX_TOKENS = 16_000;
 
+type Sdk = typeof import('@anthropic-ai/sdk');
+let sdk: Promise<Sdk> | undefined;
+/** The SDK loads on the first call, so a command that makes none does not pay for it. */
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@anthropic-ai/sdk'));
+
 export class AnthropicProvider implements LlmProvider {
   readonly name = 'anthropic';
   readonly model: string;
-  readonly #client: Anthropic;
+  #client: Anthropic | undefined;
   readonly #settings: ProviderSettings;
 
   constructor(settings: ProviderSettings) {
     this.model = settings.model;
     this.#settings = settings;
-    this.#client = new Anthropic({
-      apiKey: settings.apiKey,
-      baseURL: settings.baseUrl ?? null,
-      maxRetries: 0,
-      timeout: (settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
-    });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
     const started = performance.now();
+    let mod: Sdk | undefined;
     try {
+      mod = await loadSdk();
+      this.#client ??= new mod.default({
+        apiKey: this.#settings.apiKey,
+        baseURL: this.#settings.baseUrl ?? null,
+        maxRetries: 0,
+        timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
+      });
       deadline.throwIfCancelled();
       const temperature = req.temperature ?? this.#settings.temperature;
       let wrapped = false;
@@ -76,7 +83,7 @@ export class AnthropicProvider implements LlmProvider {
         ...(res.stop_reason === 'max_tokens' ? { truncated: true } : {}),
       };
     } catch (err) {
-      throw deadline.translate(this.name, err, (e) => mapAnthropicError(this.name, e));
+      throw deadline.translate(this.name, err, (e) => mapAnthropicError(this.name, e, mod));
     } finally {
       deadline.dispose();
     }
@@ -88,9 +95,9 @@ function toolName(name: string): string {
   return name.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64) || 'answer';
 }
 
-export function mapAnthropicError(provider: string, e: unknown): Error {
-  if (e instanceof Anthropic.APIConnectionError) return transientConnectionError(provider, e);
-  if (e instanceof Anthropic.APIError && typeof e.status === 'number') {
+export function mapAnthropicError(provider: string, e: unknown, mod: Sdk | undefined): Error {
+  if (mod && e instanceof mod.default.APIConnectionError) return transientConnectionError(provider, e);
+  if (mod && e instanceof mod.default.APIError && typeof e.status === 'number') {
     return errorForStatus(provider, e.status, e.message, retryAfterFromHeaders(e.headers));
   }
   return e instanceof Error ? e : new Error(String(e));

@@ -3,7 +3,7 @@
  * output uses responseJsonSchema (v2 takes standard JSON Schema there, arrays at the root included),
  * with propertyOrdering so the model writes `reasoning` before `verdict`.
  */
-import { ApiError, GoogleGenAI, type GenerateContentConfig } from '@google/genai';
+import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { withPropertyOrdering } from './answer-schemas.js';
 import { CallDeadline, errorForStatus, retryAfterFromGoogleBody, retryAfterFromHeaders, transientConnectionError } from './errors.js';
@@ -11,26 +11,20 @@ import { DEFAULT_TIMEOUT_MS, type ProviderSettings } from './openai.js';
 
 export const GEMINI_DEFAULT_MODEL = 'gemini-2.5-flash';
 
+type Sdk = typeof import('@google/genai');
+let sdk: Promise<Sdk> | undefined;
+/** The SDK loads on the first call, so a command that makes none does not pay for it. */
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('@google/genai'));
+
 export class GeminiProvider implements LlmProvider {
   readonly name = 'gemini';
   readonly model: string;
-  readonly #client: GoogleGenAI;
+  #client: GoogleGenAI | undefined;
   readonly #settings: ProviderSettings;
 
   constructor(settings: ProviderSettings) {
     this.model = settings.model;
     this.#settings = settings;
-    this.#client = new GoogleGenAI({
-      apiKey: settings.apiKey,
-      // GOOGLE_GENAI_USE_VERTEXAI in the environment must not silently switch backends.
-      vertexai: false,
-      httpOptions: {
-        ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
-        timeout: (settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
-        // One attempt: retries are the queue's job.
-        retryOptions: { attempts: 1 },
-      },
-    });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
@@ -43,7 +37,20 @@ export class GeminiProvider implements LlmProvider {
       if (res.status === 429) retryAfterHeaderMs = retryAfterFromHeaders(res.headers);
       return res;
     };
+    let mod: Sdk | undefined;
     try {
+      mod = await loadSdk();
+      this.#client ??= new mod.GoogleGenAI({
+        apiKey: this.#settings.apiKey,
+        // GOOGLE_GENAI_USE_VERTEXAI in the environment must not silently switch backends.
+        vertexai: false,
+        httpOptions: {
+          ...(this.#settings.baseUrl ? { baseUrl: this.#settings.baseUrl } : {}),
+          timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
+          // One attempt: retries are the queue's job.
+          retryOptions: { attempts: 1 },
+        },
+      });
       deadline.throwIfCancelled();
       const temperature = req.temperature ?? this.#settings.temperature;
       const maxTokens = req.maxOutputTokens ?? this.#settings.maxOutputTokens;
@@ -80,15 +87,15 @@ export class GeminiProvider implements LlmProvider {
         ...(candidate?.finishReason === 'MAX_TOKENS' ? { truncated: true } : {}),
       };
     } catch (err) {
-      throw deadline.translate(this.name, err, (e) => mapGeminiError(this.name, e, retryAfterHeaderMs));
+      throw deadline.translate(this.name, err, (e) => mapGeminiError(this.name, e, mod, retryAfterHeaderMs));
     } finally {
       deadline.dispose();
     }
   }
 }
 
-export function mapGeminiError(provider: string, e: unknown, retryAfterHeaderMs?: number): Error {
-  if (e instanceof ApiError) {
+export function mapGeminiError(provider: string, e: unknown, mod: Sdk | undefined, retryAfterHeaderMs?: number): Error {
+  if (mod && e instanceof mod.ApiError) {
     return errorForStatus(provider, e.status, e.message, retryAfterHeaderMs ?? retryAfterFromGoogleBody(e.message));
   }
   // Node's fetch reports refused/reset connections as TypeError('fetch failed') with a cause.

@@ -3,7 +3,7 @@
  * it the provider for every OpenAI-compatible server too (Ollama, vLLM, llama.cpp, LM Studio,
  * OpenRouter), which is why structured output can be turned down to json_object or none.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { objectRootSchema, unwrapAnswer, WRAP_KEY } from './answer-schemas.js';
 import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
@@ -31,29 +31,36 @@ export interface OpenAiSettings extends ProviderSettings {
 export const OPENAI_DEFAULT_MODEL = 'gpt-4.1-mini';
 export const DEFAULT_TIMEOUT_MS = 300_000;
 
+type Sdk = typeof import('openai');
+let sdk: Promise<Sdk> | undefined;
+/** The SDK loads on the first call, so a command that makes none does not pay for it. */
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('openai'));
+
 export class OpenAiProvider implements LlmProvider {
   readonly name = 'openai';
   readonly model: string;
-  readonly #client: OpenAI;
+  #client: OpenAI | undefined;
   readonly #settings: OpenAiSettings;
 
   constructor(settings: OpenAiSettings) {
     this.model = settings.model;
     this.#settings = settings;
-    this.#client = new OpenAI({
-      apiKey: settings.apiKey,
-      baseURL: settings.baseUrl ?? null,
-      // Retries belong to the queue (with its budget and backoff), never to the SDK.
-      maxRetries: 0,
-      // Our CallDeadline aborts first; this only guards against a deadline that never fires.
-      timeout: (settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
-    });
   }
 
   async complete(req: CompletionRequest): Promise<CompletionResult> {
     const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
     const started = performance.now();
+    let mod: Sdk | undefined;
     try {
+      mod = await loadSdk();
+      this.#client ??= new mod.default({
+        apiKey: this.#settings.apiKey,
+        baseURL: this.#settings.baseUrl ?? null,
+        // Retries belong to the queue (with its budget and backoff), never to the SDK.
+        maxRetries: 0,
+        // Our CallDeadline aborts first; this only guards against a deadline that never fires.
+        timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
+      });
       deadline.throwIfCancelled();
       const mode = this.#settings.structuredOutput ?? 'json_schema';
       const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [];
@@ -96,7 +103,7 @@ export class OpenAiProvider implements LlmProvider {
         ...(choice?.finish_reason === 'length' ? { truncated: true } : {}),
       };
     } catch (err) {
-      throw deadline.translate(this.name, err, (e) => mapOpenAiError(this.name, e));
+      throw deadline.translate(this.name, err, (e) => mapOpenAiError(this.name, e, mod));
     } finally {
       deadline.dispose();
     }
@@ -104,9 +111,9 @@ export class OpenAiProvider implements LlmProvider {
 }
 
 /** SDK errors → the error family (status, headers and connection failures). */
-export function mapOpenAiError(provider: string, e: unknown): Error {
-  if (e instanceof OpenAI.APIConnectionError) return transientConnectionError(provider, e);
-  if (e instanceof OpenAI.APIError && typeof e.status === 'number') {
+export function mapOpenAiError(provider: string, e: unknown, mod: Sdk | undefined): Error {
+  if (mod && e instanceof mod.default.APIConnectionError) return transientConnectionError(provider, e);
+  if (mod && e instanceof mod.default.APIError && typeof e.status === 'number') {
     return errorForStatus(provider, e.status, e.message, retryAfterFromHeaders(e.headers));
   }
   return e instanceof Error ? e : new Error(String(e));

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } from '../../../dashboard/index.js';
 import { createLogger } from '../../util/log.js';
 import { configFromOptions, connectRedis, intOption, onSignals, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
@@ -16,6 +15,8 @@ export function register(program: Command): void {
     const cfg = configFromOptions(opts, { dashboardHost: opts.host, dashboardPort: opts.port });
     const log = createLogger(cfg.logLevel);
     const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
+    // Loaded here: Express and Bull Board are only paid for by the command that serves them.
+    const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
     let dash;
     try {
       dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log });

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard, type RunningDashboard } from '../../../dashboard/index.js';
+import type { RunningDashboard } from '../../../dashboard/index.js';
 import { generatorSettings, judgeSettings, PROVIDER_NAMES, STRUCTURED_OUTPUTS, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
@@ -116,6 +116,8 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   try {
     host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
     if (o.dashboard) {
+      // Loaded here: Express and Bull Board are only paid for by runs that serve the dashboard.
+      const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
       try {
         dash = await startDashboard({ ...dashboardOptionsFromConfig(o.cfg), target, log });
       } catch (e) {
