@@ -8,10 +8,38 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = join(root, 'bench');
 const all = readdirSync(benchDir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, '')).sort();
+// `--smoke`: every benchmark at a tiny size, to show in CI that each one still runs end to end
+// and prints its ratios (the figures themselves mean nothing at that size).
+const SMOKE = {
+  analyze: ['--questions', '400', '--runs', '1', '--touch', '2'],
+  overhead: ['--cells', '200', '--questions', '500'],
+  pipeline: ['--latency', '50', '--gen-calls', '2', '--questions', '300'],
+  scaling: ['--latency', '50', '--cells', '8', '--questions', '300'],
+};
 const [name, ...rest] = process.argv.slice(2);
 if (name === '--help' || name === '-h') {
-  console.log(`usage: npm run bench -- [${all.join('|')}] [flags]\nWith no name, runs every benchmark with its defaults.`);
+  console.log(`usage: npm run bench -- [${all.join('|')}] [flags]\nWith no name, runs every benchmark with its defaults.\nnpm run bench -- --smoke: every benchmark at a tiny size (CI checks they run; the figures mean nothing).`);
   process.exit(0);
+}
+if (name === '--smoke') {
+  let bad = 0;
+  for (const n of all) {
+    const args = SMOKE[n];
+    if (!args) {
+      console.error(`bench: no smoke settings for "${n}" in bin/bench.js`);
+      bad++;
+      continue;
+    }
+    console.log(`\n=== bench ${n} (smoke: ${args.join(' ')}) ===`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, `${n}.bench.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, encoding: 'utf8' });
+    process.stdout.write(r.stdout ?? '');
+    // Each benchmark must end and print at least one ratio (a number followed by x or %).
+    if (r.status !== 0 || !/\d(\.\d+)?(x|%)/.test(r.stdout ?? '')) {
+      console.error(`bench: ${n} failed its smoke run (exit ${r.status})`);
+      bad++;
+    }
+  }
+  process.exit(bad ? 1 : 0);
 }
 const names = name && !name.startsWith('-') ? [name] : all;
 const args = name && !name.startsWith('-') ? rest : process.argv.slice(2);
