@@ -30,6 +30,8 @@ const MAX_ITERS = 3;
 describe('chaos', () => {
   it('survives SIGKILLed workers and a SIGKILLed corpus host; nothing lost, doubled or overspent', async () => {
     const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 100_000);
+    // First, so a failing round (whatever fails) names the seed it ran with.
+    process.stderr.write(`chaos: seed ${seed} (re-run with CHAOS_SEED=${seed} npx vitest run --config vitest.heavy.config.ts test/heavy/chaos.test.ts)\n`);
     const rand = mulberry32(seed);
     const vault = await freshVault(300, 21);
     const before = questionFiles(vault);
@@ -53,7 +55,7 @@ describe('chaos', () => {
     );
     children.push(host);
     let hostLog = collect(host);
-    const runId = await until('the run id', 30_000, () => /run (\S+) started/.exec(hostLog.err())?.[1]);
+    const runId = await until('the run id', 90_000, () => /run (\S+) started/.exec(hostLog.err())?.[1]);
     const store = new RunStore(redis.client, redis.prefix);
 
     let workerKills = 0;

@@ -1,14 +1,16 @@
 /**
  * Redis faults: a spawned redis-server with AOF, restarted in the middle of a run (the run
  * completes with every promise kept), and stopped for longer than `redisDownTimeoutMs` (the CLI
- * says so plainly, exits non-zero, and leaves a vault that validates with no partial files).
+ * says so plainly, exits non-zero, and leaves a vault that validates with no partial files and
+ * its original questions byte-identical).
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
 import { EmbeddedRedis, freePort } from '../../src/redis/index.js';
 import { RunStore } from '../../src/scheduler/state.js';
@@ -57,7 +59,7 @@ describe('Redis faults', () => {
     const vault = await freshVault(300, 31);
     const before = questionFiles(vault);
     const { child, log } = startRun(vault, port);
-    const runId = await until('the run id', 30_000, () => /run (\S+) started/.exec(log.err())?.[1]);
+    const runId = await until('the run id', 90_000, () => /run (\S+) started/.exec(log.err())?.[1]);
     const store = new RunStore(client, PREFIX);
     // Restart while work is in flight: some calls made, the run not over.
     await until('calls in flight', 60_000, async () => ((await store.get(runId))?.callsUsed ?? 0) >= 3);
@@ -71,7 +73,7 @@ describe('Redis faults', () => {
     process.stderr.write(`redis restart: ${proof}\n`);
   });
 
-  it('Redis gone longer than redisDownTimeoutMs: a plain message, a non-zero exit, an intact vault', async () => {
+  it('Redis gone longer than redisDownTimeoutMs: a plain message, a non-zero exit, an intact vault (original questions byte-identical)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vl-heavy-aof-'));
     const port = await freePort();
     const server = await startRedis(dir, port);
@@ -79,8 +81,11 @@ describe('Redis faults', () => {
     client.on('error', () => {});
     clients.push(client);
     const vault = await freshVault(300, 32);
+    // The vault's own questions, byte for byte, to compare after the CLI gives up.
+    const original = new Map(questionFiles(vault).map((f) => [f, readFileSync(join(vault, f))]));
+    expect(original.size).toBe(300);
     const { child, log } = startRun(vault, port, { VAULT_LOOP_REDIS_DOWN_TIMEOUT_MS: '3000' });
-    const runId = await until('the run id', 30_000, () => /run (\S+) started/.exec(log.err())?.[1]);
+    const runId = await until('the run id', 90_000, () => /run (\S+) started/.exec(log.err())?.[1]);
     const store = new RunStore(client, PREFIX);
     await until('calls in flight', 60_000, async () => ((await store.get(runId))?.callsUsed ?? 0) >= 3);
     client.disconnect();
@@ -98,5 +103,19 @@ describe('Redis faults', () => {
     expect(tempFiles(vault)).toEqual([]);
     const v = await validateVault(vault);
     expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    // Every original question is still there, unchanged; every other question file is a new draft:
+    // a freshly minted id (none of the originals'), named after its file, in its track's folder.
+    const after = questionFiles(vault);
+    for (const [f, bytes] of original) {
+      expect(after, f).toContain(f);
+      expect(readFileSync(join(vault, f)).equals(bytes), `${f} byte-identical`).toBe(true);
+    }
+    const originalIds = new Set([...original.keys()].map((f) => basename(f, '.yaml')));
+    for (const f of after.filter((x) => !original.has(x))) {
+      const doc = parseYaml(readFileSync(join(vault, f), 'utf8')) as { id: string; track: string };
+      expect(f).toBe(`questions/${doc.track}/${f.split('/')[2]}/${doc.id}.yaml`);
+      expect(doc.id).toMatch(new RegExp(`^${doc.track}-\\d+$`));
+      expect(originalIds.has(doc.id), f).toBe(false);
+    }
   });
 });

@@ -7,6 +7,7 @@ import { join, relative, sep } from 'node:path';
 import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateQuestion } from '../../src/corpus/schema.js';
+import { isLevel, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 import { promptHashes, readPromptBlock } from '../../src/llm/prompts.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
@@ -64,12 +65,15 @@ export function expectJudgePrompts(requests: Seen[], drafts: Map<string, DraftRe
   const judged = requests.filter(isJudge);
   expect(judged.length).toBeGreaterThan(0);
   for (const r of judged) {
-    const block = readPromptBlock(r.prompt!, 'drafts') as { id: string; competency_area: string }[];
+    const block = readPromptBlock(r.prompt!, 'drafts') as { id: string; competency_area: string; level: string; bloom_level: string }[];
     expect(block.length).toBeGreaterThan(0);
     expect(block.length).toBeLessThanOrEqual(chunkSize);
     for (const d of block) {
       expect(drafts.has(d.id), `judge asked about unknown draft ${d.id}`).toBe(true);
       expect(d.competency_area).toMatch(/\S/);
+      // Each draft's Bloom level is the one of its level.
+      expect(isLevel(d.level), `${d.id} level ${d.level}`).toBe(true);
+      expect(d.bloom_level, `${d.id} bloom_level`).toBe(LEVEL_BLOOM[d.level as keyof typeof LEVEL_BLOOM]);
     }
   }
 }
