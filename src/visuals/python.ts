@@ -178,6 +178,15 @@ def install(root, cap):
             report("blocked", "%s %r" % (event, args[:2] if isinstance(args, tuple) else args))
             raise PermissionError_("vault-loop sandbox: %s is not allowed" % event)
     sys.addaudithook(hook)
+# The plotting libraries are the machine's, not the model's: they are imported before the hook, so
+# what they do once at import (numpy loads itself through ctypes and sets an environment variable)
+# is not taken for the script's doing. The script then finds them already imported.
+try:
+    import numpy, matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+except ImportError:
+    pass
 install(os.path.realpath(sys.argv[1]), int(sys.argv[3]))
 script = sys.argv[2]
 del install
