@@ -21,8 +21,13 @@ describe('queue catalog', () => {
     expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge', 'revise']);
     for (const q of QUEUE_CATALOG) {
       expect(q.defaults.attempts, q.name).toBeGreaterThan(1);
-      expect(q.defaults.removeOnComplete, q.name).toBeTruthy();
-      expect(q.defaults.removeOnFail, q.name).toBeTruthy();
+      // Bounded by a count (a bare `true` would drop the results flows and late retries read at once).
+      for (const keep of [q.defaults.removeOnComplete, q.defaults.removeOnFail] as { count?: number; age?: number }[]) {
+        expect(keep.count, q.name).toBeGreaterThan(0);
+        expect(keep.count, q.name).toBeLessThanOrEqual(5000);
+      }
+      expect(['exponential', 'fixed'], q.name).toContain((q.defaults.backoff as { type: string }).type);
+      expect((q.defaults.backoff as { delay: number }).delay, q.name).toBeGreaterThanOrEqual(1000);
       expect(typeof q.payload.safeParse).toBe('function');
       expect(typeof q.result.safeParse).toBe('function');
     }
