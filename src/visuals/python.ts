@@ -133,7 +133,7 @@ export function resolvePython(name = 'python3'): string | null {
 
 /**
  * Runs inside the child before the script: limits, the audit hook, then the script via runpy.
- * argv: [tmp dir, script path, max file bytes]. Violations go to fd 3 as one JSON line each.
+ * argv: [tmp dir, script path, max file bytes, '1' to import numpy and matplotlib first]. Violations go to fd 3 as one JSON line each.
  * PermissionError is an OSError, so a library that tries a helper (matplotlib and fc-list) fails soft.
  */
 const BOOTSTRAP = String.raw`
@@ -178,15 +178,16 @@ def install(root, cap):
             report("blocked", "%s %r" % (event, args[:2] if isinstance(args, tuple) else args))
             raise PermissionError_("vault-loop sandbox: %s is not allowed" % event)
     sys.addaudithook(hook)
-# The plotting libraries are the machine's, not the model's: they are imported before the hook, so
-# what they do once at import (numpy loads itself through ctypes and sets an environment variable)
-# is not taken for the script's doing. The script then finds them already imported.
-try:
-    import numpy, matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot
-except ImportError:
-    pass
+# The plotting libraries are the machine's, not the model's: when the script uses them they are
+# imported before the hook, so what they do once at import (numpy loads itself through ctypes and
+# sets an environment variable) is not taken for the script's doing. The script finds them imported.
+if sys.argv[4] == "1":
+    try:
+        import numpy, matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+    except ImportError:
+        pass
 install(os.path.realpath(sys.argv[1]), int(sys.argv[3]))
 script = sys.argv[2]
 del install
@@ -237,7 +238,7 @@ export async function renderMatplotlib(script: string, opts: MatplotlibOptions):
       PYTHONDONTWRITEBYTECODE: '1',
     };
     // -I: ignore PYTHON* variables and the user site; -B: no .pyc files.
-    const argv = [...prefix, python, '-I', '-B', '-c', BOOTSTRAP, dir, scriptPath, String(maxOut)];
+    const argv = [...prefix, python, '-I', '-B', '-c', BOOTSTRAP, dir, scriptPath, String(maxOut), /\b(?:matplotlib|numpy)\b/.test(script) ? '1' : '0'];
     const child = spawn(argv[0]!, argv.slice(1), { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     const stderr = collect(child.stderr, 16 * 1024);
     collect(child.stdout, 1024);
