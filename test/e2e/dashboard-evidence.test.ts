@@ -9,7 +9,6 @@
  *   - the run page's pause, resume and stop buttons steer a live run, and the page follows it live.
  * Screenshots go to test-artifacts/dashboard/.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +19,10 @@ import type { RunState } from '../../src/scheduler/state.js';
 import { readJson, runDir, type LoopSummary } from '../../src/scheduler/records.js';
 import type { CoverageReport } from '../../src/analysis/types.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { launchChromium } from '../helpers/browser.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { contextOnlyFor as contextOnlyForBrowser, launchChromium, screenshot } from '../helpers/browser.js';
 import { freshVault, offlineAnswerer, openHost, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
 const OPERATOR = 'evidence-operator-token';
 const VIEWER = 'evidence-viewer-token';
 /** USD per million tokens: the run's cost is a real, non-zero number. */
@@ -35,7 +32,6 @@ let browser: Browser;
 const offHost: string[] = [];
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   browser = await launchChromium();
 }, 60_000);
 
@@ -43,19 +39,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A browser context (its own cookies) whose pages may reach only `origin`; anything else is aborted and recorded. */
-async function contextOnlyFor(origin: string): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  await ctx.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
-  return ctx;
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) => screenshot(page, name);
+const contextOnlyFor = (origin: string) => contextOnlyForBrowser(browser, origin, offHost);
 
 /** The overview row of a run, keyed by the column headers. */
 async function overviewRow(page: Page, runId: string): Promise<Record<string, string>> {

@@ -8,7 +8,6 @@
  *   - the run page's own "retry all" button retries every failed judge chunk of the run.
  * Screenshots go to test-artifacts/dashboard/.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +16,10 @@ import { VERDICT_COLORS } from '../../dashboard/charts.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import type { IterRecord, JudgeSummary } from '../../src/scheduler/records.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { launchChromium } from '../helpers/browser.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, screenshot } from '../helpers/browser.js';
 import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
 const OPERATOR = 'evidence2-operator-token';
 /** USD per million tokens: costs are real, non-zero numbers. */
 const PRICES = { 'offline-v1': { input: 3, output: 15 }, 'judge-model': { input: 1, output: 4 } };
@@ -32,7 +29,6 @@ let browser: Browser;
 const offHost: string[] = [];
 
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   browser = await launchChromium();
 }, 60_000);
 
@@ -40,19 +36,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** A browser context whose pages may reach only `origin`; anything else is aborted and recorded. */
-async function contextOnlyFor(origin: string): Promise<BrowserContext> {
-  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  await ctx.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
-  return ctx;
-}
-
-const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (page: Page, name: string) => screenshot(page, name);
+const contextOnlyFor = (origin: string) => contextOnlyForBrowser(browser, origin, offHost);
 
 /** `#rrggbb` as the browser's computed `rgb(r, g, b)`. */
 const rgb = (hex: string): string => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;

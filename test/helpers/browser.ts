@@ -1,6 +1,8 @@
 /** Debian's Chromium through playwright-core, for the browser tests (never a downloaded browser). */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { PROJECT_ROOT } from './fixtures.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -10,6 +12,27 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** Where the browser tests keep their screenshots. */
+export const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
+
+/** A full-page screenshot kept as a test artifact: test-artifacts/dashboard/<name>.png. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** A browser context (its own cookies) whose pages may reach only `origin`; anything else is aborted and recorded in `offHost`. */
+export async function contextOnlyFor(browser: Browser, origin: string, offHost: string[]): Promise<BrowserContext> {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  await ctx.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin)) return route.continue();
+    offHost.push(url);
+    return route.abort();
+  });
+  return ctx;
 }
 
 /** A page that may reach only `origin`: anything else is aborted and recorded in `offHost`. */

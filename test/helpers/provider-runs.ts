@@ -12,7 +12,8 @@ import { promptHashes, readPromptBlock } from '../../src/llm/prompts.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import type { AppliedVerdict, DraftRecord } from '../../src/scheduler/state.js';
-import { readRecords, type RunRecords } from './pipeline.js';
+import { FakeLlmServer, type Protocol, type SeenRequest } from './fake-llm/index.js';
+import { offlineAnswerer, readRecords, type RunRecords } from './pipeline.js';
 
 /** A request as a fake server or the fake gemini CLI saw it. */
 export interface Seen {
@@ -126,4 +127,34 @@ export async function expectRunApplied(
   expect(runJson.prompts).toEqual(promptHashes());
   expect(Object.keys(runJson.prompts)).toEqual(expect.arrayContaining(['generate', 'judge', 'repair', 'revise']));
   return { rec, drafts, verdicts, unjudged };
+}
+
+export type Kind = 'generate' | 'judge' | 'repair' | 'other';
+export const kindOf = (req: Seen): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : 'other');
+/** Rewrites the offline model's answer to the n-th request of a kind (0-based) before the server sends it. */
+export type Rewrite = (text: string, req: SeenRequest, kind: Kind, nth: number) => string | Promise<string>;
+
+/** A fake server answering with the offline provider, through `rewrite`; `answered` holds the text each request got. */
+export async function offlineServer(
+  protocol: Protocol,
+  seed: number,
+  opts: { apiKey: string; expectModel?: string; defectRate?: number; rewrite?: Rewrite },
+): Promise<{ server: FakeLlmServer; answered: Map<SeenRequest, string> }> {
+  const offline = await offlineAnswerer(seed, opts.defectRate ?? 0);
+  const answered = new Map<SeenRequest, string>();
+  const counts: Record<Kind, number> = { generate: 0, judge: 0, repair: 0, other: 0 };
+  const server = await FakeLlmServer.start({
+    protocol,
+    apiKey: opts.apiKey,
+    ...(opts.expectModel ? { expectModel: opts.expectModel } : {}),
+    answer: async (req) => {
+      const kind = kindOf(req);
+      const nth = counts[kind]++;
+      const text = await offline(req);
+      const out = opts.rewrite ? await opts.rewrite(text, req, kind, nth) : text;
+      answered.set(req, out);
+      return out;
+    },
+  });
+  return { server, answered };
 }

@@ -28,9 +28,9 @@ import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import { FakeLlmServer, installFakeGeminiCli, type SeenRequest } from '../helpers/fake-llm/index.js';
-import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
+import { expectRunApplied, isGenerate, isJudge, isRepair, kindOf, offlineServer, questionFiles, type Rewrite } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+import { freshVault, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
 
 const KEY = 'sk-evidence';
 let redis: TestRedis;
@@ -44,31 +44,8 @@ afterAll(async () => {
 });
 
 type Item = Record<string, unknown>;
-type Kind = 'generate' | 'judge' | 'repair' | 'other';
-/** Rewrites the offline model's answer to the n-th request of a kind (0-based) before the server sends it. */
-type Rewrite = (text: string, req: SeenRequest, kind: Kind, nth: number) => string | Promise<string>;
-
-const kindOf = (req: SeenRequest): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : 'other');
-
-/** An openai fake server answering with the offline provider (no defects), through `rewrite`; `answered` holds what each request got. */
-async function evidenceServer(seed: number, rewrite?: Rewrite): Promise<{ server: FakeLlmServer; answered: Map<SeenRequest, string> }> {
-  const offline = await offlineAnswerer(seed, 0);
-  const answered = new Map<SeenRequest, string>();
-  const counts: Record<Kind, number> = { generate: 0, judge: 0, repair: 0, other: 0 };
-  const server = await FakeLlmServer.start({
-    protocol: 'openai',
-    apiKey: KEY,
-    answer: async (req) => {
-      const kind = kindOf(req);
-      const nth = counts[kind]++;
-      const text = await offline(req);
-      const out = rewrite ? await rewrite(text, req, kind, nth) : text;
-      answered.set(req, out);
-      return out;
-    },
-  });
-  return { server, answered };
-}
+/** An openai fake server answering with the offline provider (no defects), through `rewrite`. */
+const evidenceServer = (seed: number, rewrite?: Rewrite) => offlineServer('openai', seed, { apiKey: KEY, ...(rewrite ? { rewrite } : {}) });
 
 function evidenceConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}, on: TestRedis = redis) {
   return testConfig(on, vault, {

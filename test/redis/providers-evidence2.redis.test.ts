@@ -22,9 +22,9 @@ import { RunStore } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
 import { FakeLlmServer, fakeUsage, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
-import { expectJudgePrompts, expectRunApplied, isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
+import { expectJudgePrompts, expectRunApplied, isGenerate, isJudge, isRepair, offlineServer as offlineServerOf, type Rewrite } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const KEY = 'sk-evidence2';
 let redis: TestRedis;
@@ -38,35 +38,9 @@ afterAll(async () => {
 });
 
 type Item = Record<string, unknown>;
-type Kind = 'generate' | 'judge' | 'repair' | 'other';
-const kindOf = (req: SeenRequest): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : 'other');
-/** Rewrites the offline model's answer to the n-th request of a kind (0-based) before the server sends it. */
-type Rewrite = (text: string, req: SeenRequest, kind: Kind, nth: number) => string;
-
-/** A fake server answering with the offline provider, through `rewrite`; `answered` holds the text each request got. */
-async function offlineServer(
-  protocol: Protocol,
-  seed: number,
-  opts: { apiKey?: string; expectModel?: string; defectRate?: number; rewrite?: Rewrite } = {},
-): Promise<{ server: FakeLlmServer; answered: Map<SeenRequest, string> }> {
-  const offline = await offlineAnswerer(seed, opts.defectRate ?? 0);
-  const answered = new Map<SeenRequest, string>();
-  const counts: Record<Kind, number> = { generate: 0, judge: 0, repair: 0, other: 0 };
-  const server = await FakeLlmServer.start({
-    protocol,
-    apiKey: opts.apiKey ?? KEY,
-    ...(opts.expectModel ? { expectModel: opts.expectModel } : {}),
-    answer: async (req) => {
-      const kind = kindOf(req);
-      const nth = counts[kind]++;
-      const text = await offline(req);
-      const out = opts.rewrite ? opts.rewrite(text, req, kind, nth) : text;
-      answered.set(req, out);
-      return out;
-    },
-  });
-  return { server, answered };
-}
+/** A fake server answering with the offline provider, through `rewrite` (this file's key unless given). */
+const offlineServer = (protocol: Protocol, seed: number, opts: { apiKey?: string; expectModel?: string; defectRate?: number; rewrite?: Rewrite } = {}) =>
+  offlineServerOf(protocol, seed, { ...opts, apiKey: opts.apiKey ?? KEY });
 
 function openaiConfig(vault: string, server: FakeLlmServer, flags: ConfigInput = {}) {
   return testConfig(redis, vault, {
