@@ -127,8 +127,8 @@ const NAMED_ENV: Partial<Record<keyof Config, string>> = {
 
 export const CONFIG_KEYS = Object.keys(ConfigSchema.shape) as (keyof Config)[];
 
-/** Keys whose values are secrets: never echoed in an error message. */
-const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'dashboardBasicAuth', 'dashboardViewerBasicAuth']);
+/** Keys whose values are secrets: never echoed in an error message, never stored with a run. */
+export const SECRET_KEYS: ReadonlySet<keyof Config> = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'dashboardBasicAuth', 'dashboardViewerBasicAuth']);
 
 export function envNameFor(key: keyof Config): string {
   return NAMED_ENV[key] ?? `VAULT_LOOP_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
-import { judgeSettings } from '../config/index.js';
+import { judgeSettings, SECRET_KEYS } from '../config/index.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { promptHashes } from '../llm/prompts.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
@@ -23,7 +23,7 @@ import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
 import type { RunConfig } from './steps.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
-const NOT_STORED = new Set(['openaiApiKey', 'geminiApiKey', 'anthropicApiKey', 'dashboardToken', 'dashboardViewerToken', 'dashboardBasicAuth', 'dashboardViewerBasicAuth', 'redisUrl']);
+const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
 
 export function storedConfig(cfg: Config): Record<string, unknown> {
   return Object.fromEntries(Object.entries(cfg).filter(([k, v]) => !NOT_STORED.has(k) && v !== undefined));
