@@ -1,4 +1,5 @@
 /** Live progress of a run: a redrawn line on a TTY, plain lines (on change) otherwise. */
+import { PENDING_STATES } from '../queues/define.js';
 import type { RunState } from '../scheduler/state.js';
 
 export interface ProgressSnapshot {
@@ -15,7 +16,7 @@ function bar(done: number, total: number, width = 20): string {
 export function describe(s: ProgressSnapshot, maxIters: number): string {
   const pending = (q: string) => {
     const c = s.counts[q] ?? {};
-    return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0);
+    return PENDING_STATES.reduce((n, state) => n + (c[state] ?? 0), 0);
   };
   const calls = s.state.callsUsed;
   // A completed run's iter is the plan step that decided to stop: that many iterations ran. A run

@@ -46,5 +46,8 @@ export function jobId(...parts: (string | number)[]): string {
 }
 
 /** Removal limits: completed jobs go after a day or past the count; failed ones stay longer (retry). */
+/** The BullMQ states of a job that has not finished yet. */
+export const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
+
 export const KEEP_COMPLETED = { age: 24 * 3600, count: 2000 } as const;
 export const KEEP_FAILED = { age: 14 * 24 * 3600, count: 5000 } as const;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { Job, type ConnectionOptions } from 'bullmq';
 import type { Config } from '../../config/index.js';
-import { createQueues, QUEUE_NAMES, type Queues } from '../../queues/index.js';
+import { createQueues, PENDING_STATES, QUEUE_NAMES, type Queues } from '../../queues/index.js';
 import { createRedis, type RedisTarget } from '../../redis/index.js';
 import { CorpusHost, VaultLockedError } from '../../scheduler/host.js';
 import { RunStore } from '../../scheduler/state.js';
@@ -34,8 +34,6 @@ export async function retryFailedJobs(queues: Queues, queue: keyof Queues, runId
 export async function retryFailed(queues: Queues, queue: keyof Queues, runId?: string): Promise<string[]> {
   return (await retryFailedJobs(queues, queue, runId)).map((j) => j.id);
 }
-
-const PENDING_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'] as const;
 
 /**
  * Judges and applies retried judge chunks of runs whose vault no `vault-loop run` holds: a
