@@ -299,8 +299,8 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
   const arr = extractItems(raw);
   const byIndex = new Map(cells.map((c) => [c.index, c]));
   const items = new Map<number, GeneratedItem>();
-  const failed = new Map<number, string>();
-  const rejected = new Map<number, unknown>();
+  /** Cells whose item failed the schema: the reason, and the item as sent (the repair prompt shows it). */
+  const failed = new Map<number, { error: string; item: unknown }>();
   const unknown: UnknownItem[] = [];
   const hasIndex = (v: unknown) => !!v && typeof v === 'object' && 'cell_index' in v && (v as { cell_index: unknown }).cell_index !== null;
   const positional = arr.length === cells.length && arr.every((v) => !hasIndex(v));
@@ -319,8 +319,7 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
       return;
     }
     if (!parsed.success) {
-      failed.set(cell.index, zodMessage(parsed.error));
-      rejected.set(cell.index, value);
+      failed.set(cell.index, { error: zodMessage(parsed.error), item: value });
       return;
     }
     const finished = finishItem(parsed.data, { competency_area: cell.competency_area, with_visual: cell.with_visual, level: cell.level, visual_format: cell.visual_format });
@@ -330,7 +329,7 @@ export function parseGenerateAnswer(raw: string, cells: readonly CellLike[]): Ge
   const failures: ItemFailure[] = [];
   for (const c of cells) {
     if (items.has(c.index)) continue;
-    failures.push({ cellIndex: c.index, error: failed.get(c.index) ?? 'missing in response', ...(rejected.has(c.index) ? { item: rejected.get(c.index) } : {}) });
+    failures.push({ cellIndex: c.index, ...(failed.get(c.index) ?? { error: 'missing in response' }) });
   }
   return { items, failures, unknown };
 }
