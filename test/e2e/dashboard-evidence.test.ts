@@ -18,9 +18,10 @@ import type { CorpusHost } from '../../src/scheduler/host.js';
 import type { RunState } from '../../src/scheduler/state.js';
 import { readJson, runDir, type LoopSummary } from '../../src/scheduler/records.js';
 import type { CoverageReport } from '../../src/analysis/types.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import type { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { contextOnlyFor as contextOnlyForBrowser, launchChromium, screenshot } from '../helpers/browser.js';
-import { freshVault, offlineAnswerer, openHost, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, openHost, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const OPERATOR = 'evidence-operator-token';
@@ -92,18 +93,10 @@ describe('a finished run whose judge chunks failed', () => {
   beforeAll(async () => {
     redis = await useTestRedis('e2e-dashboard-evidence');
     vault = await freshVault(300, 8);
-    server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(8) });
     // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-    for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
-    const cfg = testConfig(redis, vault, {
-      maxIters: 2,
-      maxCalls: 60,
-      judgeProvider: 'openai',
-      judgeModel: 'judge-model',
-      judgeBaseUrl: server.baseUrl,
-      openaiApiKey: 'sk-test',
-      prices: PRICES,
-    });
+    const failing = await failingJudge(8);
+    server = failing.server;
+    const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, ...failing.judge, prices: PRICES });
     const done = await runToEnd(redis, cfg);
     expect(done.state.status).toBe('completed');
     runId = done.runId;

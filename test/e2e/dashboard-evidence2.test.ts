@@ -15,9 +15,10 @@ import { startDashboard, type RunningDashboard } from '../../dashboard/index.js'
 import { VERDICT_COLORS } from '../../dashboard/charts.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import type { IterRecord, JudgeSummary } from '../../src/scheduler/records.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import type { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, screenshot } from '../helpers/browser.js';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const OPERATOR = 'evidence2-operator-token';
@@ -284,17 +285,14 @@ describe('the run page\'s "retry all" button', () => {
   beforeAll(async () => {
     redis = await useTestRedis('e2e-dashboard-evidence2-retry');
     vault = await freshVault(300, 22);
-    server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(22) });
     // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-    for (let i = 0; i < 200; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const failing = await failingJudge(22, { failures: 200 });
+    server = failing.server;
     const cfg = testConfig(redis, vault, {
       maxIters: 2,
       maxCalls: 60,
       maxDropRate: 1,
-      judgeProvider: 'openai',
-      judgeModel: 'judge-model',
-      judgeBaseUrl: server.baseUrl,
-      openaiApiKey: 'sk-test',
+      ...failing.judge,
       offlineDefectRate: 0.6,
       offlineDefectKinds: ['form', 'wrong-arithmetic'],
       prices: PRICES,

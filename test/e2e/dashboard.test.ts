@@ -11,10 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import type { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
@@ -33,10 +34,10 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-dashboard');
   const vault = await freshVault(300, 8);
-  server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(8) });
   // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-  for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
-  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: 'sk-test' });
+  const failing = await failingJudge(8);
+  server = failing.server;
+  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, ...failing.judge });
   const done = await runToEnd(redis, cfg);
   expect(done.state.status).toBe('completed');
   runId = done.runId;

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import type { ConfigInput } from '../../src/config/index.js';
 import { validateQuestion } from '../../src/corpus/schema.js';
 import { isLevel, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 import { promptHashes, readPromptBlock } from '../../src/llm/prompts.js';
@@ -157,4 +158,16 @@ export async function offlineServer(
     },
   });
   return { server, answered };
+}
+
+/**
+ * A fake openai judge answering with the offline model whose first `failures` requests fail with
+ * 503 (`server.clearScript()` lets it answer): a run judged by it ends with failed judge chunks.
+ * `judge` is the config that points a run's judge at it.
+ */
+export async function failingJudge(seed: number, opts: { apiKey?: string; failures?: number } = {}): Promise<{ server: FakeLlmServer; judge: ConfigInput }> {
+  const apiKey = opts.apiKey ?? 'sk-test';
+  const server = await FakeLlmServer.start({ protocol: 'openai', apiKey, answer: await offlineAnswerer(seed) });
+  for (let i = 0; i < (opts.failures ?? 100); i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+  return { server, judge: { judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: apiKey } };
 }

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { ids } from '../../src/scheduler/flows.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const OPERATOR = 'operator-token-bullboard';
 const VIEWER = 'viewer-token-bullboard';
@@ -37,9 +37,8 @@ async function waitFor(cond: () => boolean | Promise<boolean>, what: string, tim
 describe('late retry from Bull Board', () => {
   it("a judge chunk retried through Bull Board's HTTP API by an operator completes, and its late apply rewrites judge_summary.json, iter_record.json and loop_summary.json; a viewer is refused", async () => {
     const vault = await freshVault(300, 81);
-    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-bb', answer: await offlineAnswerer(81) });
     // Only the judge talks to this server; every judge request fails (503) until the script is cleared.
-    for (let i = 0; i < 200; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { server, judge } = await failingJudge(81, { apiKey: 'sk-bb', failures: 200 });
     const cfg = testConfig(redis, vault, {
       maxIters: 1,
       maxCalls: 100,
@@ -47,10 +46,7 @@ describe('late retry from Bull Board', () => {
       genBatchSize: 5,
       genCallsPerIter: 2,
       judgeChunkSize: 5,
-      judgeProvider: 'openai',
-      judgeModel: 'judge-model',
-      judgeBaseUrl: server.baseUrl,
-      openaiApiKey: 'sk-bb',
+      ...judge,
     });
     const { runId, state, host } = await runToEnd(redis, cfg);
     let dash: RunningDashboard | undefined;

@@ -17,9 +17,9 @@ import { createRuntimeContext } from '../../src/workers/context.js';
 import { startWorkers } from '../../src/workers/runtime.js';
 import { retryFailed } from '../../src/cli/commands/retry.js';
 import { loadVault } from '../../src/corpus/loader.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
+import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 import type { Config } from '../../src/config/index.js';
 
 let redis: TestRedis;
@@ -188,17 +188,9 @@ describe('apply', () => {
 
   it('a judge chunk that failed is retried after the run ended, and the records then include its verdicts', async () => {
     const vault = await freshVault(300, 5);
-    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(5) });
     // Every judge request fails (503) until the script is cleared, so the chunks fail for good.
-    const cfg = testConfig(redis, vault, {
-      maxIters: 1,
-      maxCalls: 100,
-      judgeProvider: 'openai',
-      judgeModel: 'judge-model',
-      judgeBaseUrl: server.baseUrl,
-      openaiApiKey: 'sk-test',
-    });
-    for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { server, judge } = await failingJudge(5);
+    const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, ...judge });
     const { runId, state, host } = await runToEnd(redis, cfg);
     expect(state.status).toBe('completed');
     const before = readRecords(vault, runId);
@@ -224,9 +216,8 @@ describe('apply', () => {
 
   it('`vault-loop retry` after the run process is gone judges and applies the chunks itself, and the records include them', async () => {
     const vault = await freshVault(300, 6);
-    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(6) });
-    const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: 'sk-test' });
-    for (let i = 0; i < 100; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { server, judge } = await failingJudge(6);
+    const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, ...judge });
     const { runId, state, host } = await runToEnd(redis, cfg);
     // The run's process ends: nothing holds the vault or applies anything any more.
     await host.close();

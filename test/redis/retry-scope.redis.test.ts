@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryFailedJobs } from '../../src/cli/commands/retry.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -18,14 +18,13 @@ afterAll(async () => {
 
 describe('retry scope', () => {
   it('--run retries only that run; no --run retries every run', async () => {
-    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'sk-test', answer: await offlineAnswerer(71) });
     // Every judge request fails: both runs end with failed judge chunks.
-    for (let i = 0; i < 400; i++) server.script({ type: 'error', status: 503, message: 'overloaded' });
+    const { server, judge } = await failingJudge(71, { failures: 400 });
     const runs: string[] = [];
     try {
       for (const seed of [71, 72]) {
         const vault = await freshVault(300, seed);
-        const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 40, judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: server.baseUrl, openaiApiKey: 'sk-test' });
+        const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 40, ...judge });
         const { runId, state, host } = await runToEnd(redis, cfg);
         expect(state.status).toBe('completed');
         runs.push(runId);
