@@ -531,6 +531,20 @@ describe('a generate worker killed after the provider answered', () => {
       expect(new Set(gens).size).toBe(gens.length);
       const { drafts } = await expectAllCellsDrafted(host, vault, runId);
       expect(drafts.size).toBe(5);
+      expect(server.requests.filter(isRepair).map((r) => r.step.type)).toEqual(['hang', 'answer']);
+
+      // The budget: every request that reached the provider is accounted for exactly once. The
+      // cache hit added nothing; the repair call the killed worker never saw answered stays
+      // reserved (it may have been billed), the others are used.
+      const rec = readRecords(vault, runId);
+      const answered = server.requests.filter((r) => r.step.type === 'answer').length;
+      expect(answered).toBe(server.requests.length - 1);
+      expect(state.callsUsed + state.callsReserved).toBe(server.requests.length);
+      expect(state.callsUsed).toBe(answered);
+      expect(rec.summary.calls_used_total).toBe(state.callsUsed);
+      expect(rec.summary.calls_reserved).toBe(state.callsReserved);
+      expect(rec.iters).toHaveLength(1);
+      expect(rec.iters[0]!.record!.calls_used_iter).toBe(state.callsUsed);
     } finally {
       clearInterval(watch);
       await local.close();
