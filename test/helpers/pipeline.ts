@@ -6,10 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { synthesizeVault } from '../../src/corpus/synth.js';
+import type { ConnectionOptions } from 'bullmq';
+import { createQueues, type QueueName } from '../../src/queues/index.js';
+import { createRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/scheduler/host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
-import type { RunState } from '../../src/scheduler/state.js';
+import { RunStore, type RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
+import { createRuntimeContext } from '../../src/workers/context.js';
+import { startWorkers, type WorkerTimings } from '../../src/workers/runtime.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestRedis } from './redis.js';
 
@@ -147,4 +152,20 @@ export function vaultSnapshot(vault: string): string {
   };
   walk(vault, '');
   return h.digest('hex');
+}
+
+/**
+ * Stateless workers of the given queues in this process, with their own connections (as
+ * `vault-loop worker --queues …` runs them elsewhere); returns the function that stops them.
+ */
+export function inProcessWorkers(redis: TestRedis, cfg: Config, names: Exclude<QueueName, 'control' | 'apply'>[], timings?: WorkerTimings): () => Promise<void> {
+  const target = { options: redis.options, describe: redis.url };
+  const client = createRedis(target, 'client');
+  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
+  const running = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger, ...(timings ? { timings } : {}) }), names);
+  return async () => {
+    await running.close();
+    await queues.close();
+    client.disconnect();
+  };
 }

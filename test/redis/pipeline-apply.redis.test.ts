@@ -5,22 +5,16 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanMaxIds } from '../../src/corpus/ids.js';
 import type { Track } from '../../src/corpus/taxonomy.js';
-import { QUEUE_NAMES, createQueues } from '../../src/queues/index.js';
-import { createRedis } from '../../src/redis/index.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers } from '../../src/workers/runtime.js';
 import { retryFailed } from '../../src/cli/commands/retry.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
-import type { Config } from '../../src/config/index.js';
+import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot, inProcessWorkers } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -29,22 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.cleanup();
 });
-
-/** Stateless workers of the given queues, in this process, with their own connections. */
-function statelessWorkers(cfg: Config, names: ('generate' | 'judge' | 'render')[]) {
-  const target = { options: redis.options, describe: redis.url };
-  const client = createRedis(target, 'client');
-  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
-  const ctx = createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger });
-  const running = startWorkers(ctx, names);
-  return {
-    close: async () => {
-      await running.close();
-      await queues.close();
-      client.disconnect();
-    },
-  };
-}
 
 async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -116,17 +94,17 @@ describe('apply', () => {
     const cfg = testConfig(redis, vault, { offlineDefectRate: 1, offlineDefectKinds: ['wrong-arithmetic'], maxIters: 1, maxDropRate: 1, maxCalls: 100 });
     // The host only: generation runs first, judging only once the drafts were edited.
     const host = await openHost(redis, cfg, false);
-    const gen = statelessWorkers(cfg, ['generate']);
+    const stopGen = inProcessWorkers(redis, cfg, ['generate']);
     const runId = await host.startRun(cfg);
     await waitFor(async () => (await host.store.get(runId))!.phase === 'judge', 'drafts to be written');
-    await gen.close();
+    await stopGen();
     const drafts = [...(await host.store.drafts(runId)).values()];
     expect(drafts.length).toBeGreaterThan(0);
     const edited = drafts.filter((_, i) => i % 2 === 0);
     for (const d of edited) appendFileSync(join(vault, d.path), '# edited by a maintainer\n');
-    const judge = statelessWorkers(cfg, ['judge', 'render']);
+    const stopJudge = inProcessWorkers(redis, cfg, ['judge', 'render']);
     const state = await host.waitForRun(runId, undefined, undefined, 100);
-    await judge.close();
+    await stopJudge();
     const verdicts = await host.store.verdicts(runId);
     await host.close();
     expect(state.status).toBe('completed');

@@ -6,21 +6,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import { loadVault, parseQuestionText } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
-import { createQueues } from '../../src/queues/index.js';
-import { createRedis } from '../../src/redis/index.js';
-import { RunStore } from '../../src/scheduler/state.js';
-import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers } from '../../src/workers/runtime.js';
 import { FakeLlmServer, type SeenRequest, type Step } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig, inProcessWorkers } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 const children: ChildProcess[] = [];
@@ -494,10 +487,7 @@ describe('a generate worker killed after the provider answered', () => {
     const cfg = faultConfig(vault, server, { genCallsPerIter: 1 }, own);
     const host = await openHost(own, cfg, false);
     // Judge and render in this process; generate only in the child processes.
-    const target = { options: own.options, describe: own.url };
-    const client = createRedis(target, 'client');
-    const queues = createQueues({ connection: own.options as ConnectionOptions, prefix: cfg.prefix });
-    const local = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), ['judge', 'render']);
+    const stopLocal = inProcessWorkers(own, cfg, ['judge', 'render']);
     const workerArgs = ['worker', '--queues', 'generate', '--redis', own.url, '--prefix', own.prefix, '--batch-window', '2000', '--gen-batch-size', '5', '--lock-duration', '1000'];
     const first = spawnCli(workerArgs, { OPENAI_API_KEY: 'sk-faults' });
     children.push(first);
@@ -547,9 +537,7 @@ describe('a generate worker killed after the provider answered', () => {
       expect(rec.iters[0]!.record!.calls_used_iter).toBe(state.callsUsed);
     } finally {
       clearInterval(watch);
-      await local.close();
-      await queues.close();
-      client.disconnect();
+      await stopLocal();
       await host.close();
       await server.close();
     }

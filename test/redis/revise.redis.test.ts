@@ -4,20 +4,13 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config/index.js';
-import { createQueues } from '../../src/queues/index.js';
-import { createRedis } from '../../src/redis/index.js';
-import { RunStore } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers } from '../../src/workers/runtime.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/scheduler/host.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, inProcessWorkers } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -26,18 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.cleanup();
 });
-
-function workersOf(cfg: Config, names: ('generate' | 'judge' | 'render' | 'revise')[]) {
-  const target = { options: redis.options, describe: redis.url };
-  const client = createRedis(target, 'client');
-  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
-  const running = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), names);
-  return async () => {
-    await running.close();
-    await queues.close();
-    client.disconnect();
-  };
-}
 
 // Half the drafts get a form defect (→ NEEDS_FIX), a few a wrong sum (→ DROP): enough of each whatever the run id.
 const flags = { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
@@ -100,7 +81,7 @@ describe('revise', () => {
     const vault = await freshVault(300, 52);
     const cfg = testConfig(redis, vault, { ...flags, offlineDefectRate: 1, maxIters: 1, revise: true });
     const host = await openHost(redis, cfg, false);
-    const stopFirst = workersOf(cfg, ['generate', 'judge', 'render']);
+    const stopFirst = inProcessWorkers(redis, cfg, ['generate', 'judge', 'render']);
     const runId = await host.startRun(cfg);
     // Revision is planned but no revise worker runs yet: edit some of the NEEDS_FIX drafts now.
     for (let i = 0; ; i++) {
@@ -113,7 +94,7 @@ describe('revise', () => {
     expect(needsFix.length).toBeGreaterThan(1);
     const edited = needsFix.filter((_, i) => i % 2 === 0);
     for (const v of edited) appendFileSync(join(vault, v.path), '# fixed by hand\n');
-    const stopRevise = workersOf(cfg, ['revise']);
+    const stopRevise = inProcessWorkers(redis, cfg, ['revise']);
     const state = await host.waitForRun(runId, undefined, undefined, 100);
     const verdicts = await host.store.verdicts(runId);
     await stopRevise();

@@ -11,23 +11,19 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Job, type ConnectionOptions } from 'bullmq';
+import { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config/index.js';
 import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
-import { createQueues, type Queues } from '../../src/queues/index.js';
-import { bullPrefix, createRedis } from '../../src/redis/index.js';
+import type { Queues } from '../../src/queues/index.js';
+import { bullPrefix } from '../../src/redis/index.js';
 import { ids } from '../../src/scheduler/flows.js';
 import { RunStore } from '../../src/scheduler/state.js';
-import { silentLogger } from '../../src/util/log.js';
 import { sanitizeSvg } from '../../src/visuals/index.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers } from '../../src/workers/runtime.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { isJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig, inProcessWorkers } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -36,19 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await redis.cleanup();
 });
-
-/** Stateless workers for only some queues, in this process (as `vault-loop worker --queues …` would run them). */
-function workersOf(cfg: Config, names: ('generate' | 'judge' | 'render' | 'revise')[]): () => Promise<void> {
-  const target = { options: redis.options, describe: redis.url };
-  const client = createRedis(target, 'client');
-  const queues = createQueues({ connection: redis.options as ConnectionOptions, prefix: cfg.prefix });
-  const running = startWorkers(createRuntimeContext({ cfg, target, redis: client, store: new RunStore(client, cfg.prefix), queues, log: silentLogger }), names);
-  return async () => {
-    await running.close();
-    await queues.close();
-    client.disconnect();
-  };
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
@@ -75,7 +58,7 @@ describe('render jobs in the flow', () => {
     const host = await openHost(redis, cfg, false);
     const stops: (() => Promise<void>)[] = [];
     try {
-      stops.push(workersOf(cfg, ['generate']));
+      stops.push(inProcessWorkers(redis, cfg, ['generate']));
       const runId = await host.startRun(cfg);
       // No render or judge worker runs yet: once the judge flow is added, every chunk is in Redis.
       const judgeJobs = await until('the judge flow', async () => {
@@ -120,7 +103,7 @@ describe('render jobs in the flow', () => {
       expect(renderJobs.map((j) => j!.data.draftId).sort()).toEqual(withVisual.map((d) => d.id).sort());
 
       // With renderers running, each chunk's renders complete under it and the chunk becomes runnable.
-      stops.push(workersOf(cfg, ['render']));
+      stops.push(inProcessWorkers(redis, cfg, ['render']));
       for (const judge of judgeJobs) {
         const n = judge.data.drafts.filter((d) => d.visual).length;
         await until(`chunk ${judge.data.chunk} renders`, async () => (await judge.getState()) === 'waiting');
@@ -132,7 +115,7 @@ describe('render jobs in the flow', () => {
         expect(Object.values(values).map((v) => v.draftId).sort()).toEqual(judge.data.drafts.filter((d) => d.visual).map((d) => d.id).sort());
       }
 
-      stops.push(workersOf(cfg, ['judge']));
+      stops.push(inProcessWorkers(redis, cfg, ['judge']));
       const state = await host.waitForRun(runId, undefined, undefined, 100);
       expect(state.status, state.stopReason ?? '').toBe('completed');
       expect(state.stopReason).toBe('max iterations reached');
