@@ -1,7 +1,7 @@
 /** Debian's Chromium through playwright-core, for the browser tests (never a downloaded browser). */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { PROJECT_ROOT } from './fixtures.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -12,6 +12,16 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** A route handler that lets requests to `origin` through and aborts (and records) every other. */
+function onlyTo(origin: string, offHost: string[]): (route: Route) => Promise<void> {
+  return async (route) => {
+    const url = route.request().url();
+    if (url.startsWith(origin)) return await route.continue();
+    offHost.push(url);
+    return await route.abort();
+  };
 }
 
 /** Where the browser tests keep their screenshots. */
@@ -26,23 +36,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 /** A browser context (its own cookies) whose pages may reach only `origin`; anything else is aborted and recorded in `offHost`. */
 export async function contextOnlyFor(browser: Browser, origin: string, offHost: string[]): Promise<BrowserContext> {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  await ctx.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
+  await ctx.route('**/*', onlyTo(origin, offHost));
   return ctx;
 }
 
 /** A page that may reach only `origin`: anything else is aborted and recorded in `offHost`. */
 export async function pageOnlyFor(browser: Browser, origin: string, offHost: string[]): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  await page.route('**/*', (route) => {
-    const url = route.request().url();
-    if (url.startsWith(origin)) return route.continue();
-    offHost.push(url);
-    return route.abort();
-  });
+  await page.route('**/*', onlyTo(origin, offHost));
   return page;
 }
