@@ -10,11 +10,22 @@ const benchDir = join(root, 'bench');
 const all = readdirSync(benchDir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, '')).sort();
 // `--smoke`: every benchmark at a tiny size, to show in CI that each one still runs end to end
 // and prints its ratios (the figures themselves mean nothing at that size).
+// Each lists the ratio lines it must print, each with a measured number.
+const N = String.raw`\d+(?:\.\d+)?`;
 const SMOKE = {
-  analyze: ['--questions', '400', '--runs', '1', '--touch', '2'],
-  overhead: ['--cells', '200', '--questions', '500'],
-  pipeline: ['--latency', '50', '--gen-calls', '2', '--questions', '300'],
-  scaling: ['--latency', '50', '--cells', '8', '--questions', '300'],
+  analyze: {
+    args: ['--questions', '400', '--runs', '1', '--touch', '2'],
+    ratios: [`baseline/cold: +${N}x`, `warm/cold, fresh process: ${N}%`, `warm/cold, same process, stat pass: ${N}%`, `warm/cold, same process, watchers: +${N}%`],
+  },
+  overhead: {
+    args: ['--cells', '200', '--questions', '500'],
+    ratios: [`generate stage / raw BullMQ throughput: ${N}x`, `whole iteration / raw BullMQ throughput: ${N}x`],
+  },
+  pipeline: {
+    args: ['--latency', '50', '--gen-calls', '2', '--questions', '300'],
+    ratios: [`ours vs ideal critical path: median ${N}x`, `original sequential schedule vs ours: median ${N}x faster`],
+  },
+  scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
 };
 const [name, ...rest] = process.argv.slice(2);
 if (name === '--help' || name === '-h') {
@@ -24,18 +35,19 @@ if (name === '--help' || name === '-h') {
 if (name === '--smoke') {
   let bad = 0;
   for (const n of all) {
-    const args = SMOKE[n];
-    if (!args) {
+    const smoke = SMOKE[n];
+    if (!smoke) {
       console.error(`bench: no smoke settings for "${n}" in bin/bench.js`);
       bad++;
       continue;
     }
-    console.log(`\n=== bench ${n} (smoke: ${args.join(' ')}) ===`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, `${n}.bench.ts`), ...args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, encoding: 'utf8' });
+    console.log(`\n=== bench ${n} (smoke: ${smoke.args.join(' ')}) ===`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, `${n}.bench.ts`), ...smoke.args], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root, encoding: 'utf8' });
     process.stdout.write(r.stdout ?? '');
-    // Each benchmark must end and print at least one ratio (a number followed by x or %).
-    if (r.status !== 0 || !/\d(\.\d+)?(x|%)/.test(r.stdout ?? '')) {
-      console.error(`bench: ${n} failed its smoke run (exit ${r.status})`);
+    // Each benchmark must end and print every one of its ratios with a number.
+    const missing = smoke.ratios.filter((re) => !new RegExp(`^${re}`, 'm').test(r.stdout ?? ''));
+    if (r.status !== 0 || missing.length > 0) {
+      console.error(`bench: ${n} failed its smoke run (exit ${r.status})${missing.length ? `; no line matching: ${missing.join(' | ')}` : ''}`);
       bad++;
     }
   }

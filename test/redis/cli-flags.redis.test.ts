@@ -83,7 +83,7 @@ describe('vault-loop run flags', () => {
     for (const it of rec.iters) expect((readJson<{ strategy: string }>(join(it.dir, 'report.json')) ?? { strategy: '' }).strategy).toBe('reference');
   }, 120_000);
 
-  it("judge_summary.json carries the original's fields: model, counts, pass and drop rates, and when it was written", async () => {
+  it("judge_summary.json, iter_record.json and loop_summary.json carry the original's fields; every key of the run is under the {prefix} hash tag", async () => {
     const vault = await freshVault(300, 62);
     const { runId, state, host } = await runToEnd(redis, testConfig(redis, vault, { maxIters: 1, maxCalls: 20, offlineDefectRate: 0.5, offlineDefectKinds: ['form', 'wrong-arithmetic'] }));
     await host.close();
@@ -96,6 +96,17 @@ describe('vault-loop run flags', () => {
     expect(judge.drop_rate).toBe(Number((judge.verdicts.DROP / judge.n_judged).toFixed(4)));
     expect(new Date(judge.generated_at).toISOString()).toBe(judge.generated_at);
     expect(judge.details).toHaveLength(judge.n_judged);
+    const rec = readRecords(vault, runId);
+    const it0 = rec.iters[0]!.record!;
+    expect(it0.pass_rate).toBe(judge.pass_rate);
+    expect(it0.drop_rate).toBe(judge.drop_rate);
+    expect(it0.generated).toBe(judge.n_items);
+    expect(new Date(rec.summary.generated_at).toISOString()).toBe(rec.summary.generated_at);
+    expect(rec.summary.history).toEqual([it0]);
+    // Redis Cluster keeps one run on one slot: every key this run wrote carries the hash tag.
+    const keys = (await redis.client.keys(`*${redis.prefix}*`)).sort();
+    expect(keys.length).toBeGreaterThan(10);
+    expect(keys.filter((k) => !k.startsWith(`{${redis.prefix}}:`))).toEqual([]);
   }, 120_000);
 });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DashboardConfigError, startDashboard, type RunningDashboard } from '../../dashboard/index.js';
+import { checkBindSecurity, DashboardConfigError, startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { storedConfig } from '../../src/scheduler/host.js';
@@ -56,6 +56,18 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await redis.cleanup();
+});
+
+describe('bind addresses', () => {
+  it('any address but loopback needs an operator credential: IPv6 any, a LAN address, a host name', () => {
+    for (const host of ['0.0.0.0', '::', '[::]', '192.168.1.10', '10.0.0.5', 'localhost.example', 'dashboard.internal']) {
+      expect(() => checkBindSecurity(host, {}), host).toThrow(DashboardConfigError);
+      expect(() => checkBindSecurity(host, { viewerToken: 'viewer-only-token' }), host).toThrow(/refusing to listen on/);
+      expect(() => checkBindSecurity(host, { token: 'operator-token' }), host).not.toThrow();
+      expect(() => checkBindSecurity(host, { basicAuth: 'ops:long-enough-password' }), host).not.toThrow();
+    }
+    for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1', '[::1]']) expect(() => checkBindSecurity(host, {}), host).not.toThrow();
+  });
 });
 
 describe('dashboard: basic-auth credentials of its own', () => {
