@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configHash } from '../../src/scheduler/host.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { freshVault, readRecords, runCli, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
+import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { freshVault, offlineAnswerer, readRecords, runCli, runToEnd, startCli, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -108,6 +109,50 @@ describe('vault-loop run flags', () => {
     expect(keys.length).toBeGreaterThan(10);
     expect(keys.filter((k) => !k.startsWith(`{${redis.prefix}}:`))).toEqual([]);
   }, 120_000);
+});
+
+describe('run --workers N, worker --concurrency N', () => {
+  it('set how many judge chunks a process works on at once (counted in flight on the judge server)', async () => {
+    /** `workers`: `run --workers N`; or `{ concurrency }`: `run --no-workers` beside `vault-loop worker --concurrency N`. */
+    const maxInFlight = async (workers: number | { concurrency: number }): Promise<number> => {
+      const vault = await freshVault(300, 64);
+      const offline = await offlineAnswerer(64);
+      let inFlight = 0;
+      let max = 0;
+      const server = await FakeLlmServer.start({
+        protocol: 'openai',
+        apiKey: 'sk-workers',
+        answer: async (req) => {
+          max = Math.max(max, ++inFlight);
+          await new Promise((r) => setTimeout(r, 400));
+          inFlight--;
+          return await offline(req);
+        },
+      });
+      const conn = ['--redis', redis.url, '--prefix', redis.prefix];
+      const env = { OPENAI_API_KEY: 'sk-workers' };
+      const worker = typeof workers === 'number' ? undefined : startCli(['worker', '--queues', 'generate,judge,render', '--concurrency', String(workers.concurrency), ...conn], env);
+      try {
+        // prettier-ignore
+        const r = await runCli(['run', '--vault', vault, ...(typeof workers === 'number' ? ['--workers', String(workers)] : ['--no-workers']), '--max-iters', '1', '--max-calls', '40', '--gen-batch-size', '5', '--gen-calls-per-iter', '2',
+          '--judge-chunk-size', '2', '--judge-provider', 'openai', '--judge-model', 'judge-model', '--judge-base-url', server.baseUrl, '--progress', 'none',
+          ...conn], env);
+        expect(r.code, r.out).toBe(0);
+        expect(server.requests.length).toBeGreaterThanOrEqual(4);
+        return max;
+      } finally {
+        worker?.child.kill('SIGTERM');
+        await worker?.exit;
+        await server.close();
+      }
+    };
+    expect(await maxInFlight(1)).toBe(1);
+    const three = await maxInFlight(3);
+    expect(three).toBeGreaterThanOrEqual(2);
+    expect(three).toBeLessThanOrEqual(3);
+    // The same bound for a separate worker process: `worker --concurrency 1`.
+    expect(await maxInFlight({ concurrency: 1 })).toBe(1);
+  }, 240_000);
 });
 
 describe('no Redis anywhere', () => {
