@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runChecks, type DraftDoc } from '../../src/checks/index.js';
 import { Applicability } from '../../src/corpus/taxonomy.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 const good = (): DraftDoc => ({
   schema_version: '1.0',
@@ -52,7 +52,7 @@ describe('runChecks', () => {
   });
 
   it('drops a topic that does not apply to the track (taxonomy_data and the blocklist)', () => {
-    const app = Applicability.forVault(vaultSampleDir());
+    const app = Applicability.forVault(fixtureVaultDir());
     const doc = { ...good(), track: 'tinyml', id: 'tinyml-9001', topic: 'kv-cache-management', competency_area: 'memory' };
     const r = runChecks(doc, { applicability: app });
     expect(r.verdict).toBe('DROP');

@@ -5,10 +5,10 @@ import { normalizeArea } from '../../src/corpus/areas.js';
 import { createOfflineProvider, generateItem, OFFLINE_DEFECTS, offlineDefectFor, type OfflineCell, type OfflineItem } from '../../src/llm/offline/index.js';
 import { renderDot, screenDot } from '../../src/visuals/dot.js';
 import { screenPythonScript } from '../../src/visuals/python.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 import { cellsPrompt, chunks, docFor, everyCell } from './offline-helpers.js';
 
-const app = Applicability.forVault(vaultSampleDir());
+const app = Applicability.forVault(fixtureVaultDir());
 
 async function generate(seed: number, cells: OfflineCell[], defectRate = 0): Promise<OfflineItem[]> {
   const p = createOfflineProvider({ seed, defectRate, applicability: app });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { detectSandbox, readRenderIndex, renderMatplotlib, renderVault, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/pipeline.js';
 
 /** A plain-Python "plotting" script (matplotlib is not installed here): it writes SVG text to VISUAL_OUT_PATH. */
@@ -92,18 +92,18 @@ describe('vault-loop render (CLI)', () => {
   const cli = (...args: string[]) => runCli(['render', '--vault', vault, ...args]);
   const abs = (rel: string) => join(vault, rel);
   const at = (year: number) => new Date(Date.UTC(year, 0, 1));
-  const DOT = 'visuals/cloud/cloud-2846.dot';
-  const DOT_SVG = 'visuals/cloud/cloud-2846.svg';
-  const DOT2 = 'visuals/mobile/mobile-1871.dot';
-  const DOT2_SVG = 'visuals/mobile/mobile-1871.svg';
-  const PY = 'visuals/edge/edge-2337.py';
-  const PY_SVG = 'visuals/edge/edge-2337.svg';
+  const DOT = 'visuals/cloud/cloud-0104.dot';
+  const DOT_SVG = 'visuals/cloud/cloud-0104.svg';
+  const DOT2 = 'visuals/mobile/mobile-0304.dot';
+  const DOT2_SVG = 'visuals/mobile/mobile-0304.svg';
+  const PY = 'visuals/cloud/cloud-0109.py';
+  const PY_SVG = 'visuals/cloud/cloud-0109.svg';
 
   beforeEach(() => {
     vault = join(mkdtempSync(join(tmpdir(), 'vault-loop-render-cli-')), 'vault');
-    cpSync(join(vaultSampleDir(), 'questions'), join(vault, 'questions'), { recursive: true });
-    cpSync(join(vaultSampleDir(), 'visuals'), join(vault, 'visuals'), { recursive: true });
-    // The sample's edge-2337.py needs matplotlib; this one writes its SVG with plain Python.
+    cpSync(join(fixtureVaultDir(), 'questions'), join(vault, 'questions'), { recursive: true });
+    cpSync(join(fixtureVaultDir(), 'visuals'), join(vault, 'visuals'), { recursive: true });
+    // The fixture's cloud-0109.py needs matplotlib; this one writes its SVG with plain Python.
     writeFileSync(abs(PY), svgWriter("'60 GB/s of ' + str(204.8) + ' GB/s'"));
   });
   afterEach(() => rmSync(join(vault, '..'), { recursive: true, force: true }));
@@ -112,7 +112,7 @@ describe('vault-loop render (CLI)', () => {
     // Rendered once already (the same code the command runs), so every dot visual has its SVG and its render record.
     expect(await renderVault({ vault })).toMatchObject({ rendered: 2, errors: 0 });
     const svg = readFileSync(abs(DOT2_SVG), 'utf8');
-    // cloud-2846: same bytes, source older than its SVG. mobile-1871: same bytes, source touched after its SVG.
+    // cloud-0104: same bytes, source older than its SVG. mobile-0304: same bytes, source touched after its SVG.
     utimesSync(abs(DOT), at(2001), at(2001));
     utimesSync(abs(DOT_SVG), at(2002), at(2002));
     utimesSync(abs(DOT2_SVG), at(2002), at(2002));
@@ -126,13 +126,13 @@ describe('vault-loop render (CLI)', () => {
   });
 
   it('a .py source renders only with --allow-python-visuals; without it it is skipped with the reason', async () => {
-    const without = await cli('--id', 'edge-2337');
+    const without = await cli('--id', 'cloud-0109');
     expect(without.code, without.out).toBe(0);
-    expect(without.out).toContain('note edge-2337: skipped, python visuals disabled (--allow-python-visuals)');
+    expect(without.out).toContain('note cloud-0109: skipped, python visuals disabled (--allow-python-visuals)');
     expect(without.out).toMatch(/^rendered=0 skipped=1 errors=0$/m);
     expect(existsSync(abs(PY_SVG))).toBe(false);
 
-    const allowed = await cli('--id', 'edge-2337', '--allow-python-visuals');
+    const allowed = await cli('--id', 'cloud-0109', '--allow-python-visuals');
     expect(allowed.code, allowed.out).toBe(0);
     expect(allowed.out).toMatch(/^rendered=1 skipped=0 errors=0$/m);
     expect(allowed.out).not.toContain('python visuals disabled');
@@ -148,7 +148,7 @@ describe('vault-loop render (CLI)', () => {
     writeFileSync(abs(PY), 'import os\nraise ValueError("no plot today")\n');
     const r = await cli('--force', '--allow-python-visuals');
     expect(r.code, r.out).toBe(1);
-    expect(r.out).toMatch(/^error edge-2337 \(visuals\/edge\/edge-2337\.svg\): python script failed \(exit 1\): .*ValueError: no plot today/m);
+    expect(r.out).toMatch(/^error cloud-0109 \(visuals\/cloud\/cloud-0109\.svg\): python script failed \(exit 1\): .*ValueError: no plot today/m);
     expect(r.out).toMatch(/^rendered=2 skipped=0 errors=1$/m);
     expect(existsSync(abs(PY_SVG))).toBe(false);
     // The up-to-date dot visuals were rendered again all the same.

