@@ -3,7 +3,7 @@
  * a clone with nothing beside it passes. The real vault sample is read by the sample suite alone
  * (`npm run test:sample`, test/sample/), from VAULT_SAMPLE_DIR or ../shared/fixtures.
  */
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,4 +43,27 @@ export function vaultSampleDir(env: NodeJS.ProcessEnv = process.env, root: strin
     );
   }
   return dir;
+}
+
+/** The original's specification (SEED-SPEC.md) beside the shared fixtures: SEED_SPEC, else ../shared/SEED-SPEC.md. */
+export function seedSpecFile(env: NodeJS.ProcessEnv = process.env, root: string = PROJECT_ROOT): string {
+  const file = env.SEED_SPEC ? resolve(env.SEED_SPEC) : resolve(root, '..', 'shared', 'SEED-SPEC.md');
+  if (!existsSync(file)) throw new VaultSampleMissingError(`the original's specification is missing: no ${file} (set SEED_SPEC, or place shared/ beside the project)`);
+  return file;
+}
+
+/**
+ * Copies the fixture vault's questions/ and visuals/ (or the parts named) to `dest`. A checkout
+ * gives files arbitrary mtimes, so the stored render (mobile-0304.svg) is dated after its source,
+ * as it was when it was rendered: render staleness then depends on the test, not on the checkout.
+ */
+export function copyFixtureVault(dest: string, parts: readonly string[] = ['questions', 'visuals']): string {
+  for (const part of parts) cpSync(join(fixtureVaultDir(), part), join(dest, part), { recursive: true });
+  const svg = join(dest, 'visuals', 'mobile', 'mobile-0304.svg');
+  if (existsSync(svg)) {
+    const t = statSync(join(dest, 'visuals', 'mobile', 'mobile-0304.dot')).mtime;
+    const later = new Date(t.getTime() + 60_000);
+    utimesSync(svg, later, later);
+  }
+  return dest;
 }

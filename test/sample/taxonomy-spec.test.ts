@@ -1,13 +1,12 @@
 /** The curated taxonomy is SEED-SPEC §3.4's, topic for topic and area for area. */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AREAS, TOPIC_AREA, TOPICS } from '../../src/corpus/taxonomy.js';
-import { SHARED_FIXTURES } from '../helpers/fixtures.js';
+import { seedSpecFile } from '../helpers/fixtures.js';
 
 /** `* area (n): a, b, c` lines of §3.4, read from the spec beside the project. */
 function specTopics(): { area: string; count: number; topics: string[] }[] {
-  const spec = readFileSync(join(SHARED_FIXTURES, '..', 'SEED-SPEC.md'), 'utf8');
+  const spec = readFileSync(seedSpecFile(), 'utf8');
   const start = spec.indexOf('### 3.4 The 87 topics');
   const section = spec.slice(start, spec.indexOf('\n### ', start + 1));
   return [...section.matchAll(/^\* ([a-z0-9 .-]+?) \((\d+)[^)]*\): (.+)$/gm)].map((m) => ({ area: m[1]!, count: Number(m[2]), topics: m[3]!.split(',').map((t) => t.trim()) }));
