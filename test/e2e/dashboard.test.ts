@@ -13,7 +13,6 @@ import type { CorpusHost } from '../../src/scheduler/host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
 import type { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, pageOnlyFor, screenshot } from '../helpers/browser.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
