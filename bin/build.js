@@ -85,18 +85,21 @@ function writeAtomic(path, contents) {
   return true;
 }
 
-/** Builds dist/cli; returns what it did. `ifStale`: do nothing when dist/ is fresh. */
-export async function build({ ifStale = false } = {}) {
-  if (ifStale && isFresh()) return { built: false, ms: 0 };
-  const t0 = performance.now();
-  const startedAt = Date.now();
-  let esbuild;
+async function loadEsbuild() {
   try {
-    esbuild = await import('esbuild');
+    return await import('esbuild');
   } catch {
     throw new Error('the build needs esbuild, a dev dependency: install with `npm ci` (not --omit=dev), or copy a built dist/ (see the Dockerfile)');
   }
-  const result = await esbuild.build({
+}
+
+/**
+ * The bundle in memory with esbuild's metafile (what each output imports, statically or not),
+ * written nowhere: for build() and for the test that checks what each command loads.
+ */
+export async function bundle() {
+  const esbuild = await loadEsbuild();
+  return await esbuild.build({
     absWorkingDir: root,
     entryPoints: { main: 'src/cli/main.ts' },
     outdir: OUT_DIR,
@@ -115,6 +118,14 @@ export async function build({ ifStale = false } = {}) {
     plugins: [noZodLocales, jsonAsParse],
     logLevel: 'warning',
   });
+}
+
+/** Builds dist/cli; returns what it did. `ifStale`: do nothing when dist/ is fresh. */
+export async function build({ ifStale = false } = {}) {
+  if (ifStale && isFresh()) return { built: false, ms: 0 };
+  const t0 = performance.now();
+  const startedAt = Date.now();
+  const result = await bundle();
   const outputs = result.outputFiles.map((f) => ({ path: f.path, contents: f.contents }));
   // Chunks first, the entry last: a process starting mid-build loads either the old entry with
   // its (still present) chunks or the new one with the new chunks.

@@ -191,7 +191,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     sources.set(k, `flag --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   }
 
-  const parsed = ConfigSchema.safeParse(merged);
+  // jitless: a config is parsed once per process, and compiling zod's fast path for one parse costs
+  // more than it saves (measured by bench/startup.bench.ts: a visible share of `vault-loop status`).
+  const parsed = ConfigSchema.safeParse(merged, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {
