@@ -8,7 +8,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/sample/**/*.test.ts'],
-    globalSetup: ['test/sample/require-sample.ts'],
+    // The sample check first: without the sample nothing else is worth starting. Then the CLI build.
+    globalSetup: ['test/sample/require-sample.ts', 'test/helpers/build-cli.ts'],
     testTimeout: 180_000,
     hookTimeout: 60_000,
     maxWorkers: 2,
