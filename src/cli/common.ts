@@ -43,16 +43,29 @@ export const embeddedDirOf = (vault: string): string => join(vault, '.vault-loop
  * server a `run` on that vault started; else, when `mayStart`, a new embedded server.
  */
 export async function connectRedis(cfg: Config, opts: { vault?: string; mayStart: boolean }): Promise<RedisTarget> {
-  if (!cfg.redisUrl && opts.vault) {
+  const url = redisUrlOf(cfg);
+  const settings = { timeoutMs: cfg.redisTimeoutMs, ...(cfg.redisCaFile ? { caFile: cfg.redisCaFile } : {}) };
+  if (!url && opts.vault) {
     const sock = embeddedSocketOf(embeddedDirOf(opts.vault));
     if (existsSync(sock) && !(await pingRedis({ host: '127.0.0.1', port: 6379 })) && (await pingRedis({ path: sock }))) {
-      return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)` };
+      return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)`, timeoutMs: cfg.redisTimeoutMs };
     }
   }
   return await resolveRedis({
-    ...(cfg.redisUrl ? { url: cfg.redisUrl } : {}),
+    ...settings,
+    ...(url ? { url } : {}),
     ...(opts.mayStart && opts.vault ? { embeddedDir: embeddedDirOf(opts.vault) } : {}),
   });
+}
+
+/** The Redis URL of a config: redisUrl, or one made of redisSentinels + redisSentinelMaster. */
+export function redisUrlOf(cfg: Pick<Config, 'redisUrl' | 'redisSentinels' | 'redisSentinelMaster'>): string | undefined {
+  if (cfg.redisSentinels || cfg.redisSentinelMaster) {
+    if (cfg.redisUrl) throw new UserError('redisUrl and redisSentinels/redisSentinelMaster both set: keep one (a Sentinel URL is redis+sentinel://host:port,host:port/master)');
+    if (!cfg.redisSentinels || !cfg.redisSentinelMaster) throw new UserError('redisSentinels and redisSentinelMaster go together: set both (or redisUrl redis+sentinel://host:port,host:port/master)');
+    return `redis+sentinel://${cfg.redisSentinels}/${encodeURIComponent(cfg.redisSentinelMaster)}`;
+  }
+  return cfg.redisUrl;
 }
 
 export function intOption(flags: string, description: string): Option {

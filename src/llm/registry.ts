@@ -3,7 +3,7 @@
  * config (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY), call timeout. Then the shared
  * services (rate limit inside, response cache outside, so a cache hit spends no rate limit).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { envNameFor, type Config, type ProviderName } from '../config/index.js';
 import { AnthropicProvider, ANTHROPIC_DEFAULT_MODEL } from './anthropic.js';
 import { cachedProvider, type CachedProvider } from './cache.js';
@@ -99,7 +99,7 @@ export interface SharedServicesOptions {
 }
 
 /** The provider behind the shared rate limit and the response cache (cache outermost). */
-export function withSharedServices(provider: LlmProvider, redis: Redis, opts: SharedServicesOptions): CachedProvider {
+export function withSharedServices(provider: LlmProvider, redis: RedisClient, opts: SharedServicesOptions): CachedProvider {
   const limited =
     opts.requestsPerMinute > 0 || opts.tokensPerMinute > 0
       ? limitedProvider(provider, redis, { prefix: opts.prefix, rpm: opts.requestsPerMinute, tpm: opts.tokensPerMinute, ...(opts.maxWaitMs ? { maxWaitMs: opts.maxWaitMs } : {}) })

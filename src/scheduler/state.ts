@@ -10,7 +10,7 @@
  *   {p}:lock:<vaultKey>           the corpus host's lock on a vault
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
 
@@ -113,7 +113,7 @@ function num(v: string | undefined, d = 0): number {
 
 export class RunStore {
   readonly keys: Keys;
-  constructor(readonly redis: Redis, prefix: string) {
+  constructor(readonly redis: RedisClient, prefix: string) {
     this.keys = new Keys(prefix);
   }
 

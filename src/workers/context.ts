@@ -3,7 +3,6 @@
  * (response cache → budget → shared rate limit → provider), prompts and parsers, the
  * deterministic checks, the renderer, and — on the corpus host — the control steps' vault access.
  */
-import type { Redis } from 'ioredis';
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
@@ -24,7 +23,7 @@ import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePr
 import { createProvider, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
-import type { RedisTarget } from '../redis/index.js';
+import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { BullFlows } from '../scheduler/flows.js';
 import type { RunStore } from '../scheduler/state.js';
 import type { StepDeps } from '../scheduler/steps.js';
@@ -52,7 +51,7 @@ interface RunProviderConfig extends ProviderKeys {
 export interface ContextOptions {
   cfg: Config;
   target: RedisTarget;
-  redis: Redis;
+  redis: RedisClient;
   store: RunStore;
   queues: Queues;
   log: Logger;
@@ -216,7 +215,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   });
 
   const ctx: RuntimeContext = {
-    connection: o.target.options,
+    connection: bullConnection(o.target),
     prefix: cfg.prefix,
     redis,
     store,

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { Job, type ConnectionOptions } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Config } from '../../config/index.js';
 import { createQueues, PENDING_STATES, QUEUE_NAMES, type Queues } from '../../queues/index.js';
-import { createRedis, type RedisTarget } from '../../redis/index.js';
+import { bullConnection, createRedis, type RedisTarget } from '../../redis/index.js';
 import { CorpusHost, VaultLockedError } from '../../scheduler/host.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
@@ -121,7 +121,7 @@ export function register(program: Command): void {
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = configFromOptions(opts);
     const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
-    const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+    const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const out = (line: string) => process.stdout.write(line + '\n');
     try {
       const jobs = await retryFailedJobs(queues, opts.queue as keyof Queues, opts.run as string | undefined);

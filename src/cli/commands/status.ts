@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import type { ConnectionOptions } from 'bullmq';
 import { existsSync } from 'node:fs';
 import { createQueues } from '../../queues/index.js';
-import { createRedis } from '../../redis/index.js';
+import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
 import { runDir } from '../../scheduler/records.js';
 import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
@@ -48,7 +47,7 @@ export function register(program: Command): void {
       }
       const run = await store.get(runId);
       if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
-      const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+      const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
       const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
       await queues.close();
       if (opts.json) {
