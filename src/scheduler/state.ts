@@ -32,6 +32,8 @@ export interface RunState {
   costUsd: number;
   stopReason: string | null;
   stopRequested: boolean;
+  /** Why the run cannot go on without the user (a refused API key), in one line naming what to set. */
+  fatalError?: string;
   startedAt: string;
   finishedAt: string | null;
   /** The run's stored configuration (secrets removed). */
@@ -174,6 +176,7 @@ export class RunStore {
       costUsd: num(h.costUsd),
       stopReason: h.stopReason || null,
       stopRequested: h.stopRequested === '1',
+      ...(h.fatalError ? { fatalError: h.fatalError } : {}),
       startedAt: h.startedAt ?? '',
       finishedAt: h.finishedAt || null,
       config: h.config ? (JSON.parse(h.config) as Record<string, unknown>) : {},
@@ -200,6 +203,12 @@ export class RunStore {
     await this.redis.hset(this.keys.run(runId), { stopRequested: '1' });
     const s = await this.get(runId);
     if (s && !TERMINAL_STATUSES.includes(s.status)) await this.setStatus(runId, 'stopping');
+  }
+
+  /** Records the first error no retry can fix (kept: later ones repeat it) and asks the run to stop. */
+  async recordFatal(runId: string, message: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.run(runId), 'fatalError', message);
+    await this.requestStop(runId);
   }
 
   async pause(runId: string): Promise<void> {

@@ -29,6 +29,7 @@ import type { RunStore } from '../scheduler/state.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
+import { LlmAuthError } from '../errors.js';
 import { budgetedProvider } from './budget.js';
 import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
 import type { JudgeDeps } from './judge.processor.js';
@@ -62,6 +63,25 @@ export interface ContextOptions {
   repeatEachJob?: RuntimeContext['repeatEachJob'];
 }
 
+/**
+ * A refused API key fails every call alike: the first one stops the run and leaves the message
+ * (naming the variable to set) on the run for the CLI, instead of failing cell after cell.
+ */
+function stopOnRefusedKey(provider: LlmProvider, record: (message: string) => Promise<void>): LlmProvider {
+  return {
+    name: provider.name,
+    model: provider.model,
+    async complete(req) {
+      try {
+        return await provider.complete(req);
+      } catch (e) {
+        if (e instanceof LlmAuthError) await record(e.message).catch(() => {});
+        throw e;
+      }
+    },
+  };
+}
+
 export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   const { cfg, store, redis, log } = o;
   const baseProviders = new Map<string, LlmProvider>();
@@ -91,7 +111,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     if (!run) throw new Error(`run ${runId} does not exist`);
     const rc = run.config as unknown as RunProviderConfig;
     const choice: ProviderChoice = role === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
-    const base = baseProvider(choice, rc);
+    const base = stopOnRefusedKey(baseProvider(choice, rc), (message) => store.recordFatal(runId, message));
     const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;
     const budgeted = budgetedProvider(limited, {
       store,

@@ -180,6 +180,10 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       }
     }
     reporter.done();
+    if (final.fatalError) {
+      err(`vault-loop: ${final.fatalError}`);
+      return 1;
+    }
     if (!TERMINAL_STATUSES.includes(final.status)) {
       err(`vault-loop: host stopped; run ${runId} is still ${final.status}. Continue it with: vault-loop run --vault ${o.vault} --resume ${runId}`);
       return 130;
