@@ -83,16 +83,28 @@ export function numOption(flags: string, description: string): Option {
   });
 }
 
+/** How long a graceful stop may take before the process ends anyway (a silent Redis must not hold it). */
+export const DEFAULT_STOP_BOUND_MS = 30_000;
+
+/** The stop bound for a config: room for one Redis timeout on every connection being closed, then some. */
+export const stopBoundMs = (cfg: Pick<Config, 'redisTimeoutMs'>): number => Math.min(DEFAULT_STOP_BOUND_MS, 2 * cfg.redisTimeoutMs + 10_000);
+
 /**
- * One shutdown path: the first SIGINT/SIGTERM calls `graceful`, the second `force`.
- * Returns a function that removes the handlers.
+ * One shutdown path: the first SIGINT/SIGTERM calls `graceful`, the second `force`. Whatever
+ * Redis does, the process ends within `boundMs` of the first signal (jobs it held go back to
+ * their queues when their locks lapse). Returns a function that removes the handlers.
  */
-export function onSignals(graceful: (signal: string) => void, force: (signal: string) => void): () => void {
+export function onSignals(graceful: (signal: string) => void, force: (signal: string) => void, boundMs = DEFAULT_STOP_BOUND_MS): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
-    if (count === 1) graceful(signal);
-    else force(signal);
+    if (count === 1) {
+      setTimeout(() => {
+        process.stderr.write(`vault-loop: ${signal}: not stopped within ${Math.round(boundMs / 1000)} s (Redis does not answer?); exiting now\n`);
+        process.exit(130);
+      }, boundMs).unref();
+      graceful(signal);
+    } else force(signal);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -397,8 +397,29 @@ export function createRedis(target: Pick<RedisTarget, 'options' | 'cluster' | 't
     retryStrategy,
   };
   const client: RedisClient = target.cluster ? new Cluster(target.cluster.nodes, clusterOptions(options)) : new Redis(options);
-  client.on('error', (e: Error) => onError?.(e));
+  const report = onError ? rateLimited(onError) : undefined;
+  client.on('error', (e: Error) => report?.(e));
   return client;
+}
+
+/** How often one connection may report the same error: a reconnect loop or a broken server repeats it many times a second. */
+export const ERROR_REPORT_INTERVAL_MS = 10_000;
+
+/** `report`, passing each distinct message at most once per interval, with how many were held back. */
+export function rateLimited(report: (e: Error) => void, intervalMs = ERROR_REPORT_INTERVAL_MS, now = () => Date.now()): (e: Error) => void {
+  const last = new Map<string, { at: number; held: number }>();
+  return (e) => {
+    const key = e.message;
+    const seen = last.get(key);
+    const t = now();
+    if (seen && t - seen.at < intervalMs) {
+      seen.held++;
+      return;
+    }
+    if (last.size > 100) last.clear();
+    last.set(key, { at: t, held: 0 });
+    report(seen && seen.held > 0 ? new Error(`${e.message} (and ${seen.held} more like it in ${Math.round((t - seen.at) / 1000)} s)`) : e);
+  };
 }
 
 /**

@@ -53,6 +53,11 @@ export class RedisProcesses {
     });
   }
 
+  /** Sends a signal (SIGSTOP: a server that stops answering but keeps its connections). */
+  signal(port: number, signal: NodeJS.Signals): void {
+    this.#children.get(port)?.kill(signal);
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all([...this.#children.keys()].map((p) => this.kill(p)));
   }

@@ -9,7 +9,7 @@ import { CorpusHost } from '../../scheduler/host.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, intOption, lockDurationOption, numOption, onSignals, requireVault, timingsFromOptions, withConnectionOptions } from '../common.js';
+import { configFromOptions, connectRedis, intOption, lockDurationOption, numOption, onSignals, requireVault, stopBoundMs, timingsFromOptions, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
 import { describe, ProgressReporter } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -112,6 +112,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       err('vault-loop: forced exit');
       void host?.close(true).finally(() => process.exit(130));
     },
+    stopBoundMs(o.cfg),
   );
   try {
     host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });

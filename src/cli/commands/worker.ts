@@ -5,7 +5,7 @@ import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import { createRuntimeContext } from '../../workers/context.js';
 import { startWorkers } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, intOption, lockDurationOption, onSignals, timingsFromOptions, withConnectionOptions } from '../common.js';
+import { configFromOptions, connectRedis, intOption, lockDurationOption, onSignals, stopBoundMs, timingsFromOptions, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
 
 export function register(program: Command): void {
@@ -54,6 +54,7 @@ export function register(program: Command): void {
         () => {
           void running.close(true).finally(() => process.exit(130));
         },
+        stopBoundMs(cfg),
       );
     });
   });
