@@ -185,7 +185,8 @@ export function explainConnectError(e: Error, describe: string, seconds: number,
 
 /** Does something answer PING at these options within `timeoutMs`? */
 export async function pingRedis(options: RedisOptions, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: timeoutMs });
+  // No ready check (INFO): the PING below is the check, and every CLI start that looks for Redis pays it.
+  const client = new Redis({ ...options, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: timeoutMs });
   client.on('error', () => {});
   try {
     await client.connect();
