@@ -35,7 +35,7 @@ describe('runChecks', () => {
   it('passes a sound draft with every criterion PASS and no visual', () => {
     const r = runChecks(good(), { cell });
     expect(r).toMatchObject({ hard: [], soft: [], verdict: 'PASS' });
-    expect(r.arithmetic).toEqual({ status: 'passed', checked: 1, failures: [] });
+    expect(r.arithmetic).toEqual({ status: 'passed', checked: 1, failures: [], problems: [] });
     expect(r.criteria).toEqual({ math_correct: 'PASS', cell_fit: 'PASS', scenario_realism: 'PASS', uniqueness: 'PASS', visual_alignment: 'N/A' });
   });
 
