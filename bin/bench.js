@@ -26,6 +26,7 @@ const SMOKE = {
     ratios: [`ours vs ideal critical path: median ${N}x`, `original sequential schedule vs ours: median ${N}x faster`],
   },
   scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
+  prejudge: { args: ['--questions', '1000'], ratios: [`pre-judge / judge prompt build: ${N}x`, `LSH query vs full scan: ${N}x faster`] },
 };
 const [name, ...rest] = process.argv.slice(2);
 if (name === '--help' || name === '-h') {

@@ -345,8 +345,12 @@ interface Val {
   decimalData: boolean;
   /** A binary-prefixed data unit (KiB, GiB) was met. */
   binary: boolean;
-  /** A bare conversion constant (8, 1000, 1024, 3600…) is an operand: the writer converts by hand. */
-  converts: boolean;
+  /** Bare conversion constants (8, 1000, 1024, 3600…) among the operands: the writer converts by hand. */
+  constants: number[];
+  /** No operand carries a unit (plain numbers only). */
+  unitless: boolean;
+  /** Decimal prefix power of the data units (kB 1, MB 2…), for the KB = 1000/1024 reading; null when mixed. */
+  dataPow: number | null;
   /** A range end was used. */
   range: boolean;
 }
@@ -357,7 +361,7 @@ const BINARY_RE = /(?:^|[^A-Za-z])[KMGT]i[Bb]/;
 const COUNT_WORD_RE = /^(?:[A-Z]{2,5}s|[a-z]{3,}s|params?|parameters?|tokens?|requests?|users?|images?|layers?|steps?|samples?|heads?|GPUs?|TPUs?|NPUs?|nodes?|queries|query|frames?|cores?|chips?|devices?|experts?)$/;
 const CONVERSION_CONSTANTS = [8, 60, 1000, 1024, 3600, 86400, 1e6, 1e9, 1e12, 1024 ** 2, 1024 ** 3, 1 / 8, 1e-3, 1e-6, 1e-9];
 
-function join(a: Val, b: Val, raw: number, scaled: number, dims: number[] | null): Val {
+function join(a: Val, b: Val, raw: number, scaled: number, dims: number[] | null, dataPow: number | null): Val {
   return {
     raw,
     scaled,
@@ -366,7 +370,9 @@ function join(a: Val, b: Val, raw: number, scaled: number, dims: number[] | null
     bits: a.bits || b.bits,
     decimalData: a.decimalData || b.decimalData,
     binary: a.binary || b.binary,
-    converts: a.converts || b.converts,
+    constants: [...a.constants, ...b.constants],
+    unitless: a.unitless && b.unitless,
+    dataPow,
     range: a.range || b.range,
   };
 }
@@ -385,13 +391,13 @@ function numVal(t: NumTok, pick: Pick = 'lo'): Val {
   const base = printed * t.mag * (t.pct ? 0.01 : 1);
   const range = pick === 'hi' && t.hi !== undefined;
   if (t.unit === '') {
-    const converts = t.mag === 1 && !t.pct && CONVERSION_CONSTANTS.some((c) => Math.abs(base - c) <= 1e-9 * c);
-    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, converts, range };
+    const constants = t.mag === 1 && !t.pct && CONVERSION_CONSTANTS.some((c) => Math.abs(base - c) <= 1e-9 * c) ? [base] : [];
+    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, constants, unitless: true, dataPow: 0, range };
   }
   const u = unitScale(t.unit);
   if (!u.known && COUNT_WORD_RE.test(t.unit)) {
     // "8 GPUs", "70B params": a count of things, dimensionless.
-    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, converts: false, range };
+    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, constants: [], unitless: false, dataPow: 0, range };
   }
   return {
     raw: base,
@@ -401,7 +407,9 @@ function numVal(t: NumTok, pick: Pick = 'lo'): Val {
     bits: BITS_RE.test(t.unit),
     decimalData: u.decimalData,
     binary: u.binaryData || BINARY_RE.test(t.unit),
-    converts: false,
+    constants: [],
+    unitless: false,
+    dataPow: u.dataPow,
     range,
   };
 }
@@ -433,6 +441,7 @@ class Parser {
           left.val.raw + sign * right.val.raw,
           left.val.scaled + sign * right.val.scaled,
           left.val.dims && right.val.dims && sameDims(left.val.dims, right.val.dims) ? left.val.dims : null,
+          left.val.dataPow === right.val.dataPow ? left.val.dataPow : null,
         ),
         end: right.end,
         hasOp: true,
@@ -457,6 +466,7 @@ class Parser {
           mul ? left.val.raw * right.val.raw : left.val.raw / right.val.raw,
           mul ? left.val.scaled * right.val.scaled : left.val.scaled / right.val.scaled,
           left.val.dims && right.val.dims ? combineDims(left.val.dims, right.val.dims, mul ? 1 : -1) : null,
+          left.val.dataPow !== null && right.val.dataPow !== null ? left.val.dataPow + (mul ? 1 : -1) * right.val.dataPow : null,
         ),
         end: right.end,
         hasOp: true,
@@ -480,7 +490,8 @@ class Parser {
         scaled: base.val.scaled ** exp.val.raw,
         dims: base.val.dims && exp.val.dims && exp.val.dims.every((x) => x === 0) ? scaleDims(base.val.dims, exp.val.raw) : null,
         // 2^30 is a power, not a conversion constant of the writer's.
-        converts: base.val.converts && exp.val.raw === 1,
+        constants: [],
+        dataPow: null,
       },
       end: exp.end,
       hasOp: true,
@@ -534,8 +545,6 @@ function unitFactors(bits: boolean, binary: boolean): number[] {
 }
 const FACTOR_SETS = [unitFactors(false, false), unitFactors(false, true), unitFactors(true, false), unitFactors(true, true)] as const;
 const SLIP_SETS = FACTOR_SETS.map((set) => set.filter((f) => Math.abs(f - 1) > 1e-9));
-/** KB read as 1000 or 1024 bytes, MB as 1000² or 1024²…: the two conventions' ratios. */
-const CONVENTION_FACTORS = [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5].map((j) => 1.024 ** j);
 
 function near(l: number, r: number, f: number, tol: number): boolean {
   return Math.abs(l / f - r) <= tol * Math.abs(r) * (1 + 1e-9);
@@ -562,20 +571,24 @@ function compare(left: Val, right: Val, tol: number, bytesFixed: boolean): Misma
   const r = right.scaled;
   const rawOk = agrees(left, right, 'raw', tol);
   if (!sameDims(left.dims!, right.dims!)) {
-    // "10 × 8 = 80 Gb" after "10 GB": a dimensionless left side computed by hand is no claim on units.
-    if (left.dims!.every((x) => x === 0) || right.dims!.every((x) => x === 0)) return rawOk ? null : 'value';
+    // "10 × 8 = 80 Gb" after "10 GB": plain numbers computed by hand make no claim on units.
+    if (left.unitless || right.unitless) return rawOk ? null : 'value';
     return 'dimension';
   }
   if (!Number.isFinite(l) || !Number.isFinite(r)) return 'value';
   if (r === 0 || l === 0) return Math.abs(l - r) < 1e-12 ? null : 'value';
   if (Math.sign(l) === Math.sign(r)) {
     if (near(l, r, 1, tol)) return null;
-    if (!bytesFixed && (left.decimalData || right.decimalData) && CONVENTION_FACTORS.some((f) => near(l, r, f, tol))) return null;
+    // KB read as 1024 bytes: only across a change of prefix ("192 KB = 196,608 bytes"), by 1.024 per step.
+    if (!bytesFixed && (left.decimalData || right.decimalData)) {
+      const steps = left.dataPow !== null && right.dataPow !== null ? [left.dataPow - right.dataPow] : [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5];
+      if (steps.some((j) => j !== 0 && (near(l, r, 1.024 ** j, tol) || near(l, r, 1.024 ** -j, tol)))) return null;
+    }
   }
-  // "0.05 s × 1000 = 50 ms": a conversion written out with a bare constant; the raw reading decides.
-  if (left.converts && rawOk) return null;
+  // "0.05 s × 1000 = 50 ms", "100 Gbps / 8 = 12.5 GB/s": a conversion written out with a bare constant.
+  if (rawOk && left.constants.some((c) => near(l, r, c, tol) || near(l, r, 1 / c, tol))) return null;
   // Plain numbers have no unit to slip.
-  if (left.dims!.every((x) => x === 0)) return 'value';
+  if (left.unitless && right.unitless) return 'value';
   const slips = SLIP_SETS[(left.bits || right.bits ? 2 : 0) + (left.binary || right.binary || left.decimalData || right.decimalData ? 1 : 0)]!;
   if (rawOk || (Math.sign(l) === Math.sign(r) && slips.some((f) => near(l, r, f, tol)))) return 'unit';
   return 'value';

@@ -10,8 +10,9 @@ const BLOOM_VERBS: Record<BloomLevel, readonly string[]> = {
   understand: ['explain', 'describe', 'summarize', 'summarise', 'interpret', 'paraphrase', 'illustrate'],
   apply: ['calculate', 'compute', 'estimate', 'apply', 'determine', 'solve', 'implement'],
   analyze: ['analyze', 'analyse', 'compare', 'diagnose', 'differentiate', 'investigate', 'contrast', 'break down'],
-  evaluate: ['evaluate', 'justify', 'assess', 'critique', 'recommend', 'decide', 'defend', 'argue', 'weigh'],
-  create: ['design', 'architect', 'propose', 'devise', 'construct', 'formulate', 'invent', 'draft a plan'],
+  evaluate: ['evaluate', 'justify', 'assess', 'critique', 'recommend', 'decide', 'defend', 'argue', 'weigh', 'propose'],
+  // "Propose" is used loosely at every level ("propose how to keep 25 FPS"): it counts as evaluate.
+  create: ['design', 'architect', 'devise', 'construct', 'formulate', 'invent', 'draft a plan'],
 };
 
 const VERB_RE = new RegExp(

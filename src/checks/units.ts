@@ -27,6 +27,8 @@ export interface UnitScale {
   decimalData: boolean;
   /** An IEC prefix (KiB, GiB…): the text distinguishes binary from decimal. */
   binaryData: boolean;
+  /** Power of 1000 of the decimal data prefixes (kB 1, MB 2, GB/s 3…); 0 without data units. */
+  dataPow: number;
 }
 
 export const MAGNITUDE_WORDS: Record<string, number> = { thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 };
@@ -106,7 +108,8 @@ function fixPrefix(pre: string): string {
 }
 
 const cache = new Map<string, UnitScale>();
-const UNKNOWN: UnitScale = { scale: 1, known: false, dims: null, dim: '', decimalData: false, binaryData: false };
+const UNKNOWN: UnitScale = { scale: 1, known: false, dims: null, dim: '', decimalData: false, binaryData: false, dataPow: 0 };
+const PREFIX_POW: Record<string, number> = { k: 1, M: 2, G: 3, T: 4, P: 5, E: 6 };
 
 /** Scale and dimension of a unit such as "GB", "TB/s", "kWh", "μJ/inference" (first word only). */
 export function unitScale(unit: string): UnitScale {
@@ -140,6 +143,8 @@ function parseUnit(word: string): UnitScale {
     dim: u.dimensions.join(','),
     decimalData: data.some((x) => ['k', 'M', 'G', 'T', 'P', 'E'].includes(x.prefix.name)),
     binaryData: data.some((x) => /i$/.test(x.prefix.name)),
+    // mathjs lists every unit with its power (B/s: B ^1, s ^-1).
+    dataPow: data.reduce((n, x) => n + (PREFIX_POW[x.prefix.name] ?? 0) * ((x as { power?: number }).power ?? 1), 0),
   };
 }
 
