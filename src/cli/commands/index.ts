@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as validate } from './validate.js';
+import { register as check } from './check.js';
 import { register as fixAreas } from './fix-areas.js';
 import { register as synth } from './synth.js';
 import { register as analyze } from './analyze.js';
@@ -17,4 +18,4 @@ import { register as revise } from './revise.js';
 import { register as demo } from './demo.js';
 
 /** Every CLI command, in help order. */
-export const commands: ((program: Command) => void)[] = [validate, fixAreas, synth, analyze, run, worker, status, control, retry, render, dashboard, promote, manifest, exportCmd, revise, demo];
+export const commands: ((program: Command) => void)[] = [validate, check, fixAreas, synth, analyze, run, worker, status, control, retry, render, dashboard, promote, manifest, exportCmd, revise, demo];
