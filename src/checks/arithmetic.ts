@@ -589,7 +589,9 @@ function compare(left: Val, right: Val, tol: number, bytesFixed: boolean): Misma
   if (rawOk && left.constants.some((c) => near(l, r, c, tol) || near(l, r, 1 / c, tol))) return null;
   // Plain numbers have no unit to slip.
   if (left.unitless && right.unitless) return 'value';
-  const slips = SLIP_SETS[(left.bits || right.bits ? 2 : 0) + (left.binary || right.binary || left.decimalData || right.decimalData ? 1 : 0)]!;
+  // 1.024ⁿ is a slip only where a prefix changes between the sides (or a binary prefix is used).
+  const samePrefix = left.dataPow !== null && left.dataPow === right.dataPow;
+  const slips = SLIP_SETS[(left.bits || right.bits ? 2 : 0) + (left.binary || right.binary || ((left.decimalData || right.decimalData) && !samePrefix) ? 1 : 0)]!;
   if (rawOk || (Math.sign(l) === Math.sign(r) && slips.some((f) => near(l, r, f, tol)))) return 'unit';
   return 'value';
 }
