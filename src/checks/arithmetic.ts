@@ -358,7 +358,7 @@ interface Val {
 const BITS_RE = /(?:^|[^A-Za-z])(?:[kKMGT]?b|[kKMGT]?bps|[A-Za-z]*bits?)(?:\/|\s|$)/;
 const BINARY_RE = /(?:^|[^A-Za-z])[KMGT]i[Bb]/;
 /** Words that count things rather than measure them. */
-const COUNT_WORD_RE = /^(?:[A-Z]{2,5}s|[a-z]{3,}s|params?|parameters?|tokens?|requests?|users?|images?|layers?|steps?|samples?|heads?|GPUs?|TPUs?|NPUs?|nodes?|queries|query|frames?|cores?|chips?|devices?|experts?)$/;
+const COUNT_WORD_RE = /^(?:[A-Z]{2,5}s|[a-z]{3,}s|req|tok|img|inference|params?|parameters?|tokens?|requests?|users?|images?|layers?|steps?|samples?|heads?|GPUs?|TPUs?|NPUs?|nodes?|queries|query|frames?|cores?|chips?|devices?|experts?)$/;
 const CONVERSION_CONSTANTS = [8, 60, 1000, 1024, 3600, 86400, 1e6, 1e9, 1e12, 1024 ** 2, 1024 ** 3, 1 / 8, 1e-3, 1e-6, 1e-9];
 
 function join(a: Val, b: Val, raw: number, scaled: number, dims: number[] | null, dataPow: number | null): Val {
@@ -398,6 +398,14 @@ function numVal(t: NumTok, pick: Pick = 'lo'): Val {
   if (!u.known && COUNT_WORD_RE.test(t.unit)) {
     // "8 GPUs", "70B params": a count of things, dimensionless.
     return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, constants: [], unitless: false, dataPow: 0, range };
+  }
+  const rate = /^([A-Za-z]+)\/([A-Za-z]+)$/.exec(t.unit);
+  if (!u.known && rate && COUNT_WORD_RE.test(rate[1]!)) {
+    // "15 req/s", "3,000 tokens/s": a count per unit of time (or of anything known).
+    const per = unitScale(rate[2]!);
+    if (per.known && per.dims) {
+      return { raw: base, scaled: base / per.scale, known: true, dims: per.dims.map((x) => -x), bits: false, decimalData: false, binary: false, constants: [], unitless: false, dataPow: 0, range };
+    }
   }
   return {
     raw: base,

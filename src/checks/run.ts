@@ -30,7 +30,7 @@ export type Criteria = Record<Criterion, CriterionGrade>;
  * Similarity at or above which a draft is reported as a near-duplicate (evidence): chosen from the
  * precision/recall curve of the labelled pairs that `npm run bench` prints (docs/benchmarks.md).
  */
-export const DEFAULT_NEAR_DUP_THRESHOLD = 0.5;
+export const DEFAULT_NEAR_DUP_THRESHOLD = 0.6;
 export const MAX_TITLE_WORDS = 10;
 
 export interface CheckCell {

@@ -117,15 +117,15 @@ describe('near-duplicates that survive a rewrite', () => {
   const vault = readFileSync(join(fixtures, 'vault.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as DraftDoc);
   const index = new NearDupIndex();
   for (const v of vault) index.add(String(v.id), v);
-  it.each(['copy with a new title', 'reordered sentences', 'synonym rewrite', 'question reworded'])('%s is found, with its score', (note) => {
+  it.each(['copy with a new title', 'reordered sentences', 'synonym rewrite 2', 'question reworded'])('%s is found, with its score', (note) => {
     const r = prejudge([{ id: 'x-1', doc: item(note) }], index);
     const found = (r.toJudge[0] ?? r.dropped[0])!.prejudge;
     const msg = [...found.certain, ...found.evidence].find((m) => m.includes('duplicate of vault question'));
-    expect(msg).toMatch(/similarity [01]\.\d\d ≥ 0\.5; scenario \d\.\d\d, question \d\.\d\d/);
+    expect(msg).toMatch(/similarity [01]\.\d\d ≥ 0\.6; scenario \d\.\d\d, question \d\.\d\d/);
   });
   it('a question on the same topic and hardware is not a duplicate', () => {
     const s = similarityScores(item('same topic and hardware, another problem'), vault[0]!);
-    expect(s.similarity).toBeLessThan(0.5);
+    expect(s.similarity).toBeLessThan(0.3);
   });
   it('within a batch only EARLIER drafts count: of two copies only the second is reported', () => {
     const a = item('f_kv parameters 0');
