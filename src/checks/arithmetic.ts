@@ -404,7 +404,8 @@ function numVal(t: NumTok, pick: Pick = 'lo'): Val {
     // "15 req/s", "3,000 tokens/s": a count per unit of time (or of anything known).
     const per = unitScale(rate[2]!);
     if (per.known && per.dims) {
-      return { raw: base, scaled: base / per.scale, known: true, dims: per.dims.map((x) => -x), bits: false, decimalData: false, binary: false, constants: [], unitless: false, dataPow: 0, range };
+      // Counted as unitless for a change of kind: "1000 ms / 41.8 ms = 23.9 tokens/s" leaves the "per second" implied.
+      return { raw: base, scaled: base / per.scale, known: true, dims: per.dims.map((x) => -x), bits: false, decimalData: false, binary: false, constants: [], unitless: true, dataPow: 0, range };
     }
   }
   return {
