@@ -20,7 +20,7 @@ let removeConfusables: ((s: string) => string) | null = null;
 function confusables(s: string): string {
   removeConfusables ??= (createRequire(import.meta.url)('confusables') as { remove(s: string): string }).remove;
   // Only non-ASCII characters can be disguises; plain ASCII is left as written.
-  return /[^\x00-\x7F]/.test(s) ? removeConfusables(s) : s;
+  return /[^\u0020-\u007E\s]/.test(s) ? removeConfusables(s) : s;
 }
 
 function fold(s: string): string {
