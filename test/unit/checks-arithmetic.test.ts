@@ -54,11 +54,11 @@ describe('checkArithmetic', () => {
   });
 
   it('skips what it cannot read and reports not-run when nothing was checkable', () => {
-    expect(checkArithmetic('- Wait Time = 200ms.\n- Total ρ = 1.00.\n- Lending Pool = 1,000 - Total Guaranteed.')).toEqual({ status: 'not-run', checked: 0, failures: [] });
+    expect(checkArithmetic('- Wait Time = 200ms.\n- Total ρ = 1.00.\n- Lending Pool = 1,000 - Total Guaranteed.')).toEqual({ status: 'not-run', checked: 0, failures: [], problems: [] });
     // Definitions and prose beside a real calculation: only the calculation counts.
     const r = checkArithmetic('- 0.5B draft: K=5 round time = 5 * 9.8 + 137 = 186 ms.\n- Target: 14 GB read at 102 GB/s = 137 ms/token.');
-    expect(r).toEqual({ status: 'passed', checked: 1, failures: [] });
-    expect(checkArithmetic('')).toEqual({ status: 'not-run', checked: 0, failures: [] });
+    expect(r).toEqual({ status: 'passed', checked: 1, failures: [], problems: [] });
+    expect(checkArithmetic('')).toEqual({ status: 'not-run', checked: 0, failures: [], problems: [] });
   });
 
   it('repairs a wrong stated value in its own unit', () => {
