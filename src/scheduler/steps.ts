@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
+import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
 import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
@@ -93,7 +94,7 @@ export const STOP = {
   emptyPlan: 'empty plan',
   gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
   dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
-  converged: 'same top-priority cell two iterations in a row — converged',
+  converged: 'same top-priority cell and priority over the two previous iterations — converged',
 } as const;
 
 /** How many cells fit: their generation calls and their judge calls within what remains. */
@@ -167,8 +168,9 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   if (iter > 0) {
     const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
     if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
-    if (prev && prev.top_cell && prev.top_cell.join('|') === topCell.join('|') && prev.top_priority === top.priority) return await stop(STOP.converged);
   }
+  const earlier = await iterationEvidence(store, runId, Array.from({ length: CONVERGENCE_WINDOW }, (_, k) => iter - 1 - k), cfg.dryRun);
+  if (isConverged({ iter, topCell, topPriority: top.priority }, earlier)) return await stop(STOP.converged);
 
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
   const sized = cfg.dryRun ? plan.length : sizeIteration(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
