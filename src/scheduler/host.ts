@@ -38,6 +38,11 @@ export class VaultLockedError extends Error {
   override readonly name = 'VaultLockedError';
 }
 
+/** `--resume` of a run this Redis does not know (or of another vault's run). */
+export class RunNotFoundError extends Error {
+  override readonly name = 'RunNotFoundError';
+}
+
 export interface HostOptions {
   cfg: Config;
   vault: string;
@@ -161,8 +166,16 @@ export class CorpusHost {
    */
   async resumeRun(runId: string): Promise<RunState> {
     const run = await this.store.get(runId);
-    if (!run) throw new Error(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix})`);
-    if (run.vault !== this.vault) throw new Error(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
+    if (!run) throw new RunNotFoundError(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix}); \`vault-loop status\` lists the runs it knows`);
+    if (run.vault !== this.vault) throw new RunNotFoundError(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
+    if (run.status === 'failed') {
+      // A run that ended failed (provider unreachable, judge failing) continues where it stopped:
+      // reopened, with the next iteration's plan (which checks every stop condition again).
+      await this.store.set(runId, { stopReason: '', finishedAt: '', phase: 'plan' });
+      await this.store.setStatus(runId, 'running');
+      await this.#flows.addPlan(runId, run.iter + 1);
+      return (await this.store.get(runId))!;
+    }
     if (TERMINAL_STATUSES.includes(run.status)) return run;
     for (const job of await this.queues.control.getFailed()) {
       if (job.data.runId === runId) await job.retry('failed');

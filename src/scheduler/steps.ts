@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
+import { failedJudgeChunks, finalOutcome, iterationFailure } from './outcome.js';
 import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
 import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
@@ -107,10 +108,17 @@ export function sizeIteration(planLength: number, remaining: number, genBatchSiz
 export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
   const run = await deps.store.get(runId);
   const ending = run !== null && !TERMINAL_STATUSES.includes(run.status);
+  const base = reason;
   // The records are complete before the run is seen as ended: whoever waits for the status can
   // read loop_summary.json at once. A crash in between leaves the run open; its plan step decides
   // the same stop again.
-  if (ending) await deps.store.set(runId, { stopReason: reason, finishedAt: run.finishedAt ?? deps.now().toISOString(), phase: 'finished' });
+  if (ending) {
+    // Judge chunks still failed make a "completed" run a failed one (src/scheduler/outcome.ts).
+    const outcome = finalOutcome(reason, status, (await failedJudgeChunks(deps.store, runId)).length);
+    reason = outcome.reason;
+    status = outcome.status;
+    await deps.store.set(runId, { stopReason: reason, baseStopReason: base, finishedAt: run.finishedAt ?? deps.now().toISOString(), phase: 'finished' });
+  }
   const final = ending ? status : (run?.status ?? status);
   await writeLoopSummary(deps.vault, deps.store, runId, final);
   const runJsonPath = join(deps.vault, '_validation_results', 'coverage_loop', runId, 'run.json');
@@ -306,6 +314,14 @@ export async function checkpointStep(runId: string, iter: number, round: number,
   if (after.stopRequested) {
     await finishRun(deps, runId, STOP.user, 'stopped');
     return { decision: 'stop', detail: { reason: STOP.user } };
+  }
+  // A provider that answered nothing this iteration will not answer the next: end the run as failed.
+  const failedChunks = (await failedJudgeChunks(store, runId)).filter((c) => c.iter === iter).length;
+  const judged = [...(await store.verdicts(runId)).values()].filter((v) => v.iter === iter).length;
+  const failure = iterationFailure({ planSize: record.plan_size, generated: record.generated, cellsFailed: record.cells_failed, judged, failedChunks });
+  if (failure) {
+    await finishRun(deps, runId, failure, 'failed');
+    return { decision: 'stop', detail: { reason: failure } };
   }
   await store.set(runId, { phase: 'checkpoint' });
   await deps.flows.addPlan(runId, iter + 1);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLogger } from '../../util/log.js';
-import { configFromOptions, connectRedis, intOption, onSignals, withConnectionOptions } from '../common.js';
+import { configFromOptions, connectRedis, intOption, onSignals, requireVault, withConnectionOptions } from '../common.js';
 import { UserError } from '../output.js';
 
 export function register(program: Command): void {
@@ -10,7 +10,7 @@ export function register(program: Command): void {
       .description('serve the run overview, Bull Board (/queues), a JSON API and /metrics over HTTP')
       .option('--host <address>', 'bind address (default 127.0.0.1; any other address needs DASHBOARD_TOKEN or DASHBOARD_BASIC_AUTH)')
       .addOption(intOption('--port <n>', 'port (default 3000; 0 picks a free one)'))
-      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
+      .option('--vault <dir>', "find the embedded Redis a `run` on this vault started, and judge and apply the vault's late work (retried judge chunks, late applies) whenever no run holds it"),
   ).action(async (opts: Record<string, unknown>) => {
     const cfg = configFromOptions(opts, { dashboardHost: opts.host, dashboardPort: opts.port });
     const log = createLogger(cfg.logLevel);
@@ -19,7 +19,8 @@ export function register(program: Command): void {
     const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
     let dash;
     try {
-      dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log });
+      const vault = typeof opts.vault === 'string' ? requireVault(opts.vault) : undefined;
+      dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log, ...(vault ? { lateWork: { vault, cfg, target } } : {}) });
     } catch (e) {
       if (e instanceof DashboardConfigError || e instanceof DashboardListenError) throw new UserError(e.message);
       throw e;

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createQueues } from '../../queues/index.js';
 import { createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
+import { pendingLateWork } from '../../scheduler/late-work.js';
 import { runDir } from '../../scheduler/records.js';
 import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
 import { table, UserError } from '../output.js';
@@ -50,23 +51,30 @@ export function register(program: Command): void {
       if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
       const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
       const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
+      const late = (await pendingLateWork(queues, store, { runIds: [runId] }))[0] ?? { judge: [], apply: [] };
       await queues.close();
       if (opts.json) {
         const { config: _c, ...rest } = run;
-        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, pendingLate: { judge: late.judge, apply: late.apply } }, null, 2)}\n`);
         return;
       }
+      const lateLine =
+        late.judge.length + late.apply.length > 0
+          ? [`pending late work: ${late.judge.length} retried chunk(s) to judge, ${late.apply.length} late apply(s) not in the records yet (vault-loop retry --vault ${run.vault} --run ${runId} applies them)`]
+          : [];
       process.stdout.write(
         [
           `run ${runId}: ${run.status} (${run.phase}), iteration ${run.iter}`,
           `generator ${run.generator.provider}/${run.generator.model}, judge ${run.judge.provider}/${run.judge.model}`,
           `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
           `stop reason: ${run.stopReason ?? '-'}; started ${run.startedAt}; duration ${duration(run)}`,
-          `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --queue judge --run ${runId})` : 'none'}`,
+          `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --vault ${run.vault} --run ${runId})` : 'none'}`,
+          ...lateLine,
           '',
         ].join('\n'),
       );
       if (run.vault && existsSync(runDir(run.vault, runId))) process.stdout.write(`${summaryText(run.vault, runId)}\n`);
+      else if (run.vault) process.stdout.write(`records: ${runDir(run.vault, runId)} (not on this machine)\n`);
     } finally {
       redis.disconnect();
     }
