@@ -10,6 +10,7 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import { judgeSettings, SECRET_KEYS } from '../config/index.js';
+import { removeStrayTempFiles } from '../corpus/stray-temp.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { promptHashes } from '../llm/prompts.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
@@ -83,6 +84,10 @@ export class CorpusHost {
     const host = new CorpusHost(opts);
     try {
       await host.#lock(opts.lockWaitMs ?? 0);
+      // With the lock held this host is the vault's only writer: temp files of writes a killed
+      // process left are removed before anything reads the vault.
+      const stray = await removeStrayTempFiles(host.vault);
+      if (stray.length) opts.log.warn({ files: stray }, 'removed temp files of interrupted writes');
       const ctx = createRuntimeContext({
         cfg: opts.cfg,
         target: opts.target,
