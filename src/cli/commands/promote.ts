@@ -12,9 +12,9 @@ interface PromoteFlags {
 export function register(program: Command): void {
   program
     .command('promote')
-    .description('Publish the PASS drafts of one loop run whose files are unchanged since they were judged.')
+    .description('Publish the PASS (and accepted) drafts whose files are unchanged since they were judged: of every run not promoted yet, or of one run.')
     .requiredOption('--vault <dir>', 'the vault folder (holds questions/ and _validation_results/coverage_loop/)')
-    .option('--run <runId>', 'run folder name under _validation_results/coverage_loop (default: the run with the latest started_at)')
+    .option('--run <runId>', 'only this run folder under _validation_results/coverage_loop (default: every run not promoted yet, oldest first; a later verdict on the same draft wins)')
     .option('--dry-run', 'show what would be promoted; write nothing')
     .action(async (flags: PromoteFlags) => {
       if (flags.run !== undefined && !isRunId(flags.run)) {
@@ -22,9 +22,14 @@ export function register(program: Command): void {
       }
       const vault = await requireVault(flags.vault);
       const report = await promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun });
-      process.stdout.write(`run ${report.run.runId} (started ${report.run.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
+      for (const r of report.runs) process.stdout.write(`run ${r.runId} (started ${r.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
+      for (const r of report.skippedRuns) process.stdout.write(`skipped run ${r.runId}: ${r.reason}\n`);
+      if (report.runs.length === 0) {
+        process.stdout.write('nothing to promote: every run was promoted already\n');
+        return;
+      }
       if (report.rows.length === 0) {
-        process.stdout.write('no PASS drafts in this run\n');
+        process.stdout.write(`no PASS drafts in ${report.runs.length === 1 ? 'this run' : 'these runs'}\n`);
       } else {
         process.stdout.write(
           table(
@@ -36,7 +41,7 @@ export function register(program: Command): void {
       const promoted = report.rows.filter((r) => r.result === 'promoted').length;
       const others = Object.entries(report.notPass).map(([v, n]) => `${n} ${v}`).join(', ');
       process.stdout.write(
-        `${report.dryRun ? 'would promote' : 'promoted'} ${promoted} of ${report.rows.length} PASS drafts${others ? `; not promoted by verdict: ${others}` : ''}\n`,
+        `${report.dryRun ? 'would promote' : 'promoted'} ${promoted} of ${report.rows.length} PASS drafts${others ? `; not promoted by verdict: ${others}` : ''}${report.rows.length - promoted ? `; skipped ${report.rows.length - promoted} (see the result column)` : ''}\n`,
       );
     });
 }
