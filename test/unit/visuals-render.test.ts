@@ -62,11 +62,13 @@ describe('renderVault / render CLI over a temp copy of the vault sample', () => 
   const svgOf = (rel: string) => readFileSync(join(vault, rel), 'utf8');
 
   it('renders stale visuals, then skips them, then re-renders on --force or a changed source', async () => {
+    // The committed mobile-1871.svg is older than its source here: re-rendered.
+    utimesSync(join(vault, 'visuals/mobile/mobile-1871.svg'), new Date(2000, 0, 1), new Date(2000, 0, 1));
     const first = await renderVault({ vault });
     expect(first.items.map((i) => [i.id, i.status, i.reason])).toEqual([
       ['cloud-2846', 'rendered', 'svg missing'],
       ['edge-2337', 'skipped', 'python visuals disabled (--allow-python-visuals)'],
-      ['mobile-1871', 'rendered', 'no render record'],
+      ['mobile-1871', 'rendered', 'source newer than svg'],
     ]);
     expect([first.rendered, first.skipped, first.errors]).toEqual([2, 1, 0]);
     for (const rel of ['visuals/cloud/cloud-2846.svg', 'visuals/mobile/mobile-1871.svg']) {
@@ -85,8 +87,11 @@ describe('renderVault / render CLI over a temp copy of the vault sample', () => 
     expect([second.rendered, second.skipped, second.errors]).toEqual([0, 3, 0]);
     expect(statSync(join(vault, 'visuals/cloud/cloud-2846.svg')).mtimeMs).toBe(mtime);
 
+    // Forced: rendered again, but the same bytes are not rewritten (nothing to commit).
     const forced = await renderVault({ vault, force: true });
-    expect([forced.rendered, forced.skipped, forced.errors]).toEqual([2, 1, 0]);
+    expect([forced.rendered, forced.skipped, forced.errors]).toEqual([0, 3, 0]);
+    expect(forced.items.filter((i) => i.kind !== 'matplotlib').map((i) => i.reason)).toEqual(['svg already matches its source; recorded', 'svg already matches its source; recorded']);
+    expect(statSync(join(vault, 'visuals/cloud/cloud-2846.svg')).mtimeMs).toBe(mtime);
 
     // A changed source whose mtime is older than the svg is still caught by its hash.
     const dot = join(vault, 'visuals/mobile/mobile-1871.dot');
@@ -97,7 +102,20 @@ describe('renderVault / render CLI over a temp copy of the vault sample', () => 
     expect(svgOf('visuals/mobile/mobile-1871.svg')).toContain('Regional Aggregator');
   });
 
+  it('trusts a committed svg newer than its source without a render record: recorded, never rewritten', async () => {
+    const svg = join(vault, 'visuals/mobile/mobile-1871.svg');
+    const bytes = readFileSync(svg);
+    utimesSync(join(vault, 'visuals/mobile/mobile-1871.dot'), new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const r = await renderVault({ vault, id: 'mobile-1871' });
+    expect(r.items.map((i) => [i.status, i.reason])).toEqual([['skipped', 'up to date (svg newer than its source; recorded)']]);
+    expect(readFileSync(svg).equals(bytes)).toBe(true);
+    expect(Object.keys((await readRenderIndex(vault)).entries)).toEqual(['visuals/mobile/mobile-1871.svg']);
+    const again = await renderVault({ vault, id: 'mobile-1871' });
+    expect(again.items.map((i) => i.reason)).toEqual(['up to date']);
+  });
+
   it('--dry-run writes nothing; --id limits the run', async () => {
+    utimesSync(join(vault, 'visuals/mobile/mobile-1871.svg'), new Date(2000, 0, 1), new Date(2000, 0, 1));
     const dry = await renderVault({ vault, dryRun: true });
     expect(dry.items.filter((i) => i.status === 'would-render').map((i) => i.id)).toEqual(['cloud-2846', 'mobile-1871']);
     expect(existsSync(join(vault, 'visuals/cloud/cloud-2846.svg'))).toBe(false);
@@ -124,8 +142,11 @@ describe('renderVault / render CLI over a temp copy of the vault sample', () => 
   });
 
   it('the render command prints the counts, one line per error, and exits 1 on errors', async () => {
+    // mobile-1871.svg came with the vault, newer than its source: trusted, not re-rendered.
+    const dry = await runRender('--vault', vault, '--dry-run');
+    expect(dry.stdout.trim().split('\n').pop()).toBe('would render 1: visuals/cloud/cloud-2846.svg; skipped=2 errors=0 (dry run: nothing written)');
     const first = await runRender('--vault', vault);
-    expect(first.stdout.trim().split('\n').pop()).toBe('rendered=2 skipped=1 errors=0');
+    expect(first.stdout.trim().split('\n').pop()).toBe('rendered=1 skipped=2 errors=0');
     expect(first.stderr).toContain('note edge-2337: skipped, python visuals disabled (--allow-python-visuals)');
     expect(first.exitCode).toBe(0);
     const again = await runRender('--vault', vault);
