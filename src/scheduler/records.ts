@@ -103,7 +103,8 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
   const judgedModels = [...new Set(verdicts.filter((v) => v.source === 'model').map((v) => v.model))];
   const summary: JudgeSummary = {
-    model: judgedModels.join(', ') || (verdicts.length ? 'prejudge' : ''),
+    // Nothing judged (every chunk failed): the model that was asked, never an empty name.
+    model: judgedModels.join(', ') || (verdicts.length ? 'prejudge' : `${(await store.get(runId))?.judge.model ?? 'unknown'} (nothing judged)`),
     n_items: verdicts.length + unjudged.length,
     n_judged: verdicts.length,
     verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },

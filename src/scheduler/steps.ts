@@ -446,9 +446,11 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
       await store.putDraft(runId, d.id, { id: d.id, iter: 0, cellIndex: -1, chunk: 0, path: d.path, fileHash: d.file_hash, track, visualFiles });
       await store.putVerdict(runId, d.id, { ...d, fileHash: d.file_hash, iter: 0, chunk: 0, round: 0, history: d.history ?? [], late: false, appliedAt: d.appliedAt ?? now });
     }
-    await store.iterSet(runId, 0, { seeded: '1', startedAt: now, planSize: latest.size });
+    await store.iterSet(runId, 0, { seeded: '1', startedAt: now });
   }
   const candidates = await revisionCandidates(runId, 0, 0, deps);
+  // What this revision run plans is its candidates, not every verdict it read.
+  await store.iterSetOnce(runId, 0, 'planSize', String(candidates.length));
   mkdirSync(iterDir(deps.vault, runId, 0), { recursive: true });
   await writeJson(join(iterDir(deps.vault, runId, 0), 'plan.json'), candidates.map((c) => ({ id: c.draft.id, path: c.draft.path, issues: c.issues, fix_suggestion: c.fix_suggestion })));
   const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);

@@ -58,6 +58,8 @@ describe('late retry from Bull Board', () => {
       expect(generated).toBe(10);
       expect(before.iters[0]!.record!.unjudged).toBe(10);
       expect(before.summary.history[0]!.unjudged).toBe(10);
+      // Nothing was judged: the summary names the model that was asked, never an empty one.
+      expect(before.iters[0]!.judge!.model).toBe('judge-model (nothing judged)');
       const drafts = await host.store.drafts(runId);
       const job0 = ids.judge(runId, 0, 0);
       const job1 = ids.judge(runId, 0, 1);
