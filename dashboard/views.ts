@@ -89,7 +89,7 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   html += '<h2>Charts</h2><div class="charts">';
   html += lineChart({ id: 'chart-priority', title: 'Top gap priority per iteration', xs, ys: its.map((i) => i.topPriority), color: '#2471a3' });
   html += verdictBars('chart-verdicts', 'Verdicts per iteration', its.map((i) => ({ x: i.iter, ...i.verdicts })));
-  html += lineChart({ id: 'chart-calls', title: 'Calls used (cumulative) vs budget', xs, ys: its.map((i) => i.callsUsedTotal), color: '#7d3c98', limit: { value: r.maxCalls, label: `budget ${r.maxCalls}` } });
+  html += lineChart({ id: 'chart-calls', title: 'Calls used (cumulative) vs budget', xs, ys: its.map((i) => i.callsUsedTotal), color: '#7d3c98', limit: { value: r.maxCalls, label: `budget ${r.maxCalls}` }, counts: true });
   html += '</div>';
 
   html += `<h2>Iterations</h2><table id="iterations"><thead><tr><th>iter</th><th>top cell</th><th>top priority</th><th>plan</th><th>generated</th>` +
