@@ -13,6 +13,8 @@ import { judgeSettings, SECRET_KEYS } from '../config/index.js';
 import { removeStrayTempFiles } from '../corpus/stray-temp.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { promptHashes } from '../llm/prompts.js';
+import { DEFAULT_MODELS } from '../llm/registry.js';
+import type { ProviderName } from '../config/index.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { createRedis, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
@@ -229,17 +231,7 @@ export class CorpusHost {
   }
 }
 
+/** The model a provider uses when none is named: the registry's, so the records and the calls agree. */
 export function defaultModel(provider: string): string {
-  switch (provider) {
-    case 'openai':
-      return 'gpt-4.1-mini';
-    case 'gemini':
-      return 'gemini-2.5-flash';
-    case 'anthropic':
-      return 'claude-sonnet-4-5';
-    case 'gemini-cli':
-      return 'gemini-3.1-pro-preview';
-    default:
-      return 'offline-v1';
-  }
+  return DEFAULT_MODELS[provider as ProviderName] ?? provider;
 }
