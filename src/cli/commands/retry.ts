@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { Job, type ConnectionOptions } from 'bullmq';
 import type { Config } from '../../config/index.js';
-import { createQueues, PENDING_STATES, QUEUE_NAMES, type Queues } from '../../queues/index.js';
+import { createQueues, QUEUE_NAMES, type Queues } from '../../queues/index.js';
 import { createRedis, type RedisTarget } from '../../redis/index.js';
 import { blockedByBudget, drainLateWork, pendingLateWork, raiseRunBudget, RETRY_BUDGET_FLAG } from '../../scheduler/late-work.js';
 import { RunStore } from '../../scheduler/state.js';
