@@ -1,13 +1,5 @@
 import type { Command } from 'commander';
-import { isRunId, promoteRun } from '../../release/index.js';
-import { table, UserError } from '../output.js';
-import { requireVault } from './release-shared.js';
-
-interface PromoteFlags {
-  vault: string;
-  run?: string;
-  dryRun?: boolean;
-}
+import type { PromoteFlags } from '../actions/promote.js';
 
 export function register(program: Command): void {
   program
@@ -16,32 +8,5 @@ export function register(program: Command): void {
     .requiredOption('--vault <dir>', 'the vault folder (holds questions/ and _validation_results/coverage_loop/)')
     .option('--run <runId>', 'only this run folder under _validation_results/coverage_loop (default: every run not promoted yet, oldest first; a later verdict on the same draft wins)')
     .option('--dry-run', 'show what would be promoted; write nothing')
-    .action(async (flags: PromoteFlags) => {
-      if (flags.run !== undefined && !isRunId(flags.run)) {
-        throw new UserError(`--run ${flags.run}: expected a run folder name such as 20260425_101500`);
-      }
-      const vault = await requireVault(flags.vault);
-      const report = await promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun });
-      for (const r of report.runs) process.stdout.write(`run ${r.runId} (started ${r.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
-      for (const r of report.skippedRuns) process.stdout.write(`skipped run ${r.runId}: ${r.reason}\n`);
-      if (report.runs.length === 0) {
-        process.stdout.write('nothing to promote: every run was promoted already\n');
-        return;
-      }
-      if (report.rows.length === 0) {
-        process.stdout.write(`no PASS drafts in ${report.runs.length === 1 ? 'this run' : 'these runs'}\n`);
-      } else {
-        process.stdout.write(
-          table(
-            ['id', 'result', 'math', 'path'],
-            report.rows.map((r) => [r.id, r.result, r.result === 'promoted' ? (r.mathVerified ? 'verified' : 'unverified') : '', r.path]),
-          ) + '\n',
-        );
-      }
-      const promoted = report.rows.filter((r) => r.result === 'promoted').length;
-      const others = Object.entries(report.notPass).map(([v, n]) => `${n} ${v}`).join(', ');
-      process.stdout.write(
-        `${report.dryRun ? 'would promote' : 'promoted'} ${promoted} of ${report.rows.length} PASS drafts${others ? `; not promoted by verdict: ${others}` : ''}${report.rows.length - promoted ? `; skipped ${report.rows.length - promoted} (see the result column)` : ''}\n`,
-      );
-    });
+    .action(async (flags: PromoteFlags) => (await import('../actions/promote.js')).promote(flags));
 }
