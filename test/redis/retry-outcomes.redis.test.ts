@@ -55,7 +55,8 @@ describe('retry outcomes', () => {
     } finally {
       await server.close();
     }
-  });
+    // Three CLI processes on a loaded machine: a generous bound, no timing assertion.
+  }, 240_000);
 
   it('an unknown --resume id is a one-line error naming the id', async () => {
     const vault = await freshVault(300, 84);
