@@ -15,6 +15,7 @@ import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../src/config/index.js';
 import { createQueues, QUEUE_CATALOG, retryFailed, type Queues } from '../src/queues/index.js';
+import { LateWorkKeeper, raiseRunBudget } from '../src/scheduler/late-work.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../src/redis/index.js';
 import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/scheduler/review.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
@@ -179,11 +180,24 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     );
   }
 
+  // Retrying may raise the run's budget (`max_calls`, the same choice as `vault-loop retry --max-calls`).
+  const retryBody = [express.urlencoded({ extended: false, limit: '4kb' }), express.json({ limit: '4kb' })];
+  const raiseBudget = async (runId: string, body: unknown): Promise<void> => {
+    const raw = (body as Record<string, unknown> | undefined)?.max_calls;
+    if (raw === undefined || raw === '') return;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new HttpError(400, `max_calls must be a positive whole number, got ${JSON.stringify(raw)}`);
+    const { from, to } = await raiseRunBudget(store, runId, n);
+    if (to !== from) log.info({ run: runId, from, to }, 'dashboard: raised the run budget for a retry');
+  };
+
   app.post(
     '/api/runs/:id/retry-failed',
+    ...retryBody,
     route(async (req, res) => {
       const runId = param(req, 'id');
       await mustRun(runId);
+      await raiseBudget(runId, req.body);
       const retried = await retryFailed(queues, 'judge', runId);
       log.info({ run: runId, retried }, 'dashboard: retried failed judge chunks');
       reply(req, res, runId, { runId, retried });
@@ -192,10 +206,12 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
 
   app.post(
     '/api/runs/:id/judge/:jobId/retry',
+    ...retryBody,
     route(async (req, res) => {
       const runId = param(req, 'id');
       const jobId = param(req, 'jobId');
       await mustRun(runId);
+      await raiseBudget(runId, req.body);
       const job = await queues.judge.getJob(jobId);
       if (!job || job.data.runId !== runId) throw new HttpError(404, `judge job ${jobId} of run ${runId} not found`);
       const state = await job.getState();
@@ -328,6 +344,11 @@ export interface StartDashboardOptions {
   viewerBasicAuth?: string | undefined;
   log?: Logger;
   liveIntervalMs?: number;
+  /**
+   * `dashboard --vault`: this process can reach the vault, so it judges and applies the vault's
+   * late work (retried judge chunks, late applies) whenever no run holds the vault.
+   */
+  lateWork?: { vault: string; cfg: Config; target: RedisTarget; intervalMs?: number };
 }
 
 export interface RunningDashboard {
@@ -359,8 +380,11 @@ export async function startDashboard(o: StartDashboardOptions): Promise<RunningD
   const log = o.log ?? silentLogger;
   const redis: RedisClient = createRedis(o.target, 'client', (e) => log.warn({ err: e.message }, 'dashboard: redis error'));
   const queues = createQueues({ connection: bullConnection(o.target), prefix: o.prefix });
-  const app = createDashboardApp({ store: new RunStore(redis, o.prefix), queues, prefix: o.prefix, credentials, log, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
+  const store = new RunStore(redis, o.prefix);
+  const app = createDashboardApp({ store, queues, prefix: o.prefix, credentials, log, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
+  const keeper = o.lateWork ? new LateWorkKeeper({ ...o.lateWork, log, store, queues }) : null;
   const release = async () => {
+    await keeper?.close().catch(() => {});
     await queues.close().catch(() => {});
     redis.disconnect();
   };
@@ -377,6 +401,7 @@ export async function startDashboard(o: StartDashboardOptions): Promise<RunningD
     if (code === 'EADDRNOTAVAIL') throw new DashboardListenError(`dashboard: ${host} is not an address of this machine`);
     throw e;
   }
+  keeper?.start();
   const addr = server.address() as AddressInfo;
   const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {

@@ -9,11 +9,17 @@ const H = 200;
 const PAD = { l: 44, r: 12, t: 26, b: 30 };
 const fmt = (n: number): string => (Math.abs(n) >= 100 || Number.isInteger(n) ? String(Math.round(n)) : n.toFixed(2));
 
+/** The top of a count axis: an even whole number at least `max`, so the middle tick is whole too. */
+export function countAxisMax(max: number): number {
+  const n = Math.max(2, Math.ceil(max));
+  return n % 2 === 0 ? n : n + 1;
+}
+
 function frame(title: string, id: string, yMax: number, xs: number[], body: string, legend = ''): string {
   const ih = H - PAD.t - PAD.b;
   const ticks = [0, 0.5, 1].map((f) => {
     const y = PAD.t + ih - f * ih;
-    return `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${y}" y2="${y}" stroke="#e3e6ea"/><text x="${PAD.l - 6}" y="${y + 4}" text-anchor="end">${fmt(f * yMax)}</text>`;
+    return `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${y}" y2="${y}" stroke="#e3e6ea"/><text class="tick" x="${PAD.l - 6}" y="${y + 4}" text-anchor="end">${fmt(f * yMax)}</text>`;
   });
   const xl = xs.map((x, i) => `<text x="${xAt(i, xs.length)}" y="${H - PAD.b + 16}" text-anchor="middle">${x}</text>`);
   return (
@@ -38,9 +44,11 @@ function emptyChart(title: string, id: string): string {
 }
 
 /** A line over iterations; `limit` draws a dashed horizontal line (the budget). */
-export function lineChart(opts: { id: string; title: string; xs: number[]; ys: (number | null)[]; color: string; limit?: { value: number; label: string } }): string {
+export function lineChart(opts: { id: string; title: string; xs: number[]; ys: (number | null)[]; color: string; limit?: { value: number; label: string }; counts?: boolean }): string {
   if (opts.xs.length === 0) return emptyChart(opts.title, opts.id);
-  const max = Math.max(1e-9, ...opts.ys.map((y) => y ?? 0), opts.limit?.value ?? 0) * 1.05;
+  const top = Math.max(1e-9, ...opts.ys.map((y) => y ?? 0), opts.limit?.value ?? 0);
+  // Counts (calls, drafts) get whole-number ticks; amounts (cost) a little headroom.
+  const max = opts.counts ? countAxisMax(top) : top * 1.05;
   const pts = opts.ys.map((y, i) => (y === null ? null : `${xAt(i, opts.xs.length).toFixed(1)},${yAt(y, max).toFixed(1)}`)).filter((p): p is string => p !== null);
   let body = `<polyline fill="none" stroke="${opts.color}" stroke-width="2" points="${pts.join(' ')}"/>`;
   body += pts.map((p) => `<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="3" fill="${opts.color}"/>`).join('');
@@ -56,7 +64,7 @@ export const VERDICT_COLORS = { PASS: '#2e8b57', NEEDS_FIX: '#e0a100', DROP: '#c
 /** Stacked PASS / NEEDS_FIX / DROP bars per iteration. */
 export function verdictBars(id: string, title: string, rows: { x: number; PASS: number; NEEDS_FIX: number; DROP: number }[]): string {
   if (rows.length === 0) return emptyChart(title, id);
-  const max = Math.max(1, ...rows.map((r) => r.PASS + r.NEEDS_FIX + r.DROP)) * 1.05;
+  const max = countAxisMax(Math.max(1, ...rows.map((r) => r.PASS + r.NEEDS_FIX + r.DROP)));
   const bw = Math.min(36, ((W - PAD.l - PAD.r) / rows.length) * 0.6);
   let body = '';
   rows.forEach((r, i) => {
@@ -69,11 +77,22 @@ export function verdictBars(id: string, title: string, rows: { x: number; PASS: 
       body += `<rect x="${(xAt(i, rows.length) - bw / 2).toFixed(1)}" y="${y1.toFixed(1)}" width="${bw.toFixed(1)}" height="${(y0 - y1).toFixed(1)}" fill="${VERDICT_COLORS[k]}"><title>iteration ${r.x}: ${k} ${r[k]}</title></rect>`;
     }
   });
-  const legend = (['PASS', 'NEEDS_FIX', 'DROP'] as const)
-    .map((k, i) => `<rect x="${W - 230 + i * 75}" y="6" width="10" height="10" fill="${VERDICT_COLORS[k]}"/><text x="${W - 216 + i * 75}" y="15">${k}</text>`)
-    .join('');
+  // Each entry as wide as its label (about 7 px a character at this size): no label runs into the next swatch.
+  let x = W - PAD.r - legendWidth(['PASS', 'NEEDS_FIX', 'DROP']);
+  let legend = '';
+  for (const k of ['PASS', 'NEEDS_FIX', 'DROP'] as const) {
+    legend += `<rect class="swatch" x="${x}" y="6" width="10" height="10" fill="${VERDICT_COLORS[k]}"/><text class="label" x="${x + 14}" y="15">${k}</text>`;
+    x += legendEntryWidth(k);
+  }
   return frame(title, id, max, rows.map((r) => r.x), body, legend);
 }
+
+export const LEGEND_CHAR_PX = 7;
+const legendEntryWidth = (label: string): number => 14 + label.length * LEGEND_CHAR_PX + 12;
+const legendWidth = (labels: string[]): number => labels.reduce((n, l) => n + legendEntryWidth(l), 0);
+
+/** A cell the plan never asks for (outside the zone × level affinity): grey, not "no gap" white. */
+export const NOT_PLANNED_FILL = '#c9ced6';
 
 /** White → deep red by the share of the largest priority. */
 function heat(p: number, max: number): string {
@@ -88,7 +107,9 @@ export function heatmaps(grid: CoverageGrid): string {
   const steps = 8;
   let legend = `<svg class="heat-legend" id="heatmap-legend" viewBox="0 0 260 34" width="260" height="34" font-family="sans-serif" font-size="10" fill="#333"><text x="0" y="10">gap priority</text>`;
   for (let i = 0; i < steps; i++) legend += `<rect x="${i * 30}" y="14" width="30" height="10" fill="${heat((grid.maxPriority * i) / (steps - 1), grid.maxPriority)}" stroke="#dde1e6"/>`;
-  legend += `<text x="0" y="33">0</text><text x="${steps * 30}" y="33" text-anchor="end">${grid.maxPriority.toFixed(2)}</text></svg>`;
+  legend += `<text x="0" y="33">0 (no gap)</text><text x="${steps * 30}" y="33" text-anchor="end">${grid.maxPriority.toFixed(2)}</text>`;
+  legend = legend.replace('viewBox="0 0 260 34" width="260"', 'viewBox="0 0 360 34" width="360"');
+  legend += `<rect x="${steps * 30 + 14}" y="14" width="30" height="10" fill="${NOT_PLANNED_FILL}" stroke="#dde1e6"/><text x="${steps * 30 + 48}" y="23">not planned</text></svg>`;
   const cw = 42;
   const ch = 18;
   const left = 92;
@@ -104,7 +125,10 @@ export function heatmaps(grid: CoverageGrid): string {
         s += `<text x="${left - 5}" y="${top + ch * i + 13}" text-anchor="end">${esc(z)}</text>`;
         grid.levels.forEach((l, j) => {
           const cell = t.cells.find((c) => c.zone === z && c.level === l)!;
-          s += `<rect x="${left + cw * j}" y="${top + ch * i}" width="${cw - 1}" height="${ch - 1}" fill="${heat(cell.priority, grid.maxPriority)}"><title>${esc(t.track)} ${esc(z)} ${esc(l)}: priority ${cell.priority.toFixed(2)} (have ${cell.actual}, expected ${fmt(cell.expected)})</title></rect>`;
+          const planned = cell.expected > 0;
+          s += planned
+            ? `<rect x="${left + cw * j}" y="${top + ch * i}" width="${cw - 1}" height="${ch - 1}" fill="${heat(cell.priority, grid.maxPriority)}"><title>${esc(t.track)} ${esc(z)} ${esc(l)}: priority ${cell.priority.toFixed(2)}${cell.priority > 0 ? '' : ' (no gap)'} (have ${cell.actual}, expected ${fmt(cell.expected)})</title></rect>`
+            : `<rect class="not-planned" x="${left + cw * j}" y="${top + ch * i}" width="${cw - 1}" height="${ch - 1}" fill="${NOT_PLANNED_FILL}"><title>${esc(t.track)} ${esc(z)} ${esc(l)}: not planned (outside the zone × level affinity; have ${cell.actual})</title></rect>`;
         });
       });
       return `${s}</svg>`;

@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
 import type { Queues } from '../src/queues/index.js';
+import { pendingLateWork } from '../src/scheduler/late-work.js';
 import { readJson, runDir } from '../src/scheduler/records.js';
 import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';
@@ -48,6 +49,8 @@ export interface RunDetail {
   verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
   unjudged: number;
   failedJudgeChunks: FailedChunk[];
+  /** Retried judge chunks and late applies of this ended run not applied to the vault yet. */
+  pendingLate: { judge: string[]; apply: string[] };
 }
 
 export interface CoverageGrid {
@@ -93,6 +96,7 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
   const run = await store.get(runId);
   if (!run) return null;
   const [verdictMap, unjudgedMap, draftMap, failed] = await Promise.all([store.verdicts(runId), store.unjudged(runId), store.drafts(runId), failedJudgeChunks(queues, runId)]);
+  const pending = (await pendingLateWork(queues, store, { runIds: [runId] }))[0];
   const verdicts = [...verdictMap.values()];
   const iterations: IterationRow[] = [];
   let total = 0;
@@ -128,6 +132,7 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
     verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },
     unjudged: unjudgedMap.size,
     failedJudgeChunks: failed,
+    pendingLate: { judge: pending?.judge ?? [], apply: pending?.apply ?? [] },
   };
 }
 
@@ -165,5 +170,5 @@ export function coverageGrid(vault: string, runId: string): CoverageGrid {
 /** A short fingerprint of what the run page shows: the live view reloads when it changes. */
 export function fingerprint(d: RunDetail): string {
   const r = d.run;
-  return [r.status, r.phase, r.iter, r.callsUsed, r.callsReserved, r.tokensIn, r.tokensOut, r.stopReason ?? '', d.verdicts.PASS, d.verdicts.NEEDS_FIX, d.verdicts.DROP, d.unjudged, d.failedJudgeChunks.map((f) => f.jobId).join(',')].join('|');
+  return [r.status, r.phase, r.iter, r.callsUsed, r.callsReserved, r.tokensIn, r.tokensOut, r.stopReason ?? '', d.verdicts.PASS, d.verdicts.NEEDS_FIX, d.verdicts.DROP, d.unjudged, d.failedJudgeChunks.map((f) => f.jobId).join(','), d.pendingLate.judge.length, d.pendingLate.apply.length].join('|');
 }

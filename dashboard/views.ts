@@ -89,7 +89,7 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   html += '<h2>Charts</h2><div class="charts">';
   html += lineChart({ id: 'chart-priority', title: 'Top gap priority per iteration', xs, ys: its.map((i) => i.topPriority), color: '#2471a3' });
   html += verdictBars('chart-verdicts', 'Verdicts per iteration', its.map((i) => ({ x: i.iter, ...i.verdicts })));
-  html += lineChart({ id: 'chart-calls', title: 'Calls used (cumulative) vs budget', xs, ys: its.map((i) => i.callsUsedTotal), color: '#7d3c98', limit: { value: r.maxCalls, label: `budget ${r.maxCalls}` } });
+  html += lineChart({ id: 'chart-calls', title: 'Calls used (cumulative) vs budget', xs, ys: its.map((i) => i.callsUsedTotal), color: '#7d3c98', limit: { value: r.maxCalls, label: `budget ${r.maxCalls}` }, counts: true });
   html += '</div>';
 
   html += `<h2>Iterations</h2><table id="iterations"><thead><tr><th>iter</th><th>top cell</th><th>top priority</th><th>plan</th><th>generated</th>` +
@@ -98,14 +98,19 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
     const wall = i.startedAt && i.finishedAt ? Date.parse(i.finishedAt) - Date.parse(i.startedAt) : null;
     html += `<tr><td class="num">${i.iter}</td><td>${esc(i.topCell?.join(' / ') ?? '-')}</td><td class="num">${i.topPriority === null ? '-' : i.topPriority.toFixed(3)}</td><td class="num">${i.planSize}</td><td class="num">${i.generated}</td>` +
       `<td class="num">${i.verdicts.PASS}</td><td class="num">${i.verdicts.NEEDS_FIX}</td><td class="num">${i.verdicts.DROP}</td><td class="num">${i.unjudged}</td><td class="num">${i.callsUsed} (${i.callsUsedTotal})</td>` +
-      `<td class="num">${i.tokensIn} / ${i.tokensOut}</td><td class="num">${money(i.costUsd)}</td><td class="num">${i.closed ? fmtDuration(wall) : 'running'}</td></tr>`;
+      `<td class="num">${i.tokensIn} / ${i.tokensOut}</td><td class="num">${money(i.costUsd)}</td><td class="num">${i.closed ? fmtDuration(wall) : ended ? (i.planSize > 0 || i.generated > 0 ? 'not closed' : 'planned only') : 'running'}</td></tr>`;
   }
   html += '</tbody></table>';
 
   html += `<h2>Failed judge chunks</h2>`;
   if (d.failedJudgeChunks.length === 0) html += '<p id="failed-none" class="muted">None.</p>';
   else {
-    if (canAct) html += `<div class="actions">${button('retry-failed', `retry all (${d.failedJudgeChunks.length})`, true)}</div>`;
+    // The budget field: the same choice as `vault-loop retry --max-calls N` (raises, never lowers).
+    if (canAct)
+      html +=
+        `<div class="actions"><form class="inline" method="post" action="/api/runs/${id}/retry-failed">` +
+        `<label>raise budget to <input type="number" name="max_calls" id="retry-max-calls" min="1" placeholder="${r.maxCalls}" style="width:6em"> calls</label> ` +
+        `<button type="submit" id="btn-retry-failed">retry all (${d.failedJudgeChunks.length})</button></form></div>`;
     html += '<table id="failed"><thead><tr><th>job</th><th>iteration</th><th>chunk</th><th>drafts</th><th>attempts</th><th>reason</th>' + (canAct ? '<th></th>' : '') + '</tr></thead><tbody>';
     for (const f of d.failedJudgeChunks) {
       html += `<tr data-job="${esc(f.jobId)}"><td><code>${esc(f.jobId)}</code></td><td class="num">${f.iter}</td><td class="num">${f.chunk}</td><td class="num">${f.drafts}</td><td class="num">${f.attemptsMade}</td><td>${esc(f.failedReason)}</td>` +
@@ -113,6 +118,12 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
         '</tr>';
     }
     html += '</tbody></table>';
+  }
+
+  const late = d.pendingLate;
+  if (late.judge.length + late.apply.length > 0) {
+    html += `<h2>Pending late work</h2><p id="late-pending" class="warn">${late.judge.length} retried judge chunk(s) waiting to be judged, ${late.apply.length} late apply(s) waiting for the vault. ` +
+      'A `vault-loop run` on the vault, `vault-loop retry`, or `vault-loop dashboard --vault` applies them; until then the records do not include them.</p>';
   }
 
   html += `<h2>Coverage gaps${grid.iter === null ? '' : ` (report of iteration ${grid.iter})`}</h2>`;

@@ -10,10 +10,18 @@ export class LlmOutputInvalidError extends Error {
 }
 
 export class LlmRateLimitedError extends Error {
-  override readonly name = 'LlmRateLimitedError';
+  override readonly name: string = 'LlmRateLimitedError';
   constructor(message: string, readonly retryAfterMs: number) {
     super(message);
   }
+}
+
+/**
+ * The shared rate limiter had no slot in time: the request never left this process, so the budget
+ * releases its reservation. A rate limit all the same (the job waits without spending an attempt).
+ */
+export class LlmNotSentRateLimitError extends LlmRateLimitedError {
+  override readonly name = 'LlmNotSentRateLimitError';
 }
 
 /**
@@ -26,7 +34,23 @@ export class RevisionInvalidError extends Error {
 
 /** A provider error worth retrying (5xx, timeout, connection reset). */
 export class LlmTransientError extends Error {
-  override readonly name = 'LlmTransientError';
+  override readonly name: string = 'LlmTransientError';
+}
+
+/**
+ * No connection was made (refused, DNS failure, no route): the request never reached a server, so
+ * it is not charged. Still transient: the server may come up, and the job's attempts bound it.
+ */
+export class LlmUnreachableError extends LlmTransientError {
+  override readonly name = 'LlmUnreachableError';
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+/** Errors that prove the request never left this process (or never reached a server): not charged. */
+export function neverSent(e: unknown): boolean {
+  return e instanceof LlmUnreachableError || e instanceof LlmNotSentRateLimitError;
 }
 
 /** A provider error not worth retrying (401, 400, unknown model). */

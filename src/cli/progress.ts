@@ -8,11 +8,11 @@ export interface ProgressSnapshot {
   verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
 }
 
-function bar(done: number, total: number, width = 20): string {
-  const f = total > 0 ? Math.min(width, Math.round((done / total) * width)) : 0;
-  return `[${'#'.repeat(f)}${'.'.repeat(width - f)}]`;
-}
-
+/**
+ * One line that fits 80 columns for everyday numbers, most telling first (where, calls, verdicts),
+ * so a narrow terminal cuts the queue counts, never the verdicts. Iterations are numbered from 0,
+ * as the records (`iter_00`, `iter_record.json` `iter`) number them.
+ */
 export function describe(s: ProgressSnapshot, maxIters: number): string {
   const pending = (q: string) => {
     const c = s.counts[q] ?? {};
@@ -21,14 +21,15 @@ export function describe(s: ProgressSnapshot, maxIters: number): string {
   const calls = s.state.callsUsed;
   // A completed run's iter is the plan step that decided to stop: that many iterations ran. A run
   // stopped or failed mid-iteration shows the iteration it was in.
-  const where = s.state.status === 'completed' ? `${s.state.iter}/${maxIters} iterations done` : `iter ${Math.min(s.state.iter + 1, maxIters)}/${maxIters}`;
+  const where = s.state.status === 'completed' ? `${s.state.iter}/${maxIters} iters done` : `iter ${Math.min(s.state.iter, maxIters - 1)} (max ${maxIters})`;
+  const state = s.state.status === 'running' ? s.state.phase : `${s.state.status}:${s.state.phase}`;
   return [
     where,
-    `${s.state.status}:${s.state.phase}`,
-    `calls ${bar(calls, s.state.maxCalls, 12)} ${calls}/${s.state.maxCalls}${s.state.callsReserved ? ` (+${s.state.callsReserved} in flight)` : ''}`,
-    `pending gen ${pending('generate')} judge ${pending('judge')} render ${pending('render')} apply ${pending('apply')}`,
-    `PASS ${s.verdicts.PASS} NEEDS_FIX ${s.verdicts.NEEDS_FIX} DROP ${s.verdicts.DROP}`,
-  ].join(' | ');
+    state,
+    `calls ${calls}/${s.state.maxCalls}${s.state.callsReserved ? `+${s.state.callsReserved}` : ''}`,
+    `PASS ${s.verdicts.PASS} NF ${s.verdicts.NEEDS_FIX} DROP ${s.verdicts.DROP}`,
+    `queued g${pending('generate')} j${pending('judge')} r${pending('render')} a${pending('apply')}`,
+  ].join('  ');
 }
 
 export class ProgressReporter {

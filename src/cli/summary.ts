@@ -1,6 +1,7 @@
 /** The end-of-run table, also shown by `status RUN`. */
 import { join } from 'node:path';
-import { readJson, runDir, type LoopSummary } from '../scheduler/records.js';
+import { existsSync } from 'node:fs';
+import { iterDir, readJson, runDir, type IterRecord, type LoopSummary } from '../scheduler/records.js';
 import { table } from './output.js';
 
 export function summaryTable(summary: LoopSummary): string {
@@ -25,12 +26,37 @@ export function summaryTable(summary: LoopSummary): string {
 
 export function summaryText(vault: string, runId: string): string {
   const s = readJson<LoopSummary>(join(runDir(vault, runId), 'loop_summary.json'));
-  if (!s) return `run ${runId}: no loop_summary.json yet`;
+  if (!s) {
+    // A run still going: its closed iterations are on disk already.
+    const history = closedIterations(vault, runId);
+    return history.length ? `${summaryTable({ history } as LoopSummary)}\n\nrun ${runId}: running (no loop_summary.json until it ends)` : `run ${runId}: no iteration closed yet`;
+  }
   return [
     summaryTable(s),
     '',
     `run ${runId}: ${s.status}, stopped: ${s.stopped_reason ?? '-'}`,
     `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, ${s.calls_saved_total ?? 0} saved by the pre-judge, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
     `records: ${runDir(vault, runId)}`,
+    ...failedChunkLines(s),
   ].join('\n');
+}
+
+/** The judge chunks still failed, and the one command that continues the run. */
+export function failedChunkLines(s: Pick<LoopSummary, 'failed_judge_chunks' | 'continue_with'>): string[] {
+  const failed = s.failed_judge_chunks ?? [];
+  const lines = failed.length
+    ? [`failed judge chunks (${failed.length}):`, ...failed.map((c) => `  iter ${c.iter} chunk ${c.chunk}: ${c.drafts.length} draft(s) unjudged — ${c.reason}`)]
+    : [];
+  if (s.continue_with) lines.push(`continue with: ${s.continue_with}`);
+  return lines;
+}
+
+/** The iter_record.json of every closed iteration, in order. */
+export function closedIterations(vault: string, runId: string): IterRecord[] {
+  const out: IterRecord[] = [];
+  for (let i = 0; existsSync(iterDir(vault, runId, i)); i++) {
+    const rec = readJson<IterRecord>(join(iterDir(vault, runId, i), 'iter_record.json'));
+    if (rec) out.push(rec);
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
  * 429 → LlmRateLimitedError (with the server's delay), 5xx / timeout / connection → transient,
  * 400/401/403/404 (and any other 4xx) → fatal. The queue decides what to do with each.
  */
-import { LlmAuthError, LlmFatalError, LlmRateLimitedError, LlmTransientError } from '../errors.js';
+import { LlmAuthError, LlmFatalError, LlmRateLimitedError, LlmTransientError, LlmUnreachableError } from '../errors.js';
 
 /** Used when a 429 carries no usable retry-after: retrying at once would only earn another 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -117,9 +117,34 @@ export function abortReason(signal: AbortSignal): Error {
   return e;
 }
 
-/** Connection-level failures (refused, reset, DNS) of fetch-based SDKs. */
+/** Socket errors raised before any byte reached a server: nothing was sent, nothing is charged. */
+export const NEVER_CONNECTED_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'ENONET']);
+
+/** The first socket error code along an error's cause chain (SDKs wrap fetch, which wraps the socket). */
+export function connectionCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 6 && e && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+    const inner = (e as { errors?: unknown[] }).errors;
+    if (Array.isArray(inner) && inner.length > 0) {
+      const found = inner.map(connectionCode).find((c) => c !== undefined);
+      if (found) return found;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Connection-level failures (refused, reset, DNS) of fetch-based SDKs. A connection never made is
+ * an LlmUnreachableError (not charged); a reset after connecting may have reached the server.
+ */
 export function transientConnectionError(provider: string, err: unknown): LlmTransientError {
+  const code = connectionCode(err);
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const detail = cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
-  return new LlmTransientError(`${provider}: connection failed: ${excerpt(String(detail), 200)}`);
+  const detail = code ?? cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
+  const text = `${provider}: connection failed: ${excerpt(String(detail), 200)}`;
+  if (code && NEVER_CONNECTED_CODES.has(code)) return new LlmUnreachableError(`${text} (provider unreachable; not charged)`, code);
+  return new LlmTransientError(text);
 }

@@ -6,7 +6,7 @@
  */
 import type { RedisClient } from '../redis/index.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { LlmRateLimitedError } from '../errors.js';
+import { LlmNotSentRateLimitError } from '../errors.js';
 import { abortReason } from './errors.js';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 
@@ -56,7 +56,7 @@ async function take(limiter: RateLimiterRedis, key: string, points: number, dead
       const wait = e.msBeforeNext + Math.floor(Math.random() * 25);
       if (Date.now() + wait > deadline) {
         // Never sent: the budget releases its reservation for this one.
-        throw Object.assign(new LlmRateLimitedError(`${what}: shared ${key} limit reached; next slot in ${e.msBeforeNext} ms`, wait), { notSent: true });
+        throw new LlmNotSentRateLimitError(`${what}: shared ${key} limit reached; next slot in ${e.msBeforeNext} ms`, wait);
       }
       await sleep(wait, signal);
     }

@@ -11,6 +11,7 @@ import { GeminiCliProvider, GEMINI_CLI_DEFAULT_MODEL } from './gemini-cli.js';
 import { GeminiProvider, GEMINI_DEFAULT_MODEL } from './gemini.js';
 import { limitedProvider } from './limiter.js';
 import { OpenAiProvider, OPENAI_DEFAULT_MODEL, type StructuredOutput } from './openai.js';
+import { OFFLINE_MODEL } from './offline/provider.js';
 import type { LlmProvider } from './types.js';
 
 /** Which provider, as config gives it for generation (cfg.provider…) or judging (judgeSettings(cfg)). */
@@ -33,7 +34,7 @@ export interface ProviderDeps {
 }
 
 export const DEFAULT_MODELS: Record<ProviderName, string> = {
-  offline: 'offline',
+  offline: OFFLINE_MODEL,
   openai: OPENAI_DEFAULT_MODEL,
   gemini: GEMINI_DEFAULT_MODEL,
   anthropic: ANTHROPIC_DEFAULT_MODEL,

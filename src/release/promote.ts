@@ -36,7 +36,12 @@ export interface PromoteRow {
 }
 
 export interface PromoteReport {
+  /** The last run read (the only one with `--run`). */
   run: RunInfo;
+  /** Every run whose verdicts were read, oldest first (a later run's verdict on a draft wins). */
+  runs: RunInfo[];
+  /** Runs left out without `--run`: promoted before (their promoted.json says when). */
+  skippedRuns: { runId: string; reason: string }[];
   dryRun: boolean;
   rows: PromoteRow[];
   /** Verdicts other than PASS in the run (not promoted), by verdict. */
@@ -128,23 +133,42 @@ async function promoteOne(vaultDir: string, v: RunVerdict, today: string, dryRun
   return row('promoted', where.rel, out.mathVerified);
 }
 
-/** Chooses the run (given, else latest by started_at) and promotes its PASS drafts. */
-export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): Promise<PromoteReport> {
-  let run: RunInfo;
-  if (opts.runId !== undefined) {
-    run = await readRunInfo(vaultDir, opts.runId);
-  } else {
-    const { runs, problems } = await listRuns(vaultDir);
-    const latest = runs.at(-1);
-    if (!latest) {
-      throw new CorpusFileError(
-        join(vaultDir, RUNS_DIR),
-        `no run with a readable run.json${problems.length ? ` (${problems[0]})` : ''}`,
-      );
-    }
-    run = latest;
+/** Written into a run's folder once its drafts were promoted: a plain `promote` leaves it out next time. */
+export const PROMOTED_MARKER = 'promoted.json';
+
+async function promotedAt(run: RunInfo): Promise<string | null> {
+  try {
+    const raw = JSON.parse(await readFile(join(run.dir, PROMOTED_MARKER), 'utf8')) as { promoted_at?: unknown };
+    return typeof raw.promoted_at === 'string' ? raw.promoted_at : 'an earlier promote';
+  } catch {
+    return null;
   }
-  const verdicts = await readRunVerdicts(run);
+}
+
+/**
+ * Promotes the PASS (and accepted) drafts of one run (`runId`), or of every run not promoted yet,
+ * oldest first; when several runs judged the same draft (a revision run re-judging a loop run's
+ * NEEDS_FIX), the latest verdict counts.
+ */
+export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): Promise<PromoteReport> {
+  const runs: RunInfo[] = [];
+  const skippedRuns: PromoteReport['skippedRuns'] = [];
+  if (opts.runId !== undefined) {
+    runs.push(await readRunInfo(vaultDir, opts.runId));
+  } else {
+    const { runs: all, problems } = await listRuns(vaultDir);
+    if (all.length === 0) {
+      throw new CorpusFileError(join(vaultDir, RUNS_DIR), `no run with a readable run.json${problems.length ? ` (${problems[0]})` : ''}`);
+    }
+    for (const r of all) {
+      const at = await promotedAt(r);
+      if (at) skippedRuns.push({ runId: r.runId, reason: `already promoted (${at}); promote it again with --run ${r.runId}` });
+      else runs.push(r);
+    }
+  }
+  const byId = new Map<string, RunVerdict>();
+  for (const r of runs) for (const v of await readRunVerdicts(r)) byId.set(v.id, v);
+  const verdicts = [...byId.values()];
   const today = (opts.now ?? new Date()).toISOString().slice(0, 10);
   const rows: PromoteRow[] = [];
   const notPass: Record<string, number> = {};
@@ -156,5 +180,11 @@ export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): P
     }
     rows.push(await promoteOne(vaultDir, v, today, opts.dryRun ?? false));
   }
-  return { run, dryRun: opts.dryRun ?? false, rows, notPass };
+  if (!opts.dryRun) {
+    const at = (opts.now ?? new Date()).toISOString();
+    // The first promotion is what the marker records: running again changes no file.
+    for (const r of runs) if (!(await promotedAt(r))) await atomicWrite(join(r.dir, PROMOTED_MARKER), `${JSON.stringify({ promoted_at: at, promoted: rows.filter((x) => x.result === 'promoted').length }, null, 2)}\n`);
+  }
+  const last = runs.at(-1) ?? (await readRunInfo(vaultDir, skippedRuns.at(-1)!.runId));
+  return { run: last, runs, skippedRuns, dryRun: opts.dryRun ?? false, rows, notPass };
 }

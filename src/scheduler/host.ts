@@ -8,8 +8,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/index.js';
 import { judgeSettings, SECRET_KEYS } from '../config/index.js';
+import { removeStrayTempFiles } from '../corpus/stray-temp.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { promptHashes } from '../llm/prompts.js';
+import { DEFAULT_MODELS } from '../llm/registry.js';
+import type { ProviderName } from '../config/index.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
@@ -34,6 +37,11 @@ export function configHash(stored: Record<string, unknown>): string {
 
 export class VaultLockedError extends Error {
   override readonly name = 'VaultLockedError';
+}
+
+/** `--resume` of a run this Redis does not know (or of another vault's run). */
+export class RunNotFoundError extends Error {
+  override readonly name = 'RunNotFoundError';
 }
 
 export interface HostOptions {
@@ -76,6 +84,10 @@ export class CorpusHost {
     const host = new CorpusHost(opts);
     try {
       await host.#lock(opts.lockWaitMs ?? 0);
+      // With the lock held this host is the vault's only writer: temp files of writes a killed
+      // process left are removed before anything reads the vault.
+      const stray = await removeStrayTempFiles(host.vault);
+      if (stray.length) opts.log.warn({ files: stray }, 'removed temp files of interrupted writes');
       const ctx = createRuntimeContext({
         cfg: opts.cfg,
         target: opts.target,
@@ -159,8 +171,16 @@ export class CorpusHost {
    */
   async resumeRun(runId: string): Promise<RunState> {
     const run = await this.store.get(runId);
-    if (!run) throw new Error(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix})`);
-    if (run.vault !== this.vault) throw new Error(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
+    if (!run) throw new RunNotFoundError(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix}); \`vault-loop status\` lists the runs it knows`);
+    if (run.vault !== this.vault) throw new RunNotFoundError(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
+    if (run.status === 'failed') {
+      // A run that ended failed (provider unreachable, judge failing) continues where it stopped:
+      // reopened, with the next iteration's plan (which checks every stop condition again).
+      await this.store.set(runId, { stopReason: '', finishedAt: '', phase: 'plan' });
+      await this.store.setStatus(runId, 'running');
+      await this.#flows.addPlan(runId, run.iter + 1);
+      return (await this.store.get(runId))!;
+    }
     if (TERMINAL_STATUSES.includes(run.status)) return run;
     for (const job of await this.queues.control.getFailed()) {
       if (job.data.runId === runId) await job.retry('failed');
@@ -209,17 +229,7 @@ export class CorpusHost {
   }
 }
 
+/** The model a provider uses when none is named: the registry's, so the records and the calls agree. */
 export function defaultModel(provider: string): string {
-  switch (provider) {
-    case 'openai':
-      return 'gpt-4.1-mini';
-    case 'gemini':
-      return 'gemini-2.5-flash';
-    case 'anthropic':
-      return 'claude-sonnet-4-5';
-    case 'gemini-cli':
-      return 'gemini-3.1-pro-preview';
-    default:
-      return 'offline-v1';
-  }
+  return DEFAULT_MODELS[provider as ProviderName] ?? provider;
 }

@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { atomicWrite } from '../corpus/writer.js';
+import { continueCommand, failedJudgeChunks, type FailedChunk } from './outcome.js';
 import type { AppliedVerdict, RunStore, UnjudgedRecord } from './state.js';
 
 export const LOOP_DIR = join('_validation_results', 'coverage_loop');
@@ -104,7 +105,8 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
   const judgedModels = [...new Set(verdicts.filter((v) => v.source === 'model').map((v) => v.model))];
   const summary: JudgeSummary = {
-    model: judgedModels.join(', ') || (verdicts.length ? 'prejudge' : ''),
+    // Nothing judged (every chunk failed): the model that was asked, never an empty name.
+    model: judgedModels.join(', ') || (verdicts.length ? 'prejudge' : `${(await store.get(runId))?.judge.model ?? 'unknown'} (nothing judged)`),
     n_items: verdicts.length + unjudged.length,
     n_judged: verdicts.length,
     verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },
@@ -179,6 +181,10 @@ export interface LoopSummary {
   cost_usd: number;
   history: IterRecord[];
   stopped_reason: string | null;
+  /** Judge chunks that failed for good and are not judged yet (`vault-loop retry` judges them). */
+  failed_judge_chunks: FailedChunk[];
+  /** The one command that continues a failed run, or null. */
+  continue_with: string | null;
   started_at: string;
   finished_at: string | null;
   wall_ms: number | null;
@@ -196,6 +202,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     const rec = readJson<IterRecord>(join(dir, 'iter_record.json'));
     if (rec) history.push(rec);
   }
+  const failed = await failedJudgeChunks(store, runId);
   const summary: LoopSummary = {
     run_id: runId,
     status: status ?? run.status,
@@ -208,6 +215,8 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     cost_usd: Number(run.costUsd.toFixed(6)),
     history,
     stopped_reason: run.stopReason,
+    failed_judge_chunks: failed,
+    continue_with: (status ?? run.status) === 'failed' || failed.length > 0 ? continueCommand(vault, runId, run.stopReason, failed.length) : null,
     started_at: run.startedAt,
     finished_at: run.finishedAt,
     wall_ms: run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null,

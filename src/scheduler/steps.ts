@@ -17,6 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
+import { failedJudgeChunks, finalOutcome, iterationFailure } from './outcome.js';
+import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
 import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
@@ -94,7 +96,7 @@ export const STOP = {
   emptyPlan: 'empty plan',
   gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
   dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
-  converged: 'same top-priority cell two iterations in a row — converged',
+  converged: 'same top-priority cell and priority over the two previous iterations — converged',
 } as const;
 
 /** How many cells fit: their generation calls and their judge calls within what remains. */
@@ -107,10 +109,17 @@ export function sizeIteration(planLength: number, remaining: number, genBatchSiz
 export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
   const run = await deps.store.get(runId);
   const ending = run !== null && !TERMINAL_STATUSES.includes(run.status);
+  const base = reason;
   // The records are complete before the run is seen as ended: whoever waits for the status can
   // read loop_summary.json at once. A crash in between leaves the run open; its plan step decides
   // the same stop again.
-  if (ending) await deps.store.set(runId, { stopReason: reason, finishedAt: run.finishedAt ?? deps.now().toISOString(), phase: 'finished' });
+  if (ending) {
+    // Judge chunks still failed make a "completed" run a failed one (src/scheduler/outcome.ts).
+    const outcome = finalOutcome(reason, status, (await failedJudgeChunks(deps.store, runId)).length);
+    reason = outcome.reason;
+    status = outcome.status;
+    await deps.store.set(runId, { stopReason: reason, baseStopReason: base, finishedAt: run.finishedAt ?? deps.now().toISOString(), phase: 'finished' });
+  }
   const final = ending ? status : (run?.status ?? status);
   await writeLoopSummary(deps.vault, deps.store, runId, final);
   const runJsonPath = join(deps.vault, '_validation_results', 'coverage_loop', runId, 'run.json');
@@ -168,8 +177,9 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   if (iter > 0) {
     const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
     if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
-    if (prev && prev.top_cell && prev.top_cell.join('|') === topCell.join('|') && prev.top_priority === top.priority) return await stop(STOP.converged);
   }
+  const earlier = await iterationEvidence(store, runId, Array.from({ length: CONVERGENCE_WINDOW }, (_, k) => iter - 1 - k), cfg.dryRun);
+  if (isConverged({ iter, topCell, topPriority: top.priority }, earlier)) return await stop(STOP.converged);
 
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
   const sized = cfg.dryRun ? plan.length : sizeIteration(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
@@ -308,6 +318,14 @@ export async function checkpointStep(runId: string, iter: number, round: number,
     await finishRun(deps, runId, STOP.user, 'stopped');
     return { decision: 'stop', detail: { reason: STOP.user } };
   }
+  // A provider that answered nothing this iteration will not answer the next: end the run as failed.
+  const failedChunks = (await failedJudgeChunks(store, runId)).filter((c) => c.iter === iter).length;
+  const judged = [...(await store.verdicts(runId)).values()].filter((v) => v.iter === iter).length;
+  const failure = iterationFailure({ planSize: record.plan_size, generated: record.generated, cellsFailed: record.cells_failed, judged, failedChunks });
+  if (failure) {
+    await finishRun(deps, runId, failure, 'failed');
+    return { decision: 'stop', detail: { reason: failure } };
+  }
   await store.set(runId, { phase: 'checkpoint' });
   await deps.flows.addPlan(runId, iter + 1);
   return { decision: 'next', detail: { dropRate: record.drop_rate, generated: record.generated } };
@@ -431,9 +449,11 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
       await store.putDraft(runId, d.id, { id: d.id, iter: 0, cellIndex: -1, chunk: 0, path: d.path, fileHash: d.file_hash, track, visualFiles });
       await store.putVerdict(runId, d.id, { ...d, fileHash: d.file_hash, iter: 0, chunk: 0, round: 0, history: d.history ?? [], late: false, appliedAt: d.appliedAt ?? now });
     }
-    await store.iterSet(runId, 0, { seeded: '1', startedAt: now, planSize: latest.size });
+    await store.iterSet(runId, 0, { seeded: '1', startedAt: now });
   }
   const candidates = await revisionCandidates(runId, 0, 0, deps);
+  // What this revision run plans is its candidates, not every verdict it read.
+  await store.iterSetOnce(runId, 0, 'planSize', String(candidates.length));
   mkdirSync(iterDir(deps.vault, runId, 0), { recursive: true });
   await writeJson(join(iterDir(deps.vault, runId, 0), 'plan.json'), candidates.map((c) => ({ id: c.draft.id, path: c.draft.path, issues: c.issues, fix_suggestion: c.fix_suggestion })));
   const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);

@@ -6,8 +6,10 @@
  * The generator writes `kind: svg` next to a .dot/.py source (SEED-SPEC §11.5), so a source
  * file on disk wins over the declared kind.
  *
- * Staleness: an SVG is re-rendered when it is missing, older than its source, has no record in
- * `visuals/.render-index.json`, or was rendered from a source whose sha256 differs from today's.
+ * Staleness: an SVG is re-rendered when it is missing, older than its source, or was rendered
+ * from a source whose sha256 differs from today's (`visuals/.render-index.json`). An SVG with no
+ * record that is newer than its source is trusted and recorded; a render that gives the bytes
+ * already on disk rewrites nothing.
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
@@ -182,8 +184,16 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
       const entry = index.entries[item.output!];
       if (!outSt) reason = 'svg missing';
       else if (srcSt.mtimeMs > outSt.mtimeMs) reason = 'source newer than svg';
-      else if (!entry) reason = 'no render record';
-      else if (entry.sourceSha256 !== sourceSha256) reason = 'source changed since the last render';
+      else if (!entry) {
+        // An SVG newer than its source (committed with it, say) is trusted: recorded, not re-rendered,
+        // so a first `render` does not churn a vault's history.
+        if (!opts.dryRun) {
+          index.entries[item.output!] = { source: item.source!, kind, sourceSha256, svgSha256: sha256(await readFile(outAbs)), renderedAt: now().toISOString() };
+          indexChanged = true;
+        }
+        items.push({ ...item, status: 'skipped', reason: 'up to date (svg newer than its source; recorded)' });
+        continue;
+      } else if (entry.sourceSha256 !== sourceSha256) reason = 'source changed since the last render';
       else {
         items.push({ ...item, status: 'skipped', reason: 'up to date' });
         continue;
@@ -202,10 +212,12 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
       items.push({ ...item, reason: r.error, warnings: r.warnings ?? [] });
       continue;
     }
-    await atomicWrite(outAbs, r.svg);
+    // The same bytes already on disk: recorded, not rewritten (no change to commit).
+    const existing = await readFile(outAbs, 'utf8').catch(() => null);
+    if (existing !== r.svg) await atomicWrite(outAbs, r.svg);
     index.entries[item.output!] = { source: item.source!, kind, sourceSha256, svgSha256: sha256(r.svg), renderedAt: now().toISOString() };
     indexChanged = true;
-    items.push({ ...item, status: 'rendered', reason, warnings: r.warnings });
+    items.push(existing === r.svg ? { ...item, status: 'skipped', reason: 'svg already matches its source; recorded', warnings: r.warnings } : { ...item, status: 'rendered', reason, warnings: r.warnings });
   }
 
   if (indexChanged) await atomicWrite(join(vault, RENDER_INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);

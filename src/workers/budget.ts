@@ -3,6 +3,7 @@
  * settled after, so `maxCalls` bounds real calls across every process. Put it inside the response
  * cache: an answer served from the cache reserves nothing and costs nothing.
  */
+import { neverSent } from '../errors.js';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../llm/types.js';
 import type { RunStore } from '../scheduler/state.js';
 
@@ -15,8 +16,6 @@ export interface BudgetContext {
   onCall?(req: CompletionRequest): void;
 }
 
-/** Errors that prove the request never left this process release their reservation. */
-const notSent = (e: unknown): boolean => Boolean((e as { notSent?: boolean } | null)?.notSent);
 
 export function budgetedProvider(inner: LlmProvider, ctx: BudgetContext): LlmProvider {
   return {
@@ -29,7 +28,7 @@ export function budgetedProvider(inner: LlmProvider, ctx: BudgetContext): LlmPro
         ctx.onCall?.(req);
         res = await inner.complete(req);
       } catch (e) {
-        await ctx.store.settleCall(ctx.runId, ctx.iter, !notSent(e), { inputTokens: 0, outputTokens: 0 }, 0);
+        await ctx.store.settleCall(ctx.runId, ctx.iter, !neverSent(e), { inputTokens: 0, outputTokens: 0 }, 0);
         throw e;
       }
       await ctx.store.settleCall(ctx.runId, ctx.iter, true, res.usage, ctx.costOf(res.model, res.usage));

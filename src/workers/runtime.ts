@@ -14,6 +14,7 @@ import { checkpointStep, dispatchStep, planStep, redispatchStep, type RunConfig,
 import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import type { Logger } from '../util/log.js';
+import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
 import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
@@ -233,6 +234,7 @@ export function applyWorker(ctx: RuntimeContext): Worker {
       const r = await applyChunk(p, p.late.verdicts, null, deps, p.late.svgs);
       // The iteration's records (and the run's summary, when it has ended) are rewritten to include it.
       await writeIterationRecords(corpus.vault, ctx.store, p.runId, p.iter);
+      await settleAfterLateApply(ctx.store, p.runId);
       const run = await ctx.store.get(p.runId);
       if (run && TERMINAL_STATUSES.includes(run.status)) await writeLoopSummary(corpus.vault, ctx.store, p.runId);
       return r;

@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { ids } from '../../src/scheduler/flows.js';
-import { STOP } from '../../src/scheduler/steps.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
@@ -51,13 +50,16 @@ describe('late retry from Bull Board', () => {
     const { runId, state, host } = await runToEnd(redis, cfg);
     let dash: RunningDashboard | undefined;
     try {
-      expect(state.status).toBe('completed');
-      expect(state.stopReason).toBe(STOP.maxIters);
+      // Every chunk of the iteration failed for good: the run ends failed and says so.
+      expect(state.status).toBe('failed');
+      expect(state.stopReason).toBe('judge failed for 2 chunks');
       const before = readRecords(vault, runId);
       const generated = before.iters[0]!.record!.generated;
       expect(generated).toBe(10);
       expect(before.iters[0]!.record!.unjudged).toBe(10);
       expect(before.summary.history[0]!.unjudged).toBe(10);
+      // Nothing was judged: the summary names the model that was asked, never an empty one.
+      expect(before.iters[0]!.judge!.model).toBe('judge-model (nothing judged)');
       const drafts = await host.store.drafts(runId);
       const job0 = ids.judge(runId, 0, 0);
       const job1 = ids.judge(runId, 0, 1);
@@ -108,7 +110,10 @@ describe('late retry from Bull Board', () => {
       expect(it0.judge!.details.every((d) => d.late)).toBe(true);
       expect(after.summary.history[0]!.late_applied).toBe(generated);
       expect(after.summary.history[0]!.unjudged).toBe(0);
-      expect(after.summary.stopped_reason).toBe(STOP.maxIters);
+      expect(after.summary.stopped_reason).toBe('judge failed for 2 chunks');
+      expect(after.summary.failed_judge_chunks).toEqual([]);
+      // Nothing left to retry: the run continues from its next iteration with --resume.
+      expect(after.summary.continue_with).toBe(`vault-loop run --vault ${vault} --resume ${runId}`);
       // The verdicts were applied to the vault: DROPs pruned, the rest kept.
       for (const d of it0.judge!.details) expect(existsSync(join(vault, d.path)), `${d.verdict} ${d.path}`).toBe(d.verdict !== 'DROP');
       expect(await (await host.queues.judge.getJob(job1))!.getState()).toBe('completed');

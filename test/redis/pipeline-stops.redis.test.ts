@@ -94,7 +94,7 @@ describe('stop conditions', () => {
     expect(rec.summary.stopped_reason).toBe(state.stopReason);
   });
 
-  it('converged: a dry run plans the same top cell twice and stops, spending nothing', async () => {
+  it('converged: a dry run plans the same top cell three times (unchanged over the two previous iterations) and stops, spending nothing', async () => {
     const vault = await freshVault(300);
     const cfg = testConfig(redis, vault, { dryRun: true, maxIters: 10 });
     const { runId, state, host } = await runToEnd(redis, cfg);
@@ -102,9 +102,11 @@ describe('stop conditions', () => {
     expect(state.stopReason).toBe(STOP.converged);
     expect(state.callsUsed).toBe(0);
     const rec = readRecords(vault, runId);
-    expect(rec.summary.iterations).toBe(1);
+    // As the original: iterations 0 and 1 recorded, the plan of iteration 2 sees the same top cell.
+    expect(rec.summary.iterations).toBe(2);
     expect(rec.iters[0]!.record!.generated).toBe(0);
     expect(rec.iters[0]!.judge).toBeNull();
+    expect(rec.iters[1]!.record!.top_cell).toEqual(rec.iters[0]!.record!.top_cell);
   });
 
   it('empty plan: a saturated vault has nothing to plan', async () => {

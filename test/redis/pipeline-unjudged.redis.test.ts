@@ -54,8 +54,9 @@ describe('a judge chunk that failed for good', () => {
     });
     const { runId, state, host } = await runToEnd(redis, cfg);
     try {
-      expect(state.status).toBe('completed');
-      expect(state.stopReason).toBe(STOP.maxIters);
+      // A chunk failed for good: the run does not pass for completed, and says why.
+      expect(state.status).toBe('failed');
+      expect(state.stopReason).toBe(`judge failed for 1 chunk; ${STOP.maxIters}`);
       expect(victim, 'a judge request was made').toBeDefined();
       const drafts = await host.store.drafts(runId);
       const verdicts = await host.store.verdicts(runId);
@@ -118,7 +119,9 @@ describe('a judge chunk that failed for good', () => {
       for (const d of victims) expect(inputs).toContain(d.path);
       const summary = readJson<LoopSummary>(join(runDir(vault, runId), 'loop_summary.json'))!;
       expect(summary.history[0]!.unjudged).toBe(victims.length);
-      expect(summary.stopped_reason).toBe(STOP.maxIters);
+      expect(summary.stopped_reason).toBe(`judge failed for 1 chunk; ${STOP.maxIters}`);
+      expect(summary.failed_judge_chunks).toEqual([{ iter: 0, chunk: expect.any(Number), drafts: victims.map((d) => d.id).sort(), reason: expect.stringContaining('500') }]);
+      expect(summary.continue_with).toBe(`vault-loop retry --vault ${vault} --run ${runId}`);
       expect(upstream.violations).toEqual([]);
     } finally {
       await host.close();

@@ -75,9 +75,8 @@ describe('whole runs through each provider', () => {
     const { runId, state, host } = await runToEnd(redis, cfg);
     try {
       expect(state.status, state.stopReason ?? '').toBe('completed');
-      // Two iterations, or one when the defects happened to drop every draft of the top cell
-      // (then the second plan sees the same top cell and priority: converged).
-      expect(['max iterations reached', 'same top-priority cell two iterations in a row — converged']).toContain(state.stopReason);
+      // Two iterations: convergence needs the two previous iterations, so it cannot stop this run.
+      expect(state.stopReason).toBe('max iterations reached');
       expect(genServer.violations).toEqual([]);
       expect(judgeServer.violations).toEqual([]);
       // Each server got only its role's prompts.

@@ -26,7 +26,8 @@ describe('retry scope', () => {
         const vault = await freshVault(300, seed);
         const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 40, ...judge });
         const { runId, state, host } = await runToEnd(redis, cfg);
-        expect(state.status).toBe('completed');
+        expect(state.status).toBe('failed');
+        expect(state.stopReason).toMatch(/^judge failed for \d+ chunks?/);
         runs.push(runId);
         if (seed === 72) {
           const failedOf = async (run: string) => (await host.queues.judge.getFailed(0, -1)).filter((j) => (j.data as { runId: string }).runId === run).map((j) => String(j.id)).sort();

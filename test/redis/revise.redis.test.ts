@@ -153,6 +153,9 @@ describe('vault-loop revise (outside a run)', () => {
     }
     expect(rec.iters[0]!.record!.revisions.verdicts_before.NEEDS_FIX).toBe(left.length);
     expect(rec.iters[0]!.record!.applied.kept_needs_fix).toBeLessThan(left.length);
+    // What it planned is what it revised (not every verdict of the source run it read).
+    expect(rec.iters[0]!.record!.plan_size).toBe(left.length);
+    expect(rec.iters[0]!.record!.generated).toBe(left.length);
     expect(JSON.parse(readFileSync(join(vault, '_validation_results/coverage_loop', summary.run_id, 'run.json'), 'utf8'))).toMatchObject({ kind: 'revise', source_run: runId });
   });
 });

@@ -44,15 +44,19 @@ describe('progress', () => {
   const state = { runId: 'r', status: 'running', iter: 1, phase: 'generate', vault: '/v', maxCalls: 80, callsUsed: 20, callsReserved: 2, tokensIn: 0, tokensOut: 0, costUsd: 0, stopReason: null, stopRequested: false, startedAt: '', finishedAt: null, config: {}, generator: { provider: 'offline', model: 'm' }, judge: { provider: 'offline', model: 'm' } } as const;
   const line = progressLine({ state: { ...state }, counts: { generate: { waiting: 3, active: 2 } }, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 30);
 
-  it('says where the run is', () => {
-    expect(line).toBe('iter 2/30 | running:generate | calls [###.........] 20/80 (+2 in flight) | pending gen 5 judge 0 render 0 apply 0 | PASS 5 NEEDS_FIX 1 DROP 2');
+  it('says where the run is, numbering iterations from 0 as the records do, in 80 columns with the verdicts before the queues', () => {
+    expect(line).toBe('iter 1 (max 30)  generate  calls 20/80+2  PASS 5 NF 1 DROP 2  queued g5 j0 r0 a0');
+    const busy = progressLine({ state: { ...state, iter: 29, maxCalls: 9999, callsUsed: 1234, callsReserved: 12 }, counts: { generate: { waiting: 120 }, judge: { waiting: 40 } }, verdicts: { PASS: 1234, NEEDS_FIX: 567, DROP: 890 } }, 30);
+    // Cut at 80 columns, a busy run's line still shows its verdicts.
+    expect(busy.slice(0, 79)).toContain('PASS 1234 NF 567 DROP 890');
+    expect(line.length).toBeLessThanOrEqual(80);
   });
 
   it('an ended run says how many iterations ran (its iter is the plan step that stopped it)', () => {
     const ended = progressLine({ state: { ...state, status: 'completed', phase: 'finished', iter: 3, callsReserved: 0 }, counts: {}, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 3);
-    expect(ended).toBe('3/3 iterations done | completed:finished | calls [###.........] 20/80 | pending gen 0 judge 0 render 0 apply 0 | PASS 5 NEEDS_FIX 1 DROP 2');
+    expect(ended).toBe('3/3 iters done  completed:finished  calls 20/80  PASS 5 NF 1 DROP 2  queued g0 j0 r0 a0');
     const stopped = progressLine({ state: { ...state, status: 'stopped', phase: 'finished', iter: 3, callsReserved: 0 }, counts: {}, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 3);
-    expect(stopped.split(' | ')[0]).toBe('iter 3/3');
+    expect(stopped.split('  ')[0]).toBe('iter 2 (max 3)');
   });
 
   it('redraws one line on a TTY and prints plain lines otherwise', () => {

@@ -117,10 +117,14 @@ beforeEach(() => {
 });
 
 describe('promote', () => {
-  it('publishes exactly the PASS drafts of the latest run whose files are unchanged', async () => {
+  it('publishes exactly the PASS drafts of every run not promoted yet whose files are unchanged', async () => {
     const report = await promoteRun(vault, { now: NOW });
     expect(report.run.runId).toBe('20260425_080000');
+    // Both runs, oldest first: the older run's PASS drafts are not silently left behind.
+    expect(report.runs.map((r) => r.runId)).toEqual(['20260424_090000', '20260425_080000']);
+    expect(report.skippedRuns).toEqual([]);
     expect(resultOf(report.rows)).toEqual({
+      'edge-0010': 'promoted',
       'edge-0001': 'promoted',
       'edge-0002': 'skipped: changed since judged',
       'edge-0005': 'missing',
@@ -155,24 +159,31 @@ describe('promote', () => {
     // Arithmetic failed: published, but math stays unverified; model from the summary.
     expect(doc('edge-0008')).toMatchObject({ status: 'published', math_verified: false, validation_model: 'summary-judge' });
     expect(doc('edge-0008')).not.toHaveProperty('math_status');
-    // Untouched: edited, NEEDS_FIX (latest verdict), DROP, and the older run's PASS.
-    for (const id of ['edge-0002', 'edge-0003', 'edge-0004', 'edge-0007', 'edge-0010', 'edge-0012']) expect(doc(id).status, id).toBe('draft');
+    // Untouched: edited, NEEDS_FIX (latest verdict), DROP, invalid.
+    for (const id of ['edge-0002', 'edge-0003', 'edge-0004', 'edge-0007', 'edge-0012']) expect(doc(id).status, id).toBe('draft');
+    expect(doc('edge-0010').status).toBe('published');
     expect(readFileSync(join(vault, rel('edge-0002')), 'utf8')).toContain('(edited)');
   });
 
-  it('changes nothing when run a second time', async () => {
+  it('changes nothing when run a second time: promoted runs are skipped, and say so', async () => {
     await promoteRun(vault, { now: NOW });
     const before = snapshot();
     const again = await promoteRun(vault, { now: new Date('2026-05-01T00:00:00Z') });
-    expect(again.rows.filter((r) => r.result === 'promoted')).toEqual([]);
-    expect(resultOf(again.rows)['edge-0001']).toBe('skipped: not a draft');
+    expect(again.runs).toEqual([]);
+    expect(again.rows).toEqual([]);
+    expect(again.skippedRuns.map((r) => r.runId)).toEqual(['20260424_090000', '20260425_080000']);
+    expect(again.skippedRuns[0]!.reason).toMatch(/^already promoted \(2026-04-25T.*\); promote it again with --run 20260424_090000$/);
+    // With --run it is read again: every PASS draft is published already.
+    const one = await promoteRun(vault, { runId: '20260425_080000', now: new Date('2026-05-01T00:00:00Z') });
+    expect(one.rows.filter((r) => r.result === 'promoted')).toEqual([]);
+    expect(resultOf(one.rows)['edge-0001']).toBe('skipped: not a draft');
     expect(snapshot()).toEqual(before);
   });
 
   it('writes nothing with dryRun, and --run picks an older run', async () => {
     const before = snapshot();
     const dry = await promoteRun(vault, { dryRun: true, now: NOW });
-    expect(dry.rows.filter((r) => r.result === 'promoted').map((r) => r.id)).toEqual(['edge-0001', 'edge-0008', 'edge-0009']);
+    expect(dry.rows.filter((r) => r.result === 'promoted').map((r) => r.id)).toEqual(['edge-0001', 'edge-0008', 'edge-0009', 'edge-0010']);
     expect(snapshot()).toEqual(before);
 
     const old = await promoteRun(vault, { runId: '20260424_090000', now: NOW });
@@ -194,7 +205,8 @@ describe('promote', () => {
     expect(r.stdout).toContain('run 20260425_080000');
     expect(r.stdout).toMatch(/edge-0002\s+skipped: changed since judged/);
     expect(r.stdout).toMatch(/edge-0001\s+promoted\s+verified/);
-    expect(r.stdout).toContain('would promote 3 of 8 PASS drafts; not promoted by verdict: 2 NEEDS_FIX, 1 DROP');
+    expect(r.stdout).toContain('run 20260424_090000');
+    expect(r.stdout).toContain('would promote 4 of 9 PASS drafts; not promoted by verdict: 2 NEEDS_FIX, 1 DROP; skipped 5 (see the result column)');
     expect(doc('edge-0001').status).toBe('draft');
     const bad = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), 'promote', '--vault', vault, '--run', '../x'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);

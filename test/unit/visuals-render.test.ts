@@ -64,11 +64,13 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
   const svgOf = (rel: string) => readFileSync(join(vault, rel), 'utf8');
 
   it('renders stale visuals, then skips them, then re-renders on --force or a changed source', async () => {
+    // The committed mobile-0304.svg is older than its source here: re-rendered.
+    utimesSync(join(vault, 'visuals/mobile/mobile-0304.svg'), new Date(2000, 0, 1), new Date(2000, 0, 1));
     const first = await renderVault({ vault });
-    expect(first.items.map((i) => [i.id, i.status, i.reason]).sort()).toEqual([
+    expect(first.items.map((i) => [i.id, i.status, i.reason])).toEqual([
       ['cloud-0104', 'rendered', 'svg missing'],
       ['cloud-0109', 'skipped', 'python visuals disabled (--allow-python-visuals)'],
-      ['mobile-0304', 'rendered', 'no render record'],
+      ['mobile-0304', 'rendered', 'source newer than svg'],
     ]);
     expect([first.rendered, first.skipped, first.errors]).toEqual([2, 1, 0]);
     for (const rel of ['visuals/cloud/cloud-0104.svg', 'visuals/mobile/mobile-0304.svg']) {
@@ -87,8 +89,11 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
     expect([second.rendered, second.skipped, second.errors]).toEqual([0, 3, 0]);
     expect(statSync(join(vault, 'visuals/cloud/cloud-0104.svg')).mtimeMs).toBe(mtime);
 
+    // Forced: rendered again, but the same bytes are not rewritten (nothing to commit).
     const forced = await renderVault({ vault, force: true });
-    expect([forced.rendered, forced.skipped, forced.errors]).toEqual([2, 1, 0]);
+    expect([forced.rendered, forced.skipped, forced.errors]).toEqual([0, 3, 0]);
+    expect(forced.items.filter((i) => i.kind !== 'matplotlib').map((i) => i.reason)).toEqual(['svg already matches its source; recorded', 'svg already matches its source; recorded']);
+    expect(statSync(join(vault, 'visuals/cloud/cloud-0104.svg')).mtimeMs).toBe(mtime);
 
     // A changed source whose mtime is older than the svg is still caught by its hash.
     const dot = join(vault, 'visuals/mobile/mobile-0304.dot');
@@ -99,7 +104,20 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
     expect(svgOf('visuals/mobile/mobile-0304.svg')).toContain('Regional collector');
   });
 
+  it('trusts a committed svg newer than its source without a render record: recorded, never rewritten', async () => {
+    const svg = join(vault, 'visuals/mobile/mobile-0304.svg');
+    const bytes = readFileSync(svg);
+    utimesSync(join(vault, 'visuals/mobile/mobile-0304.dot'), new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const r = await renderVault({ vault, id: 'mobile-0304' });
+    expect(r.items.map((i) => [i.status, i.reason])).toEqual([['skipped', 'up to date (svg newer than its source; recorded)']]);
+    expect(readFileSync(svg).equals(bytes)).toBe(true);
+    expect(Object.keys((await readRenderIndex(vault)).entries)).toEqual(['visuals/mobile/mobile-0304.svg']);
+    const again = await renderVault({ vault, id: 'mobile-0304' });
+    expect(again.items.map((i) => i.reason)).toEqual(['up to date']);
+  });
+
   it('--dry-run writes nothing; --id limits the run', async () => {
+    utimesSync(join(vault, 'visuals/mobile/mobile-0304.svg'), new Date(2000, 0, 1), new Date(2000, 0, 1));
     const dry = await renderVault({ vault, dryRun: true });
     expect(dry.items.filter((i) => i.status === 'would-render').map((i) => i.id)).toEqual(['cloud-0104', 'mobile-0304']);
     expect(existsSync(join(vault, 'visuals/cloud/cloud-0104.svg'))).toBe(false);
@@ -126,8 +144,12 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
   });
 
   it('the render command prints the counts, one line per error, and exits 1 on errors', async () => {
+    // mobile-0304.svg came with the vault, newer than its source: trusted, not re-rendered.
+    utimesSync(join(vault, 'visuals/mobile/mobile-0304.dot'), new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const dry = await runRender('--vault', vault, '--dry-run');
+    expect(dry.stdout.trim().split('\n').pop()).toBe('would render 1: visuals/cloud/cloud-0104.svg; skipped=2 errors=0 (dry run: nothing written)');
     const first = await runRender('--vault', vault);
-    expect(first.stdout.trim().split('\n').pop()).toBe('rendered=2 skipped=1 errors=0');
+    expect(first.stdout.trim().split('\n').pop()).toBe('rendered=1 skipped=2 errors=0');
     expect(first.stderr).toContain('note cloud-0109: skipped, python visuals disabled (--allow-python-visuals)');
     expect(first.exitCode).toBe(0);
     const again = await runRender('--vault', vault);

@@ -1,5 +1,5 @@
 import { createLogger } from '../../util/log.js';
-import { configFromOptions, connectRedis, onSignals } from '../common.js';
+import { configFromOptions, connectRedis, onSignals, requireVault } from '../common.js';
 import { UserError } from '../output.js';
 
 export async function dashboard(opts: Record<string, unknown>): Promise<void> {
@@ -10,7 +10,8 @@ export async function dashboard(opts: Record<string, unknown>): Promise<void> {
   const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
   let dash;
   try {
-    dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log });
+    const vault = typeof opts.vault === 'string' ? requireVault(opts.vault) : undefined;
+    dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log, ...(vault ? { lateWork: { vault, cfg, target } } : {}) });
   } catch (e) {
     if (e instanceof DashboardConfigError || e instanceof DashboardListenError) throw new UserError(e.message);
     throw e;

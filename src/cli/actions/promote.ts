@@ -14,9 +14,14 @@ export async function promote(flags: PromoteFlags): Promise<void> {
   }
   const vault = await requireVault(flags.vault);
   const report = await promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun });
-  process.stdout.write(`run ${report.run.runId} (started ${report.run.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
+  for (const r of report.runs) process.stdout.write(`run ${r.runId} (started ${r.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
+  for (const r of report.skippedRuns) process.stdout.write(`skipped run ${r.runId}: ${r.reason}\n`);
+  if (report.runs.length === 0) {
+    process.stdout.write('nothing to promote: every run was promoted already\n');
+    return;
+  }
   if (report.rows.length === 0) {
-    process.stdout.write('no PASS drafts in this run\n');
+    process.stdout.write(`no PASS drafts in ${report.runs.length === 1 ? 'this run' : 'these runs'}\n`);
   } else {
     process.stdout.write(
       table(
@@ -28,6 +33,6 @@ export async function promote(flags: PromoteFlags): Promise<void> {
   const promoted = report.rows.filter((r) => r.result === 'promoted').length;
   const others = Object.entries(report.notPass).map(([v, n]) => `${n} ${v}`).join(', ');
   process.stdout.write(
-    `${report.dryRun ? 'would promote' : 'promoted'} ${promoted} of ${report.rows.length} PASS drafts${others ? `; not promoted by verdict: ${others}` : ''}\n`,
+    `${report.dryRun ? 'would promote' : 'promoted'} ${promoted} of ${report.rows.length} PASS drafts${others ? `; not promoted by verdict: ${others}` : ''}${report.rows.length - promoted ? `; skipped ${report.rows.length - promoted} (see the result column)` : ''}\n`,
   );
 }

@@ -38,7 +38,9 @@ export async function render(flags: RenderFlags): Promise<void> {
     else if (item.status === 'skipped' && item.reason !== 'up to date') process.stderr.write(`note ${item.id}: skipped, ${item.reason}\n`);
     for (const w of item.warnings) process.stderr.write(`warning ${item.id}: ${w}\n`);
   }
-  const dry = flags.dryRun ? ' (dry run: nothing written)' : '';
-  process.stdout.write(`rendered=${report.rendered} skipped=${report.skipped} errors=${report.errors}${dry}\n`);
+  if (flags.dryRun) {
+    const names = report.items.filter((i) => i.status === 'would-render').map((i) => i.output ?? i.question);
+    process.stdout.write(`would render ${names.length}${names.length ? `: ${names.join(', ')}` : ''}; skipped=${report.skipped} errors=${report.errors} (dry run: nothing written)\n`);
+  } else process.stdout.write(`rendered=${report.rendered} skipped=${report.skipped} errors=${report.errors}\n`);
   if (report.errors > 0) process.exitCode = 1;
 }

@@ -4,7 +4,7 @@ import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { RedisUnavailableError } from '../../redis/index.js';
-import { CorpusHost } from '../../scheduler/host.js';
+import { CorpusHost, RunNotFoundError } from '../../scheduler/host.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
@@ -142,7 +142,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     }
     return final.status === 'failed' ? 1 : 0;
   } catch (e) {
-    if ((e as Error).name === 'VaultLockedError') throw new UserError((e as Error).message);
+    if ((e as Error).name === 'VaultLockedError' || e instanceof RunNotFoundError) throw new UserError((e as Error).message);
     throw e;
   } finally {
     offSignals();

@@ -38,26 +38,33 @@ export async function status(runId: string | undefined, opts: Record<string, unk
     if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
     // The one-run view alone needs BullMQ (failed judge chunks) and the records: loaded here, so
     // the list of runs starts as fast as a Redis client allows.
-    const [{ createQueues }, { runDir }, { summaryText }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js')]);
+    const [{ createQueues }, { runDir }, { summaryText }, { pendingLateWork }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js'), import('../../scheduler/late-work.js')]);
     const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
+    const late = (await pendingLateWork(queues, store, { runIds: [runId] }))[0] ?? { judge: [], apply: [] };
     await queues.close();
     if (opts.json) {
       const { config: _c, ...rest } = run;
-      process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, pendingLate: { judge: late.judge, apply: late.apply } }, null, 2)}\n`);
       return;
     }
+    const lateLine =
+      late.judge.length + late.apply.length > 0
+        ? [`pending late work: ${late.judge.length} retried chunk(s) to judge, ${late.apply.length} late apply(s) not in the records yet (vault-loop retry --vault ${run.vault} --run ${runId} applies them)`]
+        : [];
     process.stdout.write(
       [
         `run ${runId}: ${run.status} (${run.phase}), iteration ${run.iter}`,
         `generator ${run.generator.provider}/${run.generator.model}, judge ${run.judge.provider}/${run.judge.model}`,
         `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
         `stop reason: ${run.stopReason ?? '-'}; started ${run.startedAt}; duration ${duration(run)}`,
-        `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --queue judge --run ${runId})` : 'none'}`,
+        `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --vault ${run.vault} --run ${runId})` : 'none'}`,
+        ...lateLine,
         '',
       ].join('\n'),
     );
     if (run.vault && existsSync(runDir(run.vault, runId))) process.stdout.write(`${summaryText(run.vault, runId)}\n`);
+    else if (run.vault) process.stdout.write(`records: ${runDir(run.vault, runId)} (not on this machine)\n`);
   } finally {
     redis.disconnect();
   }

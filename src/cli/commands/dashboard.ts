@@ -8,6 +8,6 @@ export function register(program: Command): void {
       .description('serve the run overview, Bull Board (/queues), a JSON API and /metrics over HTTP')
       .option('--host <address>', 'bind address (default 127.0.0.1; any other address needs DASHBOARD_TOKEN or DASHBOARD_BASIC_AUTH)')
       .addOption(intOption('--port <n>', 'port (default 3000; 0 picks a free one)'))
-      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
+      .option('--vault <dir>', "find the embedded Redis a `run` on this vault started, and judge and apply the vault's late work (retried judge chunks, late applies) whenever no run holds it"),
   ).action(async (opts: Record<string, unknown>) => (await import('../actions/dashboard.js')).dashboard(opts));
 }

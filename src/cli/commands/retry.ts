@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { QUEUE_NAMES } from '../../queues/names.js';
-import { withConnectionOptions } from '../options.js';
+import { intOption, withConnectionOptions } from '../options.js';
 
 export function register(program: Command): void {
   withConnectionOptions(
@@ -10,6 +10,7 @@ export function register(program: Command): void {
       .addOption(new Option('--queue <name>', 'queue whose failed jobs to retry').choices(QUEUE_NAMES).default('judge'))
       .option('--run <run>', 'only jobs of this run')
       .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started')
-      .option('--no-apply', 'only re-enqueue: leave judging and applying to running workers and the next `vault-loop run` on the vault'),
+      .option('--no-apply', 'only re-enqueue: leave judging and applying to running workers and the next `vault-loop run` on the vault')
+      .addOption(intOption('--max-calls <n>', "raise the run's budget to N provider calls for the retried work (never lowers it)")),
   ).action(async (opts: Record<string, unknown>) => (await import('../actions/retry.js')).retry(opts));
 }

@@ -198,7 +198,9 @@ export function generateAnswer(cells: readonly OfflineCell[], opts: GenerateOpti
         item.competency_area = malformedArea(cell, rng);
         break;
       case 'near-copy':
-        item = nearCopy(item, out.length > 0 ? out[out.length - 1]! : generateItem({ ...cell, variant: '0' }, opts.seed));
+        // The copied item is the cell's canonical one (variant "0"), never a neighbour in the
+        // answer: which cells share a call depends on batching, and a seeded run must not.
+        item = nearCopy(item, generateItem({ ...cell, variant: '0' }, opts.seed));
         break;
       case 'form': {
         const lines = item.common_mistake.split('\n').map((l) => l.replace(/^\*\*The \w+:\*\*\s*/, ''));
