@@ -197,7 +197,8 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       check: (doc, ctx) => {
         const report = runChecks(doc, {
           applicability: app,
-          cell: { track: String(doc.track), topic: String(doc.topic), zone: String(doc.zone), level: String(doc.level) },
+          // No plan cell here: one built from the draft's own fields compared the draft with itself
+          // (and printed "undefined" for a field it lacked).
           batch: ctx.batch,
           vaultNearest: ctx.vaultNearest,
           ...(ctx.renderError ? { renderError: ctx.renderError } : {}),
