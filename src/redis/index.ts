@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, isIP } from 'node:net';
+import { connect, createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
@@ -157,11 +157,32 @@ export async function probeRedis(options: RedisOptions, describe: string, timeou
   } catch (e) {
     if (e instanceof RedisUnavailableError) throw e;
     const cause = /Connection is closed/.test((e as Error).message) && firstError ? firstError : (e as Error);
+    // A server that answers in another protocol and hangs up at once may close before the parser
+    // has complained: ask it once more, by hand, and look at the first byte of its answer.
+    if (!protocolError && /Connection is closed|ECONNRESET|EPIPE/.test(cause.message) && options.host && !options.tls && (await answersNonResp(options.host, options.port ?? 6379, timeoutMs))) {
+      throw new RedisUnavailableError(`${describe} is not a Redis server (it answered in another protocol)`);
+    }
     throw explainConnectError(cause, describe, seconds, protocolError);
   } finally {
     clearTimeout(timer);
     client.disconnect();
   }
+}
+
+/** Sends PING over a plain socket: true when the first byte back is no RESP type marker. */
+async function answersNonResp(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return await new Promise<boolean>((res) => {
+    const sock = connect({ host, port });
+    const done = (v: boolean) => {
+      sock.destroy();
+      res(v);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('error', () => done(false));
+    sock.once('connect', () => sock.write('PING\r\n'));
+    sock.once('data', (d: Buffer) => done(!'+-:$*_,#!=(%~>|'.includes(String.fromCharCode(d[0] ?? 43))));
+    sock.once('close', () => done(false));
+  });
 }
 
 const isProtocolError = (e: Error): boolean => /Unknown RESP type|Protocol error|ReplyParser|Expected|invalid.*(bulk|multibulk)/i.test(e.message) || e.name === 'ParserError';
