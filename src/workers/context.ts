@@ -123,7 +123,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       ) as PromptCell[],
     buildPrompt: (cells) => {
       const built = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
-      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+      return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
     },
     buildRepairPrompt: (items, cells, raw) => {
       const original = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
@@ -165,7 +165,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       provider: (rid, iter) => providerFor(rid, iter, 'judge'),
       buildPrompt: (drafts) => {
         const built = buildJudgePrompt(drafts as PromptJudgeDraft[]);
-        return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+        return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
       },
       parse: (text, ids) => {
         const r = parseJudgeAnswer(text, ids);
