@@ -19,6 +19,8 @@ import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
+import { processBatch, type BatchDeps } from './batch.processor.js';
+import { batchQueue, type BatchResult } from '../queues/batch.js';
 import { reviseBatch, type ReviseDeps, type ReviseOutcome } from './revise.processor.js';
 import type { RevisePayload } from '../queues/revise.js';
 import type { GenerateResult } from '../queues/generate.js';
@@ -46,6 +48,8 @@ export interface RuntimeContext {
   generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
   judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
   reviseDeps(): Omit<ReviseDeps, 'signal'>;
+  /** Batch mode's provider batches (absent in contexts that never run a batch job). */
+  batchDeps?(): BatchDeps;
   render(payload: { draftId: string; track: string; visual: { kind: 'dot' | 'matplotlib' | 'svg'; source: string }; allowPython: boolean }): Promise<RenderResult>;
   /** Present on the corpus host only. */
   corpus?: { vault: string; stepDeps: StepDeps };
@@ -146,11 +150,33 @@ export function generateWorker(ctx: RuntimeContext): Worker {
     await ensureRunActive(ctx.store, p.runId);
     const cfg = await runConfigOf(ctx.store, p.runId);
     const size = Math.min(cfg.genBatchSize, ctx.genBatchCapacity);
-    const outcome = await batcher.submit(`${p.runId}:${p.iter}`, size, p);
+    const outcome = cfg.batchMode ? await submitInFixedGroup(ctx, batcher, p, size) : await batcher.submit(`${p.runId}:${p.iter}`, size, p);
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
   });
   return new Worker(generateQueue.name, processor, workerOpts(ctx, ctx.concurrency * ctx.genBatchCapacity));
+}
+
+/**
+ * Batch mode: a cell always joins the same group (consecutive cell indexes, `size` at a time),
+ * so the request a group registers for the provider batch is the one it finds answered when its
+ * jobs come back after the batch ended.
+ */
+async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenCell, CellOutcome>, p: GenCell, size: number): Promise<CellOutcome> {
+  const planSize = Number((await ctx.store.iterGet(p.runId, p.iter)).planSize ?? p.cellIndex + 1);
+  const group = Math.floor(p.cellIndex / size);
+  const members = Math.max(1, Math.min(size, planSize - group * size));
+  return await batcher.submit(`${p.runId}:${p.iter}:g${group}`, members, p);
+}
+
+export function batchWorker(ctx: RuntimeContext): Worker {
+  const processor = wrap<unknown, BatchResult>(ctx, 'batch', async (job) => {
+    const p = parsePayload(batchQueue.payload, job as Job);
+    if (!ctx.batchDeps) throw new Error('this process has no batch support wired in');
+    if (!(await ctx.store.exists(p.runId))) throw new RunStoppedError(`run ${p.runId} does not exist`);
+    return await processBatch(p, ctx.batchDeps());
+  });
+  return new Worker(batchQueue.name, processor, workerOpts(ctx, ctx.concurrency));
 }
 
 export function reviseWorker(ctx: RuntimeContext): Worker {
@@ -288,6 +314,7 @@ export const WORKER_FACTORIES: Record<QueueName, (ctx: RuntimeContext) => Worker
   judge: judgeWorker,
   apply: applyWorker,
   revise: reviseWorker,
+  batch: batchWorker,
 };
 
 export interface RunningWorkers {

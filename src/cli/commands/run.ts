@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { RunningDashboard } from '../../../dashboard/index.js';
 import { generatorSettings, judgeSettings, PROVIDER_NAMES, STRUCTURED_OUTPUTS, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
+import { usesBatches } from '../../llm/batch/types.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { RedisUnavailableError } from '../../redis/index.js';
@@ -44,7 +45,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--allow-python-visuals', 'render model-written matplotlib scripts (sandboxed)')
     .option('--revise', "revise each iteration's NEEDS_FIX drafts from the judge's suggestions and judge them again")
     .addOption(intOption('--max-revisions <n>', 'revisions per draft at most (default 1)'))
-    .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'));
+    .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'))
+    .option('--batch', "openai/anthropic: send each iteration's generation and judge calls through the provider's batch API (half price, answers within 24 h; failed or expired items fall back to live calls)")
+    .addOption(intOption('--batch-poll <ms>', 'first wait before a provider batch is polled; doubles up to 10 minutes (default 60000)'));
 }
 
 export function register(program: Command): void {
@@ -95,6 +98,11 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   err(`vault-loop: Redis at ${target.describe}`);
   const warning = selfPreferenceWarning(generatorSettings(o.cfg), judgeSettings(o.cfg));
   if (warning) err(`vault-loop: warning: ${warning}`);
+  if (o.cfg.batchMode) {
+    for (const [role, p] of [['generation', generatorSettings(o.cfg).provider], ['judge', judgeSettings(o.cfg).provider]] as const) {
+      if (!usesBatches(o.cfg, p)) err(`vault-loop: warning: --batch: provider ${p} has no batch API; its ${role} calls stay live`);
+    }
+  }
 
   let host: CorpusHost | undefined;
   let dash: RunningDashboard | undefined;
