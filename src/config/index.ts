@@ -68,7 +68,7 @@ export const ConfigSchema = z
     batchMode: bool
       .default(false)
       .describe('openai and anthropic only: send each iteration\'s generation and judge calls through the provider\'s batch API (half price, answers within 24 h); failed or expired items fall back to live calls.'),
-    batchPollMs: int(1000, 3_600_000).default(60_000).describe('First wait before a provider batch is polled; it doubles on each poll up to 10 minutes.'),
+    batchPollMs: int(100, 3_600_000).default(60_000).describe('First wait before a provider batch is polled; it doubles on each poll up to 10 minutes.'),
     callTimeoutMs: int(1000).default(300000).describe('Timeout of one provider call.'),
     cacheTtlSeconds: int(0).default(7 * 24 * 3600).describe('Response cache TTL (0 disables the cache).'),
     requestsPerMinute: int(0).default(0).describe('Shared request rate limit per provider and model (0: none).'),

@@ -19,7 +19,7 @@ import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
-import { processBatch, type BatchDeps } from './batch.processor.js';
+import { BATCH_COLLECT_MS, processBatch, type BatchDeps } from './batch.processor.js';
 import { batchQueue, type BatchResult } from '../queues/batch.js';
 import { reviseBatch, type ReviseDeps, type ReviseOutcome } from './revise.processor.js';
 import type { RevisePayload } from '../queues/revise.js';
@@ -145,12 +145,18 @@ export function generateWorker(ctx: RuntimeContext): Worker {
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     ctx.batchWindowMs,
   );
+  // Batch mode's fixed groups wait for all their members: a group flushed early would register
+  // a different request than the one its members find answered later.
+  const fixedGroups = new Batcher<GenCell, CellOutcome>(
+    async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
+    BATCH_COLLECT_MS,
+  );
   const processor = wrap<unknown, GenerateResult>(ctx, 'generate', async (job) => {
     const p = parsePayload(generateQueue.payload, job as Job);
     await ensureRunActive(ctx.store, p.runId);
     const cfg = await runConfigOf(ctx.store, p.runId);
     const size = Math.min(cfg.genBatchSize, ctx.genBatchCapacity);
-    const outcome = cfg.batchMode ? await submitInFixedGroup(ctx, batcher, p, size) : await batcher.submit(`${p.runId}:${p.iter}`, size, p);
+    const outcome = cfg.batchMode ? await submitInFixedGroup(ctx, fixedGroups, p, size) : await batcher.submit(`${p.runId}:${p.iter}`, size, p);
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
   });

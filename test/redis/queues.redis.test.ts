@@ -17,7 +17,7 @@ afterAll(async () => {
 
 describe('queue catalog', () => {
   it('lists the six queues, each with schemas and bounded defaults', () => {
-    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply', 'revise']);
+    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply', 'revise', 'batch']);
     expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge', 'revise']);
     for (const q of QUEUE_CATALOG) {
       expect(q.defaults.attempts, q.name).toBeGreaterThan(1);
