@@ -3,6 +3,7 @@
  * records on disk (the coverage report). Reads only: the dashboard never writes run state itself,
  * it calls the same RunStore methods and retry function the CLI uses.
  */
+import { BatchStore, summarizeBatches, type BatchSummary } from '../src/scheduler/batches.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
@@ -48,6 +49,8 @@ export interface RunDetail {
   verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
   unjudged: number;
   failedJudgeChunks: FailedChunk[];
+  /** Batch mode: the run's provider batches not ended yet (age, items) and how many ended. */
+  batches: { inFlight: BatchSummary[]; ended: number };
 }
 
 export interface CoverageGrid {
@@ -128,6 +131,7 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
     verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },
     unjudged: unjudgedMap.size,
     failedJudgeChunks: failed,
+    batches: summarizeBatches(await new BatchStore(store.redis, store.keys).list(runId), Date.now()),
   };
 }
 

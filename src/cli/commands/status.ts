@@ -1,9 +1,10 @@
+import { BatchStore, summarizeBatches } from '../../scheduler/batches.js';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from 'bullmq';
 import { existsSync } from 'node:fs';
 import { createQueues } from '../../queues/index.js';
 import { createRedis } from '../../redis/index.js';
-import { RunStore, type RunState } from '../../scheduler/state.js';
+import { Keys, RunStore, type RunState } from '../../scheduler/state.js';
 import { runDir } from '../../scheduler/records.js';
 import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
 import { table, UserError } from '../output.js';
@@ -50,17 +51,19 @@ export function register(program: Command): void {
       if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
       const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
       const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
+      const batches = summarizeBatches(await new BatchStore(redis, new Keys(cfg.prefix)).list(runId), Date.now());
       await queues.close();
       if (opts.json) {
         const { config: _c, ...rest } = run;
-        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, batches }, null, 2)}\n`);
         return;
       }
       process.stdout.write(
         [
           `run ${runId}: ${run.status} (${run.phase}), iteration ${run.iter}`,
           `generator ${run.generator.provider}/${run.generator.model}, judge ${run.judge.provider}/${run.judge.model}`,
-          `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
+          `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} (${run.tokensCached ?? 0} cached) out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
+          ...batchLines(batches),
           `stop reason: ${run.stopReason ?? '-'}; started ${run.startedAt}; duration ${duration(run)}`,
           `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --queue judge --run ${runId})` : 'none'}`,
           '',
@@ -71,4 +74,13 @@ export function register(program: Command): void {
       redis.disconnect();
     }
   });
+}
+
+/** Batch mode: one line per provider batch in flight (age, items, provider status). */
+function batchLines(b: ReturnType<typeof summarizeBatches>): string[] {
+  if (b.inFlight.length === 0 && b.ended === 0) return [];
+  return [
+    `provider batches: ${b.inFlight.length} in flight, ${b.ended} ended`,
+    ...b.inFlight.map((x) => `  ${x.name}: ${x.providerStatus}, ${x.items} items (${x.succeeded} ok / ${x.failed} failed), age ${x.ageSeconds}s${x.providerIds.length ? `, ${x.providerIds.join(' ')}` : ''}`),
+  ];
 }
