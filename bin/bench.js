@@ -29,6 +29,10 @@ const SMOKE = {
     args: ['--cells', '40'],
     ratios: [`batch / live cost: ${N}x`, `batch \\+ caching / live cost: ${N}x`, `batch \\+ caching / live cost per accepted question: ${N}x`],
   },
+  startup: {
+    args: ['--runs', '2', '--questions', '300'],
+    ratios: [`--help / node -e 0: ${N}x`, `status / node -e 0: ${N}x`, `warm/cold analyze, fresh process: ${N}%`],
+  },
   scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
 };
 const [name, ...rest] = process.argv.slice(2);

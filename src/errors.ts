@@ -63,3 +63,8 @@ export class BatchPendingError extends Error {
     super(message);
   }
 }
+
+/** A bad configuration value or file: the message names the key, what was expected and its source. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

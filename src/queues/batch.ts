@@ -12,7 +12,6 @@ export type BatchStage = (typeof BATCH_STAGES)[number];
 
 export const batchQueue = defineQueue({
   name: 'batch',
-  role: 'stateless',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),
