@@ -25,6 +25,10 @@ const SMOKE = {
     args: ['--latency', '50', '--gen-calls', '2', '--questions', '300'],
     ratios: [`ours vs ideal critical path: median ${N}x`, `original sequential schedule vs ours: median ${N}x faster`],
   },
+  batch: {
+    args: ['--cells', '40'],
+    ratios: [`batch / live cost: ${N}x`, `batch \\+ caching / live cost: ${N}x`, `batch \\+ caching / live cost per accepted question: ${N}x`],
+  },
   startup: {
     args: ['--runs', '2', '--questions', '300'],
     ratios: [`--help / node -e 0: ${N}x`, `status / node -e 0: ${N}x`, `warm/cold analyze, fresh process: ${N}%`],

@@ -3,6 +3,7 @@
  * records on disk (the coverage report). Reads only: the dashboard never writes run state itself,
  * it calls the same RunStore methods and retry function the CLI uses.
  */
+import { BatchStore, summarizeBatches, type BatchSummary } from '../src/scheduler/batches.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
@@ -51,6 +52,8 @@ export interface RunDetail {
   failedJudgeChunks: FailedChunk[];
   /** Retried judge chunks and late applies of this ended run not applied to the vault yet. */
   pendingLate: { judge: string[]; apply: string[] };
+  /** Batch mode: the run's provider batches not ended yet (age, items) and how many ended. */
+  batches: { inFlight: BatchSummary[]; ended: number };
 }
 
 export interface CoverageGrid {
@@ -133,6 +136,7 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
     unjudged: unjudgedMap.size,
     failedJudgeChunks: failed,
     pendingLate: { judge: pending?.judge ?? [], apply: pending?.apply ?? [] },
+    batches: summarizeBatches(await new BatchStore(store.redis, store.keys).list(runId), Date.now()),
   };
 }
 

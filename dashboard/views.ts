@@ -82,7 +82,16 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   html += card('unjudged', String(d.unjudged), 'card-unjudged');
   html += card('duration', fmtDuration(r.durationMs), 'card-duration');
   html += card('stop reason', esc(r.stopReason ?? '-'), 'card-stop');
+  if (r.tokensCached) html += card('cached input tokens', String(r.tokensCached), 'card-cached');
   html += '</div>';
+  if (d.batches.inFlight.length > 0 || d.batches.ended > 0) {
+    html += `<h2>Provider batches</h2><p class="muted" id="batches-ended">${d.batches.ended} ended</p>`;
+    html += '<table id="batches"><tr><th>batch</th><th>status</th><th>items</th><th>succeeded / failed</th><th>age</th><th>provider ids</th></tr>';
+    for (const b of d.batches.inFlight) {
+      html += `<tr><td>${esc(b.name)}</td><td>${esc(b.providerStatus)}</td><td class="num">${b.items}</td><td class="num">${b.succeeded} / ${b.failed}</td><td class="num">${fmtDuration(b.ageSeconds * 1000)}</td><td><code>${esc(b.providerIds.join(' '))}</code></td></tr>`;
+    }
+    html += '</table>';
+  }
   html += `<p><a id="review-link" href="/runs/${id}/review">review drafts (${d.verdicts.NEEDS_FIX} NEEDS_FIX, ${d.verdicts.PASS} PASS)</a></p>`;
   if (canAct) html += `<div class="actions">${button('pause', 'pause', r.status === 'running')}${button('resume', 'resume', r.status === 'paused')}${button('stop', 'stop', !ended)}</div>`;
 

@@ -82,6 +82,17 @@ export class UnsafePathError extends Error {
   override readonly name = 'UnsafePathError';
 }
 
+/**
+ * The answer to this request comes from a provider batch that has not ended yet (or is still
+ * being collected): the job waits, without spending an attempt, and asks again after `retryAfterMs`.
+ */
+export class BatchPendingError extends Error {
+  override readonly name = 'BatchPendingError';
+  constructor(message: string, readonly retryAfterMs: number) {
+    super(message);
+  }
+}
+
 /** A bad configuration value or file: the message names the key, what was expected and its source. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -8,7 +8,7 @@ import { UserError } from './output.js';
 /** Maps commander's options onto config keys (commander already camel-cases them). */
 export function configFromOptions(opts: Record<string, unknown>, extra: Record<string, unknown> = {}): Config {
   const flags: Record<string, unknown> = {};
-  const rename: Record<string, string> = { redis: 'redisUrl', offlineLatency: 'offlineLatencyMs', batchWindow: 'batchWindowMs' };
+  const rename: Record<string, string> = { redis: 'redisUrl', offlineLatency: 'offlineLatencyMs', batchWindow: 'batchWindowMs', batch: 'batchMode', batchPoll: 'batchPollMs' };
   for (const [k, v] of Object.entries({ ...opts, ...extra })) {
     const key = rename[k] ?? k;
     if (v !== undefined && (CONFIG_KEYS as string[]).includes(key)) flags[key] = v;

@@ -35,7 +35,7 @@ export function summaryText(vault: string, runId: string): string {
     summaryTable(s),
     '',
     `run ${runId}: ${s.status}, stopped: ${s.stopped_reason ?? '-'}`,
-    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, ${s.calls_saved_total ?? 0} saved by the pre-judge, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
+    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, ${s.calls_saved_total ?? 0} saved by the pre-judge, tokens in ${s.tokens.input}${s.tokens.cached ? ` (${s.tokens.cached} cached)` : ''} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
     `records: ${runDir(vault, runId)}`,
     ...failedChunkLines(s),
   ].join('\n');

@@ -72,6 +72,10 @@ export const ConfigSchema = z
       .default('json_schema')
       .describe('openai provider only: what the server supports, json_schema (strict), json_object or none (plain text, parsed and repaired).'),
     judgeStructuredOutput: z.enum(STRUCTURED_OUTPUTS).optional().describe('The same for the judge (default: the generation one).'),
+    batchMode: bool
+      .default(false)
+      .describe('openai and anthropic only: send each iteration\'s generation and judge calls through the provider\'s batch API (half price, answers within 24 h); failed or expired items fall back to live calls.'),
+    batchPollMs: int(100, 3_600_000).default(60_000).describe('First wait before a provider batch is polled; it doubles on each poll up to 10 minutes.'),
     callTimeoutMs: int(1000).default(300000).describe('Timeout of one provider call.'),
     cacheTtlSeconds: int(0).default(7 * 24 * 3600).describe('Response cache TTL (0 disables the cache).'),
     requestsPerMinute: int(0).default(0).describe('Shared request rate limit per provider and model (0: none).'),
@@ -87,10 +91,19 @@ export const ConfigSchema = z
             return v;
           }
         },
-        z.record(z.string().min(1), z.strictObject({ input: num(0), output: num(0) })),
+        z.record(
+          z.string().min(1),
+          z.strictObject({
+            input: num(0),
+            output: num(0),
+            cachedInput: num(0).optional(),
+            cacheWrite: num(0).optional(),
+            batch: z.strictObject({ input: num(0), output: num(0), cachedInput: num(0).optional(), cacheWrite: num(0).optional() }).optional(),
+          }),
+        ),
       )
       .optional()
-      .describe('Price overrides, model id → USD per 1M tokens {input, output}, on top of the built-in table (env: JSON).'),
+      .describe('Price overrides, model id → USD per 1M tokens {input, output, cachedInput?, cacheWrite?, batch?: {input, output, …}}, on top of the built-in table (batch default: half the live price; env: JSON).'),
     openaiApiKey: z.string().optional().describe('OPENAI_API_KEY.'),
     geminiApiKey: z.string().optional().describe('GEMINI_API_KEY.'),
     anthropicApiKey: z.string().optional().describe('ANTHROPIC_API_KEY.'),

@@ -80,6 +80,8 @@ export class GeminiProvider implements LlmProvider {
           inputTokens: u?.promptTokenCount ?? 0,
           // Thinking tokens are billed as output.
           outputTokens: (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0),
+          // Implicit and explicit context caching: part of promptTokenCount, billed at the cached rate.
+          ...(u?.cachedContentTokenCount ? { cachedInputTokens: u.cachedContentTokenCount } : {}),
         },
         model: res.modelVersion || this.model,
         latencyMs: Math.round(performance.now() - started),

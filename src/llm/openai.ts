@@ -5,7 +5,7 @@
  */
 import type OpenAI from 'openai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
-import { objectRootSchema, unwrapAnswer, WRAP_KEY } from './answer-schemas.js';
+import { openAiChatBody, openAiChatResult } from './wire.js';
 import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
 import type { StructuredOutput } from '../config/index.js';
 
@@ -62,46 +62,9 @@ export class OpenAiProvider implements LlmProvider {
         timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
       });
       deadline.throwIfCancelled();
-      const mode = this.#settings.structuredOutput ?? 'json_schema';
-      const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [];
-      let wrapped = false;
-      let responseFormat: OpenAI.Chat.Completions.ChatCompletionCreateParams['response_format'];
-      let system = req.system;
-      if (req.jsonSchema && mode === 'json_schema') {
-        const root = objectRootSchema(req.jsonSchema.schema);
-        wrapped = root.wrapped;
-        responseFormat = { type: 'json_schema', json_schema: { name: req.jsonSchema.name, schema: root.schema, strict: true } };
-      } else if (req.jsonSchema && mode === 'json_object') {
-        // json_object mode can only return an object, so the array is asked for under one key.
-        wrapped = req.jsonSchema.schema.type === 'array';
-        responseFormat = { type: 'json_object' };
-        const note = wrapped
-          ? `Answer with one JSON object {"${WRAP_KEY}": [...]} whose "${WRAP_KEY}" array is the answer described below.`
-          : 'Answer with one JSON object.';
-        system = system ? `${system}\n\n${note}` : note;
-      }
-      if (system) messages.push({ role: 'system', content: system });
-      messages.push({ role: 'user', content: req.prompt });
-      const maxTokens = req.maxOutputTokens ?? this.#settings.maxOutputTokens;
-      const temperature = req.temperature ?? this.#settings.temperature;
-      const body: OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming = {
-        model: this.model,
-        messages,
-        ...(temperature !== undefined ? { temperature } : {}),
-        ...(maxTokens !== undefined ? { max_completion_tokens: maxTokens } : {}),
-        ...(responseFormat ? { response_format: responseFormat } : {}),
-      };
+      const { body, wrapped } = openAiChatBody(req, { ...this.#settings, model: this.model });
       const res = await this.#client.chat.completions.create(body, { signal: deadline.signal });
-      const choice = res.choices?.[0];
-      const content = choice?.message?.content ?? '';
-      return {
-        text: wrapped ? unwrapAnswer(content) : content,
-        usage: { inputTokens: res.usage?.prompt_tokens ?? 0, outputTokens: res.usage?.completion_tokens ?? 0 },
-        model: res.model || this.model,
-        latencyMs: Math.round(performance.now() - started),
-        cached: false,
-        ...(choice?.finish_reason === 'length' ? { truncated: true } : {}),
-      };
+      return openAiChatResult(res, wrapped, this.model, Math.round(performance.now() - started));
     } catch (err) {
       throw deadline.translate(this.name, err, (e) => mapOpenAiError(this.name, e, mod));
     } finally {

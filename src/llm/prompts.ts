@@ -109,8 +109,19 @@ export interface GeneratePromptOptions {
   variantPrefix?: string;
 }
 
-export interface BuiltPrompt extends Pick<CompletionRequest, 'purpose' | 'prompt' | 'jsonSchema'> {
+export interface BuiltPrompt extends Pick<CompletionRequest, 'purpose' | 'prompt' | 'jsonSchema' | 'cachePrefix'> {
   jsonSchema: NonNullable<CompletionRequest['jsonSchema']>;
+}
+
+/**
+ * The stable head of a rendered prompt: everything before its last `# <heading>` line, which
+ * opens the per-call part (the cells, the drafts). Templates keep instructions, taxonomy, rubric
+ * and hardware reference above that heading and nothing that varies per call, so every call of
+ * a kind shares the head byte for byte and providers can serve it from their prompt cache.
+ */
+export function stablePrefix(prompt: string, heading: string): string | undefined {
+  const at = prompt.lastIndexOf(`\n# ${heading}`);
+  return at > 0 ? prompt.slice(0, at + 1) : undefined;
 }
 
 /** The area a cell's topic belongs to (taxonomy), the fix for the original never sending one. */
@@ -150,7 +161,8 @@ export function buildGeneratePrompt(cells: readonly GenerateCellInput[], opts: G
     },
     { visual: anyVisual },
   );
-  return { purpose: 'generate', prompt, jsonSchema: generateAnswerSchema(anyVisual), cells: promptCells };
+  const cachePrefix = stablePrefix(prompt, 'Cells');
+  return { purpose: 'generate', prompt, ...(cachePrefix ? { cachePrefix } : {}), jsonSchema: generateAnswerSchema(anyVisual), cells: promptCells };
 }
 
 /** One draft as the judge prompt gives it (the contract's field names). */
@@ -183,7 +195,8 @@ export function buildJudgePrompt(drafts: readonly JudgeDraft[]): BuiltPrompt & {
     hardware_reference: hardwareReference(),
     drafts_json: blockJson(drafts),
   });
-  return { purpose: 'judge', prompt, jsonSchema: judgeAnswerSchema(), ids: drafts.map((d) => d.id) };
+  const cachePrefix = stablePrefix(prompt, 'Drafts');
+  return { purpose: 'judge', prompt, ...(cachePrefix ? { cachePrefix } : {}), jsonSchema: judgeAnswerSchema(), ids: drafts.map((d) => d.id) };
 }
 
 export interface RevisionInput {

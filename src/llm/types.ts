@@ -3,8 +3,17 @@
  * latency and whether it came from the cache out. Honours an AbortSignal and a timeout.
  */
 export interface TokenUsage {
+  /** Every input token, cached ones included. */
   inputTokens: number;
   outputTokens: number;
+  /**
+   * Input tokens read from the provider's prompt cache (OpenAI `cached_tokens`, Anthropic
+   * `cache_read_input_tokens`, Gemini `cachedContentTokenCount`): part of inputTokens, billed at
+   * the cached rate.
+   */
+  cachedInputTokens?: number;
+  /** Anthropic only: input tokens written to the cache (`cache_creation_input_tokens`), billed above the input rate. */
+  cacheWriteTokens?: number;
 }
 
 export interface CompletionRequest {
@@ -12,6 +21,11 @@ export interface CompletionRequest {
   purpose: 'generate' | 'judge' | 'revise' | 'repair';
   system?: string;
   prompt: string;
+  /**
+   * The stable head of `prompt` (instructions, taxonomy, rubric; the same for every call of a
+   * kind): providers with explicit prompt caching mark it cacheable. `prompt` starts with it.
+   */
+  cachePrefix?: string;
   /** JSON schema of the expected answer (structured output where the provider supports it). */
   jsonSchema?: { name: string; schema: Record<string, unknown> };
   temperature?: number;

@@ -10,6 +10,7 @@ export const QUEUE_ROLES = {
   judge: 'stateless',
   apply: 'corpus-host',
   revise: 'stateless',
+  batch: 'stateless',
 } as const;
 
 export type QueueName = keyof typeof QUEUE_ROLES;

@@ -65,7 +65,8 @@ export interface IterRecord {
   unjudged: number;
   skipped_changed: number;
   calls_used_iter: number;
-  tokens: { input: number; output: number };
+  /** cached: input tokens served from the providers' prompt caches (part of input). */
+  tokens: { input: number; output: number; cached?: number };
   cost_usd: number;
   visual: boolean;
   started_at: string | null;
@@ -144,7 +145,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
     unjudged: unjudged.length,
     skipped_changed: verdicts.filter((v) => v.applied === 'skipped-changed').length,
     calls_used_iter: Number(ih.callsUsed ?? 0),
-    tokens: { input: Number(ih.tokensIn ?? 0), output: Number(ih.tokensOut ?? 0) },
+    tokens: { input: Number(ih.tokensIn ?? 0), output: Number(ih.tokensOut ?? 0), cached: Number(ih.tokensCached ?? 0) },
     cost_usd: Number(Number(ih.costUsd ?? 0).toFixed(6)),
     visual: ih.visual === '1',
     started_at: startedAt,
@@ -177,7 +178,8 @@ export interface LoopSummary {
   /** Judge calls the pre-judge saved over the run (sum of the iterations' prejudge.calls_saved). */
   calls_saved_total: number;
   max_calls: number;
-  tokens: { input: number; output: number };
+  /** cached: input tokens served from the providers' prompt caches (part of input). */
+  tokens: { input: number; output: number; cached?: number };
   cost_usd: number;
   history: IterRecord[];
   stopped_reason: string | null;
@@ -211,7 +213,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     calls_reserved: run.callsReserved,
     calls_saved_total: history.reduce((n, h) => n + (h.prejudge?.calls_saved ?? 0), 0),
     max_calls: run.maxCalls,
-    tokens: { input: run.tokensIn, output: run.tokensOut },
+    tokens: { input: run.tokensIn, output: run.tokensOut, cached: run.tokensCached ?? 0 },
     cost_usd: Number(run.costUsd.toFixed(6)),
     history,
     stopped_reason: run.stopReason,

@@ -29,6 +29,8 @@ export interface RunState {
   callsReserved: number;
   tokensIn: number;
   tokensOut: number;
+  /** Input tokens served from the providers' prompt caches (part of tokensIn). */
+  tokensCached?: number;
   costUsd: number;
   stopReason: string | null;
   stopRequested: boolean;
@@ -84,6 +86,19 @@ redis.call('HINCRBY', KEYS[2], 'tokensIn', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'tokensOut', ARGV[3])
 redis.call('HINCRBYFLOAT', KEYS[2], 'costUsd', ARGV[4])
 return 1`;
+
+// Batch mode: reserve up to ARGV[1] calls at once, once per guard (KEYS[2] field ARGV[2]), as many
+// as fit within maxCalls. Returns how many were reserved (the stored number when already done).
+const RESERVE_MANY = `
+local done = redis.call('HGET', KEYS[2], ARGV[2])
+if done then return tonumber(done) end
+local max = tonumber(redis.call('HGET', KEYS[1], 'maxCalls') or '0')
+local used = tonumber(redis.call('HGET', KEYS[1], 'callsUsed') or '0')
+local res = tonumber(redis.call('HGET', KEYS[1], 'callsReserved') or '0')
+local n = math.max(0, math.min(tonumber(ARGV[1]), max - used - res))
+redis.call('HINCRBY', KEYS[1], 'callsReserved', n)
+redis.call('HSET', KEYS[2], ARGV[2], n)
+return n`;
 
 // Mint the id of one cell once: a retry of the same cell gets the same id.
 const MINT = `
@@ -173,6 +188,7 @@ export class RunStore {
       callsReserved: num(h.callsReserved),
       tokensIn: num(h.tokensIn),
       tokensOut: num(h.tokensOut),
+      tokensCached: num(h.tokensCached),
       costUsd: num(h.costUsd),
       stopReason: h.stopReason || null,
       stopRequested: h.stopRequested === '1',
@@ -241,6 +257,21 @@ export class RunStore {
       String(Math.round(usage.outputTokens)),
       String(costUsd),
     );
+  }
+
+  /**
+   * Batch mode: reserves up to `n` calls in one step (as many as fit), exactly once per
+   * `guardKey`/`guardField` (a crash-retry gets the stored number back); each is settled with
+   * settleCall like a single reservation.
+   */
+  async reserveCalls(runId: string, n: number, guardKey: string, guardField: string): Promise<number> {
+    return Number(await this.redis.eval(RESERVE_MANY, 2, this.keys.run(runId), guardKey, String(n), guardField));
+  }
+
+  /** Input tokens the provider served from its prompt cache (part of tokensIn). */
+  async addCachedTokens(runId: string, iter: number, tokens: number): Promise<void> {
+    if (tokens <= 0) return;
+    await this.redis.multi().hincrby(this.keys.run(runId), 'tokensCached', tokens).hincrby(this.keys.iter(runId, iter), 'tokensCached', tokens).exec();
   }
 
   async remainingCalls(runId: string): Promise<number> {

@@ -42,6 +42,8 @@ export interface RunConfig {
   maxRevisions?: number;
   /** A revision run (`vault-loop revise`): revise the NEEDS_FIX drafts this earlier run left. */
   reviseFrom?: string;
+  /** Generation and judge calls go through the provider's batch API (openai, anthropic). */
+  batchMode?: boolean;
 }
 
 export interface GenCellPayload {

@@ -32,6 +32,7 @@ export function budgetedProvider(inner: LlmProvider, ctx: BudgetContext): LlmPro
         throw e;
       }
       await ctx.store.settleCall(ctx.runId, ctx.iter, true, res.usage, ctx.costOf(res.model, res.usage));
+      await ctx.store.addCachedTokens(ctx.runId, ctx.iter, res.usage.cachedInputTokens ?? 0);
       return res;
     },
   };

@@ -20,7 +20,7 @@ import { createOfflineProvider } from '../llm/offline/index.js';
 import type { OfflineDefect } from '../llm/offline/generate.js';
 import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
 import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
-import { createProvider, type ProviderChoice } from '../llm/registry.js';
+import { createProvider, resolvedModel, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
 import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
@@ -31,6 +31,15 @@ import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
 import { LlmAuthError } from '../errors.js';
 import { budgetedProvider } from './budget.js';
+import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
+import { OpenAiBatchClient } from '../llm/batch/openai.js';
+import type { BatchClient } from '../llm/batch/types.js';
+import { jobId } from '../queues/define.js';
+import type { BatchStage } from '../queues/batch.js';
+import { BatchStore } from '../scheduler/batches.js';
+import { BATCH_COLLECT_MS, type BatchDeps } from './batch.processor.js';
+import { batchedProvider } from './batched-provider.js';
+import { usesBatches } from '../llm/batch/types.js';
 import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
 import type { JudgeDeps } from './judge.processor.js';
 import type { ReviseDeps } from './revise.processor.js';
@@ -47,7 +56,12 @@ interface RunProviderConfig extends ProviderKeys {
   offlineDefectKinds?: OfflineDefect[];
   seed: number;
   prices?: Record<string, ModelPrice>;
+  batchMode?: boolean;
+  batchPollMs?: number;
 }
+
+/** The job id of a stage's collection round `seq` (one batch). */
+export const batchJobId = (runId: string, iter: number, stage: BatchStage, seq: number): string => jobId(runId, `i${iter}`, stage, `b${seq}`);
 
 export interface ContextOptions {
   cfg: Config;
@@ -106,6 +120,45 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     return p;
   };
 
+  const batches = new BatchStore(redis, store.keys);
+  const enqueueCollector = async (runId: string, iter: number, stage: BatchStage, seq: number): Promise<void> => {
+    await o.queues.batch.add('batch', { runId, iter, stage, seq }, { jobId: batchJobId(runId, iter, stage, seq), delay: BATCH_COLLECT_MS });
+  };
+  const batchClients = new Map<string, BatchClient>();
+  const batchDeps = (): BatchDeps => ({
+    store,
+    batches,
+    client: async (runId, stage) => {
+      const run = await store.get(runId);
+      if (!run) throw new Error(`run ${runId} does not exist`);
+      const rc = run.config as unknown as RunProviderConfig;
+      const choice: ProviderChoice = stage === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
+      const key = JSON.stringify([choice, rc.callTimeoutMs]);
+      let c = batchClients.get(key);
+      if (!c) {
+        const model = resolvedModel(choice);
+        const common = { model, timeoutMs: rc.callTimeoutMs, ...(choice.baseUrl ? { baseUrl: choice.baseUrl } : {}), ...(choice.temperature !== undefined ? { temperature: choice.temperature } : {}) };
+        if (choice.provider === 'openai') {
+          c = new OpenAiBatchClient({ ...common, apiKey: cfg.openaiApiKey ?? '', ...(choice.structuredOutput ? { structuredOutput: choice.structuredOutput } : {}) });
+        } else if (choice.provider === 'anthropic') {
+          c = new AnthropicBatchClient({ ...common, apiKey: cfg.anthropicApiKey ?? '' });
+        } else {
+          throw new Error(`provider ${choice.provider} has no batch API`);
+        }
+        batchClients.set(key, c);
+      }
+      return c;
+    },
+    costOf: async (runId, model, usage) => {
+      const run = await store.get(runId);
+      const rc = (run?.config ?? {}) as unknown as RunProviderConfig;
+      return costOf(model, usage, priceTable(rc.prices ?? {}), 'batch');
+    },
+    pollMs: async (runId) => ((await store.get(runId))?.config as unknown as RunProviderConfig | undefined)?.batchPollMs ?? 60_000,
+    now: () => Date.now(),
+    log: (msg, extra) => log.info(extra ?? {}, msg),
+  });
+
   const providerFor = async (runId: string, iter: number, role: 'generate' | 'judge') => {
     const run = await store.get(runId);
     if (!run) throw new Error(`run ${runId} does not exist`);
@@ -121,7 +174,18 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       costOf: (model, usage) => costOf(model, usage, priceTable(rc.prices ?? {})),
       ...(o.onProviderCall ? { onCall: (req: CompletionRequest) => o.onProviderCall!(req, base.name) } : {}),
     });
-    const provider = cachedProvider(budgeted, redis, { prefix: cfg.prefix, ttlSeconds: rc.cacheTtlSeconds, onError: (e) => log.warn({ err: e.message }, 'cache write failed') });
+    const batched = usesBatches(rc, choice.provider)
+      ? batchedProvider(budgeted, {
+          batches,
+          runId,
+          iter,
+          stage: role,
+          enqueueCollector,
+          // Waiting jobs only read Redis: a few seconds between looks, however long the batch takes.
+          recheckMs: Math.min(rc.batchPollMs ?? 60_000, 5_000),
+        })
+      : budgeted;
+    const provider = cachedProvider(batched, redis, { prefix: cfg.prefix, ttlSeconds: rc.cacheTtlSeconds, onError: (e) => log.warn({ err: e.message }, 'cache write failed') });
     return { provider, temperature: choice.temperature ?? 0.7, timeoutMs: rc.callTimeoutMs };
   };
 
@@ -142,7 +206,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       ) as PromptCell[],
     buildPrompt: (cells) => {
       const built = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
-      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+      return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
     },
     buildRepairPrompt: (items, cells, raw) => {
       const original = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
@@ -184,7 +248,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       provider: (rid, iter) => providerFor(rid, iter, 'judge'),
       buildPrompt: (drafts) => {
         const built = buildJudgePrompt(drafts as PromptJudgeDraft[]);
-        return { prompt: built.prompt, jsonSchema: built.jsonSchema };
+        return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
       },
       parse: (text, ids) => {
         const r = parseJudgeAnswer(text, ids);
@@ -249,6 +313,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     ...(o.repeatEachJob ? { repeatEachJob: o.repeatEachJob } : {}),
     generateDeps,
     judgeDeps,
+    batchDeps,
     reviseDeps,
     render: async (p) => {
       const r = await renderVisual({ id: p.draftId, track: p.track, kind: p.visual.kind, source: p.visual.source, allowPython: p.allowPython });

@@ -6,7 +6,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { prettifyError } from 'zod';
-import { BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, RevisionInvalidError, UnsafePathError } from '../errors.js';
+import { BatchPendingError, BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, RevisionInvalidError, UnsafePathError } from '../errors.js';
 
 export class RunStoppedError extends Error {
   override readonly name = 'RunStoppedError';
@@ -18,8 +18,8 @@ export class RunPausedError extends Error {
 }
 
 export async function translateError(e: unknown, job: Job, token: string | undefined): Promise<never> {
-  if (e instanceof LlmRateLimitedError || e instanceof RunPausedError) {
-    const delay = e instanceof LlmRateLimitedError ? Math.max(100, e.retryAfterMs) : 1000;
+  if (e instanceof LlmRateLimitedError || e instanceof RunPausedError || e instanceof BatchPendingError) {
+    const delay = e instanceof RunPausedError ? 1000 : Math.max(100, e.retryAfterMs);
     await job.moveToDelayed(Date.now() + delay, token);
     throw new DelayedError();
   }

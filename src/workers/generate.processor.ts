@@ -38,6 +38,8 @@ export interface PromptCell {
 export interface BuiltPrompt {
   system?: string;
   prompt: string;
+  /** The prompt's stable head (see CompletionRequest.cachePrefix). */
+  cachePrefix?: string;
   jsonSchema?: CompletionRequest['jsonSchema'];
 }
 

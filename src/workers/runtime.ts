@@ -20,6 +20,8 @@ import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
+import { BATCH_COLLECT_MS, processBatch, type BatchDeps } from './batch.processor.js';
+import { batchQueue, type BatchResult } from '../queues/batch.js';
 import { reviseBatch, type ReviseDeps, type ReviseOutcome } from './revise.processor.js';
 import type { RevisePayload } from '../queues/revise.js';
 import type { GenerateResult } from '../queues/generate.js';
@@ -47,6 +49,8 @@ export interface RuntimeContext {
   generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
   judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
   reviseDeps(): Omit<ReviseDeps, 'signal'>;
+  /** Batch mode's provider batches (absent in contexts that never run a batch job). */
+  batchDeps?(): BatchDeps;
   render(payload: { draftId: string; track: string; visual: { kind: 'dot' | 'matplotlib' | 'svg'; source: string }; allowPython: boolean }): Promise<RenderResult>;
   /** Present on the corpus host only. */
   corpus?: { vault: string; stepDeps: StepDeps };
@@ -142,16 +146,44 @@ export function generateWorker(ctx: RuntimeContext): Worker {
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     ctx.batchWindowMs,
   );
+  // Batch mode's fixed groups wait for all their members: a group flushed early would register
+  // a different request than the one its members find answered later.
+  const fixedGroups = new Batcher<GenCell, CellOutcome>(
+    async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
+    BATCH_COLLECT_MS,
+  );
   const processor = wrap<unknown, GenerateResult>(ctx, 'generate', async (job) => {
     const p = parsePayload(generateQueue.payload, job as Job);
     await ensureRunActive(ctx.store, p.runId);
     const cfg = await runConfigOf(ctx.store, p.runId);
     const size = Math.min(cfg.genBatchSize, ctx.genBatchCapacity);
-    const outcome = await batcher.submit(`${p.runId}:${p.iter}`, size, p);
+    const outcome = cfg.batchMode ? await submitInFixedGroup(ctx, fixedGroups, p, size) : await batcher.submit(`${p.runId}:${p.iter}`, size, p);
     if (!outcome.ok) throw outcome.error;
     return outcome.result;
   });
   return new Worker(generateQueue.name, processor, workerOpts(ctx, ctx.concurrency * ctx.genBatchCapacity));
+}
+
+/**
+ * Batch mode: a cell always joins the same group (consecutive cell indexes, `size` at a time),
+ * so the request a group registers for the provider batch is the one it finds answered when its
+ * jobs come back after the batch ended.
+ */
+async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenCell, CellOutcome>, p: GenCell, size: number): Promise<CellOutcome> {
+  const planSize = Number((await ctx.store.iterGet(p.runId, p.iter)).planSize ?? p.cellIndex + 1);
+  const group = Math.floor(p.cellIndex / size);
+  const members = Math.max(1, Math.min(size, planSize - group * size));
+  return await batcher.submit(`${p.runId}:${p.iter}:g${group}`, members, p);
+}
+
+export function batchWorker(ctx: RuntimeContext): Worker {
+  const processor = wrap<unknown, BatchResult>(ctx, 'batch', async (job) => {
+    const p = parsePayload(batchQueue.payload, job as Job);
+    if (!ctx.batchDeps) throw new Error('this process has no batch support wired in');
+    if (!(await ctx.store.exists(p.runId))) throw new RunStoppedError(`run ${p.runId} does not exist`);
+    return await processBatch(p, ctx.batchDeps());
+  });
+  return new Worker(batchQueue.name, processor, workerOpts(ctx, ctx.concurrency));
 }
 
 export function reviseWorker(ctx: RuntimeContext): Worker {
@@ -290,6 +322,7 @@ export const WORKER_FACTORIES: Record<QueueName, (ctx: RuntimeContext) => Worker
   judge: judgeWorker,
   apply: applyWorker,
   revise: reviseWorker,
+  batch: batchWorker,
 };
 
 export interface RunningWorkers {

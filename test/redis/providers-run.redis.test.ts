@@ -242,7 +242,7 @@ describe('cost', () => {
     expect(iters.reduce((a, i) => a + i.tokens.output, 0)).toBe(tokensOut);
     expect(iters.reduce((a, i) => a + i.cost_usd, 0)).toBeCloseTo(cost, 5);
     const summary = readJson<{ tokens: { input: number; output: number }; cost_usd: number }>(join(dir, 'loop_summary.json'))!;
-    expect(summary.tokens).toEqual({ input: tokensIn, output: tokensOut });
+    expect(summary.tokens).toEqual({ input: tokensIn, output: tokensOut, cached: 0 });
     // Rounded to 6 decimals in the record: at most half a unit of the 6th decimal off (plus float noise).
     expect(Math.abs(summary.cost_usd - cost)).toBeLessThanOrEqual(5e-7 + 1e-12);
 

@@ -16,9 +16,9 @@ afterAll(async () => {
 });
 
 describe('queue catalog', () => {
-  it('lists the six queues, each with schemas and bounded defaults', () => {
-    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply', 'revise']);
-    expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge', 'revise']);
+  it('lists the seven queues, each with schemas and bounded defaults', () => {
+    expect(QUEUE_NAMES).toEqual(['control', 'generate', 'render', 'judge', 'apply', 'revise', 'batch']);
+    expect(STATELESS_QUEUES).toEqual(['generate', 'render', 'judge', 'revise', 'batch']);
     for (const q of QUEUE_CATALOG) {
       expect(q.defaults.attempts, q.name).toBeGreaterThan(1);
       // Bounded by a count (a bare `true` would drop the results flows and late retries read at once).

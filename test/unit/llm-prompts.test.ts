@@ -51,7 +51,7 @@ describe('prompts', () => {
     expect(built.cells).toEqual(cells);
     expect(built.prompt).toContain('H100 SXM');
     expect(built.prompt).toContain('VISUAL_OUT_PATH');
-    expect(built.prompt).toContain('exactly 2 objects');
+    expect(built.prompt).toContain('# Cells (2)');
     expect(built.prompt).not.toMatch(/\{\{|\}\}|<!--/);
     expect(JSON.stringify(built.jsonSchema.schema)).toContain('visual_source');
 
@@ -93,5 +93,30 @@ describe('prompts', () => {
   it('renderTemplate refuses a placeholder without a value', () => {
     expect(() => renderTemplate('a {{missing}} b', {})).toThrow(/missing/);
     expect(renderTemplate('<!-- c -->\nx{{#f}}Y{{/f}}{{#g}}Z{{/g}}', {}, { f: true })).toBe('xY');
+  });
+});
+
+describe('prompt caching: stable part first, per-call part last', () => {
+  const cell = (index: number, topic: string) => ({ index, track: 'cloud' as const, topic, zone: 'design' as const, level: 'L4' as const, with_visual: false });
+
+  it('every generate prompt of a kind shares its cachePrefix byte for byte; the cells come after it', () => {
+    const a = buildGeneratePrompt([cell(0, 'vram-budgeting'), cell(1, 'queueing-theory')], { variantPrefix: 'r1:0' });
+    const b = buildGeneratePrompt([cell(0, 'kv-cache')], { variantPrefix: 'r2:3' });
+    expect(a.cachePrefix).toBeDefined();
+    expect(a.cachePrefix).toBe(b.cachePrefix);
+    expect(a.prompt.startsWith(a.cachePrefix!)).toBe(true);
+    expect(a.cachePrefix).toContain('H100 SXM');
+    expect(a.cachePrefix).not.toContain('<cells>');
+    expect(a.prompt.slice(a.cachePrefix!.length)).toMatch(/^# Cells \(2\)\n<cells>/);
+  });
+
+  it('every judge prompt shares its cachePrefix (rubric first); the drafts come after it', () => {
+    const d = (id: string): Parameters<typeof buildJudgePrompt>[0][number] => ({ id, track: 'cloud', zone: 'design', level: 'L4', topic: 't', competency_area: 'memory', bloom_level: 'apply', title: id, scenario: 's', question: 'q', realistic_solution: 'r', common_mistake: 'c', napkin_math: 'n', findings: [] });
+    const a = buildJudgePrompt([d('cloud-0001'), d('cloud-0002')]);
+    const b = buildJudgePrompt([d('cloud-0009')]);
+    expect(a.cachePrefix).toBe(b.cachePrefix);
+    expect(a.cachePrefix).toContain('# Verdict rules');
+    expect(a.cachePrefix).not.toContain('cloud-0001');
+    expect(a.prompt.slice(a.cachePrefix!.length)).toMatch(/^# Drafts \(2\)\n<drafts>/);
   });
 });

@@ -3,6 +3,7 @@ import { generatorSettings, judgeSettings, type Config } from '../../config/inde
 import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
+import { usesBatches } from '../../llm/batch/types.js';
 import { RedisUnavailableError } from '../../redis/index.js';
 import { CorpusHost, RunNotFoundError } from '../../scheduler/host.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
@@ -40,6 +41,11 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   err(`vault-loop: Redis at ${target.describe}`);
   const warning = selfPreferenceWarning(generatorSettings(o.cfg), judgeSettings(o.cfg));
   if (warning) err(`vault-loop: warning: ${warning}`);
+  if (o.cfg.batchMode) {
+    for (const [role, p] of [['generation', generatorSettings(o.cfg).provider], ['judge', judgeSettings(o.cfg).provider]] as const) {
+      if (!usesBatches(o.cfg, p)) err(`vault-loop: warning: --batch: provider ${p} has no batch API; its ${role} calls stay live`);
+    }
+  }
 
   let host: CorpusHost | undefined;
   let dash: RunningDashboard | undefined;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { bullConnection, createRedis } from '../../redis/index.js';
-import { RunStore, type RunState } from '../../scheduler/state.js';
+import { Keys, RunStore, type RunState } from '../../scheduler/state.js';
+import { BatchStore, summarizeBatches } from '../../scheduler/batches.js';
 import { configFromOptions, connectRedis } from '../common.js';
 import { table, UserError } from '../output.js';
 
@@ -42,10 +43,11 @@ export async function status(runId: string | undefined, opts: Record<string, unk
     const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
     const late = (await pendingLateWork(queues, store, { runIds: [runId] }))[0] ?? { judge: [], apply: [] };
+    const batches = summarizeBatches(await new BatchStore(redis, new Keys(cfg.prefix)).list(runId), Date.now());
     await queues.close();
     if (opts.json) {
       const { config: _c, ...rest } = run;
-      process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, pendingLate: { judge: late.judge, apply: late.apply } }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, pendingLate: { judge: late.judge, apply: late.apply }, batches }, null, 2)}\n`);
       return;
     }
     const lateLine =
@@ -56,7 +58,8 @@ export async function status(runId: string | undefined, opts: Record<string, unk
       [
         `run ${runId}: ${run.status} (${run.phase}), iteration ${run.iter}`,
         `generator ${run.generator.provider}/${run.generator.model}, judge ${run.judge.provider}/${run.judge.model}`,
-        `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
+        `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} (${run.tokensCached ?? 0} cached) out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
+        ...batchLines(batches),
         `stop reason: ${run.stopReason ?? '-'}; started ${run.startedAt}; duration ${duration(run)}`,
         `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --vault ${run.vault} --run ${runId})` : 'none'}`,
         ...lateLine,
@@ -68,4 +71,13 @@ export async function status(runId: string | undefined, opts: Record<string, unk
   } finally {
     redis.disconnect();
   }
+}
+
+/** Batch mode: one line per provider batch in flight (age, items, provider status). */
+function batchLines(b: ReturnType<typeof summarizeBatches>): string[] {
+  if (b.inFlight.length === 0 && b.ended === 0) return [];
+  return [
+    `provider batches: ${b.inFlight.length} in flight, ${b.ended} ended`,
+    ...b.inFlight.map((x) => `  ${x.name}: ${x.providerStatus}, ${x.items} items (${x.succeeded} ok / ${x.failed} failed), age ${x.ageSeconds}s${x.providerIds.length ? `, ${x.providerIds.join(' ')}` : ''}`),
+  ];
 }

@@ -32,7 +32,9 @@ export function addRunOptions(cmd: Command): Command {
     .option('--allow-python-visuals', 'render model-written matplotlib scripts (sandboxed)')
     .option('--revise', "revise each iteration's NEEDS_FIX drafts from the judge's suggestions and judge them again")
     .addOption(intOption('--max-revisions <n>', 'revisions per draft at most (default 1)'))
-    .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'));
+    .addOption(intOption('--batch-window <ms>', 'how long a generate worker waits to fill a batch (default 200)'))
+    .option('--batch', "openai/anthropic: send each iteration's generation and judge calls through the provider's batch API (half price, answers within 24 h; failed or expired items fall back to live calls)")
+    .addOption(intOption('--batch-poll <ms>', 'first wait before a provider batch is polled; doubles up to 10 minutes (default 60000)'));
 }
 
 export function register(program: Command): void {

@@ -1,2 +1,3 @@
-export { FakeLlmServer, fakeUsage, type FakeLlmOptions, type Protocol, type SeenRequest, type Step } from './server.js';
+export { FakeLlmServer, fakeUsage, liveExchange, type FakeLlmOptions, type Protocol, type SeenRequest, type Step } from './server.js';
 export { installFakeGeminiCli, type CliCall, type CliStep, type FakeGeminiCli } from './gemini-cli.js';
+export { FakeBatchServer, type BatchPlan, type BatchProtocol, type FakeBatchOptions, type ItemFate } from './batch-server.js';

@@ -408,3 +408,35 @@ const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest): void; answer(see
     },
   },
 };
+
+/**
+ * One request body as the live endpoint would take it (`/v1/chat/completions` or `/v1/messages`):
+ * its violations (the live server's checks) and, when it has none, the response the live server
+ * would send for `text`. Batch fakes answer each line of a batch through this.
+ */
+export async function liveExchange(protocol: 'openai' | 'anthropic', body: Record<string, unknown>, text: (seen: SeenRequest) => string | Promise<string>, usage?: (seen: SeenRequest, answer: string) => Record<string, unknown>): Promise<{ seen: SeenRequest; response?: unknown }> {
+  const seen: SeenRequest = {
+    protocol,
+    method: 'POST',
+    path: protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages',
+    // Auth and version headers are the batch request's, checked by the batch fake itself.
+    headers: protocol === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {},
+    body,
+    model: undefined,
+    prompt: undefined,
+    system: undefined,
+    schema: undefined,
+    temperature: undefined,
+    receivedAt: Date.now(),
+    step: { type: 'answer' },
+    violations: [],
+  };
+  PROTOCOLS[protocol].inspect(seen);
+  if (!seen.prompt) seen.violations.push('no prompt in the request');
+  if (seen.violations.length > 0) return { seen };
+  const answer = await text(seen);
+  const u = fakeUsage(`${seen.system ?? ''}${seen.prompt ?? ''}`, answer);
+  const response = PROTOCOLS[protocol].answer(seen, answer, { model: `${seen.model ?? 'unknown'}-fake-001`, usage: u, truncated: false }) as { usage: Record<string, unknown> };
+  if (usage) response.usage = usage(seen, answer);
+  return { seen, response };
+}

@@ -1,0 +1,116 @@
+/**
+ * OpenAI's Batch API: the requests as a JSONL file (one `{custom_id, method, url, body}` line
+ * each) uploaded with purpose `batch`, a batch over it for /v1/chat/completions with a 24 h
+ * window, tagged in `metadata` with our idempotency key; status validating → in_progress →
+ * finalizing → completed (or failed, expired, cancelling → cancelled); results in the output file
+ * and failures (including expired requests) in the error file.
+ */
+import type OpenAI from 'openai';
+import { mapOpenAiError, type OpenAiSettings } from '../openai.js';
+import { openAiChatBody, openAiChatResult } from '../wire.js';
+import type { CompletionRequest } from '../types.js';
+import { OPENAI_BATCH_LIMITS, type BatchClient, type BatchItemOutcome, type BatchRequestItem, type BatchStatus } from './types.js';
+
+type Sdk = typeof import('openai');
+let sdk: Promise<Sdk> | undefined;
+const loadSdk = (): Promise<Sdk> => (sdk ??= import('openai'));
+
+export const BATCH_KEY_FIELD = 'vault_loop_key';
+const ENDED = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+export class OpenAiBatchClient implements BatchClient {
+  readonly provider = 'openai' as const;
+  readonly model: string;
+  readonly limits = OPENAI_BATCH_LIMITS;
+  readonly #settings: OpenAiSettings;
+  #client: OpenAI | undefined;
+  #mod: Sdk | undefined;
+
+  constructor(settings: OpenAiSettings) {
+    this.model = settings.model;
+    this.#settings = settings;
+  }
+
+  async #sdk(): Promise<OpenAI> {
+    this.#mod ??= await loadSdk();
+    this.#client ??= new this.#mod.default({ apiKey: this.#settings.apiKey, baseURL: this.#settings.baseUrl ?? null, maxRetries: 0, timeout: this.#settings.timeoutMs ?? 300_000 });
+    return this.#client;
+  }
+
+  async #call<T>(fn: (c: OpenAI) => Promise<T>): Promise<T> {
+    const c = await this.#sdk();
+    try {
+      return await fn(c);
+    } catch (e) {
+      throw mapOpenAiError('openai', e, this.#mod);
+    }
+  }
+
+  #line(item: BatchRequestItem): string {
+    const { body } = openAiChatBody(item.req, { ...this.#settings, model: this.model });
+    return JSON.stringify({ custom_id: item.customId, method: 'POST', url: '/v1/chat/completions', body });
+  }
+
+  itemBytes(item: BatchRequestItem): number {
+    return Buffer.byteLength(this.#line(item)) + 1;
+  }
+
+  async submit(items: BatchRequestItem[], key: string): Promise<string> {
+    const jsonl = items.map((i) => this.#line(i)).join('\n') + '\n';
+    return await this.#call(async (c) => {
+      const file = await c.files.create({ file: await this.#mod!.toFile(Buffer.from(jsonl), `${key}.jsonl`, { type: 'application/jsonl' }), purpose: 'batch' });
+      const batch = await c.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [BATCH_KEY_FIELD]: key } });
+      return batch.id;
+    });
+  }
+
+  async findByKey(key: string, since: number): Promise<string | null> {
+    return await this.#call(async (c) => {
+      // Newest first: stop once past the moment the lost submission started.
+      for await (const b of c.batches.list({ limit: 100 })) {
+        if (b.metadata?.[BATCH_KEY_FIELD] === key) return b.id;
+        if (b.created_at * 1000 < since - 60_000) break;
+      }
+      return null;
+    });
+  }
+
+  async status(id: string): Promise<BatchStatus> {
+    const b = await this.#call((c) => c.batches.retrieve(id));
+    const rc = b.request_counts;
+    return { id, ended: ENDED.has(b.status), providerStatus: b.status, total: rc?.total ?? 0, succeeded: rc?.completed ?? 0, failed: rc?.failed ?? 0 };
+  }
+
+  async results(id: string, requests: ReadonlyMap<string, CompletionRequest>): Promise<Map<string, BatchItemOutcome>> {
+    const out = new Map<string, BatchItemOutcome>();
+    const b = await this.#call((c) => c.batches.retrieve(id));
+    const lines = async (fileId: string | null | undefined): Promise<Record<string, unknown>[]> => {
+      if (!fileId) return [];
+      const text = await this.#call(async (c) => await (await c.files.content(fileId)).text());
+      return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    for (const line of [...(await lines(b.output_file_id)), ...(await lines(b.error_file_id))]) {
+      const customId = String(line.custom_id ?? '');
+      const response = line.response as { status_code?: number; body?: unknown } | null | undefined;
+      const error = line.error as { code?: string; message?: string } | null | undefined;
+      const req = requests.get(customId);
+      if (!req) continue; // not ours: never trust an id the file invents
+      if (response?.status_code === 200 && !error) {
+        const { wrapped } = openAiChatBody(req, { ...this.#settings, model: this.model });
+        out.set(customId, { ok: true, result: openAiChatResult(response.body as OpenAI.Chat.Completions.ChatCompletion, wrapped, this.model, 0) });
+      } else if (error?.code === 'batch_expired') {
+        out.set(customId, { ok: false, kind: 'expired', error: error.message ?? 'batch expired before this request ran' });
+      } else if (error?.code === 'batch_cancelled') {
+        out.set(customId, { ok: false, kind: 'canceled', error: error.message ?? 'batch cancelled' });
+      } else {
+        const msg = error?.message ?? (response?.body as { error?: { message?: string } } | undefined)?.error?.message ?? `status ${response?.status_code ?? '?'}`;
+        out.set(customId, { ok: false, kind: 'errored', error: msg });
+      }
+    }
+    return out;
+  }
+
+  async cancel(id: string): Promise<void> {
+    await this.#call((c) => c.batches.cancel(id));
+  }
+}
