@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { fixAreas } from '../../corpus/fix-areas.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { requireVault } from '../common.js';
 import { table } from '../output.js';
 
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'print what would change; write and move nothing')
     .action(async (opts: { vault: string; dryRun?: boolean }) => {
       const vault = requireVault(opts.vault);
-      const report = await fixAreas(vault, { dryRun: opts.dryRun });
+      const report = opts.dryRun ? await fixAreas(vault, { dryRun: true }) : await withVaultLock(vault, 'fix-areas', () => fixAreas(vault, { dryRun: false }));
       const result = (r: (typeof report.rows)[number]): string => {
         switch (r.status) {
           case 'fixed':

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { buildManifest, loadReleaseSet, MANIFEST_FILE, readManifest, staleFields, writeManifest } from '../../release/index.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { UserError } from '../output.js';
 import { requireVault, reportProblems } from './release-shared.js';
 
@@ -46,7 +47,7 @@ export function register(program: Command): void {
         process.stdout.write(`fresh: ${out} (${fresh.questionCount} questions, release ${fresh.releaseHash.slice(0, 12)})\n`);
         return;
       }
-      await writeManifest(out, fresh);
+      await withVaultLock(vault, 'manifest', () => writeManifest(out, fresh));
       process.stdout.write(
         `wrote ${out}: ${fresh.questionCount} questions, ${fresh.chainCount} chains, release ${fresh.releaseHash}\n`,
       );

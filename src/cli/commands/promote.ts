@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isRunId, promoteRun } from '../../release/index.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { table, UserError } from '../output.js';
 import { requireVault } from './release-shared.js';
 
@@ -21,7 +22,8 @@ export function register(program: Command): void {
         throw new UserError(`--run ${flags.run}: expected a run folder name such as 20260425_101500`);
       }
       const vault = await requireVault(flags.vault);
-      const report = await promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun });
+      // A run may be writing the drafts promote reads: promote takes the vault's lock and is refused while a run holds it.
+      const report = await withVaultLock(vault, 'promote', () => promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun }));
       process.stdout.write(`run ${report.run.runId} (started ${report.run.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
       if (report.rows.length === 0) {
         process.stdout.write('no PASS drafts in this run\n');

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { renderVault } from '../../visuals/index.js';
 import { UserError } from '../output.js';
 
@@ -33,14 +34,9 @@ export function register(program: Command): void {
         timeoutMs = Number(flags.timeoutMs);
         if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UserError(`render: --timeout-ms: expected an integer ≥ 100, got ${JSON.stringify(flags.timeoutMs)}`);
       }
-      const report = await renderVault({
-        vault: cfg.vault,
-        force: Boolean(flags.force),
-        id: flags.id,
-        allowPython: cfg.allowPythonVisuals,
-        dryRun: Boolean(flags.dryRun),
-        timeoutMs,
-      });
+      const vault = cfg.vault;
+      const render = () => renderVault({ vault, force: Boolean(flags.force), id: flags.id, allowPython: cfg.allowPythonVisuals, dryRun: Boolean(flags.dryRun), timeoutMs });
+      const report = flags.dryRun ? await render() : await withVaultLock(vault, 'render', render);
       if (flags.id !== undefined && report.items.length === 0) throw new UserError(`render: no question with id ${JSON.stringify(flags.id)} has a visual`);
       for (const item of report.items) {
         const where = item.output ?? item.question;

@@ -62,7 +62,7 @@ async function applyHere(cfg: Config, target: RedisTarget, queues: Queues, retri
       }
       let host: CorpusHost;
       try {
-        host = await CorpusHost.open({ cfg, vault, target, log, inProcessWorkers: true, queues: ['judge', 'render', 'apply'] });
+        host = await CorpusHost.open({ cfg, vault, target, log, inProcessWorkers: true, queues: ['judge', 'render', 'apply'], command: 'retry' });
       } catch (e) {
         if (!(e instanceof VaultLockedError)) throw e;
         out(`a vault-loop run holds ${vault}: it judges and applies the retried chunks`);

@@ -6,6 +6,7 @@ import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { RedisUnavailableError } from '../../redis/index.js';
 import { CorpusHost } from '../../scheduler/host.js';
+import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
@@ -58,13 +59,26 @@ export function register(program: Command): void {
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
     .option('--json', 'print the final loop summary as JSON on stdout')
     .option('--dashboard', 'also serve the dashboard (config dashboardHost / dashboardPort, default http://127.0.0.1:3000/) while the run goes')
-    .addOption(lockDurationOption());
+    .addOption(lockDurationOption())
+    .addOption(intOption('--lock-wait <ms>', "how long --resume waits for a dead host's vault lock to go stale (default: the stale limit + 5 s)").hideHelp())
+    .addOption(intOption('--lock-stale <ms>', 'a vault lock whose heartbeat is older than this belongs to a dead host (default 15000)').hideHelp());
   addRunOptions(cmd).action(async (opts: Record<string, unknown>) => {
     const vault = requireVault(opts.vault);
     const inProcessWorkers = opts.workers !== false;
     const cfg = configFromOptions(opts, { vault, workers: typeof opts.workers === 'number' ? opts.workers : undefined });
     const timings = timingsFromOptions(opts);
-    const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json), dashboard: Boolean(opts.dashboard), ...(timings ? { timings } : {}) });
+    const code = await runLoop({
+      cfg,
+      vault,
+      inProcessWorkers,
+      resume: opts.resume as string | undefined,
+      progress: opts.progress as 'auto',
+      json: Boolean(opts.json),
+      dashboard: Boolean(opts.dashboard),
+      ...(timings ? { timings } : {}),
+      ...(typeof opts.lockWait === 'number' ? { lockWaitMs: opts.lockWait } : {}),
+      ...(typeof opts.lockStale === 'number' ? { lockStaleMs: opts.lockStale } : {}),
+    });
     process.exitCode = code;
   });
 }
@@ -84,6 +98,9 @@ export interface RunLoopOptions {
   out?: (line: string) => void;
   /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
   timings?: WorkerTimings;
+  /** `--resume`: how long to wait for a dead host's lock (default: the stale limit + 5 s). */
+  lockWaitMs?: number;
+  lockStaleMs?: number;
 }
 
 /** Runs (or resumes) one loop to its end; returns the exit code. */
@@ -114,7 +131,20 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     },
   );
   try {
-    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
+    // A host restarted right after a crash (--resume, as a supervisor does) waits for the dead
+    // host's lock to go stale instead of exiting; a plain run is refused at once while a live host holds it.
+    const staleMs = o.lockStaleMs ?? DEFAULT_STALE_MS;
+    host = await CorpusHost.open({
+      cfg: o.cfg,
+      vault: o.vault,
+      target,
+      log,
+      inProcessWorkers: o.inProcessWorkers,
+      lockWaitMs: o.resume ? (o.lockWaitMs ?? staleMs + 5_000) : 0,
+      lockStaleMs: staleMs,
+      onLockWait: (m) => err(`vault-loop: ${m}`),
+      ...(o.timings ? { timings: o.timings } : {}),
+    });
     if (o.dashboard) {
       // Loaded here: Express and Bull Board are only paid for by runs that serve the dashboard.
       const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
