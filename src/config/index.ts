@@ -95,7 +95,8 @@ export const ConfigSchema = z
       .optional()
       .describe('Which offline defects to plant (comma-separated): wrong-arithmetic, malformed-area, near-copy, form; default all.'),
 
-    allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (sandboxed).'),
+    allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (in the bubblewrap sandbox; refused where it cannot start).'),
+    pythonSandbox: z.string().min(1).default('bwrap').describe('The bubblewrap launcher for python visuals (a name on PATH or a path).'),
     revise: bool.default(false).describe('Revise NEEDS_FIX drafts from the judge\'s fix suggestions and judge them again, within the run.'),
     maxRevisions: int(0, 10).default(1).describe('Revisions per draft at most.'),
 

@@ -41,6 +41,8 @@ export interface RenderVaultOptions {
   /** Only this question id. */
   id?: string;
   allowPython?: boolean;
+  /** The bubblewrap launcher for python visuals (config `pythonSandbox`). */
+  sandbox?: string;
   /** Decide what is stale and report it; render and write nothing. */
   dryRun?: boolean;
   timeoutMs?: number;
@@ -197,7 +199,7 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
       items.push({ ...item, status: 'would-render', reason });
       continue;
     }
-    const r = await renderVisual({ id: item.id, track, kind, source, allowPython: Boolean(opts.allowPython), timeoutMs: opts.timeoutMs });
+    const r = await renderVisual({ id: item.id, track, kind, source, allowPython: Boolean(opts.allowPython), timeoutMs: opts.timeoutMs, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
     if (!r.ok) {
       items.push({ ...item, reason: r.error, warnings: r.warnings ?? [] });
       continue;

@@ -35,7 +35,7 @@ export function register(program: Command): void {
         if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new UserError(`render: --timeout-ms: expected an integer ≥ 100, got ${JSON.stringify(flags.timeoutMs)}`);
       }
       const vault = cfg.vault;
-      const render = () => renderVault({ vault, force: Boolean(flags.force), id: flags.id, allowPython: cfg.allowPythonVisuals, dryRun: Boolean(flags.dryRun), timeoutMs });
+      const render = () => renderVault({ vault, force: Boolean(flags.force), id: flags.id, allowPython: cfg.allowPythonVisuals, sandbox: cfg.pythonSandbox, dryRun: Boolean(flags.dryRun), timeoutMs });
       const report = flags.dryRun ? await render() : await withVaultLock(vault, 'render', render);
       if (flags.id !== undefined && report.items.length === 0) throw new UserError(`render: no question with id ${JSON.stringify(flags.id)} has a visual`);
       for (const item of report.items) {
