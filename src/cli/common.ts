@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { CONFIG_KEYS, loadConfig, type Config } from '../config/index.js';
+import { vaultFoldersProblem } from '../corpus/loader.js';
 import { embeddedSocketOf, pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
 import { UserError } from './output.js';
 
@@ -32,6 +33,8 @@ export function requireVault(dir: unknown): string {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new UserError(`vault folder ${abs} does not exist`);
   if (!existsSync(join(abs, 'questions'))) throw new UserError(`${abs} is not a vault: it has no questions/ folder`);
+  const outside = vaultFoldersProblem(abs);
+  if (outside) throw new UserError(outside);
   return abs;
 }
 

@@ -10,7 +10,9 @@ import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import { judgeSettings, SECRET_KEYS } from '../config/index.js';
+import { vaultFoldersProblem } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
+import { UnsafePathError } from '../errors.js';
 import { promptHashes } from '../llm/prompts.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { createRedis, type RedisTarget } from '../redis/index.js';
@@ -80,6 +82,8 @@ export class CorpusHost {
   }
 
   static async open(opts: HostOptions): Promise<CorpusHost> {
+    const outside = vaultFoldersProblem(opts.vault);
+    if (outside) throw new UnsafePathError(outside);
     const host = new CorpusHost(opts);
     try {
       host.#lock = await VaultLock.acquire({

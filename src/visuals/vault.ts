@@ -10,6 +10,7 @@
  * `visuals/.render-index.json`, or was rendered from a source whose sha256 differs from today's.
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
+import { NotRegularFileError, readRegularText } from '../util/files.js';
 import { join, relative, resolve } from 'node:path';
 import { loadVault, sha256, toPosix } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
@@ -164,7 +165,15 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
     const { item, kind, srcAbs, outAbs, track } = p;
     if (seenOutputs.has(item.output!)) continue;
     seenOutputs.add(item.output!);
-    const source = await readFile(srcAbs, 'utf8');
+    let source: string;
+    try {
+      source = await readRegularText(srcAbs);
+    } catch (e) {
+      // A FIFO or device planted as a visual source is reported, never waited on.
+      if (!(e instanceof NotRegularFileError)) throw e;
+      items.push({ ...item, status: 'error', reason: e.message });
+      continue;
+    }
 
     if (kind === 'svg') {
       // Hand-written: checked, never rewritten.

@@ -36,7 +36,7 @@ describe('vault lock across processes', () => {
     symlinkSync(vault, alias);
     const common = ['--redis', redis.url, '--prefix', redis.prefix, '--lock-duration', '1500'];
     const env = { VAULT_LOOP_LOG_LEVEL: 'error' };
-    const runArgs = ['--vault', vault, '--progress', 'none', '--workers', '1', '--max-iters', '2', '--max-calls', '30', '--gen-batch-size', '2', '--gen-calls-per-iter', '3', '--judge-chunk-size', '2', '--offline-latency', '2000', '--max-drop-rate', '1', ...common];
+    const runArgs = ['--vault', vault, '--progress', 'none', '--workers', '1', '--max-iters', '2', '--max-calls', '30', '--gen-batch-size', '2', '--gen-calls-per-iter', '3', '--judge-chunk-size', '2', '--offline-latency', '3000', '--max-drop-rate', '1', ...common];
 
     let host = spawnCli(['run', ...runArgs], env);
     children.push(host);
@@ -45,9 +45,9 @@ describe('vault lock across processes', () => {
 
     // Another Redis server, another prefix, the symlinked path: still the same vault.
     const promote = startCli(['promote', '--vault', alias], env, children);
+    const other = startCli(['run', '--vault', alias, '--progress', 'none', '--redis', `redis://127.0.0.1:${second.options.port}`, '--prefix', 'elsewhere'], env, children);
     expect(await promote.exit).toBe(1);
     expect(promote.out()).toMatch(/vault .* is locked by `vault-loop run` \(pid \d+ on /);
-    const other = startCli(['run', '--vault', alias, '--progress', 'none', '--redis', `redis://127.0.0.1:${second.options.port}`, '--prefix', 'elsewhere'], env, children);
     expect(await other.exit).toBe(1);
     expect(other.out()).toMatch(/is locked by `vault-loop run`/);
     // The first host was alive all along: the refusals were the lock's doing.
@@ -55,7 +55,8 @@ describe('vault lock across processes', () => {
 
     // A --resume while the host lives: it waits (saying for what, at most how long), then gives up.
     const intruder = startCli(['run', ...runArgs, '--resume', runId, '--lock-wait', '3000'], env, children);
-    expect(await intruder.exit).toBe(1);
+    const intruderExit = await intruder.exit;
+    expect({ intruderExit, out: intruder.out(), hostAlive: host.exitCode === null, host: log.err() }).toMatchObject({ intruderExit: 1, hostAlive: true });
     expect(intruder.out()).toMatch(/waiting for it to end or for its heartbeat to go stale \(15 s without one\), at most 3 s/);
     expect(intruder.out()).toMatch(/is locked by `vault-loop run`/);
     expect(host.exitCode).toBeNull();
@@ -69,5 +70,5 @@ describe('vault lock across processes', () => {
     await until('the resumed host', 60_000, () => /resuming run/.test(log.err()));
     expect(await exited(host)).toBe(0);
     expect(log.err()).not.toMatch(/lost the lock/);
-  });
+  }, 480_000);
 });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { analyzeVault, claimReportDir, renderReportMarkdown, writeReport } from '../../analysis/index.js';
 import type { Strategy } from '../../analysis/index.js';
-import { outsideSymlinks } from '../../corpus/loader.js';
+import { outsideSymlinks, vaultFoldersProblem } from '../../corpus/loader.js';
 import { AREAS, isArea, type Area } from '../../corpus/taxonomy.js';
 import { table, UserError } from '../output.js';
 
@@ -65,6 +65,8 @@ export function register(program: Command): void {
       const vault = resolve(flags.vault);
       if (!existsSync(vault) || !statSync(vault).isDirectory()) throw new UserError(`--vault: ${flags.vault} is not a folder`);
       if (!existsSync(resolve(vault, 'questions'))) throw new UserError(`--vault: ${flags.vault} has no questions/ folder`);
+      const outside = vaultFoldersProblem(vault);
+      if (outside) throw new UserError(outside);
       const total = parseTotal(flags.total);
       const includeAreas = parseIncludeAreas(flags.includeAreas);
       const offAffinity = parseOffAffinity(flags.offAffinity);

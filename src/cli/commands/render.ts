@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/index.js';
+import { vaultFoldersProblem } from '../../corpus/loader.js';
 import { withVaultLock } from '../../scheduler/lock.js';
 import { renderVault } from '../../visuals/index.js';
 import { UserError } from '../output.js';
@@ -29,6 +30,8 @@ export function register(program: Command): void {
       const cfg = loadConfig({ flags: { vault: flags.vault, allowPythonVisuals: flags.allowPythonVisuals || undefined } });
       if (!cfg.vault) throw new UserError('render: --vault DIR is required (or set "vault" in vault-loop.config.yaml or VAULT_LOOP_VAULT)');
       if (!existsSync(join(cfg.vault, 'questions'))) throw new UserError(`render: ${cfg.vault}: expected a vault folder holding questions/`);
+      const outside = vaultFoldersProblem(cfg.vault);
+      if (outside) throw new UserError(`render: ${outside}`);
       let timeoutMs: number | undefined;
       if (flags.timeoutMs !== undefined) {
         timeoutMs = Number(flags.timeoutMs);
