@@ -13,7 +13,8 @@ export function withConnectionOptions(cmd: Command): Command {
     .option('--config <file>', 'config file (default: vault-loop.config.yaml in the vault, then in the current folder)')
     .option('--redis <url>', 'Redis URL (env REDIS_URL); default 127.0.0.1:6379 if it answers, else an embedded redis-server')
     .option('--prefix <prefix>', 'Redis key prefix (default vault-loop)')
-    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace, silent');
+    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace, silent')
+    .option('--trust-vault-config', "let the vault's own vault-loop.config.yaml set base URLs, API keys, allowPythonVisuals and pythonSandbox");
 }
 
 /** Maps commander's options onto config keys (commander already camel-cases them). */
@@ -25,7 +26,7 @@ export function configFromOptions(opts: Record<string, unknown>, extra: Record<s
     if (v !== undefined && (CONFIG_KEYS as string[]).includes(key)) flags[key] = v;
   }
   const file = typeof opts.config === 'string' ? opts.config : undefined;
-  return loadConfig({ flags, ...(file ? { file } : {}) });
+  return loadConfig({ flags, ...(file ? { file } : {}), trustVaultConfig: opts.trustVaultConfig === true });
 }
 
 export function requireVault(dir: unknown): string {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/index.js';
+import { loadConfig, trustedSettingLines } from '../../config/index.js';
 import { vaultFoldersProblem } from '../../corpus/loader.js';
 import { withVaultLock } from '../../scheduler/lock.js';
 import { renderVault } from '../../visuals/index.js';
@@ -14,6 +14,7 @@ interface RenderFlags {
   allowPythonVisuals?: boolean;
   dryRun?: boolean;
   timeoutMs?: string;
+  trustVaultConfig?: boolean;
 }
 
 export function register(program: Command): void {
@@ -26,8 +27,10 @@ export function register(program: Command): void {
     .option('--allow-python-visuals', 'run matplotlib scripts (sandboxed); without it they are skipped')
     .option('--dry-run', 'list what would be rendered; write nothing')
     .option('--timeout-ms <ms>', 'time limit per matplotlib script (default 60000)')
+    .option('--trust-vault-config', "let the vault's own vault-loop.config.yaml set allowPythonVisuals and pythonSandbox")
     .action(async (flags: RenderFlags) => {
-      const cfg = loadConfig({ flags: { vault: flags.vault, allowPythonVisuals: flags.allowPythonVisuals || undefined } });
+      const cfg = loadConfig({ flags: { vault: flags.vault, allowPythonVisuals: flags.allowPythonVisuals || undefined }, trustVaultConfig: flags.trustVaultConfig === true });
+      for (const l of trustedSettingLines(cfg)) process.stderr.write(`vault-loop: ${l}\n`);
       if (!cfg.vault) throw new UserError('render: --vault DIR is required (or set "vault" in vault-loop.config.yaml or VAULT_LOOP_VAULT)');
       if (!existsSync(join(cfg.vault, 'questions'))) throw new UserError(`render: ${cfg.vault}: expected a vault folder holding questions/`);
       const outside = vaultFoldersProblem(cfg.vault);

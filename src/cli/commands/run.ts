@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import type { RunningDashboard } from '../../../dashboard/index.js';
-import { generatorSettings, judgeSettings, PROVIDER_NAMES, STRUCTURED_OUTPUTS, type Config } from '../../config/index.js';
+import { generatorSettings, judgeSettings, PROVIDER_NAMES, STRUCTURED_OUTPUTS, trustedSettingLines, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
@@ -110,6 +110,8 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   const target = await connectRedis(o.cfg, { vault: o.vault, mayStart: true });
   const err = (l: string) => process.stderr.write(`${l}\n`);
   err(`vault-loop: Redis at ${target.describe}`);
+  // Settings that send credentials somewhere or run model code: say where each came from.
+  for (const l of trustedSettingLines(o.cfg)) err(`vault-loop: ${l}`);
   const warning = selfPreferenceWarning(generatorSettings(o.cfg), judgeSettings(o.cfg));
   if (warning) err(`vault-loop: warning: ${warning}`);
 
