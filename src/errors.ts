@@ -52,3 +52,16 @@ export class CorpusFileError extends Error {
 export class UnsafePathError extends Error {
   override readonly name = 'UnsafePathError';
 }
+
+/** A bad configuration value or file: the message names the key, what was expected and its source. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Another process holds the vault's lock (src/scheduler/lock.ts); the message names it. */
+export class VaultLockedError extends Error {
+  override readonly name = 'VaultLockedError';
+  constructor(message: string, readonly holder?: { pid: number; host: string; command: string }) {
+    super(message);
+  }
+}

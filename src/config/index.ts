@@ -5,8 +5,10 @@
  */
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { parseYaml } from '../util/yaml.js';
+import { PROVIDER_NAMES, STRUCTURED_OUTPUTS, type ProviderName, type StructuredOutput } from './names.js';
 
 const bool = z.union([z.boolean(), z.stringbool()]);
 /**
@@ -32,11 +34,8 @@ const providerUrl = z
 /** A basic-auth login: `user:password`, a user name without ':' and a password of at least 8 characters. */
 const basicAuth = z.string().regex(/^[^:\s][^:]*:.{8,}$/, 'user:password (a user name without ":", a password of at least 8 characters)');
 
-export const PROVIDER_NAMES = ['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-/** What an OpenAI-compatible server supports for structured output (see src/llm/openai.ts). */
-export const STRUCTURED_OUTPUTS = ['json_schema', 'json_object', 'none'] as const;
-export type StructuredOutput = (typeof STRUCTURED_OUTPUTS)[number];
+export { PROVIDER_NAMES, STRUCTURED_OUTPUTS, type ProviderName, type StructuredOutput } from './names.js';
+export { ConfigError } from '../errors.js';
 
 /** Every key, its type and its default. `describe()` texts feed the README's configuration table. */
 export const ConfigSchema = z
@@ -175,10 +174,6 @@ export function trustedSettingLines(cfg: Config): string[] {
   return TRUSTED_ONLY_KEYS.filter((k) => configSource(cfg, k) !== undefined).map((k) => `${k} from ${configSource(cfg, k)!}`);
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 export interface LoadConfigOptions {
   /** Explicit config file; else `vault-loop.config.yaml` in the vault folder, else in cwd. */
   file?: string;
@@ -246,7 +241,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     sources.set(k, `flag --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   }
 
-  const parsed = ConfigSchema.safeParse(merged);
+  // jitless: a config is parsed once per process, and compiling zod's fast path for one parse costs
+  // more than it saves (measured by bench/startup.bench.ts: a visible share of `vault-loop status`).
+  const parsed = ConfigSchema.safeParse(merged, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {

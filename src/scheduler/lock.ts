@@ -24,6 +24,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { VaultLockedError } from '../errors.js';
 
 /** How a vault is named for locking: its real path and the device and inode of its folder. */
 export interface VaultIdentity {
@@ -62,12 +63,7 @@ const LockRecordSchema = z.object({
 });
 export type LockRecord = z.infer<typeof LockRecordSchema>;
 
-export class VaultLockedError extends Error {
-  override readonly name = 'VaultLockedError';
-  constructor(message: string, readonly holder?: LockRecord) {
-    super(message);
-  }
-}
+export { VaultLockedError };
 
 export const lockPathOf = (real: string): string => join(real, LOCK_DIR, LOCK_FILE);
 
