@@ -149,6 +149,8 @@ export interface AcquireOptions {
 export class VaultLock {
   #timer: NodeJS.Timeout | null = null;
   #released = false;
+  /** The heartbeat in flight: release waits for it, or a late rename would put the lock file back. */
+  #beating: Promise<void> | null = null;
 
   private constructor(
     readonly identity: VaultIdentity,
@@ -243,7 +245,10 @@ export class VaultLock {
   }
 
   #start(heartbeatMs: number): void {
-    this.#timer = setInterval(() => void this.#beat(), heartbeatMs);
+    this.#timer = setInterval(() => {
+      if (this.#beating) return;
+      this.#beating = this.#beat().finally(() => (this.#beating = null));
+    }, heartbeatMs);
     this.#timer.unref();
   }
 
@@ -278,6 +283,7 @@ export class VaultLock {
     if (this.#released) return;
     this.#released = true;
     this.#stop();
+    await this.#beating;
     await unlinkIfOurs(this.path, this.record.token);
     // Leave no trace in a vault that had no .vault-loop folder (fails, as wanted, when it holds anything else).
     await rmdir(join(this.identity.real, LOCK_DIR)).catch(() => {});
