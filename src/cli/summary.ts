@@ -16,9 +16,11 @@ export function summaryTable(summary: LoopSummary): string {
     h.unjudged,
     h.cells_failed.length,
     h.calls_used_iter,
+    // Older records (before the pre-judge ran at dispatch) have no prejudge field.
+    h.prejudge?.calls_saved ?? 0,
     h.wall_ms === null ? '-' : `${(h.wall_ms / 1000).toFixed(1)}s`,
   ]);
-  return table(['iter', 'top cell', 'priority', 'planned', 'drafts', 'PASS', 'NEEDS_FIX', 'pruned', 'unjudged', 'failed', 'calls', 'wall'], rows);
+  return table(['iter', 'top cell', 'priority', 'planned', 'drafts', 'PASS', 'NEEDS_FIX', 'pruned', 'unjudged', 'failed', 'calls', 'saved', 'wall'], rows);
 }
 
 export function summaryText(vault: string, runId: string): string {
@@ -28,7 +30,7 @@ export function summaryText(vault: string, runId: string): string {
     summaryTable(s),
     '',
     `run ${runId}: ${s.status}, stopped: ${s.stopped_reason ?? '-'}`,
-    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
+    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, ${s.calls_saved_total ?? 0} saved by the pre-judge, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
     `records: ${runDir(vault, runId)}`,
   ].join('\n');
 }

@@ -7,8 +7,8 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
-import { isMap, LineCounter, parseDocument } from 'yaml';
 import { CONTROL_CHARACTER, readRegularFile } from '../util/files.js';
+import { yamlModule } from '../util/yaml.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -112,6 +112,7 @@ export function parseQuestionText(
   if (text.trim() === '') {
     return { doc: null, problems: [{ path: relPath, severity: 'error', code: 'empty', message: 'file is empty' }] };
   }
+  const { isMap, LineCounter, parseDocument } = yamlModule();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {

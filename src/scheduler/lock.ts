@@ -22,7 +22,7 @@ import { readlinkSync } from 'node:fs';
 import { link, lstat, mkdir, readFile, realpath, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { z } from 'zod';
 import { VaultLockedError } from '../errors.js';
 
@@ -113,7 +113,7 @@ export function describeHolder(rec: LockRecord, now = Date.now()): string {
 
 /** Redis half of the lock: the same token, under the prefix, keyed on the vault identity. */
 export interface RedisLockSide {
-  redis: Redis;
+  redis: RedisClient;
   key: string;
 }
 

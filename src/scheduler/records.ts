@@ -75,6 +75,8 @@ export interface IterRecord {
   generation_notes: { id: string; notes: string[] }[];
   /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
   revisions: { revised: number; skipped: { id: string; reason: string }[]; verdicts_before: { PASS: number; NEEDS_FIX: number; DROP: number } };
+  /** The pre-judge before chunking: drafts it dropped for certain, and the judge calls that saved. */
+  prejudge: { dropped: number; calls_saved: number };
 }
 
 export interface JudgeSummary {
@@ -157,6 +159,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
         DROP: verdicts.filter((v) => (v.history?.[0]?.verdict ?? v.verdict) === 'DROP').length,
       },
     },
+    prejudge: { dropped: Number(ih.prejudgeDropped ?? 0), calls_saved: Number(ih.callsSaved ?? 0) },
   };
   // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
   if (ih.closed === '1') await writeJson(join(dir, 'iter_record.json'), record);
@@ -169,6 +172,8 @@ export interface LoopSummary {
   iterations: number;
   calls_used_total: number;
   calls_reserved: number;
+  /** Judge calls the pre-judge saved over the run (sum of the iterations' prejudge.calls_saved). */
+  calls_saved_total: number;
   max_calls: number;
   tokens: { input: number; output: number };
   cost_usd: number;
@@ -197,6 +202,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     iterations: history.length,
     calls_used_total: run.callsUsed,
     calls_reserved: run.callsReserved,
+    calls_saved_total: history.reduce((n, h) => n + (h.prejudge?.calls_saved ?? 0), 0),
     max_calls: run.maxCalls,
     tokens: { input: run.tokensIn, output: run.tokensOut },
     cost_usd: Number(run.costUsd.toFixed(6)),

@@ -4,8 +4,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PYTHON_DISABLED, sandboxFor, renderMatplotlib, renderVisual, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { PYTHON_DISABLED, renderMatplotlib, renderVisual, sandboxFor, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 /** A plotting script without matplotlib (not installed everywhere): plain file I/O to VISUAL_OUT_PATH, through the same sandbox. */
 const writer = (body: string) =>
@@ -79,17 +79,17 @@ describe('renderMatplotlib', () => {
     expect(s.ok ? s.bwrap : s.reason).toMatch(/bwrap$/);
   });
 
-  it('renders the sample edge-2337.py with real matplotlib in the sandbox, to an SVG that passes the checker', async () => {
+  it('renders the fixture cloud-0109.py with real matplotlib in the sandbox, to an SVG that passes the checker', async () => {
     // CI installs Debian's python3-matplotlib; the python3 first on PATH may be another interpreter.
     if (spawnSync('/usr/bin/python3', ['-c', 'import matplotlib'], { stdio: 'ignore' }).status !== 0) throw new Error("no matplotlib for /usr/bin/python3 here: install Debian's python3-matplotlib (.ci/run does)");
-    const script = readFileSync(join(vaultSampleDir(), 'visuals/edge/edge-2337.py'), 'utf8');
+    const script = readFileSync(join(fixtureVaultDir(), 'visuals/cloud/cloud-0109.py'), 'utf8');
     expect(screenPythonScript(script)).toBeNull();
     const r = await renderMatplotlib(script, { allowPython: true });
     expect(r.ok ? '' : r.error).toBe('');
     if (!r.ok) return;
     expect(r.svg).toMatch(/<svg[^>]*viewBox=/);
     // The script's own labels, drawn by matplotlib.
-    expect(r.svg).toContain('Orin Max (204.8 GB/s)');
+    expect(r.svg).toContain('90% utilisation');
     const checked = sanitizeSvg(r.svg, { source: 'matplotlib' });
     expect(checked.errors).toEqual([]);
     expect(checked.svg).toContain('font-family');

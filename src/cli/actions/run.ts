@@ -9,7 +9,7 @@ import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, onSignals, requireVault, timingsFromOptions } from '../common.js';
+import { configFromOptions, connectRedis, onSignals, requireVault, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';
 import { describe, ProgressReporter } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -63,6 +63,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       err('vault-loop: forced exit');
       void host?.close(true).finally(() => process.exit(130));
     },
+    stopBoundMs(o.cfg),
   );
   try {
     // A host restarted right after a crash (--resume, as a supervisor does) waits for the dead
@@ -144,6 +145,10 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       }
     }
     reporter.done();
+    if (final.fatalError) {
+      err(`vault-loop: ${final.fatalError}`);
+      return 1;
+    }
     if (!TERMINAL_STATUSES.includes(final.status)) {
       err(`vault-loop: host stopped; run ${runId} is still ${final.status}. Continue it with: vault-loop run --vault ${o.vault} --resume ${runId}`);
       return 130;

@@ -1,6 +1,5 @@
-import type { ConnectionOptions } from 'bullmq';
 import { existsSync } from 'node:fs';
-import { createRedis } from '../../redis/index.js';
+import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
 import { configFromOptions, connectRedis } from '../common.js';
 import { table, UserError } from '../output.js';
@@ -40,7 +39,7 @@ export async function status(runId: string | undefined, opts: Record<string, unk
     // The one-run view alone needs BullMQ (failed judge chunks) and the records: loaded here, so
     // the list of runs starts as fast as a Redis client allows.
     const [{ createQueues }, { runDir }, { summaryText }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js')]);
-    const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+    const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
     await queues.close();
     if (opts.json) {
