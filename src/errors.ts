@@ -97,3 +97,11 @@ export class BatchPendingError extends Error {
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
+
+/** Another process holds the vault's lock (src/scheduler/lock.ts); the message names it. */
+export class VaultLockedError extends Error {
+  override readonly name = 'VaultLockedError';
+  constructor(message: string, readonly holder?: { pid: number; host: string; command: string }) {
+    super(message);
+  }
+}

@@ -28,6 +28,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { DEFAULT_MAX_FILE_BYTES } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
+import { CONTROL_CHARACTER, NotRegularFileError, readRegularFileSync } from '../util/files.js';
 import { parseCoverage, type SkipReason } from './scan.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
@@ -55,7 +56,7 @@ const immediate = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface SkippedFile {
   path: string;
-  reason: SkipReason | 'too-large' | 'io';
+  reason: SkipReason | 'too-large' | 'io' | 'control-character';
   message: string;
 }
 
@@ -175,7 +176,8 @@ const skipMessages: Record<string, string> = {
   'not-a-mapping': 'top level is not a mapping',
   encoding: 'not valid UTF-8',
   'too-large': `larger than ${DEFAULT_MAX_FILE_BYTES} bytes (the loader's limit); not read`,
-  io: 'could not be read',
+  io: 'could not be read (or not a regular file)',
+  'control-character': 'contains a control character (NUL or another); validate names the field',
 };
 const skipMessage = (reason: string): string => skipMessages[reason] ?? reason;
 
@@ -693,8 +695,10 @@ function readRecord(abs: string, size: number, stats: AnalyzeVaultStats): IndexR
   if (size > DEFAULT_MAX_FILE_BYTES) return { record: null, skip: 'too-large' };
   let bytes: Buffer;
   try {
-    bytes = readFileSync(abs);
-  } catch {
+    bytes = readRegularFileSync(abs);
+  } catch (e) {
+    // A FIFO, device or socket is skipped as unreadable, never waited on.
+    if (e instanceof NotRegularFileError) return { record: null, skip: 'io' };
     return null;
   }
   let text: string;
@@ -703,6 +707,8 @@ function readRecord(abs: string, size: number, stats: AnalyzeVaultStats): IndexR
   } catch {
     return { record: null, skip: 'encoding' };
   }
+  // As the loader: a control character (NUL among them) makes the file invalid, not counted.
+  if (CONTROL_CHARACTER.test(text)) return { record: null, skip: 'control-character' };
   const r = parseCoverage(text);
   if (r.fast) stats.fastPath++;
   return r.ok ? { record: normalize(r.record), skip: '' } : { record: null, skip: r.reason };

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_KEYS, loadConfig, type Config } from '../config/index.js';
+import { vaultFoldersProblem } from '../corpus/loader.js';
 import { embeddedSocketOf, pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
 import { UserError } from './output.js';
 
@@ -14,7 +15,7 @@ export function configFromOptions(opts: Record<string, unknown>, extra: Record<s
     if (v !== undefined && (CONFIG_KEYS as string[]).includes(key)) flags[key] = v;
   }
   const file = typeof opts.config === 'string' ? opts.config : undefined;
-  return loadConfig({ flags, ...(file ? { file } : {}) });
+  return loadConfig({ flags, ...(file ? { file } : {}), trustVaultConfig: opts.trustVaultConfig === true });
 }
 
 export function requireVault(dir: unknown): string {
@@ -22,6 +23,8 @@ export function requireVault(dir: unknown): string {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new UserError(`vault folder ${abs} does not exist`);
   if (!existsSync(join(abs, 'questions'))) throw new UserError(`${abs} is not a vault: it has no questions/ folder`);
+  const outside = vaultFoldersProblem(abs);
+  if (outside) throw new UserError(outside);
   return abs;
 }
 

@@ -11,7 +11,8 @@ export function withConnectionOptions(cmd: Command): Command {
     .option('--config <file>', 'config file (default: vault-loop.config.yaml in the vault, then in the current folder)')
     .option('--redis <url>', 'Redis URL (env REDIS_URL); default 127.0.0.1:6379 if it answers, else an embedded redis-server')
     .option('--prefix <prefix>', 'Redis key prefix (default vault-loop)')
-    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace, silent');
+    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace, silent')
+    .option('--trust-vault-config', "let the vault's own vault-loop.config.yaml set base URLs, API keys, allowPythonVisuals and pythonSandbox");
 }
 
 export function intOption(flags: string, description: string): Option {

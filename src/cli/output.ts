@@ -1,6 +1,6 @@
 /** CLI output helpers: the only place (with the commands) that writes to stdout/stderr directly. */
 // errors.ts, not config/index.ts: this module is loaded for every command, `--help` included.
-import { ConfigError } from '../errors.js';
+import { ConfigError, VaultLockedError } from '../errors.js';
 
 /** Errors whose message is already a complete, user-facing sentence (no stack trace printed). */
 export class UserError extends Error {
@@ -14,6 +14,10 @@ export function reportFatal(e: unknown): number {
   if (e instanceof UserError) {
     process.stderr.write(`vault-loop: ${e.message}\n`);
     return e.exitCode;
+  }
+  if (e instanceof VaultLockedError) {
+    process.stderr.write(`vault-loop: ${e.message}\n`);
+    return 1;
   }
   if (e instanceof ConfigError) {
     process.stderr.write(`${e.message}\n`);

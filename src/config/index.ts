@@ -3,16 +3,34 @@
  * environment, then CLI flags, each overriding the one before. A bad value gives one message
  * naming the key, what was expected and where the value came from.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { parseYaml } from '../util/yaml.js';
 import { PROVIDER_NAMES, STRUCTURED_OUTPUTS, type ProviderName, type StructuredOutput } from './names.js';
 
 const bool = z.union([z.boolean(), z.stringbool()]);
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).max(max);
+/**
+ * Numbers from text (environment, flags) are decimal only: z.coerce.number alone would read
+ * "0x10" as 16, "1e3" as 1000 and " " as 0. Text that is not decimal stays text and fails the
+ * number check with the value shown.
+ */
+const decimal = (re: RegExp) => (v: unknown) => (typeof v === 'string' ? (re.test(v.trim()) ? Number(v.trim()) : v) : v);
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.preprocess(decimal(/^[+-]?\d+$/), z.number().int().min(min).max(max));
+const num = (min: number, max = Number.MAX_VALUE) => z.preprocess(decimal(/^[+-]?(?:\d+\.?\d*|\.\d+)$/), z.number().min(min).max(max));
+/** A provider base URL: credentials in it would be sent as given and stored with the run's records; keys go in their own settings. */
+const providerUrl = z
+  .string()
+  .url()
+  .refine((u) => {
+    try {
+      const p = new URL(u);
+      return p.username === '' && p.password === '';
+    } catch {
+      return true;
+    }
+  }, 'a URL without credentials (no user:password@); give the key in OPENAI_API_KEY, GEMINI_API_KEY or ANTHROPIC_API_KEY');
 /** A basic-auth login: `user:password`, a user name without ':' and a password of at least 8 characters. */
 const basicAuth = z.string().regex(/^[^:\s][^:]*:.{8,}$/, 'user:password (a user name without ":", a password of at least 8 characters)');
 
@@ -61,11 +79,11 @@ export const ConfigSchema = z
 
     provider: z.enum(PROVIDER_NAMES).default('offline').describe('Generation provider.'),
     model: z.string().min(1).optional().describe('Generation model id (provider default when unset).'),
-    baseUrl: z.string().url().optional().describe('Generation provider base URL.'),
+    baseUrl: providerUrl.optional().describe('Generation provider base URL.'),
     temperature: num(0, 2).default(0.7).describe('Generation temperature.'),
     judgeProvider: z.enum(PROVIDER_NAMES).optional().describe('Judge provider (default: the generation provider).'),
     judgeModel: z.string().min(1).optional().describe('Judge model id (default: the generation model).'),
-    judgeBaseUrl: z.string().url().optional().describe('Judge provider base URL (default: the generation one).'),
+    judgeBaseUrl: providerUrl.optional().describe('Judge provider base URL (default: the generation one).'),
     judgeTemperature: num(0, 2).default(0).describe('Judge temperature.'),
     structuredOutput: z
       .enum(STRUCTURED_OUTPUTS)
@@ -115,7 +133,8 @@ export const ConfigSchema = z
       .optional()
       .describe('Which offline defects to plant (comma-separated): wrong-arithmetic, malformed-area, near-copy, form; default all.'),
 
-    allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (sandboxed).'),
+    allowPythonVisuals: bool.default(false).describe('Run model-written matplotlib scripts (in the bubblewrap sandbox; refused where it cannot start).'),
+    pythonSandbox: z.string().min(1).default('bwrap').describe('The bubblewrap launcher for python visuals (a name on PATH or a path).'),
     revise: bool.default(false).describe('Revise NEEDS_FIX drafts from the judge\'s fix suggestions and judge them again, within the run.'),
     maxRevisions: int(0, 10).default(1).describe('Revisions per draft at most.'),
 
@@ -156,12 +175,34 @@ export function envNameFor(key: keyof Config): string {
 
 export const CONFIG_FILE_NAME = 'vault-loop.config.yaml';
 
+/**
+ * Settings that send credentials somewhere or run model-written code. A vault's own config file
+ * is written by whoever can commit to the vault, not by the operator: it may set these only when
+ * the operator confirms (--trust-vault-config); an explicit --config file, the environment and
+ * flags are the operator's own.
+ */
+export const TRUSTED_ONLY_KEYS: readonly (keyof Config)[] = ['baseUrl', 'judgeBaseUrl', 'allowPythonVisuals', 'pythonSandbox', 'openaiApiKey', 'geminiApiKey', 'anthropicApiKey'];
+
+const configSources = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/** Where a key's value came from (a file, an environment variable or a flag), or undefined for a default. */
+export function configSource(cfg: Config, key: keyof Config): string | undefined {
+  return configSources.get(cfg)?.get(key);
+}
+
+/** One line per trusted-only setting in use, naming where it came from (never the value of a secret). */
+export function trustedSettingLines(cfg: Config): string[] {
+  return TRUSTED_ONLY_KEYS.filter((k) => configSource(cfg, k) !== undefined).map((k) => `${k} from ${configSource(cfg, k)!}`);
+}
+
 export interface LoadConfigOptions {
   /** Explicit config file; else `vault-loop.config.yaml` in the vault folder, else in cwd. */
   file?: string;
   env?: NodeJS.ProcessEnv;
   flags?: ConfigInput;
   cwd?: string;
+  /** The operator confirms the vault's own config file may set TRUSTED_ONLY_KEYS (--trust-vault-config). */
+  trustVaultConfig?: boolean;
 }
 
 const kebabToCamel = (k: string) => k.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -192,8 +233,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     }
     if (raw !== null && raw !== undefined) {
       if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config: ${file}: expected a mapping of keys to values`);
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        const key = kebabToCamel(k);
+      const own = !opts.file && isInsideVault(file, vaultHint, opts.cwd);
+      const entries = Object.entries(raw as Record<string, unknown>).map(([k, v]) => [kebabToCamel(k), v] as const);
+      const guarded = entries.filter(([k]) => (TRUSTED_ONLY_KEYS as string[]).includes(k)).map(([k]) => k);
+      if (own && guarded.length > 0 && !opts.trustVaultConfig) {
+        throw new ConfigError(
+          `config: ${file} is the vault's own config and sets ${guarded.join(', ')}: settings that send credentials somewhere or run model-written code ` +
+            'are taken from a vault\'s config only when you confirm them with --trust-vault-config (or set them yourself: flags, environment, or --config FILE)',
+        );
+      }
+      for (const [key, v] of entries) {
         merged[key] = v;
         sources.set(key, `config file ${file}`);
       }
@@ -202,7 +251,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   for (const key of CONFIG_KEYS) {
     const name = envNameFor(key);
     const v = env[name];
-    if (v !== undefined && v !== '') {
+    // A blank value means unset (an exported but empty variable must not become 0 or "").
+    if (v !== undefined && v.trim() !== '') {
       merged[key] = v;
       sources.set(key, `environment variable ${name}`);
     }
@@ -227,7 +277,24 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     });
     throw new ConfigError(lines.join('\n'));
   }
-  return Object.freeze(parsed.data);
+  const cfg = Object.freeze(parsed.data);
+  configSources.set(cfg, sources);
+  return cfg;
+}
+
+/** True when the config file lies in the vault folder (it came with the vault, not from the operator). */
+function isInsideVault(file: string, vault: unknown, cwd?: string): boolean {
+  if (typeof vault !== 'string' || vault === '') return false;
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  const root = real(resolve(cwd ?? process.cwd(), vault));
+  const rel = relative(root, real(file));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /**

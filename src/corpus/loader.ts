@@ -3,9 +3,11 @@
  * reported with the file's path (relative to the vault), the line where known, and the reason.
  */
 import { createHash } from 'node:crypto';
-import { lstat, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
+import { CONTROL_CHARACTER, readRegularFile } from '../util/files.js';
 import { yamlModule } from '../util/yaml.js';
 
 export type Severity = 'error' | 'warning';
@@ -133,6 +135,17 @@ export function parseQuestionText(
   }
   try {
     const doc = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT }) as Record<string, unknown>;
+    // A NUL or other control character in a field would travel into prompts, analysis and files unseen.
+    const bad = controlCharacterField(doc);
+    if (bad) {
+      const at = CONTROL_CHARACTER.exec(text);
+      const line = at ? text.slice(0, at.index).split('\n').length : undefined;
+      const code = bad.char.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase();
+      return {
+        doc: null,
+        problems: [{ path: relPath, ...(line ? { line } : {}), severity: 'error', code: 'control-character', message: `field ${bad.field} contains the control character U+${code}; expected printable text (tabs and newlines allowed)` }],
+      };
+    }
     return { doc, problems: [] };
   } catch (e) {
     return {
@@ -140,6 +153,26 @@ export function parseQuestionText(
       problems: [{ path: relPath, severity: 'error', code: 'yaml-aliases', message: firstLine((e as Error).message) }],
     };
   }
+}
+
+/** The first string anywhere in the document holding a control character, with its field path. */
+function controlCharacterField(v: unknown, field = ''): { field: string; char: string } | null {
+  if (typeof v === 'string') {
+    const m = CONTROL_CHARACTER.exec(v);
+    return m ? { field: field || '(top level)', char: m[0] } : null;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = controlCharacterField(v[i], `${field}[${i}]`);
+      if (r) return r;
+    }
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      const r = controlCharacterField(k, field ? `${field}.${k}` : k) ?? controlCharacterField(x, field ? `${field}.${k}` : k);
+      if (r) return r;
+    }
+  }
+  return null;
 }
 
 function firstLine(s: string): string {
@@ -208,6 +241,10 @@ export async function loadQuestionFile(vaultDir: string, relPath: string, opts: 
       }
     }
     const s = await stat(absPath);
+    if (!s.isFile()) {
+      base.problems.push({ path: relPath, severity: 'error', code: 'not-a-file', message: 'not a regular file (a named pipe, device, socket or folder); not read' });
+      return base;
+    }
     base.size = s.size;
     base.mtimeMs = s.mtimeMs;
     const maxBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -215,7 +252,7 @@ export async function loadQuestionFile(vaultDir: string, relPath: string, opts: 
       base.problems.push({ path: relPath, severity: 'error', code: 'too-large', message: `file is ${s.size} bytes; the limit is ${maxBytes} bytes` });
       return base;
     }
-    const bytes = await readFile(absPath);
+    const bytes = await readRegularFile(absPath);
     base.fileHash = sha256(bytes);
     const { doc, problems } = parseQuestionBytes(bytes, relPath, opts);
     base.doc = doc;
@@ -243,4 +280,36 @@ export async function loadVault(vaultDir: string, opts: LoadOptions = {}): Promi
   });
   await Promise.all(workers);
   return { files, problems: files.flatMap((f) => f.problems) };
+}
+
+/** The vault folders vault-loop reads and writes; each must really lie inside the vault. */
+export const VAULT_FOLDERS = ['questions', 'visuals'] as const;
+
+/**
+ * Why the vault cannot be used, or null: `questions/` or `visuals/` is a symlink (or a path
+ * through one) whose real path leaves the vault. Checked before anything is read or any provider
+ * call is spent, since every write there would be refused.
+ */
+export function vaultFoldersProblem(vaultDir: string): string | null {
+  let root: string;
+  try {
+    root = realpathSync(vaultDir);
+  } catch (e) {
+    return `${vaultDir}: ${(e as Error).message}`;
+  }
+  for (const name of VAULT_FOLDERS) {
+    const abs = join(vaultDir, name);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      continue; // absent (visuals/ is optional) or broken: the commands say so themselves
+    }
+    const rel = relative(root, real);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+      return `${abs} resolves to ${real}, outside the vault ${root}; vault-loop reads and writes only inside the vault (make ${name}/ a real folder of the vault)`;
+    }
+    if (!statSync(real).isDirectory()) return `${abs} is not a folder`;
+  }
+  return null;
 }

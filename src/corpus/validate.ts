@@ -3,9 +3,9 @@
  * validateQuestion, plus what only the whole vault shows (duplicate ids). What `vault-loop validate`
  * prints and what the pipeline can run before and after it writes.
  */
-import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, Parser } from 'yaml';
 import { loadVault, type CorpusProblem, type LoadedFile, type LoadOptions } from './loader.js';
+import { readRegularText } from '../util/files.js';
 import { validateQuestion } from './schema.js';
 
 export interface VaultValidation {
@@ -33,7 +33,7 @@ export async function validateVault(vaultDir: string, opts: LoadOptions = {}): P
     let found = validateQuestion(f.doc, f.relPath);
     // Lines cost a second parse, so only files with something to point at pay for it.
     if (found.length > 0) {
-      const text = await readFile(f.absPath, 'utf8').catch(() => undefined);
+      const text = await readRegularText(f.absPath).catch(() => undefined);
       if (text !== undefined) found = validateQuestion(f.doc, f.relPath, { text });
     }
     problems.push(...f.problems, ...found);
@@ -64,7 +64,7 @@ export async function validateVault(vaultDir: string, opts: LoadOptions = {}): P
  */
 async function withSyntaxLines(f: LoadedFile): Promise<CorpusProblem[]> {
   if (!f.problems.some((p) => p.code === 'yaml-syntax' && p.line === undefined)) return f.problems;
-  const text = await readFile(f.absPath, 'utf8').catch(() => undefined);
+  const text = await readRegularText(f.absPath).catch(() => undefined);
   if (text === undefined) return f.problems;
   const lineCounter = new LineCounter();
   const errors = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true }).errors;

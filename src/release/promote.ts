@@ -7,6 +7,7 @@
  * deterministic arithmetic check passed. Runs twice, it changes nothing the second time.
  */
 import { lstat, readFile } from 'node:fs/promises';
+import { readRegularFile } from '../util/files.js';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { parseQuestionText, sha256 } from '../corpus/loader.js';
@@ -116,7 +117,8 @@ async function promoteOne(vaultDir: string, v: RunVerdict, today: string, dryRun
   if (!where) return row('missing');
   // A link could point anywhere; the loop never writes one, so refuse rather than follow it.
   if ((await lstat(where.abs)).isSymbolicLink()) return row('skipped: unsafe path', where.rel);
-  const bytes = await readFile(where.abs);
+  const bytes = await readRegularFile(where.abs).catch(() => null);
+  if (!bytes) return row('skipped: unsafe path', where.rel);
   const text = bytes.toString('utf8');
   const { doc: parsed } = parseQuestionText(text, where.rel);
   if (parsed?.status !== 'draft') return row('skipped: not a draft', where.rel);

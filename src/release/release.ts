@@ -3,7 +3,7 @@
  * the structural leaves and the release hash. Manifest and export both start here, so they can
  * never disagree about what is published.
  */
-import { readFile } from 'node:fs/promises';
+import { readRegularText } from '../util/files.js';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadVault, type CorpusProblem } from '../corpus/loader.js';
@@ -45,7 +45,7 @@ export const LEAF_FILES = { taxonomy: 'taxonomy.yaml', chains: 'chains.yaml', zo
 
 async function readOptional(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    return await readRegularText(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;

@@ -4,12 +4,14 @@
  * workers in-process), starts and resumes runs, and waits for them to end.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config/index.js';
 import { judgeSettings, SECRET_KEYS } from '../config/index.js';
 import { removeStrayTempFiles } from '../corpus/stray-temp.js';
+import { vaultFoldersProblem } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
+import { UnsafePathError } from '../errors.js';
 import { promptHashes } from '../llm/prompts.js';
 import { DEFAULT_MODELS } from '../llm/registry.js';
 import type { ProviderName } from '../config/index.js';
@@ -19,6 +21,7 @@ import type { Logger } from '../util/log.js';
 import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
 import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
 import { BullFlows } from './flows.js';
+import { identityKey, VaultLock, vaultIdentity } from './lock.js';
 import { newRunId, runDir, writeJson } from './records.js';
 import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
 import type { RunConfig } from './steps.js';
@@ -35,9 +38,7 @@ export function configHash(stored: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-export class VaultLockedError extends Error {
-  override readonly name = 'VaultLockedError';
-}
+export { VaultLockedError } from './lock.js';
 
 /** `--resume` of a run this Redis does not know (or of another vault's run). */
 export class RunNotFoundError extends Error {
@@ -52,8 +53,14 @@ export interface HostOptions {
   /** Run generate, judge and render workers in this process too (false: `--no-workers`). */
   inProcessWorkers: boolean;
   timings?: WorkerTimings;
-  /** How long to wait for another host's lock to lapse (resume after a crash). */
+  /** How long to wait for another host's lock to go stale (resume after a crash). */
   lockWaitMs?: number;
+  /** A lock whose heartbeat is older than this belongs to a dead host (default DEFAULT_STALE_MS). */
+  lockStaleMs?: number;
+  /** Told when this host waits for another's lock (what it waits for and how long at most). */
+  onLockWait?: (message: string) => void;
+  /** Which command holds the lock (shown to whoever is refused); default `run`. */
+  command?: string;
   /** Test hooks passed to the runtime (see ContextOptions). */
   hooks?: Pick<ContextOptions, 'onProviderCall' | 'repeatEachJob'>;
   /** Only these queues' workers (default: control and apply, plus the stateless ones when inProcessWorkers). */
@@ -68,12 +75,12 @@ export class CorpusHost {
   readonly #flows: BullFlows;
   readonly #opts: HostOptions;
   #workers: RunningWorkers | null = null;
-  #lockToken: string | null = null;
-  #renew: NodeJS.Timeout | null = null;
+  #lock: VaultLock | null = null;
 
   private constructor(opts: HostOptions) {
     this.#opts = opts;
-    this.vault = resolve(opts.vault);
+    // The real path: a symlinked or `..` path to the vault names the same vault, its lock and its id counters.
+    this.vault = realVault(opts.vault);
     this.#redis = createRedis(opts.target, 'client', (e) => opts.log.warn({ err: e.message }, 'redis error'));
     this.store = new RunStore(this.#redis, opts.cfg.prefix);
     this.queues = createQueues({ connection: bullConnection(opts.target), prefix: opts.cfg.prefix });
@@ -81,9 +88,19 @@ export class CorpusHost {
   }
 
   static async open(opts: HostOptions): Promise<CorpusHost> {
+    const outside = vaultFoldersProblem(opts.vault);
+    if (outside) throw new UnsafePathError(outside);
     const host = new CorpusHost(opts);
     try {
-      await host.#lock(opts.lockWaitMs ?? 0);
+      host.#lock = await VaultLock.acquire({
+        vault: host.vault,
+        command: opts.command ?? 'run',
+        redis: { redis: host.#redis, key: host.store.keys.lock(identityKey(await vaultIdentity(host.vault))) },
+        waitMs: opts.lockWaitMs ?? 0,
+        ...(opts.lockStaleMs !== undefined ? { staleMs: opts.lockStaleMs } : {}),
+        ...(opts.onLockWait ? { onWait: opts.onLockWait } : {}),
+        onLost: (m) => opts.log.error(m),
+      });
       // With the lock held this host is the vault's only writer: temp files of writes a killed
       // process left are removed before anything reads the vault.
       const stray = await removeStrayTempFiles(host.vault);
@@ -106,29 +123,6 @@ export class CorpusHost {
       await host.close();
       throw e;
     }
-  }
-
-  async #lock(waitMs: number): Promise<void> {
-    const ttl = 15_000;
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      this.#lockToken = await this.store.lockVault(this.vault, ttl);
-      if (this.#lockToken) break;
-      if (Date.now() >= deadline) {
-        throw new VaultLockedError(
-          `another vault-loop run holds the lock on ${this.vault} (Redis key ${this.store.keys.lock(this.vault)}); ` +
-            'wait for it to finish, or stop it with `vault-loop stop RUN`. A host that died releases the lock within 15 s.',
-        );
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    this.#renew = setInterval(() => {
-      void this.store.renewVaultLock(this.vault, this.#lockToken!, ttl).then(
-        (ok) => ok || this.#opts.log.error('lost the vault lock'),
-        () => {},
-      );
-    }, 5_000);
-    this.#renew.unref();
   }
 
   /** Creates a run: its folder and run.json, its state in Redis, and its first plan job. */
@@ -220,12 +214,19 @@ export class CorpusHost {
 
   /** One shutdown path: workers (finishing or handing back active jobs), then queues, then connections. */
   async close(force = false): Promise<void> {
-    if (this.#renew) clearInterval(this.#renew);
     await this.#workers?.close(force).catch(() => {});
     await this.#flows.close().catch(() => {});
     await this.queues.close().catch(() => {});
-    if (this.#lockToken) await this.store.unlockVault(this.vault, this.#lockToken).catch(() => {});
+    await this.#lock?.release().catch(() => {});
     this.#redis.disconnect();
+  }
+}
+
+function realVault(dir: string): string {
+  try {
+    return realpathSync(resolve(dir));
+  } catch {
+    return resolve(dir);
   }
 }
 

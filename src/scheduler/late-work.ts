@@ -73,7 +73,7 @@ export interface DrainOptions {
 export async function drainLateWork(o: DrainOptions): Promise<'drained' | 'locked' | 'aborted'> {
   let host: CorpusHost;
   try {
-    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target: o.target, log: o.log, inProcessWorkers: true, queues: ['judge', 'render', 'apply'] });
+    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target: o.target, log: o.log, inProcessWorkers: true, queues: ['judge', 'render', 'apply'], command: 'retry' });
   } catch (e) {
     if (e instanceof VaultLockedError) return 'locked';
     throw e;

@@ -7,9 +7,9 @@
  *   {p}:run:<id>:verdicts         HASH draftId → the applied verdict record
  *   {p}:run:<id>:cellids          HASH "<iter>-<cell>" → minted draft id (retries reuse it)
  *   {p}:ids:<vaultKey>:<track>    counter of the highest id per track
- *   {p}:lock:<vaultKey>           the corpus host's lock on a vault
+ *   {p}:lock:<vaultKey>           the corpus host's lock on a vault (see lock.ts; keyed on the vault's identity)
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
@@ -59,7 +59,8 @@ export class Keys {
   cellIds = (runId: string): string => `${this.base}:run:${runId}:cellids`;
   unjudged = (runId: string): string => `${this.base}:run:${runId}:unjudged`;
   idCounter = (vault: string, track: Track): string => `${this.base}:ids:${vaultKey(vault)}:${track}`;
-  lock = (vault: string): string => `${this.base}:lock:${vaultKey(vault)}`;
+  /** `identity`: identityKey() of the vault (its real path, device and inode). */
+  lock = (identity: string): string => `${this.base}:lock:${vaultKey(identity)}`;
   events = (runId: string): string => `${this.base}:run:${runId}:events`;
 }
 
@@ -114,14 +115,6 @@ const RAISE = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return redis.call('GET', KEYS[1])`;
-
-// Release a lock only if we own it.
-const UNLOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
 
 function num(v: string | undefined, d = 0): number {
   const n = v === undefined ? NaN : Number(v);
@@ -337,21 +330,6 @@ export class RunStore {
   async unjudged(runId: string): Promise<Map<string, UnjudgedRecord>> {
     const h = await this.redis.hgetall(this.keys.unjudged(runId));
     return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as UnjudgedRecord]));
-  }
-
-  /** Take the corpus host's lock on a vault (returns a token, or null when another host has it). */
-  async lockVault(vault: string, ttlMs = 30_000): Promise<string | null> {
-    const token = randomBytes(8).toString('hex');
-    const ok = await this.redis.set(this.keys.lock(vault), token, 'PX', ttlMs, 'NX');
-    return ok === 'OK' ? token : null;
-  }
-
-  async renewVaultLock(vault: string, token: string, ttlMs = 30_000): Promise<boolean> {
-    return (await this.redis.eval(RENEW, 1, this.keys.lock(vault), token, String(ttlMs))) === 1;
-  }
-
-  async unlockVault(vault: string, token: string): Promise<void> {
-    await this.redis.eval(UNLOCK, 1, this.keys.lock(vault), token);
   }
 }
 

@@ -4,16 +4,15 @@ export { renderDot, screenDot, loadGraphviz, FORBIDDEN_DOT_ATTRIBUTES, DEFAULT_M
 export {
   renderMatplotlib,
   screenPythonScript,
-  detectSandbox,
-  resolvePython,
   PYTHON_DISABLED,
   ALLOWED_IMPORTS,
   DEFAULT_PYTHON_TIMEOUT_MS,
   DEFAULT_MAX_OUTPUT_BYTES,
   type MatplotlibOptions,
   type PythonOutcome,
-  type SandboxInfo,
+  DEFAULT_MAX_MEMORY_BYTES,
 } from './python.js';
+export { sandboxFor, findExecutable, DEFAULT_SANDBOX_COMMAND, DEFAULT_PYTHON, type SandboxStatus } from './sandbox.js';
 export { sanitizeSvg, DEFAULT_MAX_SVG_BYTES, VIEWBOX_WIDTH_RANGE, type SanitizeOptions, type SanitizeResult, type SvgSource } from './sanitize.js';
 export { SEMANTIC_PALETTE, ROOT_FONT_FAMILY, normalizeColour, isAllowedColour } from './palette.js';
 export { visualPaths, visualFile, assertSafeName, assertInside, type VisualPaths } from './paths.js';

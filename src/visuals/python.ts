@@ -2,21 +2,28 @@
  * Runs a model-written matplotlib script, only when python visuals are enabled. Layers, outermost first:
  *   1. a static screen refusing obviously hostile scripts (imports outside a small allow-list,
  *      process/network/file-system calls, absolute or `..` paths), with the reason;
- *   2. a fresh temp folder as cwd, HOME and MPLCONFIGDIR, and a minimal environment;
- *   3. `unshare -n` (no network) where the machine permits it, detected once;
- *   4. a Python audit hook (PEP 578) that blocks writes, deletes and renames outside the temp
- *      folder, process spawning and sockets, and reports each attempt on a private pipe;
- *   5. RLIMIT_FSIZE so no file the script writes can exceed the output cap;
- *   6. a time limit that kills the whole process group;
+ *   2. an OS-level sandbox, bubblewrap (`bwrap`): new user, PID, mount, network, IPC and UTS
+ *      namespaces, all capabilities dropped, started from an EMPTY environment (a sandbox's
+ *      /proc/1/environ is its launcher's, so the launcher must hold nothing). Inside, only the
+ *      Python runtime and the plotting libraries are bound read-only, with a private empty /tmp
+ *      and a private work folder for the script and its SVG; no /etc, no /home, no vault, no
+ *      network, no other process to see. Where bwrap is missing or cannot create namespaces,
+ *      nothing runs and the error says why;
+ *   3. limits set before the script runs: address space (memory), CPU seconds, file size, open
+ *      files, processes (and no core dumps);
+ *   4. a Python audit hook (PEP 578) that blocks writes outside the work folder, process spawning
+ *      and sockets, and reports each attempt on a private pipe;
+ *   5. a wall-clock limit that kills the whole process group;
  * and only VISUAL_OUT_PATH (a regular file, not a link, within the size cap) is read back.
- * None of this is a security boundary against a determined attacker (ctypes-free CPython can
- * still be coaxed); it stops careless and casually hostile model output.
+ * The screen and the hook stop careless output with a clear reason; the sandbox is the boundary
+ * that holds when they are bypassed (e.g. paths built with chr(47)).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { lstat, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { DEFAULT_PYTHON, DEFAULT_SANDBOX_COMMAND, SANDBOX_WORK, sandboxArgs, sandboxFor } from './sandbox.js';
 
 export type PythonOutcome = { ok: true; svg: string; warnings: string[] } | { ok: false; error: string; warnings?: string[] };
 
@@ -29,14 +36,21 @@ export interface MatplotlibOptions {
   maxOutputBytes?: number;
   /** Scripts larger than this are refused (default 64 KiB). */
   maxScriptBytes?: number;
-  /** Python interpreter to resolve (default `python3` on PATH). */
+  /** Python interpreter (default Debian's /usr/bin/python3, which python3-matplotlib serves). */
   python?: string;
+  /** The bubblewrap launcher (config `pythonSandbox`, default `bwrap` on PATH); nothing runs without it. */
+  sandbox?: string;
+  /** Address-space limit of the script (default 1 GiB). */
+  maxMemoryBytes?: number;
 }
 
 export const PYTHON_DISABLED = 'python visuals disabled (--allow-python-visuals)';
 export const DEFAULT_PYTHON_TIMEOUT_MS = 60_000;
 export const DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_MAX_SCRIPT_BYTES = 64 * 1024;
+export const DEFAULT_MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
+/** At most this many processes (threads count) for the sandbox's user; BLAS pools are kept to one thread. */
+const MAX_PROCESSES = 16;
 
 /** Top-level modules a plotting script may import (the generator's prompt allows matplotlib, numpy and os). */
 export const ALLOWED_IMPORTS: readonly string[] = [
@@ -101,47 +115,23 @@ export function screenPythonScript(script: string, maxBytes = DEFAULT_MAX_SCRIPT
   return null;
 }
 
-/** How scripts are isolated from the network on this machine; detected once per process. */
-export interface SandboxInfo {
-  /** Command prefix, e.g. ['unshare', '-n'] or []. */
-  prefix: string[];
-  /** Why there is no network isolation, when there is none. */
-  warning?: string;
-}
-
-let sandbox: SandboxInfo | undefined;
-
-export function detectSandbox(): SandboxInfo {
-  if (sandbox) return sandbox;
-  for (const prefix of [['unshare', '-n'], ['unshare', '-r', '-n']]) {
-    const r = spawnSync(prefix[0]!, [...prefix.slice(1), 'true'], { stdio: 'ignore', timeout: 5000 });
-    if (r.status === 0) return (sandbox = { prefix });
-  }
-  return (sandbox = { prefix: [], warning: 'network isolation unavailable (unshare -n not permitted here); the script ran with network access, guarded only by the screen and the audit hook' });
-}
-
-const pythonExecutables = new Map<string, string | null>();
-
-/** Resolves `python3` to its real executable once: pyenv-style shims need a HOME and PATH the sandbox does not give. */
-export function resolvePython(name = 'python3'): string | null {
-  if (pythonExecutables.has(name)) return pythonExecutables.get(name)!;
-  const r = spawnSync(name, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 15000 });
-  const exe = r.status === 0 ? r.stdout.trim() || null : null;
-  pythonExecutables.set(name, exe);
-  return exe;
-}
-
 /**
  * Runs inside the child before the script: limits, the audit hook, then the script via runpy.
- * argv: [tmp dir, script path, max file bytes, '1' to import numpy and matplotlib first]. Violations go to fd 3 as one JSON line each.
+ * argv: [work dir, script path, max file bytes, '1' to import numpy and matplotlib first, memory bytes, cpu seconds, processes].
+ * Violations go to fd 3 as one JSON line each.
  * PermissionError is an OSError, so a library that tries a helper (matplotlib and fc-list) fails soft.
  */
 const BOOTSTRAP = String.raw`
 import os, sys, json, resource, runpy
-def install(root, cap):
+def install(root, cap, mem, cpu, nproc):
     # cap + 1: a file cut off at the limit is still detectably too large to the reader.
     resource.setrlimit(resource.RLIMIT_FSIZE, (cap + 1, cap + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Soft and hard alike, so the script cannot raise them again.
+    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     # Everything the hook uses is bound here, so a script that patches os or os.path cannot blind it.
     realpath, join, getcwd, fsdecode, write, sep = os.path.realpath, os.path.join, os.getcwd, os.fsdecode, os.write, os.sep
     dumps, PermissionError_ = json.dumps, PermissionError
@@ -188,7 +178,7 @@ if sys.argv[4] == "1":
         import matplotlib.pyplot
     except ImportError:
         pass
-install(os.path.realpath(sys.argv[1]), int(sys.argv[3]))
+install(os.path.realpath(sys.argv[1]), int(sys.argv[3]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]))
 script = sys.argv[2]
 del install
 sys.argv = [script]
@@ -215,31 +205,39 @@ export async function renderMatplotlib(script: string, opts: MatplotlibOptions):
   if (!opts.allowPython) return { ok: false, error: PYTHON_DISABLED };
   const refused = screenPythonScript(script, opts.maxScriptBytes);
   if (refused) return { ok: false, error: refused };
-  const python = resolvePython(opts.python);
-  if (!python) return { ok: false, error: `python interpreter "${opts.python ?? 'python3'}" not found` };
+  const sandbox = sandboxFor(opts.sandbox ?? DEFAULT_SANDBOX_COMMAND, opts.python ?? DEFAULT_PYTHON);
+  if (!sandbox.ok) return { ok: false, error: `python visual not run: ${sandbox.reason}` };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_PYTHON_TIMEOUT_MS;
   const maxOut = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  const { prefix, warning } = detectSandbox();
-  const warnings = warning ? [warning] : [];
+  const maxMem = opts.maxMemoryBytes ?? DEFAULT_MAX_MEMORY_BYTES;
+  const warnings: string[] = [];
 
   const dir = await realpath(await mkdtemp(join(tmpdir(), 'vault-loop-visual-')));
   try {
     const scriptPath = join(dir, 'visual.py');
     const outPath = join(dir, 'out.svg');
     await writeFile(scriptPath, script, { mode: 0o600 });
-    const env: NodeJS.ProcessEnv = {
-      PATH: `${dirname(python)}:/usr/bin:/bin`,
-      HOME: dir,
-      TMPDIR: dir,
+    // The script's whole environment, set inside the sandbox; the launcher itself starts with none.
+    const env: Record<string, string> = {
+      PATH: `${dirname(sandbox.python)}:/usr/bin:/bin`,
+      HOME: SANDBOX_WORK,
+      TMPDIR: SANDBOX_WORK,
       MPLBACKEND: 'Agg',
-      MPLCONFIGDIR: join(dir, '.matplotlib'),
-      VISUAL_OUT_PATH: outPath,
+      MPLCONFIGDIR: `${SANDBOX_WORK}/.matplotlib`,
+      VISUAL_OUT_PATH: `${SANDBOX_WORK}/out.svg`,
       LANG: 'C.UTF-8',
       PYTHONDONTWRITEBYTECODE: '1',
+      OPENBLAS_NUM_THREADS: '1',
     };
+    const cpuSeconds = Math.max(1, Math.ceil(timeoutMs / 1000));
     // -I: ignore PYTHON* variables and the user site; -B: no .pyc files.
-    const argv = [...prefix, python, '-I', '-B', '-c', BOOTSTRAP, dir, scriptPath, String(maxOut), /\b(?:matplotlib|numpy)\b/.test(script) ? '1' : '0'];
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const argv = [
+      ...sandboxArgs(sandbox, dir, env),
+      '--',
+      sandbox.python, '-I', '-B', '-c', BOOTSTRAP,
+      SANDBOX_WORK, `${SANDBOX_WORK}/visual.py`, String(maxOut), /\b(?:matplotlib|numpy)\b/.test(script) ? '1' : '0', String(maxMem), String(cpuSeconds), String(MAX_PROCESSES),
+    ];
+    const child = spawn(sandbox.bwrap, argv, { cwd: dir, env: {}, detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
     const stderr = collect(child.stderr, 16 * 1024);
     collect(child.stdout, 1024);
     const report = collect(child.stdio[3] as Readable, 64 * 1024);
@@ -281,7 +279,9 @@ export async function renderMatplotlib(script: string, opts: MatplotlibOptions):
     if (timedOut) return { ok: false, error: `python script ran past the ${timeoutMs} ms limit; its process group was killed`, warnings };
     if (code !== 0) {
       if (/\[Errno 27\] File too large/.test(stderr.text())) return { ok: false, error: `python script wrote a file over the output cap; the limit is ${maxOut} bytes`, warnings };
-      const tail = stderr.text().replaceAll(dir, '<sandbox>').trim().split('\n').slice(-3).join(' | ');
+      if (/\bMemoryError\b/.test(stderr.text())) return { ok: false, error: `python script ran out of memory; the limit is ${Math.round(maxMem / 1048576)} MiB`, warnings };
+      if (signal === 'SIGXCPU' || code === 128 + 24) return { ok: false, error: `python script used more than ${cpuSeconds} s of CPU time`, warnings };
+      const tail = stderr.text().replaceAll(dir, '<sandbox>').replaceAll(SANDBOX_WORK, '<sandbox>').trim().split('\n').slice(-3).join(' | ');
       const why = blocked.length > 0 ? `; blocked: ${blocked.map((v) => v.detail).join('; ')}` : '';
       return { ok: false, error: `python script failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${tail || 'no output'}${why}`, warnings };
     }

@@ -17,6 +17,8 @@ export interface RenderVisualInput {
   /** The dot source, the python script, or the SVG text. */
   source: string;
   allowPython: boolean;
+  /** The bubblewrap launcher for matplotlib (config `pythonSandbox`). */
+  sandbox?: string;
   /** Matplotlib limits (defaults: 60 s, 2 MiB). */
   timeoutMs?: number;
   maxOutputBytes?: number;
@@ -42,7 +44,7 @@ export async function renderVisual(input: RenderVisualInput): Promise<RenderVisu
       break;
     }
     case 'matplotlib': {
-      const r = await renderMatplotlib(input.source, { allowPython: input.allowPython, timeoutMs: input.timeoutMs, maxOutputBytes: input.maxOutputBytes });
+      const r = await renderMatplotlib(input.source, { allowPython: input.allowPython, timeoutMs: input.timeoutMs, maxOutputBytes: input.maxOutputBytes, ...(input.sandbox ? { sandbox: input.sandbox } : {}) });
       if (!r.ok) return r;
       raw = r.svg;
       warnings.push(...r.warnings);

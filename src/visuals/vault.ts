@@ -12,6 +12,7 @@
  * already on disk rewrites nothing.
  */
 import { lstat, readFile, realpath } from 'node:fs/promises';
+import { NotRegularFileError, readRegularText } from '../util/files.js';
 import { join, relative, resolve } from 'node:path';
 import { loadVault, sha256, toPosix } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
@@ -43,6 +44,8 @@ export interface RenderVaultOptions {
   /** Only this question id. */
   id?: string;
   allowPython?: boolean;
+  /** The bubblewrap launcher for python visuals (config `pythonSandbox`). */
+  sandbox?: string;
   /** Decide what is stale and report it; render and write nothing. */
   dryRun?: boolean;
   timeoutMs?: number;
@@ -164,7 +167,15 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
     const { item, kind, srcAbs, outAbs, track } = p;
     if (seenOutputs.has(item.output!)) continue;
     seenOutputs.add(item.output!);
-    const source = await readFile(srcAbs, 'utf8');
+    let source: string;
+    try {
+      source = await readRegularText(srcAbs);
+    } catch (e) {
+      // A FIFO or device planted as a visual source is reported, never waited on.
+      if (!(e instanceof NotRegularFileError)) throw e;
+      items.push({ ...item, status: 'error', reason: e.message });
+      continue;
+    }
 
     if (kind === 'svg') {
       // Hand-written: checked, never rewritten.
@@ -207,7 +218,7 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
       items.push({ ...item, status: 'would-render', reason });
       continue;
     }
-    const r = await renderVisual({ id: item.id, track, kind, source, allowPython: Boolean(opts.allowPython), timeoutMs: opts.timeoutMs });
+    const r = await renderVisual({ id: item.id, track, kind, source, allowPython: Boolean(opts.allowPython), timeoutMs: opts.timeoutMs, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
     if (!r.ok) {
       items.push({ ...item, reason: r.error, warnings: r.warnings ?? [] });
       continue;

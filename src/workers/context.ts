@@ -316,7 +316,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     batchDeps,
     reviseDeps,
     render: async (p) => {
-      const r = await renderVisual({ id: p.draftId, track: p.track, kind: p.visual.kind, source: p.visual.source, allowPython: p.allowPython });
+      const r = await renderVisual({ id: p.draftId, track: p.track, kind: p.visual.kind, source: p.visual.source, allowPython: p.allowPython, sandbox: cfg.pythonSandbox });
       return r.ok ? { draftId: p.draftId, ok: true, svg: r.svg, warnings: r.warnings } : { draftId: p.draftId, ok: false, error: r.error, warnings: [] };
     },
   };

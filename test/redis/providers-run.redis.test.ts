@@ -947,7 +947,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
       try {
         const { code, out } = await runCli(
           // prettier-ignore
-          ['run', '--vault', vault, '--judge-model', 'flag-judge-model',
+          ['run', '--vault', vault, '--trust-vault-config', '--judge-model', 'flag-judge-model',
            '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
            '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
           { OPENAI_API_KEY: 'sk-file', ANTHROPIC_API_KEY: 'ak-file' },

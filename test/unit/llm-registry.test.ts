@@ -149,7 +149,7 @@ describe('provider settings from vault-loop.config.yaml, the judge sentence and 
       const vault = dirWith(
         ['provider: openai', 'model: file-gen-model', 'base-url: http://127.0.0.1:9/v1', 'temperature: 0.4', 'judge-provider: anthropic', 'judge-model: file-judge-model', 'judge-base-url: http://127.0.0.1:8', 'judge-temperature: 0.25', ''].join('\n'),
       );
-      const cfg = loadConfig({ env: {}, flags: { vault }, cwd: mkdtempSync(join(tmpdir(), 'vl-evid2-empty-')) });
+      const cfg = loadConfig({ env: {}, flags: { vault }, cwd: mkdtempSync(join(tmpdir(), 'vl-evid2-empty-')), trustVaultConfig: true });
       expect(judgeSettings(cfg)).toMatchObject({ provider: 'anthropic', model: 'file-judge-model', baseUrl: 'http://127.0.0.1:8', temperature: 0.25 });
       expect(generatorSettings(cfg)).toMatchObject({ provider: 'openai', model: 'file-gen-model', baseUrl: 'http://127.0.0.1:9/v1', temperature: 0.4 });
     });

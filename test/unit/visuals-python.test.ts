@@ -4,7 +4,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detectSandbox, PYTHON_DISABLED, renderMatplotlib, renderVisual, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
+import { PYTHON_DISABLED, renderMatplotlib, renderVisual, sandboxFor, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
 import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 /** A plotting script without matplotlib (not installed everywhere): plain file I/O to VISUAL_OUT_PATH, through the same sandbox. */
@@ -38,7 +38,7 @@ describe('renderMatplotlib', () => {
       if (!r.ok) return;
       const text = /<text>(.*)<\/text>/.exec(r.svg)![1]!;
       const [names, homeIsCwd, outInCwd] = text.split('|');
-      expect(names!.split(',').filter((n) => n !== 'LC_CTYPE')).toEqual(['HOME', 'LANG', 'MPLBACKEND', 'MPLCONFIGDIR', 'PATH', 'PYTHONDONTWRITEBYTECODE', 'TMPDIR', 'VISUAL_OUT_PATH']);
+      expect(names!.split(',').filter((n) => n !== 'LC_CTYPE')).toEqual(['HOME', 'LANG', 'MPLBACKEND', 'MPLCONFIGDIR', 'OPENBLAS_NUM_THREADS', 'PATH', 'PWD', 'PYTHONDONTWRITEBYTECODE', 'TMPDIR', 'VISUAL_OUT_PATH']);
       expect([homeIsCwd, outInCwd]).toEqual(['True', 'True']);
     } finally {
       delete process.env.VAULT_LOOP_TEST_SECRET;
@@ -74,19 +74,17 @@ describe('renderMatplotlib', () => {
     expect(big).toMatchObject({ ok: false, error: expect.stringMatching(/the limit is 1000/) });
   });
 
-  it('isolates the network with unshare where permitted, else says so', () => {
-    const s = detectSandbox();
-    if (s.prefix.length > 0) expect(s.prefix[0]).toBe('unshare');
-    else expect(s.warning).toMatch(/network isolation unavailable/);
+  it('runs in the bubblewrap sandbox (installed here and in CI by .ci/run)', () => {
+    const s = sandboxFor();
+    expect(s.ok ? s.bwrap : s.reason).toMatch(/bwrap$/);
   });
 
   it('renders the fixture cloud-0109.py with real matplotlib in the sandbox, to an SVG that passes the checker', async () => {
     // CI installs Debian's python3-matplotlib; the python3 first on PATH may be another interpreter.
-    const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import matplotlib'], { stdio: 'ignore' }).status === 0);
-    if (!python) throw new Error('no python3 with matplotlib here: install Debian\'s python3-matplotlib (.ci/run does)');
+    if (spawnSync('/usr/bin/python3', ['-c', 'import matplotlib'], { stdio: 'ignore' }).status !== 0) throw new Error("no matplotlib for /usr/bin/python3 here: install Debian's python3-matplotlib (.ci/run does)");
     const script = readFileSync(join(fixtureVaultDir(), 'visuals/cloud/cloud-0109.py'), 'utf8');
     expect(screenPythonScript(script)).toBeNull();
-    const r = await renderMatplotlib(script, { allowPython: true, python });
+    const r = await renderMatplotlib(script, { allowPython: true });
     expect(r.ok ? '' : r.error).toBe('');
     if (!r.ok) return;
     expect(r.svg).toMatch(/<svg[^>]*viewBox=/);

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { analyzeVault, claimReportDir, renderReportMarkdown, writeReport } from '../../analysis/index.js';
 import type { Strategy } from '../../analysis/index.js';
-import { outsideSymlinks } from '../../corpus/loader.js';
+import { outsideSymlinks, vaultFoldersProblem } from '../../corpus/loader.js';
 import { AREAS, isArea, type Area } from '../../corpus/taxonomy.js';
 import { table, UserError } from '../output.js';
 
@@ -47,6 +47,8 @@ export async function analyze(flags: AnalyzeFlags): Promise<void> {
   const vault = resolve(flags.vault);
   if (!existsSync(vault) || !statSync(vault).isDirectory()) throw new UserError(`--vault: ${flags.vault} is not a folder`);
   if (!existsSync(resolve(vault, 'questions'))) throw new UserError(`--vault: ${flags.vault} has no questions/ folder`);
+  const outside = vaultFoldersProblem(vault);
+  if (outside) throw new UserError(outside);
   const total = parseTotal(flags.total);
   const includeAreas = parseIncludeAreas(flags.includeAreas);
   const offAffinity = parseOffAffinity(flags.offAffinity);

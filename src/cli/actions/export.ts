@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { exportCorpus, loadReleaseSet } from '../../release/index.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { requireVault, reportProblems } from './release-shared.js';
 
 export interface ExportFlags {
@@ -9,9 +10,12 @@ export interface ExportFlags {
 
 export async function exportAction(flags: ExportFlags): Promise<void> {
   const vault = await requireVault(flags.vault);
-  const set = await loadReleaseSet(vault);
+  // Read under the vault's lock: a consistent snapshot, never one a run or promote is halfway through.
+  const { set, r } = await withVaultLock(vault, 'export', async () => {
+    const set = await loadReleaseSet(vault);
+    return { set, r: await exportCorpus(set, resolve(flags.out)) };
+  });
   reportProblems(set.problems);
-  const r = await exportCorpus(set, resolve(flags.out));
   process.stdout.write(
     `wrote ${r.corpusPath} and ${r.summaryPath}: ${r.count} published questions (chains from ${set.chainsSource})\n`,
   );

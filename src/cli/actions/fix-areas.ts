@@ -1,4 +1,5 @@
 import { fixAreas } from '../../corpus/fix-areas.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { requireVault } from '../common.js';
 import { table } from '../output.js';
 
@@ -6,7 +7,7 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 
 export async function fixAreasAction(opts: { vault: string; dryRun?: boolean }): Promise<void> {
   const vault = requireVault(opts.vault);
-  const report = await fixAreas(vault, { dryRun: opts.dryRun });
+  const report = opts.dryRun ? await fixAreas(vault, { dryRun: true }) : await withVaultLock(vault, 'fix-areas', () => fixAreas(vault, { dryRun: false }));
   const result = (r: (typeof report.rows)[number]): string => {
     switch (r.status) {
       case 'fixed':

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { buildManifest, loadReleaseSet, MANIFEST_FILE, readManifest, staleFields, writeManifest } from '../../release/index.js';
 import { UserError } from '../output.js';
 import { requireVault, reportProblems } from './release-shared.js';
@@ -37,7 +38,7 @@ export async function manifest(flags: ManifestFlags): Promise<void> {
     process.stdout.write(`fresh: ${out} (${fresh.questionCount} questions, release ${fresh.releaseHash.slice(0, 12)})\n`);
     return;
   }
-  await writeManifest(out, fresh);
+  await withVaultLock(vault, 'manifest', () => writeManifest(out, fresh));
   process.stdout.write(
     `wrote ${out}: ${fresh.questionCount} questions, ${fresh.chainCount} chains, release ${fresh.releaseHash}\n`,
   );

@@ -1,4 +1,5 @@
 import { isRunId, promoteRun } from '../../release/index.js';
+import { withVaultLock } from '../../scheduler/lock.js';
 import { table, UserError } from '../output.js';
 import { requireVault } from './release-shared.js';
 
@@ -13,7 +14,8 @@ export async function promote(flags: PromoteFlags): Promise<void> {
     throw new UserError(`--run ${flags.run}: expected a run folder name such as 20260425_101500`);
   }
   const vault = await requireVault(flags.vault);
-  const report = await promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun });
+  // A run may be writing the drafts promote reads: promote takes the vault's lock and is refused while a run holds it.
+  const report = await withVaultLock(vault, 'promote', () => promoteRun(vault, { runId: flags.run, dryRun: flags.dryRun }));
   for (const r of report.runs) process.stdout.write(`run ${r.runId} (started ${r.startedAt})${report.dryRun ? ' — dry run, nothing written' : ''}\n`);
   for (const r of report.skippedRuns) process.stdout.write(`skipped run ${r.runId}: ${r.reason}\n`);
   if (report.runs.length === 0) {

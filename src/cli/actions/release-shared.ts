@@ -1,7 +1,7 @@
 /** Helpers shared by the promote, manifest and export commands. */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CorpusProblem } from '../../corpus/loader.js';
+import { vaultFoldersProblem, type CorpusProblem } from '../../corpus/loader.js';
 import { UserError } from '../output.js';
 
 /** The vault folder as an absolute path; a clear error when it is not a folder with questions/. */
@@ -11,6 +11,8 @@ export async function requireVault(dir: string): Promise<string> {
   if (!s?.isDirectory()) throw new UserError(`--vault ${dir}: not a folder; expected a vault folder holding questions/`);
   const q = await stat(resolve(abs, 'questions')).catch(() => null);
   if (!q?.isDirectory()) throw new UserError(`--vault ${dir}: no questions/ folder inside; expected a vault folder`);
+  const outside = vaultFoldersProblem(abs);
+  if (outside) throw new UserError(outside);
   return abs;
 }
 

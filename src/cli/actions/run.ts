@@ -1,11 +1,12 @@
 import type { RunningDashboard } from '../../../dashboard/index.js';
-import { generatorSettings, judgeSettings, type Config } from '../../config/index.js';
+import { generatorSettings, judgeSettings, trustedSettingLines, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { usesBatches } from '../../llm/batch/types.js';
 import { RedisUnavailableError } from '../../redis/index.js';
 import { CorpusHost, RunNotFoundError } from '../../scheduler/host.js';
+import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
@@ -30,6 +31,9 @@ export interface RunLoopOptions {
   out?: (line: string) => void;
   /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
   timings?: WorkerTimings;
+  /** `--resume`: how long to wait for a dead host's lock (default: the stale limit + 5 s). */
+  lockWaitMs?: number;
+  lockStaleMs?: number;
 }
 
 /** Runs (or resumes) one loop to its end; returns the exit code. */
@@ -39,6 +43,8 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
   const target = await connectRedis(o.cfg, { vault: o.vault, mayStart: true });
   const err = (l: string) => process.stderr.write(`${l}\n`);
   err(`vault-loop: Redis at ${target.describe}`);
+  // Settings that send credentials somewhere or run model code: say where each came from.
+  for (const l of trustedSettingLines(o.cfg)) err(`vault-loop: ${l}`);
   const warning = selfPreferenceWarning(generatorSettings(o.cfg), judgeSettings(o.cfg));
   if (warning) err(`vault-loop: warning: ${warning}`);
   if (o.cfg.batchMode) {
@@ -66,7 +72,20 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     stopBoundMs(o.cfg),
   );
   try {
-    host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
+    // A host restarted right after a crash (--resume, as a supervisor does) waits for the dead
+    // host's lock to go stale instead of exiting; a plain run is refused at once while a live host holds it.
+    const staleMs = o.lockStaleMs ?? DEFAULT_STALE_MS;
+    host = await CorpusHost.open({
+      cfg: o.cfg,
+      vault: o.vault,
+      target,
+      log,
+      inProcessWorkers: o.inProcessWorkers,
+      lockWaitMs: o.resume ? (o.lockWaitMs ?? staleMs + 5_000) : 0,
+      lockStaleMs: staleMs,
+      onLockWait: (m) => err(`vault-loop: ${m}`),
+      ...(o.timings ? { timings: o.timings } : {}),
+    });
     if (o.dashboard) {
       // Loaded here: Express and Bull Board are only paid for by runs that serve the dashboard.
       const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
@@ -181,6 +200,17 @@ export async function run(opts: Record<string, unknown>): Promise<void> {
   const inProcessWorkers = opts.workers !== false;
   const cfg = configFromOptions(opts, { vault, workers: typeof opts.workers === 'number' ? opts.workers : undefined });
   const timings = timingsFromOptions(opts);
-  const code = await runLoop({ cfg, vault, inProcessWorkers, resume: opts.resume as string | undefined, progress: opts.progress as 'auto', json: Boolean(opts.json), dashboard: Boolean(opts.dashboard), ...(timings ? { timings } : {}) });
+  const code = await runLoop({
+    cfg,
+    vault,
+    inProcessWorkers,
+    resume: opts.resume as string | undefined,
+    progress: opts.progress as 'auto',
+    json: Boolean(opts.json),
+    dashboard: Boolean(opts.dashboard),
+    ...(timings ? { timings } : {}),
+    ...(typeof opts.lockWait === 'number' ? { lockWaitMs: opts.lockWait } : {}),
+    ...(typeof opts.lockStale === 'number' ? { lockStaleMs: opts.lockStale } : {}),
+  });
   process.exitCode = code;
 }

@@ -11,5 +11,6 @@ export function register(program: Command): void {
     .option('--allow-python-visuals', 'run matplotlib scripts (sandboxed); without it they are skipped')
     .option('--dry-run', 'list what would be rendered; write nothing')
     .option('--timeout-ms <ms>', 'time limit per matplotlib script (default 60000)')
+    .option('--trust-vault-config', "let the vault's own vault-loop.config.yaml set allowPythonVisuals and pythonSandbox")
     .action(async (flags: RenderFlags) => (await import('../actions/render.js')).render(flags));
 }

@@ -48,6 +48,8 @@ export function register(program: Command): void {
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
     .option('--json', 'print the final loop summary as JSON on stdout')
     .option('--dashboard', 'also serve the dashboard (config dashboardHost / dashboardPort, default http://127.0.0.1:3000/) while the run goes')
-    .addOption(lockDurationOption());
+    .addOption(lockDurationOption())
+    .addOption(intOption('--lock-wait <ms>', "how long --resume waits for a dead host's vault lock to go stale (default: the stale limit + 5 s)").hideHelp())
+    .addOption(intOption('--lock-stale <ms>', 'a vault lock whose heartbeat is older than this belongs to a dead host (default 15000)').hideHelp());
   addRunOptions(cmd).action(async (opts: Record<string, unknown>) => (await import('../actions/run.js')).run(opts));
 }
