@@ -27,6 +27,8 @@ export interface RunState {
   maxCalls: number;
   callsUsed: number;
   callsReserved: number;
+  /** Judge calls set aside for the current iteration's drafts (not yet made). */
+  judgePool: number;
   tokensIn: number;
   tokensOut: number;
   costUsd: number;
@@ -59,14 +61,63 @@ export class Keys {
   events = (runId: string): string => `${this.base}:run:${runId}:events`;
 }
 
-// Reserve one call if used + reserved stays within maxCalls. Returns 1 on success, 0 when exhausted.
-const RESERVE = `
-local max = tonumber(redis.call('HGET', KEYS[1], 'maxCalls') or '0')
-local used = tonumber(redis.call('HGET', KEYS[1], 'callsUsed') or '0')
-local res = tonumber(redis.call('HGET', KEYS[1], 'callsReserved') or '0')
-if used + res + 1 > max then return 0 end
+/*
+ * The budget. `maxCalls` bounds used + reserved (in flight) + the judge pool. The judge pool
+ * (`judgePool` on the run, and per iteration on its hash) holds the judge calls an iteration's
+ * drafts will need, set aside by the plan step before any generate call: generation and its
+ * repairs can only take what is outside it, so a tight budget never buys drafts nobody judges.
+ */
+const FREE = `
+local function free(run)
+  local max = tonumber(redis.call('HGET', run, 'maxCalls') or '0')
+  local used = tonumber(redis.call('HGET', run, 'callsUsed') or '0')
+  local res = tonumber(redis.call('HGET', run, 'callsReserved') or '0')
+  local pool = tonumber(redis.call('HGET', run, 'judgePool') or '0')
+  return max - used - res - pool
+end
+`;
+
+// Reserve one call outside the judge pool. Returns 1 on success, 0 when exhausted.
+const RESERVE = `${FREE}
+if free(KEYS[1]) < 1 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
 return 1`;
+
+// Reserve one judge call of iteration KEYS[2]: from its pool first, else like any other call.
+const RESERVE_JUDGE_CALL = `${FREE}
+local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
+if mine > 0 then
+  redis.call('HINCRBY', KEYS[2], 'judgePool', -1)
+  redis.call('HINCRBY', KEYS[1], 'judgePool', -1)
+  redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
+  return 1
+end
+if free(KEYS[1]) < 1 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
+return 1`;
+
+// Add up to ARGV[2] calls to iteration KEYS[2]'s judge pool, once per tag ARGV[1] (a step run
+// twice gets the first answer). Returns how many were granted.
+const RESERVE_JUDGE_POOL = `${FREE}
+local tag = 'judgeTag:' .. ARGV[1]
+local prev = redis.call('HGET', KEYS[2], tag)
+if prev then return tonumber(prev) end
+local n = math.max(0, math.min(tonumber(ARGV[2]), free(KEYS[1])))
+redis.call('HINCRBY', KEYS[2], 'judgePool', n)
+redis.call('HINCRBY', KEYS[1], 'judgePool', n)
+redis.call('HSET', KEYS[2], tag, n)
+return n`;
+
+// Shrink iteration KEYS[2]'s judge pool to at most ARGV[1] calls (never grows it). Returns the
+// number of calls given back to the run.
+const RELEASE_JUDGE_POOL = `
+local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
+local keep = tonumber(ARGV[1])
+if mine <= keep then return 0 end
+local d = mine - keep
+redis.call('HINCRBY', KEYS[2], 'judgePool', -d)
+redis.call('HINCRBY', KEYS[1], 'judgePool', -d)
+return d`;
 
 // Settle a reservation: the call was made (count it) or not (release it).
 const SETTLE = `
@@ -106,6 +157,9 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
+/** Calls neither made, nor in flight, nor set aside for judging. */
+export const freeCalls = (s: Pick<RunState, 'maxCalls' | 'callsUsed' | 'callsReserved' | 'judgePool'>): number => Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved - s.judgePool);
+
 function num(v: string | undefined, d = 0): number {
   const n = v === undefined ? NaN : Number(v);
   return Number.isFinite(n) ? n : d;
@@ -136,6 +190,7 @@ export class RunStore {
         maxCalls: init.maxCalls,
         callsUsed: 0,
         callsReserved: 0,
+        judgePool: 0,
         tokensIn: 0,
         tokensOut: 0,
         costUsd: 0,
@@ -169,6 +224,7 @@ export class RunStore {
       maxCalls: num(h.maxCalls),
       callsUsed: num(h.callsUsed),
       callsReserved: num(h.callsReserved),
+      judgePool: num(h.judgePool),
       tokensIn: num(h.tokensIn),
       tokensOut: num(h.tokensOut),
       costUsd: num(h.costUsd),
@@ -212,13 +268,34 @@ export class RunStore {
     if (s && s.status === 'paused') await this.setStatus(runId, 'running');
   }
 
-  /** Reserve one provider call; throws BudgetExhaustedError when none is left. */
+  /** Reserve one provider call outside the judge pool; throws BudgetExhaustedError when none is left. */
   async reserveCall(runId: string): Promise<void> {
     const ok = await this.redis.eval(RESERVE, 1, this.keys.run(runId));
-    if (ok !== 1) {
-      const s = await this.get(runId);
-      throw new BudgetExhaustedError((s?.callsUsed ?? 0) + (s?.callsReserved ?? 0), s?.maxCalls ?? 0);
-    }
+    if (ok !== 1) await this.#exhausted(runId);
+  }
+
+  /** Reserve one judge call of an iteration: from its judge pool first, else from what is free. */
+  async reserveJudgeCall(runId: string, iter: number): Promise<void> {
+    const ok = await this.redis.eval(RESERVE_JUDGE_CALL, 2, this.keys.run(runId), this.keys.iter(runId, iter));
+    if (ok !== 1) await this.#exhausted(runId);
+  }
+
+  async #exhausted(runId: string): Promise<never> {
+    const s = await this.get(runId);
+    throw new BudgetExhaustedError((s?.callsUsed ?? 0) + (s?.callsReserved ?? 0) + (s?.judgePool ?? 0), s?.maxCalls ?? 0);
+  }
+
+  /**
+   * Sets aside up to `calls` judge calls for an iteration (once per `tag`: a step run twice gets
+   * the first answer). Returns how many were granted (fewer when less is free).
+   */
+  async reserveJudge(runId: string, iter: number, tag: string, calls: number): Promise<number> {
+    return Number(await this.redis.eval(RESERVE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), tag, String(Math.max(0, Math.floor(calls)))));
+  }
+
+  /** Gives back the iteration's judge pool beyond `keep` calls (an iteration that came out smaller). */
+  async releaseJudge(runId: string, iter: number, keep = 0): Promise<number> {
+    return Number(await this.redis.eval(RELEASE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), String(Math.max(0, keep))));
   }
 
   async settleCall(runId: string, iter: number, made: boolean, usage: { inputTokens: number; outputTokens: number }, costUsd: number): Promise<void> {
@@ -236,8 +313,7 @@ export class RunStore {
 
   async remainingCalls(runId: string): Promise<number> {
     const s = await this.get(runId);
-    if (!s) return 0;
-    return Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved);
+    return s ? freeCalls(s) : 0;
   }
 
   async raiseIdCounter(vault: string, track: Track, atLeast: number): Promise<number> {

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
-import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
+import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
 export interface RunConfig {
@@ -103,6 +103,33 @@ export function sizeIteration(planLength: number, remaining: number, genBatchSiz
   return n;
 }
 
+/**
+ * How many cells the plan step sends to generation: their generate calls, one repair call per
+ * generate call as headroom, and their judge calls, within what remains. A draft whose repair
+ * finds no budget is lost, and so are the calls spent on it; when not even one cell fits with the
+ * headroom, the iteration is sized without it (its judge calls are set aside all the same).
+ */
+export function sizeWithRepairHeadroom(planLength: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
+  let n = planLength;
+  while (n > 0 && 2 * Math.ceil(n / genBatchSize) + Math.ceil(n / judgeChunkSize) > remaining) n--;
+  return n > 0 ? n : sizeIteration(planLength, remaining, genBatchSize, judgeChunkSize);
+}
+
+/**
+ * The judge calls to set aside for `n` drafts before any of them is generated: one per chunk, plus
+ * one retry per chunk (an unparsable verdict answer is asked again) when the budget also leaves
+ * one repair call per generate call. Tight budgets favour generation repairs: a draft that fails
+ * its repair is never written, so it needs no judge; a written draft always has its judge call.
+ */
+export function judgeReservation(n: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
+  const gen = Math.ceil(n / genBatchSize);
+  const judge = Math.ceil(n / judgeChunkSize);
+  return judge + Math.max(0, Math.min(judge, remaining - 2 * gen - judge));
+}
+
+/** Judge chunks of `drafts` drafts. */
+export const judgeCalls = (drafts: number, judgeChunkSize: number): number => Math.ceil(drafts / judgeChunkSize);
+
 export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
   const run = await deps.store.get(runId);
   const ending = run !== null && !TERMINAL_STATUSES.includes(run.status);
@@ -142,7 +169,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   // gap threshold, DROP rate, convergence.
   if (run.stopRequested) return await stop(STOP.user, 'stopped');
   if (iter >= cfg.maxIters) return await stop(STOP.maxIters);
-  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  const remaining = freeCalls(run);
   if (!cfg.dryRun && remaining < 2) return await stop(STOP.budget);
 
   const visual = cfg.visualEachIter && iter % 2 === 0;
@@ -171,9 +198,12 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   }
 
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
-  const sized = cfg.dryRun ? plan.length : sizeIteration(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
+  const sized = cfg.dryRun ? plan.length : sizeWithRepairHeadroom(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   const n = Number(await store.iterSetOnce(runId, iter, 'planSize', String(sized)));
   if (n === 0) return await stop(STOP.budget);
+  // The judge calls of these drafts are set aside before any generate call (once per iteration):
+  // generation and its repairs spend only the rest.
+  if (!cfg.dryRun) await store.reserveJudge(runId, iter, 'plan', judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
   const cells = plan.slice(0, n);
   await writeJson(join(iterDir(deps.vault, runId, iter), 'plan.json'), cells);
   await store.iterSetOnce(runId, iter, 'startedAt', deps.now().toISOString());
@@ -267,6 +297,9 @@ export async function dispatchStep(
 
   const chunks: JudgeChunkPlan[] = [];
   for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  // Fewer drafts than planned need fewer judge calls: the surplus goes back to the run (the retry
+  // headroom stays, at most one call per chunk).
+  await store.releaseJudge(runId, iter, 2 * chunks.length);
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals);
   return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length } };
@@ -279,13 +312,16 @@ export async function dispatchStep(
  */
 export async function checkpointStep(runId: string, iter: number, round: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
   const { store } = deps;
+  // This round's judging is over: what its pool still holds goes back to the run.
+  await store.releaseJudge(runId, iter, 0);
   const run = await store.get(runId);
   if (cfg.revise && round < (cfg.maxRevisions ?? 1) && run && !run.stopRequested && !TERMINAL_STATUSES.includes(run.status)) {
     const items = await revisionCandidates(runId, iter, round, deps);
     if (items.length > 0) {
-      const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+      const remaining = freeCalls(run);
       const n = sizeIteration(items.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
       if (n > 0) {
+        await store.reserveJudge(runId, iter, `r${round + 1}`, judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
         await store.set(runId, { phase: 'revise' });
         await deps.flows.addRevise(runId, iter, round + 1, items.slice(0, n).map((it) => ({ ...it, round: round + 1 })));
         return { decision: 'revise', detail: { drafts: n, round: round + 1 } };
@@ -389,6 +425,7 @@ export async function redispatchStep(
   await store.iterSet(runId, iter, { revisionsSkipped: JSON.stringify(merged), [`revised_r${round}`]: written.length });
   const chunks: JudgeChunkPlan[] = [];
   for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  await store.releaseJudge(runId, iter, 2 * chunks.length);
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
   return { decision: 'judge revisions', detail: { revised: written.length, skipped: skipped.length, round } };
@@ -433,13 +470,14 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
   const candidates = await revisionCandidates(runId, 0, 0, deps);
   mkdirSync(iterDir(deps.vault, runId, 0), { recursive: true });
   await writeJson(join(iterDir(deps.vault, runId, 0), 'plan.json'), candidates.map((c) => ({ id: c.draft.id, path: c.draft.path, issues: c.issues, fix_suggestion: c.fix_suggestion })));
-  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  const remaining = freeCalls(run);
   const n = sizeIteration(candidates.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   if (candidates.length === 0) {
     await finishRun(deps, runId, `nothing to revise: run ${source} left no unchanged NEEDS_FIX drafts`);
     return { decision: 'stop' };
   }
   if (n === 0) return await (async () => (await finishRun(deps, runId, STOP.budget), { decision: 'stop', detail: { reason: STOP.budget } }))();
+  await store.reserveJudge(runId, 0, 'r1', judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
   await store.set(runId, { phase: 'revise' });
   await deps.flows.addRevise(runId, 0, 1, candidates.slice(0, n).map((c) => ({ ...c, round: 1 })));
   return { decision: 'revise', detail: { drafts: n, candidates: candidates.length } };
