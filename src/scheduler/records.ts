@@ -52,6 +52,8 @@ export function listRunsOnDisk(vault: string): { runId: string; startedAt: strin
 
 export interface IterRecord {
   iter: number;
+  /** `catch-up`: the iteration only judged drafts earlier runs left unjudged (no generation). */
+  kind: 'generate' | 'catch-up';
   top_cell: [string, string, string] | null;
   top_priority: number | null;
   generated: number;
@@ -122,6 +124,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   const finishedAt = ih.finishedAt ?? null;
   const record: IterRecord = {
     iter,
+    kind: ih.kind === 'catch-up' ? 'catch-up' : 'generate',
     top_cell: topCell,
     top_priority: ih.topPriority !== undefined ? Number(ih.topPriority) : null,
     generated,

@@ -403,6 +403,8 @@ export interface DraftRecord {
   visualFiles: string[];
   /** What was normalized or ignored in the model's answer for this draft. */
   notes?: string[];
+  /** The run that wrote it, when this run only judged it (a catch-up of unjudged drafts). */
+  adoptedFrom?: string;
 }
 
 export interface AppliedVerdict {

@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
+import type { LeftoverDraft } from './leftovers.js';
 import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
@@ -39,6 +40,8 @@ export interface RunConfig {
   maxRevisions?: number;
   /** A revision run (`vault-loop revise`): revise the NEEDS_FIX drafts this earlier run left. */
   reviseFrom?: string;
+  /** A judging run (`vault-loop judge`): judge what earlier runs left unjudged, generate nothing. */
+  judgeOnly?: boolean;
 }
 
 export interface GenCellPayload {
@@ -82,6 +85,10 @@ export interface StepDeps {
   loadNearDup(): Promise<void>;
   /** Starts loading it in the background (the plan step, while generation runs). */
   prefetchNearDup?(): void;
+  /** Drafts earlier runs of this vault left unjudged (src/scheduler/leftovers.ts). */
+  leftoverDrafts?(exceptRunId: string): Promise<LeftoverDraft[]>;
+  /** A draft's document as it is on disk, or null when it no longer parses. */
+  readDraft?(relPath: string): Promise<Record<string, unknown> | null>;
   now(): Date;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
@@ -94,7 +101,12 @@ export const STOP = {
   gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
   dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
   converged: 'same top-priority cell two iterations in a row — converged',
+  leftoversJudged: 'unjudged drafts of earlier runs judged',
+  noLeftovers: 'no unjudged drafts to judge',
 } as const;
+
+/** Iteration kind of a catch-up iteration (iter_NN of a run that first judged earlier runs' drafts). */
+export const CATCH_UP = 'catch-up';
 
 /** How many cells fit: their generation calls and their judge calls within what remains. */
 export function sizeIteration(planLength: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
@@ -168,8 +180,16 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   // Stop conditions, in the order of the design: user stop, max iterations, budget, empty plan,
   // gap threshold, DROP rate, convergence.
   if (run.stopRequested) return await stop(STOP.user, 'stopped');
-  if (iter >= cfg.maxIters) return await stop(STOP.maxIters);
   const remaining = freeCalls(run);
+  // Drafts earlier runs left unjudged are judged first, in a catch-up iteration 0 that does not
+  // count against maxIters.
+  if (iter === 0 && !cfg.dryRun) {
+    const caught = await catchUpStep(runId, cfg, deps, remaining);
+    if (caught) return caught;
+  }
+  const catchUp = iter > 0 && (await store.iterGet(runId, 0)).kind === CATCH_UP ? 1 : 0;
+  if (cfg.judgeOnly) return await stop(catchUp ? STOP.leftoversJudged : STOP.noLeftovers);
+  if (iter - catchUp >= cfg.maxIters) return await stop(STOP.maxIters);
   if (!cfg.dryRun && remaining < 2) return await stop(STOP.budget);
 
   const visual = cfg.visualEachIter && iter % 2 === 0;
@@ -191,7 +211,8 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   const topCell: [string, string, string] = [top.track, top.zone, top.level];
   await store.iterSet(runId, iter, { topCell: JSON.stringify(topCell), topPriority: top.priority, visual: visual ? '1' : '0' });
   if (top.priority < cfg.gapThreshold) return await stop(STOP.gap(top.priority, cfg.gapThreshold));
-  if (iter > 0) {
+  // A catch-up iteration judged other runs' drafts: its DROP rate and top cell say nothing of this plan.
+  if (iter - catchUp > 0) {
     const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
     if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
     if (prev && prev.top_cell && prev.top_cell.join('|') === topCell.join('|') && prev.top_priority === top.priority) return await stop(STOP.converged);
@@ -238,6 +259,68 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   async function stop(reason: string, status: 'completed' | 'stopped' = 'completed') {
     await finishRun(deps, runId, reason, status);
     return { decision: 'stop', detail: { reason } };
+  }
+}
+
+/**
+ * The catch-up iteration: adopts the drafts earlier runs of this vault left unjudged (as many
+ * judge chunks as the budget allows, their calls set aside first) and adds their judge flow; its
+ * checkpoint writes the records and adds the first generating plan. Null when there is nothing
+ * to catch up. Safe to run twice: the adopted drafts are recorded once and re-read from Redis.
+ */
+async function catchUpStep(runId: string, cfg: RunConfig, deps: StepDeps, remaining: number): Promise<{ decision: string; detail?: Record<string, unknown> } | null> {
+  const { store } = deps;
+  if (!deps.leftoverDrafts || !deps.readDraft) return null;
+  const ih = await store.iterGet(runId, 0);
+  if (ih.catchUp === 'none' || (ih.plan && ih.kind !== CATCH_UP)) return null;
+  if (ih.kind !== CATCH_UP) {
+    const left = await deps.leftoverDrafts(runId);
+    const fit = Math.min(judgeCalls(left.length, cfg.judgeChunkSize), remaining);
+    if (left.length > 0 && fit === 0) deps.log('no budget left to judge earlier drafts', { runId, leftovers: left.length });
+    if (fit === 0) {
+      await store.iterSet(runId, 0, { catchUp: 'none' });
+      return null;
+    }
+    const records: DraftRecord[] = [];
+    for (const d of left) {
+      if (records.length >= fit * cfg.judgeChunkSize) break;
+      const doc = await deps.readDraft(d.path);
+      if (!doc) continue;
+      records.push({ id: d.id, iter: 0, cellIndex: -1, chunk: Math.floor(records.length / cfg.judgeChunkSize), path: d.path, fileHash: d.fileHash, track: d.track, visualFiles: d.visualFiles, adoptedFrom: d.runId });
+    }
+    await store.putDrafts(runId, records);
+    await store.iterSet(runId, 0, { kind: CATCH_UP, planSize: 0, generated: records.length, cellsFailed: '[]' });
+    await store.iterSetOnce(runId, 0, 'startedAt', deps.now().toISOString());
+    await store.reserveJudge(runId, 0, CATCH_UP, judgeCalls(records.length, cfg.judgeChunkSize));
+  }
+  const adopted = [...(await store.drafts(runId)).values()].filter((d) => d.iter === 0).sort((a, b) => a.chunk - b.chunk || a.id.localeCompare(b.id));
+  const written: JudgeDraft[] = [];
+  if (adopted.length > 0) await deps.loadNearDup();
+  for (const d of adopted) {
+    const doc = await deps.readDraft(d.path);
+    if (!doc) continue;
+    const visual = await readVisualSource(deps, d.visualFiles);
+    written.push({ id: d.id, doc, ...(visual ? { visual } : {}), path: d.path, fileHash: d.fileHash, vaultNearest: deps.vaultNearest(doc) });
+  }
+  const chunks: JudgeChunkPlan[] = [];
+  for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  const dir = iterDir(deps.vault, runId, 0);
+  mkdirSync(dir, { recursive: true });
+  await atomicWrite(join(dir, 'judge_inputs.txt'), written.map((d) => d.path).join('\n') + '\n');
+  await store.set(runId, { phase: 'judge' });
+  await deps.flows.addJudge(runId, 0, chunks, cfg.allowPythonVisuals);
+  const from = [...new Set(adopted.map((d) => d.adoptedFrom ?? ''))].sort();
+  deps.log('judging drafts earlier runs left unjudged', { runId, drafts: written.length, from });
+  return { decision: 'judge leftovers', detail: { drafts: written.length, chunks: chunks.length, from } };
+}
+
+async function readVisualSource(deps: Pick<StepDeps, 'vaultPath'>, files: string[]): Promise<JudgeDraft['visual'] | undefined> {
+  const src = files.find((f) => f.endsWith('.dot') || f.endsWith('.py'));
+  if (!src) return undefined;
+  try {
+    return { kind: src.endsWith('.dot') ? 'dot' : 'matplotlib', source: await readFile(deps.vaultPath(src), 'utf8') };
+  } catch {
+    return undefined;
   }
 }
 

@@ -14,7 +14,8 @@ import { register as promote } from './promote.js';
 import { register as manifest } from './manifest.js';
 import { register as exportCmd } from './export.js';
 import { register as revise } from './revise.js';
+import { register as judge } from './judge.js';
 import { register as demo } from './demo.js';
 
 /** Every CLI command, in help order. */
-export const commands: ((program: Command) => void)[] = [validate, fixAreas, synth, analyze, run, worker, status, control, retry, render, dashboard, promote, manifest, exportCmd, revise, demo];
+export const commands: ((program: Command) => void)[] = [validate, fixAreas, synth, analyze, run, worker, status, control, retry, render, dashboard, promote, manifest, exportCmd, revise, judge, demo];

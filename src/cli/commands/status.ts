@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import type { ConnectionOptions } from 'bullmq';
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createQueues } from '../../queues/index.js';
 import { createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
 import { runDir } from '../../scheduler/records.js';
+import { judgeChunkPending } from '../../scheduler/flows.js';
+import { findLeftoverDrafts, type LeftoverDraft } from '../../scheduler/leftovers.js';
 import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
 import { table, UserError } from '../output.js';
 import { summaryText } from '../summary.js';
@@ -21,19 +24,36 @@ export function register(program: Command): void {
       .command('status [run]')
       .description('show runs (status, iteration, calls used / budget, tokens, cost, stop reason), or one run in detail')
       .option('--json', 'print JSON')
-      .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
+      .option('--vault <dir>', "find the embedded Redis a `run` on this vault started, and list the vault's unjudged drafts"),
   ).action(async (runId: string | undefined, opts: Record<string, unknown>) => {
     const cfg = configFromOptions(opts);
     const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
     const redis = createRedis(target, 'client');
     const store = new RunStore(redis, cfg.prefix);
+    const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
     try {
+      // Drafts that earlier runs left unjudged: of the --vault given, or of the run asked about.
+      const leftoversOf = async (vault: string) =>
+        await findLeftoverDrafts(store, vault, {
+          judgePending: async (r, i, c) => await judgeChunkPending(queues, r, i, c),
+        });
+      const leftoverText = (vault: string, left: LeftoverDraft[]) =>
+        left.length === 0
+          ? `unjudged drafts in ${vault}: none`
+          : `unjudged drafts in ${vault}: ${left.length} (the next \`vault-loop run\` judges them first, or \`vault-loop judge --vault ${vault}\`)\n${table(
+              ['draft', 'run', 'iter', 'path', 'why'],
+              left.map((d) => [d.id, d.runId, d.iter, d.path, d.reason]),
+            )}`;
       if (!runId) {
         const runs = (await Promise.all((await store.list(50)).map((id) => store.get(id)))).filter((r): r is RunState => r !== null);
+        const vault = typeof opts.vault === 'string' ? resolve(opts.vault) : null;
+        const left = vault ? await leftoversOf(vault) : null;
         if (opts.json) {
-          process.stdout.write(`${JSON.stringify(runs.map(({ config: _c, ...r }) => r), null, 2)}\n`);
+          const list = runs.map(({ config: _c, ...r }) => r);
+          process.stdout.write(`${JSON.stringify(left ? { runs: list, unjudgedDrafts: left } : list, null, 2)}\n`);
           return;
         }
+        if (vault && left) process.stdout.write(`${leftoverText(vault, left)}\n\n`);
         if (runs.length === 0) {
           process.stdout.write(`no runs under prefix ${cfg.prefix} at ${target.describe}\n`);
           return;
@@ -48,12 +68,11 @@ export function register(program: Command): void {
       }
       const run = await store.get(runId);
       if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
-      const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
       const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
-      await queues.close();
+      const left = run.vault ? await leftoversOf(run.vault) : [];
       if (opts.json) {
         const { config: _c, ...rest } = run;
-        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, unjudgedDrafts: left }, null, 2)}\n`);
         return;
       }
       process.stdout.write(
@@ -67,7 +86,9 @@ export function register(program: Command): void {
         ].join('\n'),
       );
       if (run.vault && existsSync(runDir(run.vault, runId))) process.stdout.write(`${summaryText(run.vault, runId)}\n`);
+      if (run.vault) process.stdout.write(`${leftoverText(run.vault, left)}\n`);
     } finally {
+      await queues.close();
       redis.disconnect();
     }
   });
