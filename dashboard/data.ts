@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
 import type { Queues } from '../src/queues/index.js';
-import { readJson, runDir } from '../src/scheduler/records.js';
+import { passCost, readJson, runDir, runPrejudgeCallsSaved, type PassCost } from '../src/scheduler/records.js';
 import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';
 
@@ -48,6 +48,9 @@ export interface RunDetail {
   verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
   unjudged: number;
   failedJudgeChunks: FailedChunk[];
+  /** Calls and cost per PASS draft (what an accepted question cost), and the pre-judge's savings. */
+  perPass: PassCost;
+  prejudgeCallsSaved: number;
 }
 
 export interface CoverageGrid {
@@ -128,6 +131,8 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
     verdicts: { PASS: count('PASS'), NEEDS_FIX: count('NEEDS_FIX'), DROP: count('DROP') },
     unjudged: unjudgedMap.size,
     failedJudgeChunks: failed,
+    perPass: passCost(count('PASS'), run.callsUsed, run.costUsd),
+    prejudgeCallsSaved: run.vault ? runPrejudgeCallsSaved(run.vault, runId) : 0,
   };
 }
 

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { createQueues } from '../../queues/index.js';
 import { createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
-import { runDir } from '../../scheduler/records.js';
+import { passCost, runDir, type PassCost } from '../../scheduler/records.js';
 import { judgeChunkPending } from '../../scheduler/flows.js';
 import { findLeftoverDrafts, type LeftoverDraft } from '../../scheduler/leftovers.js';
 import { configFromOptions, connectRedis, withConnectionOptions } from '../common.js';
@@ -17,6 +17,12 @@ const duration = (s: RunState): string => {
   const ms = end - Date.parse(s.startedAt);
   return Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)}s` : '-';
 };
+
+/** The run's calls and cost per PASS draft, from its applied verdicts in Redis. */
+async function runPassCost(store: RunStore, run: RunState): Promise<PassCost & { passes: number }> {
+  const passes = [...(await store.verdicts(run.runId)).values()].filter((v) => v.verdict === 'PASS').length;
+  return { passes, ...passCost(passes, run.callsUsed, run.costUsd) };
+}
 
 export function register(program: Command): void {
   withConnectionOptions(
@@ -54,14 +60,18 @@ export function register(program: Command): void {
           return;
         }
         if (vault && left) process.stdout.write(`${leftoverText(vault, left)}\n\n`);
+        const perPass = new Map(await Promise.all(runs.map(async (r) => [r.runId, await runPassCost(store, r)] as const)));
         if (runs.length === 0) {
           process.stdout.write(`no runs under prefix ${cfg.prefix} at ${target.describe}\n`);
           return;
         }
         process.stdout.write(
           `${table(
-            ['run', 'status', 'iter', 'calls', 'tokens in/out', 'cost', 'stop reason', 'started', 'duration'],
-            runs.map((r) => [r.runId, r.status, r.iter, `${r.callsUsed}/${r.maxCalls}`, `${r.tokensIn}/${r.tokensOut}`, `$${r.costUsd.toFixed(4)}`, r.stopReason ?? '-', r.startedAt.slice(0, 19), duration(r)]),
+            ['run', 'status', 'iter', 'calls', 'tokens in/out', 'cost', 'calls/PASS', '$/PASS', 'stop reason', 'started', 'duration'],
+            runs.map((r) => {
+              const pc = perPass.get(r.runId)!;
+              return [r.runId, r.status, r.iter, `${r.callsUsed}/${r.maxCalls}`, `${r.tokensIn}/${r.tokensOut}`, `$${r.costUsd.toFixed(4)}`, pc.calls_per_pass ?? '-', pc.cost_per_pass_usd === null ? '-' : `$${pc.cost_per_pass_usd.toFixed(4)}`, r.stopReason ?? '-', r.startedAt.slice(0, 19), duration(r)];
+            }),
           )}\n`,
         );
         return;
@@ -72,14 +82,14 @@ export function register(program: Command): void {
       const left = run.vault ? await leftoversOf(run.vault) : [];
       if (opts.json) {
         const { config: _c, ...rest } = run;
-        process.stdout.write(`${JSON.stringify({ ...rest, failedJudgeChunks: failedJudge, unjudgedDrafts: left }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, ...(await runPassCost(store, run)), failedJudgeChunks: failedJudge, unjudgedDrafts: left }, null, 2)}\n`);
         return;
       }
       process.stdout.write(
         [
           `run ${runId}: ${run.status} (${run.phase}), iteration ${run.iter}`,
           `generator ${run.generator.provider}/${run.generator.model}, judge ${run.judge.provider}/${run.judge.model}`,
-          `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
+          `calls ${run.callsUsed}/${run.maxCalls} (${run.callsReserved} in flight, ${run.judgePool} set aside for judging), tokens in ${run.tokensIn} out ${run.tokensOut}, cost $${run.costUsd.toFixed(4)}`,
           `stop reason: ${run.stopReason ?? '-'}; started ${run.startedAt}; duration ${duration(run)}`,
           `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --queue judge --run ${runId})` : 'none'}`,
           '',
