@@ -362,6 +362,18 @@ export class RunStore {
     return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as AppliedVerdict]));
   }
 
+  /** The verdicts of these drafts only (one HMGET), for a step that needs no other. */
+  async verdictsOf(runId: string, ids: string[]): Promise<Map<string, AppliedVerdict>> {
+    if (ids.length === 0) return new Map();
+    const vals = await this.redis.hmget(this.keys.verdicts(runId), ...ids);
+    const out = new Map<string, AppliedVerdict>();
+    ids.forEach((id, i) => {
+      const v = vals[i];
+      if (v) out.set(id, JSON.parse(v) as AppliedVerdict);
+    });
+    return out;
+  }
+
   async putUnjudged(runId: string, id: string, rec: UnjudgedRecord): Promise<void> {
     await this.redis.hset(this.keys.unjudged(runId), id, JSON.stringify(rec));
   }

@@ -221,10 +221,12 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
   const sized = cfg.dryRun ? plan.length : sizeWithRepairHeadroom(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   const n = Number(await store.iterSetOnce(runId, iter, 'planSize', String(sized)));
+  // What was free when the iteration was sized (a second run of this step sees its judge pool taken).
+  const freeAtPlan = Number(await store.iterSetOnce(runId, iter, 'freeAtPlan', String(remaining)));
   if (n === 0) return await stop(STOP.budget);
   // The judge calls of these drafts are set aside before any generate call (once per iteration):
   // generation and its repairs spend only the rest.
-  if (!cfg.dryRun) await store.reserveJudge(runId, iter, 'plan', judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
+  if (!cfg.dryRun) await store.reserveJudge(runId, iter, 'plan', judgeReservation(n, freeAtPlan, cfg.genBatchSize, cfg.judgeChunkSize));
   const cells = plan.slice(0, n);
   await writeJson(join(iterDir(deps.vault, runId, iter), 'plan.json'), cells);
   await store.iterSetOnce(runId, iter, 'startedAt', deps.now().toISOString());
@@ -254,7 +256,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
     iter,
     cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}`, draftId: draftIds[cellIndex]! })),
   );
-  return { decision: 'generate', detail: { cells: n, remaining, topPriority: top.priority } };
+  return { decision: 'generate', detail: { cells: n, remaining: freeAtPlan, topPriority: top.priority } };
 
   async function stop(reason: string, status: 'completed' | 'stopped' = 'completed') {
     await finishRun(deps, runId, reason, status);
