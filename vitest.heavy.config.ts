@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/heavy/**/*.test.ts'],
+    globalSetup: ['test/helpers/build-cli.ts'],
     testTimeout: 240_000,
     hookTimeout: 60_000,
     maxWorkers: 1,

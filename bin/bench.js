@@ -25,6 +25,10 @@ const SMOKE = {
     args: ['--latency', '50', '--gen-calls', '2', '--questions', '300'],
     ratios: [`ours vs ideal critical path: median ${N}x`, `original sequential schedule vs ours: median ${N}x faster`],
   },
+  startup: {
+    args: ['--runs', '2', '--questions', '300'],
+    ratios: [`--help / node -e 0: ${N}x`, `status / node -e 0: ${N}x`, `warm/cold analyze, fresh process: ${N}%`],
+  },
   scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
 };
 const [name, ...rest] = process.argv.slice(2);

@@ -1,14 +1,13 @@
 #!/usr/bin/env node
-// Runs the CLI from the TypeScript sources through tsx, so `npm ci` is the only set-up step.
-// VAULT_LOOP_DIST=1 runs the compiled copy from `npm run build` instead (dist/).
+// Runs the compiled CLI (dist/cli/, built by `npm run build`, which `npm ci` and `npm install` run
+// as the `prepare` script): plain JavaScript, so a start costs little more than Node's own.
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-if (process.env.VAULT_LOOP_DIST === '1') {
-  await import(pathToFileURL(join(root, 'dist', 'src', 'cli', 'main.js')).href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+const main = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli', 'main.js');
+if (!existsSync(main)) {
+  process.stderr.write(`vault-loop: ${main} is missing: run \`npm run build\` in ${join(dirname(main), '..', '..')} (npm ci runs it)\n`);
+  process.exit(1);
 }
+await import(pathToFileURL(main).href);

@@ -52,3 +52,8 @@ export class CorpusFileError extends Error {
 export class UnsafePathError extends Error {
   override readonly name = 'UnsafePathError';
 }
+
+/** A bad configuration value or file: the message names the key, what was expected and its source. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

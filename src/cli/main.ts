@@ -7,7 +7,7 @@ import { reportFatal } from './output.js';
 import { buildProgram } from './program.js';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

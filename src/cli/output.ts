@@ -1,5 +1,6 @@
 /** CLI output helpers: the only place (with the commands) that writes to stdout/stderr directly. */
-import { ConfigError } from '../config/index.js';
+// errors.ts, not config/index.ts: this module is loaded for every command, `--help` included.
+import { ConfigError } from '../errors.js';
 
 /** Errors whose message is already a complete, user-facing sentence (no stack trace printed). */
 export class UserError extends Error {

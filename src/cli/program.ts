@@ -1,8 +1,13 @@
 /** The commander program: every command of src/cli/commands, with help on each. */
 import { Command } from 'commander';
-import { commands } from './commands/index.js';
+import { COMMAND_TABLE } from './commands/index.js';
 
-export function buildProgram(): Command {
+/**
+ * The program for `argv` (the arguments after `vault-loop`). When the first one is a command word,
+ * only that command is defined (its help and its parsing are the same; the start is shorter);
+ * otherwise (top-level help, a mistyped command) every command, so help and suggestions list all.
+ */
+export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command();
   program
     .name('vault-loop')
@@ -10,6 +15,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const register of commands) register(program);
+  const only = COMMAND_TABLE.find((c) => argv[0] !== undefined && c.words.includes(argv[0]));
+  for (const c of only ? [only] : COMMAND_TABLE) c.register(program);
   return program;
 }

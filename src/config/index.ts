@@ -5,8 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../errors.js';
+import { parseYaml } from '../util/yaml.js';
+import { PROVIDER_NAMES, STRUCTURED_OUTPUTS, type ProviderName, type StructuredOutput } from './names.js';
 
 const bool = z.union([z.boolean(), z.stringbool()]);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -14,11 +16,8 @@ const num = (min: number, max = Number.MAX_VALUE) => z.coerce.number().min(min).
 /** A basic-auth login: `user:password`, a user name without ':' and a password of at least 8 characters. */
 const basicAuth = z.string().regex(/^[^:\s][^:]*:.{8,}$/, 'user:password (a user name without ":", a password of at least 8 characters)');
 
-export const PROVIDER_NAMES = ['offline', 'openai', 'gemini', 'anthropic', 'gemini-cli'] as const;
-export type ProviderName = (typeof PROVIDER_NAMES)[number];
-/** What an OpenAI-compatible server supports for structured output (see src/llm/openai.ts). */
-export const STRUCTURED_OUTPUTS = ['json_schema', 'json_object', 'none'] as const;
-export type StructuredOutput = (typeof STRUCTURED_OUTPUTS)[number];
+export { PROVIDER_NAMES, STRUCTURED_OUTPUTS, type ProviderName, type StructuredOutput } from './names.js';
+export { ConfigError } from '../errors.js';
 
 /** Every key, its type and its default. `describe()` texts feed the README's configuration table. */
 export const ConfigSchema = z
@@ -136,10 +135,6 @@ export function envNameFor(key: keyof Config): string {
 
 export const CONFIG_FILE_NAME = 'vault-loop.config.yaml';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 export interface LoadConfigOptions {
   /** Explicit config file; else `vault-loop.config.yaml` in the vault folder, else in cwd. */
   file?: string;
@@ -196,7 +191,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     sources.set(k, `flag --${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   }
 
-  const parsed = ConfigSchema.safeParse(merged);
+  // jitless: a config is parsed once per process, and compiling zod's fast path for one parse costs
+  // more than it saves (measured by bench/startup.bench.ts: a visible share of `vault-loop status`).
+  const parsed = ConfigSchema.safeParse(merged, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       if (issue.code === 'unrecognized_keys') {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../util/yaml.js';
 
 export const TRACKS = ['cloud', 'edge', 'mobile', 'tinyml', 'global'] as const;
 export type Track = (typeof TRACKS)[number];

@@ -7,7 +7,6 @@ export const ApplyDraftSchema = z.object({ id: z.string(), path: z.string(), fil
 
 export const applyQueue = defineQueue({
   name: 'apply',
-  role: 'corpus-host',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

@@ -7,7 +7,6 @@ export type ControlStep = (typeof CONTROL_STEPS)[number];
 
 export const controlQueue = defineQueue({
   name: 'control',
-  role: 'corpus-host',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

@@ -5,6 +5,7 @@
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import type { z } from 'zod';
 import { bullPrefix } from '../redis/index.js';
+import { QUEUE_ROLES, type QueueName, type QueueRole } from './names.js';
 
 export interface QueueContext {
   connection: ConnectionOptions;
@@ -12,19 +13,20 @@ export interface QueueContext {
   prefix: string;
 }
 
-export interface QueueDef<P extends z.ZodType, R extends z.ZodType> {
-  name: string;
-  /** Which process role consumes it. */
-  role: 'corpus-host' | 'stateless';
+export interface QueueDef<P extends z.ZodType, R extends z.ZodType, N extends QueueName = QueueName> {
+  name: N;
+  /** Which process role consumes it (from QUEUE_ROLES). */
+  role: QueueRole;
   payload: P;
   result: R;
   defaults: DefaultJobOptions;
   create(ctx: QueueContext): Queue<z.input<P>, z.infer<R>>;
 }
 
-export function defineQueue<P extends z.ZodType, R extends z.ZodType>(def: Omit<QueueDef<P, R>, 'create'>): QueueDef<P, R> {
+export function defineQueue<P extends z.ZodType, R extends z.ZodType, N extends QueueName>(def: Omit<QueueDef<P, R, N>, 'create' | 'role'>): QueueDef<P, R, N> {
   return {
     ...def,
+    role: QUEUE_ROLES[def.name],
     create: (ctx) => {
       const queue = new Queue<z.input<P>, z.infer<R>>(def.name, {
         connection: ctx.connection,

@@ -5,7 +5,6 @@ import { DraftSchema, PlanCellSchema, UsageSchema } from './schemas.js';
 
 export const generateQueue = defineQueue({
   name: 'generate',
-  role: 'stateless',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

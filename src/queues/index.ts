@@ -5,6 +5,7 @@ import { controlQueue } from './control.js';
 import type { QueueContext } from './define.js';
 import { generateQueue } from './generate.js';
 import { judgeQueue } from './judge.js';
+import { QUEUE_NAMES } from './names.js';
 import { renderQueue } from './render.js';
 import { reviseQueue } from './revise.js';
 
@@ -13,14 +14,15 @@ export * from './control.js';
 export * from './define.js';
 export * from './generate.js';
 export * from './judge.js';
+export * from './names.js';
 export * from './render.js';
+export * from './retry.js';
 export * from './revise.js';
 export * from './schemas.js';
 
 export const QUEUE_CATALOG = [controlQueue, generateQueue, renderQueue, judgeQueue, applyQueue, reviseQueue] as const;
-export type QueueName = (typeof QUEUE_CATALOG)[number]['name'];
-export const QUEUE_NAMES = QUEUE_CATALOG.map((q) => q.name) as QueueName[];
-export const STATELESS_QUEUES = QUEUE_CATALOG.filter((q) => q.role === 'stateless').map((q) => q.name);
+// names.ts keeps the names light for the CLI's help; the catalog must list exactly those, in order.
+if (QUEUE_CATALOG.map((q) => q.name).join() !== QUEUE_NAMES.join()) throw new Error(`queue catalog ${QUEUE_CATALOG.map((q) => q.name).join()} differs from QUEUE_NAMES ${QUEUE_NAMES.join()}`);
 
 export interface Queues {
   control: ReturnType<typeof controlQueue.create>;

@@ -13,7 +13,6 @@ export type JudgeDraft = z.infer<typeof JudgeDraftSchema>;
 
 export const judgeQueue = defineQueue({
   name: 'judge',
-  role: 'stateless',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

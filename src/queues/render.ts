@@ -5,7 +5,6 @@ import { VisualSourceSchema } from './schemas.js';
 
 export const renderQueue = defineQueue({
   name: 'render',
-  role: 'stateless',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

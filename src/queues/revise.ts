@@ -11,7 +11,6 @@ export const ReviseTargetSchema = DraftSchema.extend({
 
 export const reviseQueue = defineQueue({
   name: 'revise',
-  role: 'stateless',
   payload: z.object({
     runId: z.string().min(1),
     iter: z.number().int().nonnegative(),

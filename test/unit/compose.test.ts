@@ -42,7 +42,7 @@ const argv = (s: Service): string[] => {
 const envOf = (s: Service): Record<string, string> =>
   Array.isArray(s.environment) ? Object.fromEntries(s.environment.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)])) : (s.environment ?? {});
 
-/** `--help` of one CLI command (from the sources, as the image runs it). */
+/** `--help` of one CLI command (the built CLI, as the image runs it). */
 const helpCache = new Map<string, string>();
 function helpOf(command: string): string {
   let text = helpCache.get(command);
@@ -102,7 +102,7 @@ describe('docker-compose.yml', () => {
 
   describe('every command is a real CLI command with real flags', () => {
     beforeAll(() => {
-      // One --help per command word, computed once (each starts the CLI through tsx).
+      // One --help per command word, computed once (each starts the built CLI, dist/cli).
       for (const name of APP_SERVICES) helpOf(argv(services[name]!)[0]!);
     }, 120_000);
 
@@ -187,10 +187,16 @@ describe('Dockerfile', () => {
     expect(argvJson[1]).toMatch(/bin\/vault-loop\.js$/);
   });
 
-  it('copies only paths that exist, and everything the CLI loads at run time', () => {
-    const copied = lines.filter((l) => l.startsWith('COPY ')).flatMap((l) => l.split(/\s+/).slice(1, -1));
+  it('copies only paths that exist, everything the build needs, and the built CLI into the image it runs', () => {
+    // COPY --from=<stage> copies from an earlier build stage, not from the build context.
+    const copied = lines.filter((l) => l.startsWith('COPY ') && !/\s--from=/.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1));
     for (const p of copied) expect(existsSync(join(PROJECT_ROOT, p)), p).toBe(true);
     for (const needed of ['package.json', 'package-lock.json', 'bin', 'src', 'prompts', 'dashboard']) expect(copied, needed).toContain(needed);
+    // bin/vault-loop.js runs dist/cli (built by `npm run build`): the last stage must have it.
+    const lastStage = lines.slice(lines.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
+    expect(lastStage.some((l) => /^COPY --from=\S+ \S*dist\/? \S*dist\/?$/.test(l))).toBe(true);
+    const builds = lines.filter((l) => /^RUN .*\bnpm (run build|ci)\b/.test(l) && !/--ignore-scripts/.test(l));
+    expect(builds.length, 'a stage runs npm run build (or an npm ci that runs prepare)').toBeGreaterThan(0);
   });
 
   it('.dockerignore keeps node_modules and the git history out of the build context', () => {

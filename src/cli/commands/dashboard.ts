@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { createLogger } from '../../util/log.js';
-import { configFromOptions, connectRedis, intOption, onSignals, withConnectionOptions } from '../common.js';
-import { UserError } from '../output.js';
+import { intOption, withConnectionOptions } from '../options.js';
 
 export function register(program: Command): void {
   withConnectionOptions(
@@ -11,30 +9,5 @@ export function register(program: Command): void {
       .option('--host <address>', 'bind address (default 127.0.0.1; any other address needs DASHBOARD_TOKEN or DASHBOARD_BASIC_AUTH)')
       .addOption(intOption('--port <n>', 'port (default 3000; 0 picks a free one)'))
       .option('--vault <dir>', 'find the embedded Redis a `run` on this vault started'),
-  ).action(async (opts: Record<string, unknown>) => {
-    const cfg = configFromOptions(opts, { dashboardHost: opts.host, dashboardPort: opts.port });
-    const log = createLogger(cfg.logLevel);
-    const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
-    // Loaded here: Express and Bull Board are only paid for by the command that serves them.
-    const { DashboardConfigError, DashboardListenError, dashboardOptionsFromConfig, startDashboard } = await import('../../../dashboard/index.js');
-    let dash;
-    try {
-      dash = await startDashboard({ ...dashboardOptionsFromConfig(cfg), target, log });
-    } catch (e) {
-      if (e instanceof DashboardConfigError || e instanceof DashboardListenError) throw new UserError(e.message);
-      throw e;
-    }
-    process.stderr.write(`vault-loop: Redis at ${target.describe}, prefix ${cfg.prefix}\n`);
-    process.stdout.write(`vault-loop: dashboard at ${dash.url} (Bull Board at ${dash.url}queues)\n`);
-    const running = dash;
-    await new Promise<void>((resolve) => {
-      const off = onSignals(
-        () => {
-          off();
-          void running.close().finally(resolve);
-        },
-        () => process.exit(130),
-      );
-    });
-  });
+  ).action(async (opts: Record<string, unknown>) => (await import('../actions/dashboard.js')).dashboard(opts));
 }

@@ -1,12 +1,5 @@
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { exportCorpus, loadReleaseSet } from '../../release/index.js';
-import { requireVault, reportProblems } from './release-shared.js';
-
-interface ExportFlags {
-  vault: string;
-  out: string;
-}
+import type { ExportFlags } from '../actions/export.js';
 
 export function register(program: Command): void {
   program
@@ -14,13 +7,5 @@ export function register(program: Command): void {
     .description('Write the site corpus of the published questions: corpus.json and corpus-summary.json.')
     .requiredOption('--vault <dir>', 'the vault folder (questions/, release-policy.yaml, optional chains.json and schema/topic_chapter_map.yaml)')
     .requiredOption('--out <dir>', 'folder to write corpus.json and corpus-summary.json into (created if missing)')
-    .action(async (flags: ExportFlags) => {
-      const vault = await requireVault(flags.vault);
-      const set = await loadReleaseSet(vault);
-      reportProblems(set.problems);
-      const r = await exportCorpus(set, resolve(flags.out));
-      process.stdout.write(
-        `wrote ${r.corpusPath} and ${r.summaryPath}: ${r.count} published questions (chains from ${set.chainsSource})\n`,
-      );
-    });
+    .action(async (flags: ExportFlags) => (await import('../actions/export.js')).exportAction(flags));
 }

@@ -17,5 +17,31 @@ import { register as revise } from './revise.js';
 import { register as judge } from './judge.js';
 import { register as demo } from './demo.js';
 
-/** Every CLI command, in help order. */
-export const commands: ((program: Command) => void)[] = [validate, fixAreas, synth, analyze, run, worker, status, control, retry, render, dashboard, promote, manifest, exportCmd, revise, judge, demo];
+export type Register = (program: Command) => void;
+
+/**
+ * Every CLI command, in help order, with the command words its register function adds (a test
+ * checks they agree): a start for one command defines only that one.
+ */
+export const COMMAND_TABLE: readonly { words: readonly string[]; register: Register }[] = [
+  { words: ['validate'], register: validate },
+  { words: ['fix-areas'], register: fixAreas },
+  { words: ['synth'], register: synth },
+  { words: ['analyze'], register: analyze },
+  { words: ['run'], register: run },
+  { words: ['worker'], register: worker },
+  { words: ['status'], register: status },
+  { words: ['stop', 'pause', 'resume'], register: control },
+  { words: ['retry'], register: retry },
+  { words: ['render'], register: render },
+  { words: ['dashboard'], register: dashboard },
+  { words: ['promote'], register: promote },
+  { words: ['manifest'], register: manifest },
+  { words: ['export'], register: exportCmd },
+  { words: ['revise'], register: revise },
+  { words: ['judge'], register: judge },
+  { words: ['demo'], register: demo },
+];
+
+/** Every CLI command's register function, in help order. */
+export const commands: Register[] = COMMAND_TABLE.map((c) => c.register);

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { configFromOptions, requireVault } from '../common.js';
-import { addRunOptions, runLoop } from './run.js';
+import { addRunOptions } from './run.js';
 
 export function register(program: Command): void {
   const cmd = program
@@ -9,9 +8,5 @@ export function register(program: Command): void {
     .requiredOption('--vault <dir>', 'the vault folder')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bars', 'plain', 'none']).default('auto'))
     .option('--json', 'print the final summary as JSON on stdout');
-  addRunOptions(cmd).action(async (opts: Record<string, unknown>) => {
-    const vault = requireVault(opts.vault);
-    const cfg = configFromOptions(opts, { vault });
-    process.exitCode = await runLoop({ cfg, vault, inProcessWorkers: true, progress: opts.progress as 'auto', json: Boolean(opts.json), judgeOnly: true });
-  });
+  addRunOptions(cmd).action(async (opts: Record<string, unknown>) => (await import('../actions/judge.js')).judge(opts));
 }

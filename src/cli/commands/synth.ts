@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { synthesizeVault } from '../../corpus/synth.js';
 import { UserError } from '../output.js';
 
 function count(v: string): number {
@@ -14,17 +13,5 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'folder to write the vault into (its questions/ must be empty or absent)')
     .requiredOption('--questions <n>', 'number of questions to write', count)
     .option('--seed <s>', 'seed for every random choice (any string or number)', '0')
-    .action(async (opts: { out: string; questions: number; seed: string }) => {
-      const started = Date.now();
-      let result;
-      try {
-        result = await synthesizeVault({ outDir: opts.out, questions: opts.questions, seed: opts.seed });
-      } catch (e) {
-        if (e instanceof Error && /already holds files/.test(e.message)) throw new UserError(`synth: ${e.message}`);
-        throw e;
-      }
-      const tracks = Object.entries(result.byTrack).map(([t, n]) => `${t} ${n}`).join(', ');
-      const statuses = Object.entries(result.byStatus).map(([s, n]) => `${s} ${n}`).join(', ');
-      process.stdout.write(`wrote ${result.files} questions and ${result.visuals} visuals to ${result.outDir} in ${Date.now() - started} ms\n  tracks: ${tracks}\n  statuses: ${statuses}\n`);
-    });
+    .action(async (opts: { out: string; questions: number; seed: string }) => (await import('../actions/synth.js')).synth(opts));
 }

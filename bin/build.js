@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+/**
+ * Builds what bin/vault-loop.js runs: the CLI as an ESM bundle with code splitting (esbuild), in
+ * dist/cli/. Each command's implementation is a chunk of its own that the command loads when it
+ * runs, so `--help` and `status` load no more than they use; npm packages stay external (bullmq
+ * reads its Lua scripts from its own folder, and one copy of ioredis must serve both it and us).
+ *
+ * `npm ci` / `npm install` run it (the `prepare` script); so does vitest's global setup, which
+ * skips it when dist/ is newer than every source file. `--if-stale` asks for that check here.
+ *
+ * Safe while CLI processes run from dist/: chunk names carry a content hash, every file is written
+ * to a temporary name and renamed, the entry last, and a chunk no build references any more is
+ * deleted only when a day old (a long `run` may still load one lazily).
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { dirname, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const OUT_DIR = join(root, 'dist', 'cli');
+const STAMP = join(OUT_DIR, '.build-stamp');
+/** What the bundle is made of: a change to any of these makes dist/ stale. */
+const INPUTS = ['src', 'dashboard', 'package.json', 'package-lock.json', 'bin/build.js'];
+const DATA_FILES = [['src/corpus/data/taxonomy_data.yaml', 'data/taxonomy_data.yaml']];
+const STALE_CHUNK_MS = 24 * 3600_000;
+/**
+ * Packages bundled in rather than loaded from node_modules: the ones `status` and `--help` load.
+ * Loading a package costs a resolve, a read and a compile per file (zod 4 is ~80 ESM files), so one
+ * bundled chunk starts far faster. Every other package stays external (see above). None of these
+ * crosses into an external package (bullmq gets connection options, never an ioredis object).
+ */
+const BUNDLED = ['commander', 'ioredis', 'zod'];
+/**
+ * zod's `z.locales` namespace pulls in its 64 translations (half the bundled zod); vault-loop
+ * never reads it (messages are English, zod's default, which zod imports on its own).
+ */
+const noZodLocales = {
+  name: 'no-zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (a) => (/[\\/]zod[\\/]/.test(a.importer) ? { path: 'zod-locales', namespace: 'no-zod-locales' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'no-zod-locales' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+/**
+ * A bundled JSON file (ioredis's 200 KB command table) as `JSON.parse('…')` rather than an object
+ * literal: V8 parses a JSON string several times faster than the same literal as JavaScript.
+ */
+const jsonAsParse = {
+  name: 'json-as-parse',
+  setup(b) {
+    b.onLoad({ filter: /\.json$/ }, (a) => ({ contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(readFileSync(a.path, 'utf8'))))});`, loader: 'js' }));
+  },
+};
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const EXTERNAL = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((d) => !BUNDLED.includes(d));
+
+/** Newest mtime under the inputs (directories count: a deleted file changes its folder's mtime). */
+function newestInput() {
+  let newest = 0;
+  const walk = (p) => {
+    const s = statSync(p, { throwIfNoEntry: false });
+    if (!s) return;
+    newest = Math.max(newest, s.mtimeMs);
+    if (s.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+  };
+  for (const i of INPUTS) walk(join(root, i));
+  return newest;
+}
+
+/** True when dist/cli was built after the last change to any input. */
+export function isFresh() {
+  const stamp = statSync(STAMP, { throwIfNoEntry: false });
+  return Boolean(stamp) && existsSync(join(OUT_DIR, 'main.js')) && stamp.mtimeMs >= newestInput();
+}
+
+function writeAtomic(path, contents) {
+  const prev = existsSync(path) ? readFileSync(path) : null;
+  if (prev && Buffer.compare(prev, Buffer.from(contents)) === 0) return false;
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, contents);
+  renameSync(tmp, path);
+  return true;
+}
+
+async function loadEsbuild() {
+  try {
+    return await import('esbuild');
+  } catch {
+    throw new Error('the build needs esbuild, a dev dependency: install with `npm ci` (not --omit=dev), or copy a built dist/ (see the Dockerfile)');
+  }
+}
+
+/**
+ * The bundle in memory with esbuild's metafile (what each output imports, statically or not),
+ * written nowhere: for build() and for the test that checks what each command loads.
+ */
+export async function bundle() {
+  const esbuild = await loadEsbuild();
+  return await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { main: 'src/cli/main.ts' },
+    outdir: OUT_DIR,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    // Bundled CommonJS (ioredis) calls require() for Node's built-ins: give each chunk one.
+    banner: { js: "import { createRequire as __vlCreateRequire } from 'node:module'; const require = __vlCreateRequire(import.meta.url);" },
+    sourcemap: 'linked',
+    write: false,
+    metafile: true,
+    minify: true,
+    plugins: [noZodLocales, jsonAsParse],
+    logLevel: 'warning',
+  });
+}
+
+/** Builds dist/cli; returns what it did. `ifStale`: do nothing when dist/ is fresh. */
+export async function build({ ifStale = false } = {}) {
+  if (ifStale && isFresh()) return { built: false, ms: 0 };
+  const t0 = performance.now();
+  const startedAt = Date.now();
+  const result = await bundle();
+  const outputs = result.outputFiles.map((f) => ({ path: f.path, contents: f.contents }));
+  // Chunks first, the entry last: a process starting mid-build loads either the old entry with
+  // its (still present) chunks or the new one with the new chunks.
+  const entry = join(OUT_DIR, 'main.js');
+  outputs.sort((a, b) => Number(a.path === entry) - Number(b.path === entry));
+  let written = 0;
+  for (const [from, to] of DATA_FILES) {
+    mkdirSync(dirname(join(OUT_DIR, to)), { recursive: true });
+    copyFileSync(join(root, from), join(OUT_DIR, to));
+  }
+  for (const o of outputs) if (writeAtomic(o.path, o.contents)) written++;
+  const current = new Set([...outputs.map((o) => o.path), ...DATA_FILES.map(([, to]) => join(OUT_DIR, to)), STAMP]);
+  for (const f of readdirSync(OUT_DIR)) {
+    const p = join(OUT_DIR, f);
+    if (!current.has(p) && /\.js(\.map)?$/.test(f) && Date.now() - statSync(p).mtimeMs > STALE_CHUNK_MS) rmSync(p, { force: true });
+  }
+  // The stamp takes the build's start time: a source saved during the build leaves dist/ stale.
+  writeFileSync(STAMP, `${new Date(startedAt).toISOString()}\n`);
+  utimesSync(STAMP, new Date(startedAt), new Date(startedAt));
+  return { built: true, ms: performance.now() - t0, files: outputs.length, written, out: relative(root, OUT_DIR) };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  try {
+    const r = await build({ ifStale: process.argv.includes('--if-stale') });
+    if (!process.argv.includes('--quiet')) {
+      console.log(r.built ? `build: ${r.out}/ in ${Math.round(r.ms)} ms (${r.files} files, ${r.written} changed)` : 'build: dist/cli is up to date');
+    }
+  } catch (e) {
+    console.error(`build: ${e.message}`);
+    process.exit(1);
+  }
+}
