@@ -11,7 +11,7 @@
  *   multi-line values of the keys we read, duplicate keys we read, odd indentation, and so on.
  * A test feeds every fixture file, and thousands of truncated and mutated copies, to both.
  */
-import { isMap, parseDocument } from 'yaml';
+import { yamlModule } from '../util/yaml.js';
 import type { CoverageRecord } from './types.js';
 
 export type SkipReason = 'empty' | 'yaml' | 'not-a-mapping' | 'encoding';
@@ -48,6 +48,7 @@ function truthy(v: unknown): boolean {
 
 /** The reference reader: a YAML 1.1 parse of the whole file. */
 export function parseCoverageFull(text: string): CoverageParse {
+  const { isMap, parseDocument } = yamlModule();
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, merge: true, prettyErrors: false });
   if (doc.errors.length > 0) return { ok: false, reason: 'yaml', message: doc.errors[0]!.message.split('\n')[0]! };
   // safe_load refuses tags it has no constructor for; `yaml` only warns.

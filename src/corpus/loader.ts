@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readFile, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
-import { isMap, LineCounter, parseDocument } from 'yaml';
+import { yamlModule } from '../util/yaml.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -110,6 +110,7 @@ export function parseQuestionText(
   if (text.trim() === '') {
     return { doc: null, problems: [{ path: relPath, severity: 'error', code: 'empty', message: 'file is empty' }] };
   }
+  const { isMap, LineCounter, parseDocument } = yamlModule();
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (document.errors.length > 0) {

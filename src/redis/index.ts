@@ -45,7 +45,8 @@ export function optionsFromUrl(url: string): RedisOptions {
 
 /** Does something answer PING at these options within `timeoutMs`? */
 export async function pingRedis(options: RedisOptions, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: timeoutMs });
+  // No ready check (INFO): the PING below is the check, and every CLI start that looks for Redis pays it.
+  const client = new Redis({ ...options, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, connectTimeout: timeoutMs });
   client.on('error', () => {});
   try {
     await client.connect();

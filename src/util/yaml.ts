@@ -1,6 +1,7 @@
 /**
- * YAML parsing for the config file and a vault's taxonomy, loaded on first use: most CLI commands
- * (and every `--help`) never read YAML, and the parser costs a noticeable part of a cold start.
+ * The YAML package, loaded on first use: most CLI commands (and every `--help`) never read YAML,
+ * a warm `analyze` reads only the files that changed (usually through the fast scanner), and
+ * loading the parser costs a noticeable part of a CLI start.
  */
 import { createRequire } from 'node:module';
 
@@ -9,8 +10,12 @@ import type { DocumentOptions, ParseOptions, SchemaOptions, ToJSOptions } from '
 type YamlModule = typeof import('yaml');
 let yaml: YamlModule | undefined;
 
-/** `yaml.parse`, with the package loaded synchronously the first time (its Node entry is CommonJS). */
+/** The `yaml` package, loaded synchronously the first time (its Node entry is CommonJS). */
+export function yamlModule(): YamlModule {
+  return (yaml ??= createRequire(import.meta.url)('yaml') as YamlModule);
+}
+
+/** `yaml.parse`. */
 export function parseYaml(text: string, options?: ParseOptions & DocumentOptions & SchemaOptions & ToJSOptions): unknown {
-  yaml ??= createRequire(import.meta.url)('yaml') as YamlModule;
-  return yaml.parse(text, options);
+  return yamlModule().parse(text, options);
 }
