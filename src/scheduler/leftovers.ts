@@ -49,18 +49,15 @@ export async function findLeftoverDrafts(store: RunStore, vault: string, opts: L
   const root = resolve(vault);
   const runIds = (await store.list(opts.maxRuns ?? 1000)).reverse();
   const runs = (await Promise.all(runIds.map((id) => store.get(id)))).filter((r): r is RunState => r !== null && resolve(r.vault) === root);
-  const judged = new Set<string>();
   const candidates = new Map<string, { run: RunState; rec: DraftRecord; reason: string }>();
   for (const run of runs) {
-    const [drafts, verdicts, unjudged] = await Promise.all([store.drafts(run.runId), store.verdicts(run.runId), store.unjudged(run.runId)]);
-    for (const id of verdicts.keys()) judged.add(id);
     if (run.runId === opts.exceptRunId) continue;
+    const [drafts, unjudged] = await Promise.all([store.drafts(run.runId), store.unjudged(run.runId)]);
     for (const rec of drafts.values()) candidates.set(rec.id, { run, rec, reason: reasonFor(run, unjudged.get(rec.id)?.reason) });
   }
-  const out: LeftoverDraft[] = [];
+  const maybe: LeftoverDraft[] = [];
   const pending = new Map<string, boolean>();
   for (const { run, rec, reason } of candidates.values()) {
-    if (judged.has(rec.id)) continue;
     let bytes: Buffer;
     try {
       bytes = await readFile(safeVaultPath(root, rec.path));
@@ -74,7 +71,12 @@ export async function findLeftoverDrafts(store: RunStore, vault: string, opts: L
       if (p === undefined) pending.set(key, (p = await opts.judgePending(run.runId, rec.iter, rec.chunk)));
       if (p) continue;
     }
-    out.push({ id: rec.id, runId: run.runId, iter: rec.iter, chunk: rec.chunk, path: rec.path, fileHash: rec.fileHash, track: rec.track, visualFiles: rec.visualFiles, reason });
+    maybe.push({ id: rec.id, runId: run.runId, iter: rec.iter, chunk: rec.chunk, path: rec.path, fileHash: rec.fileHash, track: rec.track, visualFiles: rec.visualFiles, reason });
   }
+  // Verdicts are read after the pending checks: a chunk whose apply ended in between has its
+  // verdicts recorded by now, and is not taken for unjudged.
+  const judged = new Set<string>();
+  for (const run of runs) for (const id of (await store.verdicts(run.runId)).keys()) judged.add(id);
+  const out = maybe.filter((d) => !judged.has(d.id));
   return out;
 }
