@@ -63,7 +63,7 @@ describe('stop conditions', () => {
     // 3 calls size one iteration of 5 cells (1 generate call, its repair headroom, 1 judge call); it
     // needs no repair and spends 2: at the second plan both max iterations and budget (1 left) hold:
     // max iterations wins.
-    const b = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxIters: 1, maxCalls: 3, gapThreshold: 0 }));
+    const b = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxIters: 1, maxCalls: 3, gapThreshold: 0, batchWindowMs: 1000 }));
     await b.host.close();
     expect(b.state.callsUsed).toBe(2);
     expect(b.state.stopReason).toBe(STOP.maxIters);
