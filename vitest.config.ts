@@ -3,11 +3,13 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Chaos and Redis-fault tests run on their own: `npm run test:heavy` (vitest.heavy.config.ts).
-    exclude: [...configDefaults.exclude, 'test/heavy/**'],
+    // Heavy tests run on their own (`npm run test:heavy`, vitest.heavy.config.ts); the sample suite
+    // needs the real vault sample (`npm run test:sample`, vitest.sample.config.ts).
+    exclude: [...configDefaults.exclude, 'test/heavy/**', 'test/sample/**'],
     // Tests spawn the CLI from dist/cli: rebuilt first when a source changed.
     globalSetup: ['test/helpers/build-cli.ts'],
-    testTimeout: 60_000,
+    // Generous: a bound for a hung test, never a speed requirement (the machine may be loaded).
+    testTimeout: 180_000,
     hookTimeout: 60_000,
     // Two cores: Redis-backed and process-spawning tests share the machine.
     maxWorkers: 2,

@@ -1,8 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Heavy tests (`npm run test:heavy`): chaos and Redis faults. They spawn CLI processes and
- * redis-servers and kill them, so they run one file at a time with long, bounded timeouts.
+ * Heavy tests (`npm run test:heavy`): chaos, Redis faults, provider faults through whole runs,
+ * stateless worker processes, `run` flags through the real CLI, the embedded redis-server with no
+ * network. They spawn CLI processes and redis-servers and kill them, so they run one file at a time
+ * with long, bounded timeouts. `npm test` keeps a whole-run invariant of each area (cli-run,
+ * providers-run, pipeline-*); CI runs this suite after it.
  */
 export default defineConfig({
   test: {

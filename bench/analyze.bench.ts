@@ -88,7 +88,7 @@ function touchFiles(dir: string, files: string[], round: number, touch: number):
 
 /** Copies synthetic-1k round-robin when src/corpus's synthesizeVault is not available. */
 function ownGenerator(out: string, n: number): void {
-  const src = join(root, '..', 'shared', 'fixtures', 'synthetic-1k');
+  const src = join(root, 'test', 'fixtures', 'synthetic-1k');
   const files = fg.sync('questions/**/*-[0-8]???.yaml', { cwd: src }).sort();
   for (let i = 0; i < n; i++) {
     const rel = files[i % files.length]!;
@@ -111,7 +111,7 @@ async function makeVault(n: number): Promise<{ dir: string; generator: string }>
     ownGenerator(dir, n);
   }
   // The three files a loader must survive, so both sides are checked on what they skip.
-  const special = join(root, '..', 'shared', 'fixtures', 'synthetic-1k', 'questions', 'cloud', 'cross-cutting');
+  const special = join(root, 'test', 'fixtures', 'synthetic-1k', 'questions', 'cloud', 'cross-cutting');
   mkdirSync(join(dir, 'questions', 'cloud', 'cross-cutting'), { recursive: true });
   for (const f of ['cloud-9000.yaml', 'cloud-9001.yaml', 'cloud-9002.yaml']) copyFileSync(join(special, f), join(dir, 'questions', 'cloud', 'cross-cutting', `bench-${f}`));
   return { dir, generator };

@@ -30,6 +30,7 @@ const SMOKE = {
     ratios: [`--help / node -e 0: ${N}x`, `status / node -e 0: ${N}x`, `warm/cold analyze, fresh process: ${N}%`],
   },
   scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
+  prejudge: { args: ['--questions', '1000'], ratios: [`pre-judge / judge prompt build: ${N}x`, `LSH query vs full scan: ${N}x faster`] },
 };
 const [name, ...rest] = process.argv.slice(2);
 if (name === '--help' || name === '-h') {

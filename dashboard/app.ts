@@ -11,12 +11,11 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ConnectionOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import type { Config } from '../src/config/index.js';
 import { createQueues, QUEUE_CATALOG, retryFailed, type Queues } from '../src/queues/index.js';
-import { createRedis, type RedisTarget } from '../src/redis/index.js';
+import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../src/redis/index.js';
 import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/scheduler/review.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
 import { UnsafePathError } from '../src/errors.js';
@@ -358,8 +357,8 @@ export async function startDashboard(o: StartDashboardOptions): Promise<RunningD
   // Before any connection opens: an unsafe address is refused outright.
   checkBindSecurity(host, credentials);
   const log = o.log ?? silentLogger;
-  const redis: Redis = createRedis(o.target, 'client', (e) => log.warn({ err: e.message }, 'dashboard: redis error'));
-  const queues = createQueues({ connection: o.target.options as ConnectionOptions, prefix: o.prefix });
+  const redis: RedisClient = createRedis(o.target, 'client', (e) => log.warn({ err: e.message }, 'dashboard: redis error'));
+  const queues = createQueues({ connection: bullConnection(o.target), prefix: o.prefix });
   const app = createDashboardApp({ store: new RunStore(redis, o.prefix), queues, prefix: o.prefix, credentials, log, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
   const release = async () => {
     await queues.close().catch(() => {});

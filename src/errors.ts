@@ -31,7 +31,12 @@ export class LlmTransientError extends Error {
 
 /** A provider error not worth retrying (401, 400, unknown model). */
 export class LlmFatalError extends Error {
-  override readonly name = 'LlmFatalError';
+  override readonly name: string = 'LlmFatalError';
+}
+
+/** The service refused the credential (401, or Gemini's API_KEY_INVALID): no call will succeed until it is set. */
+export class LlmAuthError extends LlmFatalError {
+  override readonly name = 'LlmAuthError';
 }
 
 export class BudgetExhaustedError extends Error {

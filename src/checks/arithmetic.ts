@@ -2,13 +2,17 @@
  * The arithmetic re-check of napkin math: finds statements such as `61 GB / 2.0 TB/s = 30.5 ms`
  * or `$2 \times 32 \times 8 = 512$`, evaluates the left side and compares it with the right side.
  *
- * It is deliberately lenient about units and strict about numbers: napkin math mixes MB and GB,
- * bits and bytes, GiB and GB freely, so a result that is off by an exact unit factor (10^3k, ×8,
- * 1.024^k) is accepted, while a result off by any other factor beyond the tolerance fails.
- * Anything it cannot read with confidence (symbols, prose between numbers, definitions such as
- * `Wait Time = 200ms`) is skipped, never failed: a false DROP costs more than a missed check.
+ * Quantities carry dimensions (src/checks/units.ts, on mathjs): when every unit of a statement is
+ * known, its sides are compared in SI units. A mismatch by a unit factor (1000ⁿ, 1024ⁿ, ×8) or of
+ * dimension is a *unit* finding, evidence for the judge; a mismatch by any other factor beyond every
+ * tolerance is a *value* finding, and only that one is certain (the pre-judge may DROP on it) —
+ * and only for a `=`/`≈` statement of the napkin math, not for prose ("which gives 7.5 MB") or the
+ * solution text. KB and friends are read as 1000ⁿ or 1024ⁿ unless the text uses IEC prefixes.
+ * Ranges ("15–60 W × 8 h = 120–480 Wh") are evaluated end by end. Anything it cannot read with
+ * confidence (symbols, prose between numbers, definitions such as `Wait Time = 200ms`) is skipped,
+ * never failed: a false DROP costs more than a missed check.
  */
-import { MAGNITUDE_WORDS, unitScale } from './units.js';
+import { combineDims, MAGNITUDE_WORDS, sameDims, scaleDims, unitScale } from './units.js';
 
 export type ArithmeticStatus = 'passed' | 'failed' | 'not-run';
 
@@ -16,19 +20,43 @@ export interface ArithmeticResult {
   status: ArithmeticStatus;
   /** Statements evaluated. */
   checked: number;
-  /** One line per statement whose sides disagree. */
+  /** One line per statement whose sides disagree (values and units). */
   failures: string[];
+  /** The same, with their kind and certainty. */
+  problems: ArithmeticProblem[];
+}
+
+/** value: wrong beyond every tolerance; unit: off by a unit factor; dimension: sides of different kinds. */
+export type MismatchKind = 'value' | 'unit' | 'dimension';
+
+export interface ArithmeticProblem {
+  kind: MismatchKind;
+  /** Certain enough to DROP without a model call (see docs/checks.md). */
+  certain: boolean;
+  message: string;
+  statement: string;
 }
 
 export interface ArithmeticOptions {
   /** Relative tolerance (default 0.02). A stated value's own rounding is always allowed too. */
   relTol?: number;
+  /**
+   * The whole draft's text, to learn the byte convention: with IEC prefixes (GiB) or a stated
+   * "1 KB = 1,024 bytes" anywhere, KB/MB/GB are no longer read both ways.
+   */
+  context?: string;
+  /** Prose statements only count for evidence (the solution text): never certain. */
+  prose?: boolean;
 }
 
 export interface ArithmeticStatement {
   /** The statement as read (after KaTeX and markdown were flattened). */
   text: string;
   ok: boolean;
+  /** What disagrees, when not ok. */
+  kind?: MismatchKind;
+  /** A failure certain enough to DROP on. */
+  certain: boolean;
   /** Left side, numbers only (units ignored, K/M/B suffixes and % applied). */
   computed: number;
   /** The stated right side, same convention. */
@@ -99,7 +127,10 @@ function flatten(source: string): Mapped {
     [/\*\*/g, () => '  '],
     [/\$/g, () => ' '],
     [/−/g, () => '-'],
-    [/(?:->|=>|⇒)/g, () => ' → '],
+    // Arithmetic written in prose: "3 × 2.5 GB, which gives 7.5 GB" (checked only with an operator on the left).
+    [/,?\s+(?:which|this|that)\s+(?:gives|is|comes\s+to|yields|makes|equals|means)\s+(?=[~≈]?\s*[\d.$])/gi, () => ' ⟹ '],
+    [/,?\s+(?:giving|yielding|for\s+a\s+total\s+of|resulting\s+in|equals|we\s+get|i\.e\.,?)\s+(?=[~≈]?\s*[\d.$])/gi, () => ' ⟹ '],
+    [/(?:->|=>|⇒|→)/g, () => ' ⟹ '],
     [/(?:<=|>=|!=|≤|≥|≠|≪|≫|<<|>>)/g, () => ' < '],
     [/==/g, () => ' ='],
   ];
@@ -119,6 +150,10 @@ interface NumTok {
   mag: number;
   pct: boolean;
   unit: string;
+  /** The upper end of a range ("15–60 W"); its digits as written. */
+  hi?: { printed: number; decimals: number };
+  /** Exponent of scientific notation ("1e9"): the tolerance is taken on the mantissa. */
+  exp10: number;
   start: number;
   end: number;
 }
@@ -126,7 +161,7 @@ type Tok =
   | NumTok
   | { k: 'op'; op: '+' | '-' | '*' | '/' | '^'; start: number; end: number }
   | { k: 'lp' | 'rp' | 'tilde'; start: number; end: number }
-  | { k: 'rel'; approx: boolean; start: number; end: number }
+  | { k: 'rel'; approx: boolean; prose: boolean; start: number; end: number }
   | { k: 'word'; text: string; start: number; end: number }
   | { k: 'punct'; text: string; start: number; end: number };
 
@@ -170,6 +205,7 @@ function tokenize(s: string): Tok[] {
     if (num) {
       const text = num[0];
       const dot = text.replace(/[eE].*$/, '').split('.');
+      const expM = /[eE]([+-]?\d+)$/.exec(text);
       const tok: NumTok = {
         k: 'num',
         printed: Number(text.replaceAll(',', '')),
@@ -177,10 +213,19 @@ function tokenize(s: string): Tok[] {
         mag: 1,
         pct: false,
         unit: '',
+        exp10: expM ? Number(expM[1]) : 0,
         start: i,
         end: i + text.length,
       };
       let j = i + text.length;
+      // A range: "15–60 W", "15 to 60 W", "15-60 W" (a hyphen only with no spaces and a unit after).
+      const range = /^(?:\s*[–—]\s*|\s+to\s+|-)((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)/.exec(s.slice(j));
+      if (range && (range[0][0] !== '-' || /^\s?[A-Za-zμµ%]/.test(s.slice(j + range[0].length)))) {
+        const hiText = range[1]!;
+        const hiDot = hiText.split('.');
+        tok.hi = { printed: Number(hiText.replaceAll(',', '')), decimals: hiDot.length > 1 ? hiDot[1]!.length : 0 };
+        j += range[0].length;
+      }
       // Attached suffix: %, a magnitude letter, or a unit ("16GB", "5°C/W", "8.75x").
       if (s[j] === '%') {
         tok.pct = true;
@@ -246,12 +291,12 @@ function tokenize(s: string): Tok[] {
     if (c === '~') {
       // "~604M" marks an approximate value; " ~ " between two sides is an approximate equality.
       const attached = /[\d.($]/.test(s[i + 1] ?? '');
-      toks.push(attached ? { k: 'tilde', start: i, end: i + 1 } : { k: 'rel', approx: true, start: i, end: i + 1 });
+      toks.push(attached ? { k: 'tilde', start: i, end: i + 1 } : { k: 'rel', approx: true, prose: false, start: i, end: i + 1 });
       i++;
       continue;
     }
-    if (c === '=' || c === '≈' || c === '≃' || c === '≅') {
-      toks.push({ k: 'rel', approx: c !== '=', start: i, end: i + 1 });
+    if (c === '=' || c === '≈' || c === '≃' || c === '≅' || c === '⟹') {
+      toks.push({ k: 'rel', approx: c !== '=' && c !== '⟹', prose: c === '⟹', start: i, end: i + 1 });
       i++;
       continue;
     }
@@ -292,17 +337,44 @@ interface Val {
   scaled: number;
   /** Every unit met was recognised (the scaled reading means something). */
   known: boolean;
-  /** A unit in bits was met (so a ×8 against bytes is a unit, not an error). */
+  /** Dimension exponents; null once two sides of a sum disagree or a unit is unknown. */
+  dims: number[] | null;
+  /** A unit in bits was met (so a ×8 against bytes is a unit factor). */
   bits: boolean;
-  /** A binary-prefixed unit (KiB, GiB…) was met (so 1.024^k is a unit factor). */
+  /** A decimal-prefixed data unit (KB, GB) was met: read as 1000ⁿ or 1024ⁿ unless the text fixes it. */
+  decimalData: boolean;
+  /** A binary-prefixed data unit (KiB, GiB) was met. */
   binary: boolean;
+  /** Bare conversion constants (8, 1000, 1024, 3600…) among the operands: the writer converts by hand. */
+  constants: number[];
+  /** No operand carries a unit (plain numbers only). */
+  unitless: boolean;
+  /** Decimal prefix power of the data units (kB 1, MB 2…), for the KB = 1000/1024 reading; null when mixed. */
+  dataPow: number | null;
+  /** A range end was used. */
+  range: boolean;
 }
 
 const BITS_RE = /(?:^|[^A-Za-z])(?:[kKMGT]?b|[kKMGT]?bps|[A-Za-z]*bits?)(?:\/|\s|$)/;
 const BINARY_RE = /(?:^|[^A-Za-z])[KMGT]i[Bb]/;
+/** Words that count things rather than measure them. */
+const COUNT_WORD_RE = /^(?:[A-Z]{2,5}s|[a-z]{3,}s|req|tok|img|inference|params?|parameters?|tokens?|requests?|users?|images?|layers?|steps?|samples?|heads?|GPUs?|TPUs?|NPUs?|nodes?|queries|query|frames?|cores?|chips?|devices?|experts?)$/;
+const CONVERSION_CONSTANTS = [8, 60, 1000, 1024, 3600, 86400, 1e6, 1e9, 1e12, 1024 ** 2, 1024 ** 3, 1 / 8, 1e-3, 1e-6, 1e-9];
 
-function join(a: Val, b: Val, raw: number, scaled: number): Val {
-  return { raw, scaled, known: a.known && b.known, bits: a.bits || b.bits, binary: a.binary || b.binary };
+function join(a: Val, b: Val, raw: number, scaled: number, dims: number[] | null, dataPow: number | null): Val {
+  return {
+    raw,
+    scaled,
+    known: a.known && b.known,
+    dims,
+    bits: a.bits || b.bits,
+    decimalData: a.decimalData || b.decimalData,
+    binary: a.binary || b.binary,
+    constants: [...a.constants, ...b.constants],
+    unitless: a.unitless && b.unitless,
+    dataPow,
+    range: a.range || b.range,
+  };
 }
 interface Parsed {
   val: Val;
@@ -312,17 +384,50 @@ interface Parsed {
   first: NumTok | null;
 }
 
-function numVal(t: NumTok): Val {
-  const base = t.printed * t.mag * (t.pct ? 0.01 : 1);
-  if (t.unit === '') return { raw: base, scaled: base, known: true, bits: false, binary: false };
+type Pick = 'lo' | 'hi';
+
+function numVal(t: NumTok, pick: Pick = 'lo'): Val {
+  const printed = pick === 'hi' && t.hi ? t.hi.printed : t.printed;
+  const base = printed * t.mag * (t.pct ? 0.01 : 1);
+  const range = pick === 'hi' && t.hi !== undefined;
+  if (t.unit === '') {
+    const constants = t.mag === 1 && !t.pct && CONVERSION_CONSTANTS.some((c) => Math.abs(base - c) <= 1e-9 * c) ? [base] : [];
+    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, constants, unitless: true, dataPow: 0, range };
+  }
   const u = unitScale(t.unit);
-  return { raw: base, scaled: base * u.scale, known: u.known, bits: BITS_RE.test(t.unit), binary: BINARY_RE.test(t.unit) };
+  if (!u.known && COUNT_WORD_RE.test(t.unit)) {
+    // "8 GPUs", "70B params": a count of things, dimensionless.
+    return { raw: base, scaled: base, known: true, dims: [], bits: false, decimalData: false, binary: false, constants: [], unitless: false, dataPow: 0, range };
+  }
+  const rate = /^([A-Za-z]+)\/([A-Za-z]+)$/.exec(t.unit);
+  if (!u.known && rate && COUNT_WORD_RE.test(rate[1]!)) {
+    // "15 req/s", "3,000 tokens/s": a count per unit of time (or of anything known).
+    const per = unitScale(rate[2]!);
+    if (per.known && per.dims) {
+      // Counted as unitless for a change of kind: "1000 ms / 41.8 ms = 23.9 tokens/s" leaves the "per second" implied.
+      return { raw: base, scaled: base / per.scale, known: true, dims: per.dims.map((x) => -x), bits: false, decimalData: false, binary: false, constants: [], unitless: true, dataPow: 0, range };
+    }
+  }
+  return {
+    raw: base,
+    scaled: base * u.scale,
+    known: u.known,
+    dims: u.dims ? [...u.dims] : null,
+    bits: BITS_RE.test(t.unit),
+    decimalData: u.decimalData,
+    binary: u.binaryData || BINARY_RE.test(t.unit),
+    constants: [],
+    unitless: false,
+    dataPow: u.dataPow,
+    range,
+  };
 }
 
 class Parser {
   constructor(
     private readonly t: Tok[],
     private readonly end: number,
+    private readonly pick: Pick = 'lo',
   ) {}
 
   private at(i: number): Tok | undefined {
@@ -339,7 +444,14 @@ class Parser {
       if (!right) return left;
       const sign = op.op === '+' ? 1 : -1;
       left = {
-        val: join(left.val, right.val, left.val.raw + sign * right.val.raw, left.val.scaled + sign * right.val.scaled),
+        val: join(
+          left.val,
+          right.val,
+          left.val.raw + sign * right.val.raw,
+          left.val.scaled + sign * right.val.scaled,
+          left.val.dims && right.val.dims && sameDims(left.val.dims, right.val.dims) ? left.val.dims : null,
+          left.val.dataPow === right.val.dataPow ? left.val.dataPow : null,
+        ),
         end: right.end,
         hasOp: true,
         first: left.first,
@@ -362,6 +474,8 @@ class Parser {
           right.val,
           mul ? left.val.raw * right.val.raw : left.val.raw / right.val.raw,
           mul ? left.val.scaled * right.val.scaled : left.val.scaled / right.val.scaled,
+          left.val.dims && right.val.dims ? combineDims(left.val.dims, right.val.dims, mul ? 1 : -1) : null,
+          left.val.dataPow !== null && right.val.dataPow !== null ? left.val.dataPow + (mul ? 1 : -1) * right.val.dataPow : null,
         ),
         end: right.end,
         hasOp: true,
@@ -379,7 +493,15 @@ class Parser {
     if (!exp) return base;
     // Exponents are plain numbers: the raw reading is the exponent in both readings.
     return {
-      val: { ...base.val, raw: base.val.raw ** exp.val.raw, scaled: base.val.scaled ** exp.val.raw },
+      val: {
+        ...base.val,
+        raw: base.val.raw ** exp.val.raw,
+        scaled: base.val.scaled ** exp.val.raw,
+        dims: base.val.dims && exp.val.dims && exp.val.dims.every((x) => x === 0) ? scaleDims(base.val.dims, exp.val.raw) : null,
+        // 2^30 is a power, not a conversion constant of the writer's.
+        constants: [],
+        dataPow: null,
+      },
       end: exp.end,
       hasOp: true,
       first: base.first,
@@ -401,7 +523,7 @@ class Parser {
   private primary(i: number): Parsed | null {
     const t = this.at(i);
     if (!t) return null;
-    if (t.k === 'num') return { val: numVal(t), end: i + 1, hasOp: false, first: t };
+    if (t.k === 'num') return { val: numVal(t, this.pick), end: i + 1, hasOp: false, first: t };
     if (t.k === 'lp') {
       const inner = this.expr(i + 1);
       if (!inner) return null;
@@ -417,11 +539,11 @@ class Parser {
 // Comparing the two sides
 
 /**
- * Unit factors a stated result may legitimately differ by: 10^3k always; ×8 / ÷8 only when bits
- * are in play; 1.024^k only when a binary prefix (KiB, GiB) is. Allowing those two everywhere
- * would accept errors of 2–10% and of exactly 8x.
+ * Unit factors: 1000ⁿ, ×8 / ÷8, 1.024ⁿ and their products. In the raw reading (units ignored) a
+ * result off by one of them may be a unit change ("7B × 2 bytes = 14 GB"), so it is accepted; in
+ * the SI reading it is a unit slip ("2 × 3.75 GB = 7.5 MB").
  */
-function factors(bits: boolean, binary: boolean): number[] {
+function unitFactors(bits: boolean, binary: boolean): number[] {
   const out: number[] = [];
   for (let k = -8; k <= 8; k++) {
     for (const b of bits ? [1, 8, 1 / 8] : [1]) {
@@ -430,7 +552,12 @@ function factors(bits: boolean, binary: boolean): number[] {
   }
   return out;
 }
-const FACTOR_SETS = [factors(false, false), factors(false, true), factors(true, false), factors(true, true)] as const;
+const FACTOR_SETS = [unitFactors(false, false), unitFactors(false, true), unitFactors(true, false), unitFactors(true, true)] as const;
+const SLIP_SETS = FACTOR_SETS.map((set) => set.filter((f) => Math.abs(f - 1) > 1e-9));
+
+function near(l: number, r: number, f: number, tol: number): boolean {
+  return Math.abs(l / f - r) <= tol * Math.abs(r) * (1 + 1e-9);
+}
 
 function agrees(left: Val, right: Val, mode: 'raw' | 'scaled', tol: number): boolean {
   const l = left[mode];
@@ -439,7 +566,43 @@ function agrees(left: Val, right: Val, mode: 'raw' | 'scaled', tol: number): boo
   if (r === 0 || l === 0) return Math.abs(l - r) < 1e-12;
   if (Math.sign(l) !== Math.sign(r)) return false;
   const set = FACTOR_SETS[(left.bits || right.bits ? 2 : 0) + (left.binary || right.binary ? 1 : 0)]!;
-  return set.some((f) => Math.abs(l / f - r) <= tol * Math.abs(r) * (1 + 1e-9));
+  return set.some((f) => near(l, r, f, tol));
+}
+
+/**
+ * Compares a left side with a stated value: null when they agree, else what disagrees. With every
+ * unit known the SI reading decides; otherwise the raw reading, lenient about unit factors.
+ */
+function compare(left: Val, right: Val, tol: number, bytesFixed: boolean): MismatchKind | null {
+  const dimsKnown = left.known && right.known && left.dims !== null && right.dims !== null;
+  if (!dimsKnown) return agrees(left, right, 'raw', tol) ? null : 'value';
+  const l = left.scaled;
+  const r = right.scaled;
+  const rawOk = agrees(left, right, 'raw', tol);
+  if (!sameDims(left.dims!, right.dims!)) {
+    // "10 × 8 = 80 Gb" after "10 GB": plain numbers computed by hand make no claim on units.
+    if (left.unitless || right.unitless) return rawOk ? null : 'value';
+    return 'dimension';
+  }
+  if (!Number.isFinite(l) || !Number.isFinite(r)) return 'value';
+  if (r === 0 || l === 0) return Math.abs(l - r) < 1e-12 ? null : 'value';
+  if (Math.sign(l) === Math.sign(r)) {
+    if (near(l, r, 1, tol)) return null;
+    // KB read as 1024 bytes: only across a change of prefix ("192 KB = 196,608 bytes"), by 1.024 per step.
+    if (!bytesFixed && (left.decimalData || right.decimalData)) {
+      const steps = left.dataPow !== null && right.dataPow !== null ? [left.dataPow - right.dataPow] : [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5];
+      if (steps.some((j) => j !== 0 && (near(l, r, 1.024 ** j, tol) || near(l, r, 1.024 ** -j, tol)))) return null;
+    }
+  }
+  // "0.05 s × 1000 = 50 ms", "100 Gbps / 8 = 12.5 GB/s": a conversion written out with a bare constant.
+  if (rawOk && left.constants.some((c) => near(l, r, c, tol) || near(l, r, 1 / c, tol))) return null;
+  // Plain numbers have no unit to slip.
+  if (left.unitless && right.unitless) return 'value';
+  // 1.024ⁿ is a slip only where a prefix changes between the sides (or a binary prefix is used).
+  const samePrefix = left.dataPow !== null && left.dataPow === right.dataPow;
+  const slips = SLIP_SETS[(left.bits || right.bits ? 2 : 0) + (left.binary || right.binary || ((left.decimalData || right.decimalData) && !samePrefix) ? 1 : 0)]!;
+  if (rawOk || (Math.sign(l) === Math.sign(r) && slips.some((f) => near(l, r, f, tol)))) return 'unit';
+  return 'value';
 }
 
 /**
@@ -449,6 +612,11 @@ function agrees(left: Val, right: Val, mode: 'raw' | 'scaled', tol: number): boo
 function closestFactor(left: number, right: number): number {
   const k = Math.round(Math.log10(Math.abs(left / right)) / 3);
   return 10 ** (3 * k);
+}
+
+function hasRange(toks: Tok[], a: number, b: number): boolean {
+  for (let i = a; i < b; i++) if (toks[i]?.k === 'num' && (toks[i] as NumTok).hi) return true;
+  return false;
 }
 
 function isBoundary(t: Tok | undefined): boolean {
@@ -499,10 +667,20 @@ function leading(toks: Tok[], a: number, b: number): { parsed: Parsed; start: nu
   return { parsed: e, start: s, approx };
 }
 
+/**
+ * The rounding a stated number allows: half its last digit ("7.5" → ±0.05), a whole digit when
+ * approximate. In scientific notation the digit is the mantissa's ("1e9" ≈ 2^30: ±0.5e9, not ±0.5);
+ * never more than half the value.
+ */
 function roundingTol(t: NumTok, approx: boolean): number {
   if (t.printed === 0) return 0;
-  const ulp = 10 ** -t.decimals;
-  return ((approx ? 1 : 0.5) * ulp) / Math.abs(t.printed);
+  const ulp = 10 ** (t.exp10 - t.decimals);
+  return Math.min(0.5, ((approx ? 1 : 0.5) * ulp) / Math.abs(t.printed));
+}
+
+/** Does the text fix the byte convention (IEC prefixes, or "1 KB = 1,024 bytes" / "= 1,000 bytes")? */
+export function fixesByteConvention(text: string): boolean {
+  return /\b\d+(?:\.\d+)?\s*[KMGTP]iB\b/.test(text) || /\b1\s*[kKMGT]B\s*=\s*(?:1,?024|1,?000|10\^\d|2\^\d)/.test(text);
 }
 
 /** Every checkable statement of a napkin-math text, with its outcome. */
@@ -510,6 +688,7 @@ export function arithmeticStatements(napkinMath: string, opts: ArithmeticOptions
   const relTol = opts.relTol ?? DEFAULT_REL_TOL;
   const out: ArithmeticStatement[] = [];
   if (typeof napkinMath !== 'string' || napkinMath.trim() === '') return out;
+  const bytesFixed = fixesByteConvention(`${napkinMath}\n${opts.context ?? ''}`);
   let offset = 0;
   for (const rawLine of napkinMath.split('\n')) {
     const lineStart = offset;
@@ -523,14 +702,15 @@ export function arithmeticStatements(napkinMath: string, opts: ArithmeticOptions
     toks.forEach((t, i) => t.k === 'rel' && rels.push(i));
     if (rels.length === 0) continue;
     // Consecutive relation signs ("= ≈ 33GB") act as one.
-    const groups: { first: number; last: number; approx: boolean }[] = [];
+    const groups: { first: number; last: number; approx: boolean; prose: boolean }[] = [];
     for (const r of rels) {
       const g = groups[groups.length - 1];
-      const t = toks[r] as { approx: boolean };
+      const t = toks[r] as { approx: boolean; prose: boolean };
       if (g && g.last === r - 1) {
         g.last = r;
         g.approx ||= t.approx;
-      } else groups.push({ first: r, last: r, approx: t.approx });
+        g.prose ||= t.prose;
+      } else groups.push({ first: r, last: r, approx: t.approx, prose: t.prose });
     }
     for (let gi = 0; gi < groups.length; gi++) {
       const g = groups[gi]!;
@@ -541,6 +721,12 @@ export function arithmeticStatements(napkinMath: string, opts: ArithmeticOptions
       if (!lhs || !rhs) continue;
       const approx = g.approx || rhs.approx;
       const r = rhs.parsed;
+      // Prose ("…, which gives 7.5 MB", "→") relates two things only when the left side computes.
+      if (g.prose && !lhs.hasOp) continue;
+      const lhsRange = hasRange(toks, lhs.start, lhs.end);
+      const rhsRange = hasRange(toks, rhs.start, r.end);
+      // "15–60 W × 8 h ≈ 300 Wh": a range against one value is a choice, not a claim we can check.
+      if (lhsRange !== rhsRange) continue;
       if (!lhs.hasOp) {
         // A conversion ("10 MB = 80 Mb"): only between two plain numbers with recognised units.
         if (r.hasOp || !lhs.first || !r.first) continue;
@@ -548,17 +734,31 @@ export function arithmeticStatements(napkinMath: string, opts: ArithmeticOptions
         if (!lhs.val.known || !r.val.known) continue;
         if (unitScale(lhs.first.unit).dim !== unitScale(r.first.unit).dim) continue;
       }
-      // Candidates for the stated value: the whole right side, or its first number when the
-      // right side carries on computing ("700 GB × 8 = 5,600 GB × $0.08 = $448").
-      const candidates: { val: Val; tol: number }[] = [{ val: r.val, tol: r.hasOp || !r.first ? relTol : Math.max(relTol, roundingTol(r.first, approx)) }];
-      if (r.hasOp && r.first && toks[rhs.start] === r.first) {
-        candidates.push({ val: numVal(r.first), tol: Math.max(relTol, roundingTol(r.first, approx)) });
+      // Each end of a range is checked on its own: the low ends together, the high ends together.
+      const picks: Pick[] = lhsRange ? ['lo', 'hi'] : ['lo'];
+      let kind: MismatchKind | null = null;
+      for (const pick of picks) {
+        const left = pick === 'lo' ? lhs.val : new Parser(toks, lhs.end, 'hi').expr(lhs.start)!.val;
+        const right = pick === 'lo' ? r.val : new Parser(toks, r.end, 'hi').expr(rhs.start)!.val;
+        // Candidates for the stated value: the whole right side, or its first number when the
+        // right side carries on computing ("700 GB × 8 = 5,600 GB × $0.08 = $448").
+        const candidates: { val: Val; tol: number }[] = [{ val: right, tol: r.hasOp || !r.first ? relTol : Math.max(relTol, roundingTol(r.first, approx)) }];
+        if (r.hasOp && r.first && toks[rhs.start] === r.first) {
+          candidates.push({ val: numVal(r.first, pick), tol: Math.max(relTol, roundingTol(r.first, approx)) });
+        }
+        const kinds = candidates.map((c) => compare(left, c.val, c.tol, bytesFixed));
+        if (kinds.includes(null)) continue;
+        // The mildest reading wins: a unit slip before a dimension mismatch before a wrong value.
+        kind = kinds.includes('unit') ? 'unit' : kinds.includes('dimension') ? 'dimension' : 'value';
+        break;
       }
-      const ok = candidates.some((c) => agrees(lhs.val, c.val, 'raw', c.tol) || (lhs.val.known && c.val.known && agrees(lhs.val, c.val, 'scaled', c.tol)));
+      const ok = kind === null;
+      const fullyKnown = lhs.val.known && r.val.known;
+      const certain = kind === 'value' && fullyKnown && !g.prose && !opts.prose;
       const startTok = toks[lhs.start]!;
       const endTok = toks[r.end - 1]!;
       const text = flat.text.slice(startTok.start, endTok.end).replace(/\s+/g, ' ').trim();
-      const stated = candidates[0]!.val.raw;
+      const stated = r.val.raw;
       const statedSpan = { start: -1, end: -1 };
       if (r.first) {
         // The digits as they appear in the source (with separators), for an exact span.
@@ -566,7 +766,7 @@ export function arithmeticStatements(napkinMath: string, opts: ArithmeticOptions
         const m = NUM_RE.exec(napkinMath.slice(srcFrom));
         if (m) Object.assign(statedSpan, { start: srcFrom, end: srcFrom + m[0].length });
       }
-      out.push({ text, ok, computed: lhs.val.raw, stated, statedSpan });
+      out.push({ text, ok, ...(kind ? { kind } : {}), certain, computed: lhs.val.raw, stated, statedSpan });
     }
   }
   return out;
@@ -579,13 +779,23 @@ function fmt(x: number): string {
   return String(Number(x.toPrecision(4)));
 }
 
+function describe(s: ArithmeticStatement): string {
+  if (s.kind === 'dimension') return `"${s.text}": the two sides are of different kinds (units do not convert)`;
+  if (s.kind === 'unit') {
+    return `"${s.text}": the stated value is off by a unit factor (1000ⁿ, 1024ⁿ or ×8) from what the left side gives in its units`;
+  }
+  return `"${s.text}": the left side evaluates to ${fmt(s.computed)}, which does not match the stated ${fmt(s.stated)}`;
+}
+
 export function checkArithmetic(napkinMath: string, opts: ArithmeticOptions = {}): ArithmeticResult {
   const statements = arithmeticStatements(napkinMath, opts);
-  const failures = statements.filter((s) => !s.ok).map((s) => `"${s.text}": the left side evaluates to ${fmt(s.computed)}, which does not match the stated ${fmt(s.stated)}`);
+  const bad = statements.filter((s) => !s.ok);
+  const problems = bad.map((s): ArithmeticProblem => ({ kind: s.kind ?? 'value', certain: s.certain, message: describe(s), statement: s.text }));
   return {
-    status: statements.length === 0 ? 'not-run' : failures.length > 0 ? 'failed' : 'passed',
+    status: statements.length === 0 ? 'not-run' : bad.length > 0 ? 'failed' : 'passed',
     checked: statements.length,
-    failures,
+    failures: problems.map((p) => p.message),
+    problems,
   };
 }
 

@@ -5,11 +5,17 @@ export {
   formatQuantity,
   repairArithmetic,
   type ArithmeticOptions,
+  type ArithmeticProblem,
+  fixesByteConvention,
+  type MismatchKind,
   type ArithmeticResult,
   type ArithmeticStatement,
   type ArithmeticStatus,
 } from './arithmetic.js';
-export { jaccard, NearDupIndex, nearDupText, SHINGLE_SIZE, shingles, similarity, type NearDupDoc, type NearestMatch } from './neardup.js';
+export { contentWords, jaccard, NearDupIndex, similarity, similarityScores, type NearDupDoc, type NearestMatch } from './neardup.js';
+export { findInjections, injectionSkeleton, stringFields, type InjectionHit } from './injection.js';
+export { bloomMismatch, bloomOfQuestion, hardwareMismatch } from './fit.js';
+export { callsSaved, prejudge, type PrejudgeFindings, type PrejudgeOptions, type PrejudgeResult, type VaultNearest } from './prejudge.js';
 export {
   CRITERIA,
   criterionFor,
@@ -28,6 +34,8 @@ export {
   type Criterion,
   type CriterionGrade,
   type DraftDoc,
+  type CheckKind,
   type Finding,
+  type FindingLevel,
 } from './run.js';
 export { unitScale, type UnitScale } from './units.js';

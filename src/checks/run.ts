@@ -1,22 +1,36 @@
 /**
- * The deterministic pre-judge. Hard findings drop a draft without spending a model call; soft
- * findings make it NEEDS_FIX and are handed to the judge prompt. Criteria follow SEED-SPEC §6 and
- * stay consistent with the verdict: every hard finding is an ERROR somewhere, every soft one a WARN.
+ * The deterministic pre-judge, on a certainty ladder (docs/checks.md):
  *
- * Unlike the §6 model rules ("repeated WARNs across criteria → DROP"), soft findings never drop a
- * draft here: they are the ones a revision can fix.
+ * - `certain` findings DROP a draft without a model call. Only facts with no judgement in them:
+ *   a schema failure (a required field missing, null or empty included), an area that maps to no
+ *   canonical area, a topic the track excludes, a draft off its plan cell, an identical copy, and
+ *   an arithmetic statement that is fully parsed, dimensionally consistent and wrong beyond every
+ *   stated tolerance.
+ * - `evidence` findings go to the model judge in the prompt, with what was found and where: unit
+ *   slips, near-duplicates, injections, Bloom and hardware fit, form and realism.
+ *
+ * `hard`/`soft` in reports are the certain/evidence messages. Criteria follow SEED-SPEC §6 and stay
+ * consistent with the verdict: every certain finding is an ERROR somewhere, every other a WARN.
  */
 import { validateQuestion } from '../corpus/schema.js';
 import { Applicability, inLevelAffinity, isArea, isLevel, isZone, TOPIC_AREA, ZONE_INFO, type Verdict } from '../corpus/taxonomy.js';
 import { checkArithmetic, type ArithmeticResult } from './arithmetic.js';
-import { nearDupText, similarity, type NearestMatch } from './neardup.js';
+import { bloomMismatch, hardwareMismatch } from './fit.js';
+import { findInjections } from './injection.js';
+import { similarityScores, type NearestMatch } from './neardup.js';
+
+export { hasPromptInjection } from './injection.js';
 
 export const CRITERIA = ['math_correct', 'cell_fit', 'scenario_realism', 'uniqueness', 'visual_alignment'] as const;
 export type Criterion = (typeof CRITERIA)[number];
 export type CriterionGrade = 'PASS' | 'WARN' | 'ERROR' | 'N/A';
 export type Criteria = Record<Criterion, CriterionGrade>;
 
-export const DEFAULT_NEAR_DUP_THRESHOLD = 0.8;
+/**
+ * Similarity at or above which a draft is reported as a near-duplicate (evidence): chosen from the
+ * precision/recall curve of the labelled pairs that `npm run bench` prints (docs/benchmarks.md).
+ */
+export const DEFAULT_NEAR_DUP_THRESHOLD = 0.6;
 export const MAX_TITLE_WORDS = 10;
 
 export interface CheckCell {
@@ -41,18 +55,29 @@ export interface CheckContext {
   batch?: readonly DraftDoc[];
   /** The closest vault question (from a NearDupIndex), if any. */
   vaultNearest?: NearestMatch | null;
+  /** Where `vaultNearest` comes from (default vault; the pre-judge also passes earlier drafts). */
+  nearestSource?: 'vault' | 'batch';
   /** The visual renderer's error for this draft. */
   renderError?: string;
-  /** Similarity at or above which a draft is a duplicate (default 0.8). */
+  /** Similarity at or above which a draft is a near-duplicate (default DEFAULT_NEAR_DUP_THRESHOLD). */
   nearDupThreshold?: number;
   /** Relative tolerance of the arithmetic re-check (default 0.02). */
   relTol?: number;
 }
 
+/** certain: DROP without a model call; evidence: shown to the model judge. */
+export type FindingLevel = 'certain' | 'evidence';
+export type CheckKind = 'schema' | 'area' | 'arithmetic' | 'units' | 'near-duplicate' | 'injection' | 'cell-fit' | 'form' | 'realism' | 'visual';
+
 export interface Finding {
+  level: FindingLevel;
+  /** hard = certain, soft = evidence (the older names, kept in reports). */
   severity: 'hard' | 'soft';
+  check: CheckKind;
   criterion: Criterion;
   message: string;
+  /** The field it was found in, when it has one ("details.napkin_math"). */
+  field?: string;
 }
 
 export interface CheckReport {
@@ -81,18 +106,6 @@ const HARDWARE_RE = new RegExp(
   ].join('|'),
 );
 const hardwareRe = new RegExp(`(?:^|[^A-Za-z0-9])(?:${HARDWARE_RE.source})(?![A-Za-z])`, 'i');
-
-/** Text that addresses the judge instead of the candidate. */
-const INJECTION_PATTERNS: readonly RegExp[] = [
-  /\bignore\s+(?:all\s+|any\s+)?(?:of\s+)?(?:the\s+|your\s+)?(?:previous|prior|above|earlier|preceding|other)\s+(?:instructions?|rules|prompts?|directions|criteria)/i,
-  /\bdisregard\s+(?:all\s+|any\s+)?(?:the\s+|your\s+)?(?:previous\s+|prior\s+|above\s+|earlier\s+)?(?:instructions?|rules|criteria)/i,
-  /\bverdict\s*["'`]?\s*[:=]\s*["'`]?\s*(?:PASS|NEEDS_FIX)\b/i,
-  /\b(?:answer|respond|reply|output|return|mark|grade|rate|label|judge|classify)\b[^.\n]{0,40}\bPASS\b/,
-  /\b(?:all|every)\s+criteri(?:a|on)\s+(?:are|is|=|:)\s*["']?PASS/i,
-  /\bsystem\s+prompt\b/i,
-  /\byou\s+are\s+(?:now\s+)?(?:the|a|an)\s+(?:judge|grader|evaluator)\b/i,
-  /\b(?:new|updated)\s+instructions?\s*:/i,
-];
 
 const PITFALL_RE = /\*{0,2}The Pitfall:\*{0,2}/;
 const RATIONALE_RE = /\*{0,2}The Rationale:\*{0,2}/;
@@ -127,16 +140,13 @@ export function napkinFormProblems(text: string): string[] {
   return missing;
 }
 
-/** Every string of a draft a reader (or a judge) sees. */
-function visibleTexts(doc: DraftDoc): string[] {
-  const d = details(doc);
-  const v = doc.visual && typeof doc.visual === 'object' ? (doc.visual as Record<string, unknown>) : {};
-  return [doc.title, doc.scenario, doc.question, d.realistic_solution, d.common_mistake, d.napkin_math, v.alt, v.caption].map(str);
-}
+/** Text fields a question must have, non-empty (null and blank count as missing). */
+const REQUIRED_TEXT: readonly (readonly string[])[] = [['title'], ['scenario'], ['question'], ['details', 'realistic_solution']];
 
-export function hasPromptInjection(texts: string | readonly string[]): boolean {
-  const all = typeof texts === 'string' ? [texts] : texts;
-  return all.some((t) => INJECTION_PATTERNS.some((re) => re.test(t)));
+function at(doc: DraftDoc, path: readonly string[]): unknown {
+  let v: unknown = doc;
+  for (const k of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
 }
 
 function sameDraft(a: DraftDoc, b: DraftDoc): boolean {
@@ -145,102 +155,154 @@ function sameDraft(a: DraftDoc, b: DraftDoc): boolean {
 
 export function runChecks(draft: DraftDoc, ctx: CheckContext = {}): CheckReport {
   const findings: Finding[] = [];
-  const hard = { push: (f: Omit<Finding, 'severity'>) => findings.push({ severity: 'hard', ...f }) };
-  const soft = { push: (f: Omit<Finding, 'severity'>) => findings.push({ severity: 'soft', ...f }) };
+  const add = (level: FindingLevel, f: Omit<Finding, 'level' | 'severity'>) => findings.push({ level, severity: level === 'certain' ? 'hard' : 'soft', ...f });
+  const certain = (f: Omit<Finding, 'level' | 'severity'>) => add('certain', f);
+  const evidence = (f: Omit<Finding, 'level' | 'severity'>) => add('evidence', f);
   const threshold = ctx.nearDupThreshold ?? DEFAULT_NEAR_DUP_THRESHOLD;
   const applicability = ctx.applicability ?? Applicability.builtin();
   const d = details(draft);
 
-  // --- schema and taxonomy (hard)
+  // --- schema and taxonomy (certain)
   const area = draft.competency_area;
+  const reported = new Set<string>();
+  for (const path of REQUIRED_TEXT) {
+    const v = at(draft, path);
+    if (typeof v === 'string' && v.trim() !== '') continue;
+    const field = path.join('.');
+    reported.add(field);
+    const what = v === undefined ? 'is missing' : v === null ? 'is null' : typeof v === 'string' ? 'is empty' : `is not text (${Array.isArray(v) ? 'a list' : typeof v})`;
+    certain({ check: 'schema', criterion: 'cell_fit', field, message: `schema: ${field} ${what} (a required field must have text)` });
+  }
   for (const p of validateQuestion(draft, `questions/${str(draft.track) || 'unknown'}/${str(draft.id) || 'draft'}.yaml`, { skipLocation: true })) {
     if (p.severity !== 'error') continue;
-    // The area gets its own, clearer finding below.
+    // The area gets its own, clearer finding below; empty required fields have theirs above.
     if (p.message.startsWith('competency_area:')) continue;
-    hard.push({ criterion: 'cell_fit', message: `schema: ${p.message}` });
+    const field = p.message.split(':')[0]!;
+    if (reported.has(field)) continue;
+    certain({ check: 'schema', criterion: 'cell_fit', field, message: `schema: ${p.message}` });
   }
   if (!isArea(area)) {
-    hard.push({ criterion: 'cell_fit', message: `competency_area ${JSON.stringify(area ?? null)} is not one of the 13 canonical areas` });
+    certain({ check: 'area', criterion: 'cell_fit', field: 'competency_area', message: `competency_area ${JSON.stringify(area ?? null)} is not one of the 13 canonical areas` });
   } else {
     const topicArea = TOPIC_AREA.get(str(draft.topic));
     if (topicArea && topicArea !== area) {
-      soft.push({ criterion: 'cell_fit', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${topicArea}")` });
+      evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'competency_area', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${topicArea}")` });
     }
   }
   const track = str(draft.track);
   const topic = str(draft.topic);
   if (TOPIC_AREA.has(topic) && ['cloud', 'edge', 'mobile', 'tinyml', 'global'].includes(track) && !applicability.applies(topic, track as never)) {
-    hard.push({ criterion: 'cell_fit', message: `topic ${topic} does not apply to track ${track}` });
+    certain({ check: 'cell-fit', criterion: 'cell_fit', field: 'topic', message: `topic ${topic} does not apply to track ${track}` });
   }
   if (ctx.cell) {
-    const off = (['track', 'topic', 'zone', 'level'] as const).filter((k) => str(draft[k]) !== ctx.cell![k]);
+    const cell = ctx.cell;
+    // Only the cell's known values: a cell without a level has nothing to compare the draft's with.
+    const off = (['track', 'topic', 'zone', 'level'] as const).filter((k) => typeof cell[k] === 'string' && cell[k] !== '' && cell[k] !== 'undefined' && str(draft[k]) !== cell[k]);
     if (off.length > 0) {
-      hard.push({
+      certain({
+        check: 'cell-fit',
         criterion: 'cell_fit',
-        message: `draft does not match its cell: ${off.map((k) => `${k} is ${JSON.stringify(draft[k] ?? null)}, the cell's is "${ctx.cell![k]}"`).join('; ')}`,
+        field: off[0]!,
+        message: `draft does not match its cell: ${off.map((k) => `${k} is ${draft[k] === undefined || draft[k] === null ? 'missing' : JSON.stringify(draft[k])} where the cell has "${cell[k]}"`).join('; ')}`,
       });
     }
   }
 
-  // --- arithmetic (hard when wrong)
+  // --- arithmetic and units: certain only for a wrong value in a napkin-math statement
   const napkin = str(d.napkin_math);
-  const arithmetic = checkArithmetic(napkin, ctx.relTol !== undefined ? { relTol: ctx.relTol } : {});
-  for (const f of arithmetic.failures) hard.push({ criterion: 'math_correct', message: `arithmetic: ${f}` });
+  const solution = str(d.realistic_solution);
+  const context = [str(draft.scenario), str(draft.question), solution, napkin].join('\n');
+  const tol = ctx.relTol !== undefined ? { relTol: ctx.relTol } : {};
+  const arithmetic = checkArithmetic(napkin, { ...tol, context });
+  for (const p of arithmetic.problems) {
+    const check = p.kind === 'value' ? 'arithmetic' : 'units';
+    add(p.certain ? 'certain' : 'evidence', { check, criterion: 'math_correct', field: 'details.napkin_math', message: `${check === 'units' ? 'units' : 'arithmetic'} (details.napkin_math): ${p.message}` });
+  }
+  // The solution text is prose: what is wrong there is evidence only.
+  for (const p of checkArithmetic(solution, { ...tol, context, prose: true }).problems) {
+    evidence({ check: p.kind === 'value' ? 'arithmetic' : 'units', criterion: 'math_correct', field: 'details.realistic_solution', message: `${p.kind === 'value' ? 'arithmetic' : 'units'} (details.realistic_solution): ${p.message}` });
+  }
+  const bitRate = bitRateReadAsBytes(context);
+  if (bitRate) evidence({ check: 'units', criterion: 'math_correct', message: `units: ${bitRate}` });
 
-  // --- duplicates (hard at or above the threshold)
-  let nearest: CheckReport['nearest'] = ctx.vaultNearest ? { ...ctx.vaultNearest, source: 'vault' } : null;
+  // --- duplicates: an identical copy is certain, a near one is evidence
+  let nearest: CheckReport['nearest'] = ctx.vaultNearest ? { ...ctx.vaultNearest, source: ctx.nearestSource ?? 'vault' } : null;
   if (ctx.batch && ctx.batch.length > 0) {
     const self = ctx.batch.findIndex((b) => sameDraft(b, draft));
     const earlier = self >= 0 ? ctx.batch.slice(0, self) : ctx.batch;
-    const text = nearDupText(draft as never);
     for (const other of earlier) {
       if (sameDraft(other, draft)) continue;
-      const sim = similarity(text, other as never);
-      if (!nearest || sim > nearest.similarity) nearest = { id: str(other.id) || '(unnamed draft)', similarity: sim, source: 'batch' };
+      const sim = similarityScores(draft as never, other as never);
+      if (!nearest || sim.similarity > nearest.similarity) nearest = { id: str(other.id) || '(unnamed draft)', ...sim, source: 'batch' };
     }
   }
   if (nearest && nearest.similarity >= threshold) {
-    const what = nearest.similarity >= 0.999 ? 'exact duplicate' : 'near duplicate';
-    hard.push({
+    const exact = nearest.similarity >= 0.999;
+    const parts = nearest.scenario !== undefined ? `; scenario ${nearest.scenario.toFixed(2)}, question ${(nearest.question ?? 0).toFixed(2)}` : '';
+    add(exact ? 'certain' : 'evidence', {
+      check: 'near-duplicate',
       criterion: 'uniqueness',
-      message: `${what} of ${nearest.source === 'vault' ? 'vault question' : 'earlier draft'} ${nearest.id} (similarity ${nearest.similarity.toFixed(2)} ≥ ${threshold})`,
+      message: `${exact ? 'exact duplicate' : 'near duplicate'} of ${nearest.source === 'vault' ? 'vault question' : 'earlier draft'} ${nearest.id} (similarity ${nearest.similarity.toFixed(2)} ≥ ${threshold}${parts})`,
     });
   }
 
-  // --- form and realism (soft)
+  // --- form, fit and realism (evidence)
   const mistake = str(d.common_mistake);
   if (!isThreePartMistake(mistake)) {
-    soft.push({ criterion: 'scenario_realism', message: 'common_mistake is not in the three-part form (The Pitfall / The Rationale / The Consequence)' });
+    evidence({ check: 'form', criterion: 'scenario_realism', field: 'details.common_mistake', message: 'common_mistake is not in the three-part form (The Pitfall / The Rationale / The Consequence)' });
   }
   const missing = napkinFormProblems(napkin);
-  if (missing.length > 0) soft.push({ criterion: 'math_correct', message: `napkin_math lacks ${missing.join(', ')}` });
+  if (missing.length > 0) evidence({ check: 'form', criterion: 'math_correct', field: 'details.napkin_math', message: `napkin_math lacks ${missing.join(', ')}` });
   if (isZone(draft.zone) && isLevel(draft.level) && !inLevelAffinity(draft.zone, draft.level)) {
-    soft.push({
+    evidence({
+      check: 'cell-fit',
       criterion: 'cell_fit',
+      field: 'level',
       message: `level ${draft.level} is outside zone ${draft.zone}'s level affinity (${ZONE_INFO[draft.zone].levels.join(', ')})`,
     });
   }
+  const bloom = bloomMismatch(str(draft.question), draft.level);
+  if (bloom) evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'question', message: `cell fit: ${bloom}` });
   const scenario = str(draft.scenario);
+  const hardware = hardwareMismatch(`${scenario}\n${str(draft.question)}`, draft.track);
+  if (hardware) evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'scenario', message: `cell fit: ${hardware}` });
   // Real vault scenarios ground themselves in a number or in hardware, not always both.
   if (!/\d/.test(scenario) && !hardwareRe.test(scenario)) {
-    soft.push({ criterion: 'scenario_realism', message: 'scenario has no concrete number or hardware' });
+    evidence({ check: 'realism', criterion: 'scenario_realism', field: 'scenario', message: 'scenario has no concrete number or hardware' });
   }
   const titleWords = str(draft.title).trim().split(/\s+/).filter(Boolean).length;
-  if (titleWords > MAX_TITLE_WORDS) soft.push({ criterion: 'scenario_realism', message: `title has ${titleWords} words (at most ${MAX_TITLE_WORDS})` });
+  if (titleWords > MAX_TITLE_WORDS) evidence({ check: 'realism', criterion: 'scenario_realism', field: 'title', message: `title has ${titleWords} words (at most ${MAX_TITLE_WORDS})` });
   const visual = draft.visual && typeof draft.visual === 'object' ? (draft.visual as Record<string, unknown>) : null;
-  if (ctx.renderError) soft.push({ criterion: 'visual_alignment', message: `visual did not render: ${ctx.renderError}` });
-  if (visual && str(visual.alt).trim() === '') soft.push({ criterion: 'visual_alignment', message: 'visual has no alt text' });
-  if (hasPromptInjection(visibleTexts(draft))) {
-    soft.push({ criterion: 'scenario_realism', message: 'prompt-injection attempt: the draft addresses the judge (e.g. asks for a PASS verdict)' });
+  if (ctx.renderError) evidence({ check: 'visual', criterion: 'visual_alignment', field: 'visual', message: `visual did not render: ${ctx.renderError}` });
+  if (visual && str(visual.alt).trim() === '') evidence({ check: 'visual', criterion: 'visual_alignment', field: 'visual.alt', message: 'visual has no alt text' });
+  for (const hit of findInjections(draft)) {
+    evidence({
+      check: 'injection',
+      criterion: 'scenario_realism',
+      field: hit.field,
+      message: `prompt-injection attempt in ${hit.field} (${hit.rule}): "${hit.excerpt}"`,
+    });
   }
 
   return summarize(findings, arithmetic, nearest, Boolean(visual) || Boolean(ctx.renderError));
 }
 
+/** "100 GbE" (or "100 Gb/s") used as "100 GB/s": a bit rate read as a byte rate. */
+function bitRateReadAsBytes(text: string): string | null {
+  const re = /(\d+(?:\.\d+)?)\s*(?:GbE|Gb\/s|Gbps|Gbit\/s|Gigabit)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    const n = m[1]!.replace('.', '\\.');
+    if (new RegExp(`(?<![\\d.])${n}\\s*(?:GB\\/s|GBps|gigabytes per second)`).test(text)) {
+      return `"${m[0]}" is a bit rate (${m[1]} Gb/s = ${Number(m[1]) / 8} GB/s), but the text uses ${m[1]} GB/s`;
+    }
+  }
+  return null;
+}
+
 /** Verdict and criteria from findings; also used to merge outside findings into a report. */
 export function summarize(findings: readonly Finding[], arithmetic: ArithmeticResult, nearest: CheckReport['nearest'], hasVisual: boolean): CheckReport {
-  const hard = findings.filter((f) => f.severity === 'hard');
-  const soft = findings.filter((f) => f.severity === 'soft');
+  const hard = findings.filter((f) => f.level === 'certain');
+  const soft = findings.filter((f) => f.level !== 'certain');
   const criteria: Criteria = {
     math_correct: 'PASS',
     cell_fit: 'PASS',
@@ -282,6 +344,6 @@ export function withFindings(report: CheckReport, findings: readonly string[]): 
   const known = new Set(report.findings.map((f) => f.message));
   const extra = [...new Set(findings)].filter((f) => typeof f === 'string' && f.trim() !== '' && !known.has(f));
   if (extra.length === 0) return report;
-  const added = extra.map((message): Finding => ({ severity: 'soft', criterion: criterionFor(message), message }));
+  const added = extra.map((message): Finding => ({ level: 'evidence', severity: 'soft', check: 'realism', criterion: criterionFor(message), message }));
   return summarize([...report.findings, ...added], report.arithmetic, report.nearest, report.hasVisual);
 }

@@ -1,125 +1,175 @@
 /**
- * Unit scales for the arithmetic re-check. Only what napkin math in the vault uses: SI and binary
- * prefixes on bytes/bits/Hz/W/J/FLOPs/OPS/MACs, and time. An unknown unit ("GPUs", "°C/W",
- * "tokens") has scale 1 and is marked unknown, so it never makes a statement fail on its own.
+ * Quantities with dimensions for the arithmetic re-check, on mathjs's unit system (Wh ↔ J,
+ * bit ↔ byte, Hz ↔ 1/s, SI and IEC prefixes) plus FLOP, OP and MAC as units of their own.
+ *
+ * FLOP, OP and MAC are units of their own (a MAC converts to one OP).
+ *
+ * mathjs is large: its single-file browser build is loaded on the first unit met (about ten times
+ * faster to load than the many-module build), and every unit string is converted once and cached,
+ * so the re-check of a chunk pays for mathjs at most once per process.
+ *
+ * Only an allow-list of base units is accepted: mathjs knows "in", "ft", "cup", "g" and many more,
+ * and a word after a number ("8 GPUs", "3 in flight") must not become a length. Anything not on the
+ * list is unknown (scale 1, no dimension) and never makes a statement fail on its own.
  */
-
-const SI_PREFIX: Record<string, number> = {
-  k: 1e3,
-  K: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  m: 1e-3,
-  μ: 1e-6,
-  µ: 1e-6,
-  u: 1e-6,
-  n: 1e-9,
-};
-const BINARY_PREFIX: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-const WORD_PREFIX: Record<string, number> = { kilo: 1e3, mega: 1e6, giga: 1e9, tera: 1e12, peta: 1e15, milli: 1e-3, micro: 1e-6, nano: 1e-9 };
-
-/** Base units a prefix may attach to (case-sensitive: "mB" is not "MB"). */
-const BASES = new Set([
-  'B', 'b', 'bit', 'bits', 'byte', 'bytes', 'bps', 'Bps', 'Hz', 'W', 'J', 'Wh', 'V', 'A',
-  'FLOP', 'FLOPs', 'FLOPS', 'flops', 'OPS', 'Ops', 'OPs', 'ops', 'MAC', 'MACs', 'MACS', 's',
-]);
-
-const TIME: Record<string, number> = {
-  s: 1, sec: 1, secs: 1, second: 1, seconds: 1,
-  ms: 1e-3, us: 1e-6, μs: 1e-6, µs: 1e-6, ns: 1e-9,
-  min: 60, mins: 60, minute: 60, minutes: 60,
-  h: 3600, hr: 3600, hrs: 3600, hour: 3600, hours: 3600,
-  day: 86400, days: 86400,
-};
-
-/** Dimensionless markers that are as good as known. */
-const DIMENSIONLESS = new Set(['x', '×', 'times']);
-
-export const MAGNITUDE_WORDS: Record<string, number> = { thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 };
+import { createRequire } from 'node:module';
 
 export interface UnitScale {
+  /** Factor to SI base units (bits for data, J for energy, s for time). */
   scale: number;
   /** Every part of the unit was recognised. */
   known: boolean;
-  /** Dimension signature ("data/time", "energy"): two units convert only when theirs agree. */
+  /** Dimension exponents (mathjs's base dimensions plus FLOP, OP, MAC); null when unknown. */
+  dims: readonly number[] | null;
+  /** Dimension signature ("0,0,-1,…"): two units convert only when theirs agree. */
   dim: string;
+  /** A decimal prefix above 1 on bytes or bits (kB, MB, GB…): read as 1000ⁿ or 1024ⁿ by convention. */
+  decimalData: boolean;
+  /** An IEC prefix (KiB, GiB…): the text distinguishes binary from decimal. */
+  binaryData: boolean;
+  /** Power of 1000 of the decimal data prefixes (kB 1, MB 2, GB/s 3…); 0 without data units. */
+  dataPow: number;
 }
 
-/** Base unit → dimension, as [numerator dims, denominator dims]. */
-function baseDim(base: string): [string[], string[]] {
-  if (/^(?:B|b|bit|bits|byte|bytes)$/i.test(base)) return [['data'], []];
-  if (/^(?:bps|Bps)$/.test(base)) return [['data'], ['time']];
-  if (base === 'Hz' || base === 'hertz') return [[], ['time']];
-  if (base === 'W' || /^watts?$/.test(base)) return [['energy'], ['time']];
-  if (base === 'J' || /^joules?$/.test(base)) return [['energy'], []];
-  if (base === 'Wh') return [['energy'], []];
-  if (/^flops?$/i.test(base)) return [['flop'], []];
-  if (/^ops$/i.test(base)) return [['op'], []];
-  if (/^macs?$/i.test(base)) return [['mac'], []];
-  if (base === 'V' || base === 'A') return [[base], []];
-  return [[], []];
+export const MAGNITUDE_WORDS: Record<string, number> = { thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12 };
+
+/** The part of mathjs this module uses. */
+interface MathUnit {
+  value: number | null;
+  dimensions: number[];
+  units: { unit: { name: string }; prefix: { name: string } }[];
+}
+interface MathLib {
+  unit(text: string): MathUnit;
+  createUnit(name: string, def: { definition?: string; aliases?: string[]; prefixes?: string }): unknown;
 }
 
-interface Part {
-  scale: number;
-  known: boolean;
-  num: string[];
-  den: string[];
+let math: MathLib | null = null;
+function lib(): MathLib {
+  if (math) return math;
+  const m = createRequire(import.meta.url)('mathjs/lib/browser/math.js') as MathLib;
+  // Counts of work: their own dimensions, so "TFLOP / (TFLOP/s)" is a time and FLOPs ≠ bytes.
+  m.createUnit('FLOP', { aliases: ['flop'], prefixes: 'short' });
+  m.createUnit('OP', { aliases: ['op'], prefixes: 'short' });
+  // A MAC is one operation here, of the OP kind: "34.7 TOPS / 2 = 17.35 TMACs/s" states the ×2 itself.
+  m.createUnit('MAC', { definition: '1 OP', aliases: ['mac'], prefixes: 'short' });
+  math = m;
+  return m;
 }
 
-function partScale(raw: string): Part {
-  let part = raw.replace(/[.,;:]+$/, '');
-  const none = { num: [], den: [] };
-  if (part === '') return { scale: 1, known: true, ...none };
-  const dash = part.lastIndexOf('-');
-  if (dash > 0 && dash < part.length - 1) part = part.slice(dash + 1);
-  const based = (scale: number, base: string): Part => {
-    const [num, den] = baseDim(base);
-    return { scale, known: true, num, den };
-  };
-  if (DIMENSIONLESS.has(part)) return { scale: 1, known: true, ...none };
-  if (TIME[part] !== undefined) return { scale: TIME[part]!, known: true, num: ['time'], den: [] };
-  if (TIME[part.toLowerCase()] !== undefined && part.length > 3) return { scale: TIME[part.toLowerCase()]!, known: true, num: ['time'], den: [] };
-  if (BASES.has(part)) return based(1, part);
-  const lower = part.toLowerCase();
-  for (const [w, f] of Object.entries(WORD_PREFIX)) {
+/** Base units (as mathjs names them, prefix removed) that napkin math uses. */
+const ALLOWED_BASES = new Set([
+  'b', 'bits', 'B', 'bytes', 'Hz', 'hertz', 'W', 'watt', 'J', 'joule', 'Wh', 'V', 'A', 'Ah', 'C',
+  's', 'sec', 'second', 'min', 'minute', 'h', 'hr', 'hour', 'day', 'week',
+  'FLOP', 'flop', 'OP', 'op', 'MAC', 'mac', 'm',
+]);
+
+const WORD_PREFIX: Record<string, string> = { kilo: 'k', mega: 'M', giga: 'G', tera: 'T', peta: 'P', milli: 'm', micro: 'u', nano: 'n' };
+
+/** One written unit part → mathjs syntax (or null when it cannot be a unit). */
+function toMathSyntax(part: string): string | null {
+  let p = part.replace(/[.,;:]+$/, '');
+  if (p === '') return null;
+  const dash = p.lastIndexOf('-');
+  if (dash > 0 && dash < p.length - 1) p = p.slice(dash + 1);
+  p = p.replace(/^[μµ]/, 'u');
+  // Rates written as one word: Gbps, GBps, TFLOPS, TOPS.
+  let m = /^([kKMGTP]?i?)(bps|Bps)$/.exec(p);
+  if (m) return `${fixPrefix(m[1]!)}${m[2] === 'bps' ? 'b' : 'B'}/s`;
+  m = /^([kKMGTP]?)(FLOPS|flops|OPS)$/.exec(p);
+  if (m) return `${fixPrefix(m[1]!)}${m[2] === 'OPS' ? 'OP' : 'FLOP'}/s`;
+  m = /^([kKMGTP]?)(FLOPs|FLOP|flop|OPs|Ops|ops|MACs|MACS|MAC|macs)$/.exec(p);
+  if (m) return `${fixPrefix(m[1]!)}${/^flop/i.test(m[2]!) ? 'FLOP' : /^op/i.test(m[2]!) ? 'OP' : 'MAC'}`;
+  const lower = p.toLowerCase();
+  for (const [w, pre] of Object.entries(WORD_PREFIX)) {
+    if (!lower.startsWith(w)) continue;
     const rest = lower.slice(w.length);
-    if (lower.startsWith(w) && ['bits', 'bit', 'bytes', 'byte', 'hertz', 'watts', 'watt', 'joules', 'flops'].includes(rest)) return based(f, rest);
+    const base = { bits: 'b', bit: 'b', bytes: 'B', byte: 'B', hertz: 'Hz', watts: 'W', watt: 'W', joules: 'J', joule: 'J', seconds: 's', second: 's' }[rest];
+    if (base) return `${pre}${base}`;
   }
-  for (const [p, f] of Object.entries(BINARY_PREFIX)) {
-    if (part.startsWith(p) && BASES.has(part.slice(p.length))) return based(f, part.slice(p.length));
-  }
-  const first = part[0]!;
-  if (SI_PREFIX[first] !== undefined && BASES.has(part.slice(1))) return based(SI_PREFIX[first]!, part.slice(1));
-  return { scale: 1, known: false, ...none };
+  if (/^(?:bytes?)$/i.test(p)) return 'B';
+  if (/^(?:bits?)$/i.test(p)) return 'b';
+  if (/^(?:secs?|seconds?)$/i.test(p)) return 's';
+  if (/^(?:mins?|minutes?)$/i.test(p)) return 'min';
+  if (/^(?:hrs?|hours?)$/i.test(p)) return 'h';
+  if (/^(?:days?)$/i.test(p)) return 'day';
+  if (/^(?:weeks?)$/i.test(p)) return 'week';
+  if (/^(?:watts?)$/i.test(p)) return 'W';
+  if (/^(?:joules?)$/i.test(p)) return 'J';
+  // "KB", "KHz": the upper-case K of common use is mathjs's k.
+  m = /^K(i?)(B|b|Hz|W|J|Wh|FLOP)$/.exec(p);
+  if (m) return `${m[1] ? 'Ki' : 'k'}${m[2]}`;
+  if (!/^[A-Za-z]+$/.test(p)) return null;
+  return p;
 }
 
-/** Scale of a unit such as "GB", "TB/s", "μJ/inference", "GPU-hours" (first word only). */
+function fixPrefix(pre: string): string {
+  return pre === 'K' ? 'k' : pre === 'Ki' ? 'Ki' : pre;
+}
+
+const cache = new Map<string, UnitScale>();
+const UNKNOWN: UnitScale = { scale: 1, known: false, dims: null, dim: '', decimalData: false, binaryData: false, dataPow: 0 };
+const PREFIX_POW: Record<string, number> = { k: 1, M: 2, G: 3, T: 4, P: 5, E: 6 };
+
+/** Scale and dimension of a unit such as "GB", "TB/s", "kWh", "μJ/inference" (first word only). */
 export function unitScale(unit: string): UnitScale {
   const word = unit.trim().split(/\s+/)[0] ?? '';
-  if (word === '') return { scale: 1, known: false, dim: '' };
-  const [num, ...dens] = word.split('/');
-  const n = partScale(num ?? '');
-  let scale = n.scale;
-  let known = n.known && (num ?? '') !== '';
-  const top = [...n.num];
-  const bottom = [...n.den];
-  for (const d of dens) {
-    const s = partScale(d);
-    scale /= s.scale;
-    known = known && s.known;
-    top.push(...s.den);
-    bottom.push(...s.num);
+  let hit = cache.get(word);
+  if (hit) return hit;
+  hit = parseUnit(word);
+  if (cache.size > 10_000) cache.clear();
+  cache.set(word, hit);
+  return hit;
+}
+
+function parseUnit(word: string): UnitScale {
+  if (word === '') return UNKNOWN;
+  const parts = word.split('/');
+  if (parts.some((p) => p === '')) return UNKNOWN;
+  const syntax = parts.map(toMathSyntax);
+  if (syntax.some((s) => s === null)) return UNKNOWN;
+  let u: MathUnit;
+  try {
+    u = lib().unit(`1 ${syntax.map((s, i) => (i === 0 ? s : `(${s})`)).join(' / ')}`);
+  } catch {
+    return UNKNOWN;
   }
-  // Cancel, then sort, so "J/s" and "W" share a signature.
-  for (let i = top.length - 1; i >= 0; i--) {
-    const j = bottom.indexOf(top[i]!);
-    if (j >= 0) {
-      top.splice(i, 1);
-      bottom.splice(j, 1);
-    }
-  }
-  return { scale, known, dim: `${top.sort().join('*')}/${bottom.sort().join('*')}` };
+  if (u.value === null || !u.units.every((x) => ALLOWED_BASES.has(x.unit.name))) return UNKNOWN;
+  const data = u.units.filter((x) => ['b', 'bits', 'B', 'bytes'].includes(x.unit.name));
+  return {
+    scale: u.value,
+    known: true,
+    dims: [...u.dimensions],
+    dim: u.dimensions.join(','),
+    decimalData: data.some((x) => ['k', 'M', 'G', 'T', 'P', 'E'].includes(x.prefix.name)),
+    binaryData: data.some((x) => /i$/.test(x.prefix.name)),
+    // mathjs lists every unit with its power (B/s: B ^1, s ^-1).
+    dataPow: data.reduce((n, x) => n + (PREFIX_POW[x.prefix.name] ?? 0) * ((x as { power?: number }).power ?? 1), 0),
+  };
+}
+
+/** Dimension vector of a plain number. */
+export function dimensionless(): number[] {
+  return [];
+}
+
+/** Adds (sign 1) or subtracts (sign -1) two dimension vectors; an empty vector is all zeros. */
+export function combineDims(a: readonly number[], b: readonly number[], sign: 1 | -1): number[] {
+  const n = Math.max(a.length, b.length);
+  return Array.from({ length: n }, (_, i) => (a[i] ?? 0) + sign * (b[i] ?? 0));
+}
+
+export function scaleDims(a: readonly number[], k: number): number[] {
+  return a.map((x) => x * k);
+}
+
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if (Math.abs((a[i] ?? 0) - (b[i] ?? 0)) > 1e-9) return false;
+  return true;
+}
+
+/** Whether mathjs has been loaded in this process (the benchmark reports it). */
+export function unitsLoaded(): boolean {
+  return math !== null;
 }

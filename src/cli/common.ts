@@ -33,28 +33,53 @@ export const embeddedDirOf = (vault: string): string => join(vault, '.vault-loop
  * server a `run` on that vault started; else, when `mayStart`, a new embedded server.
  */
 export async function connectRedis(cfg: Config, opts: { vault?: string; mayStart: boolean }): Promise<RedisTarget> {
-  if (!cfg.redisUrl && opts.vault) {
+  const url = redisUrlOf(cfg);
+  const settings = { timeoutMs: cfg.redisTimeoutMs, ...(cfg.redisCaFile ? { caFile: cfg.redisCaFile } : {}) };
+  if (!url && opts.vault) {
     const sock = embeddedSocketOf(embeddedDirOf(opts.vault));
     if (existsSync(sock) && !(await pingRedis({ host: '127.0.0.1', port: 6379 })) && (await pingRedis({ path: sock }))) {
-      return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)` };
+      return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)`, timeoutMs: cfg.redisTimeoutMs };
     }
   }
   return await resolveRedis({
-    ...(cfg.redisUrl ? { url: cfg.redisUrl } : {}),
+    ...settings,
+    ...(url ? { url } : {}),
     ...(opts.mayStart && opts.vault ? { embeddedDir: embeddedDirOf(opts.vault) } : {}),
   });
 }
 
+/** The Redis URL of a config: redisUrl, or one made of redisSentinels + redisSentinelMaster. */
+export function redisUrlOf(cfg: Pick<Config, 'redisUrl' | 'redisSentinels' | 'redisSentinelMaster'>): string | undefined {
+  if (cfg.redisSentinels || cfg.redisSentinelMaster) {
+    if (cfg.redisUrl) throw new UserError('redisUrl and redisSentinels/redisSentinelMaster both set: keep one (a Sentinel URL is redis+sentinel://host:port,host:port/master)');
+    if (!cfg.redisSentinels || !cfg.redisSentinelMaster) throw new UserError('redisSentinels and redisSentinelMaster go together: set both (or redisUrl redis+sentinel://host:port,host:port/master)');
+    return `redis+sentinel://${cfg.redisSentinels}/${encodeURIComponent(cfg.redisSentinelMaster)}`;
+  }
+  return cfg.redisUrl;
+}
+
+/** How long a graceful stop may take before the process ends anyway (a silent Redis must not hold it). */
+export const DEFAULT_STOP_BOUND_MS = 30_000;
+
+/** The stop bound for a config: room for one Redis timeout on every connection being closed, then some. */
+export const stopBoundMs = (cfg: Pick<Config, 'redisTimeoutMs'>): number => Math.min(DEFAULT_STOP_BOUND_MS, 2 * cfg.redisTimeoutMs + 10_000);
+
 /**
- * One shutdown path: the first SIGINT/SIGTERM calls `graceful`, the second `force`.
- * Returns a function that removes the handlers.
+ * One shutdown path: the first SIGINT/SIGTERM calls `graceful`, the second `force`. Whatever
+ * Redis does, the process ends within `boundMs` of the first signal (jobs it held go back to
+ * their queues when their locks lapse). Returns a function that removes the handlers.
  */
-export function onSignals(graceful: (signal: string) => void, force: (signal: string) => void): () => void {
+export function onSignals(graceful: (signal: string) => void, force: (signal: string) => void, boundMs = DEFAULT_STOP_BOUND_MS): () => void {
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count++;
-    if (count === 1) graceful(signal);
-    else force(signal);
+    if (count === 1) {
+      setTimeout(() => {
+        process.stderr.write(`vault-loop: ${signal}: not stopped within ${Math.round(boundMs / 1000)} s (Redis does not answer?); exiting now\n`);
+        process.exit(130);
+      }, boundMs).unref();
+      graceful(signal);
+    } else force(signal);
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

@@ -26,7 +26,7 @@ export function summaryTable(summary: LoopSummary): string {
 
 /** "cost per accepted question: …" — the run's calls and cost per PASS draft, and the pre-judge's savings. */
 export function passCostLine(s: LoopSummary): string {
-  const saved = 'prejudge_calls_saved' in s ? prejudgeCallsSaved(s) : s.history.reduce((n, h) => n + prejudgeCallsSaved(h), 0);
+  const saved = s.calls_saved_total ?? s.history.reduce((n, h) => n + prejudgeCallsSaved(h), 0);
   const per = s.cost_per_pass_usd === null || s.cost_per_pass_usd === undefined ? 'no PASS draft yet' : `$${s.cost_per_pass_usd.toFixed(4)} and ${s.calls_per_pass} calls per PASS draft (${s.passes} PASS)`;
   return `cost per accepted question: ${per}; calls saved by the pre-judge: ${saved}`;
 }
@@ -38,8 +38,8 @@ export function summaryText(vault: string, runId: string): string {
     summaryTable(s),
     '',
     `run ${runId}: ${s.status}, stopped: ${s.stopped_reason ?? '-'}`,
-    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
     passCostLine(s),
+    `calls ${s.calls_used_total}/${s.max_calls}${s.calls_reserved ? ` (${s.calls_reserved} reserved, never settled)` : ''}, ${s.calls_saved_total ?? 0} saved by the pre-judge, tokens in ${s.tokens.input} out ${s.tokens.output}, cost $${s.cost_usd.toFixed(4)}, wall ${s.wall_ms === null ? '-' : `${(s.wall_ms / 1000).toFixed(1)}s`}`,
     `records: ${runDir(vault, runId)}`,
   ].join('\n');
 }

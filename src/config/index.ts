@@ -30,6 +30,14 @@ export const ConfigSchema = z
       .default('vault-loop')
       .describe('Key prefix; written as a hash tag {prefix} so a Redis Cluster keeps it on one slot.'),
     redisDownTimeoutMs: int(1000).default(30000).describe('How long Redis may be unreachable before the CLI gives up.'),
+    redisTimeoutMs: int(100, 600000).default(10000).describe('Connect and command timeout of every Redis connection: a Redis that does not answer within it is reported, never waited on.'),
+    redisCaFile: z.string().min(1).optional().describe('PEM file of the CA that signed the Redis server certificate (rediss:// URLs; default: the system CAs).'),
+    redisSentinels: z
+      .string()
+      .regex(/^[^,\s]+(,[^,\s]+)*$/, 'host:port[,host:port…]')
+      .optional()
+      .describe('Redis Sentinel addresses, host:port[,host:port…] (with redisSentinelMaster; same as redisUrl redis+sentinel://host:port,host:port/master).'),
+    redisSentinelMaster: z.string().min(1).optional().describe('The master name the sentinels monitor (with redisSentinels).'),
 
     maxIters: int(1).default(30).describe('Iterations at most.'),
     maxCalls: int(0).default(80).describe('Provider calls at most, generation + judging, across all processes.'),

@@ -5,7 +5,7 @@
  * to cached answers too. Errors and truncated answers are never cached.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { CompletionRequest, CompletionResult, LlmProvider, TokenUsage } from './types.js';
 
 export interface CacheOptions {
@@ -45,7 +45,7 @@ export interface CachedProvider extends LlmProvider {
   forget(req: CompletionRequest): Promise<void>;
 }
 
-export function cachedProvider(provider: LlmProvider, redis: Redis, opts: CacheOptions): CachedProvider {
+export function cachedProvider(provider: LlmProvider, redis: RedisClient, opts: CacheOptions): CachedProvider {
   const keyOf = (req: CompletionRequest) => cacheKey(opts.prefix, cacheHash(provider, req));
   return {
     name: provider.name,

@@ -3,7 +3,7 @@
  * 429 → LlmRateLimitedError (with the server's delay), 5xx / timeout / connection → transient,
  * 400/401/403/404 (and any other 4xx) → fatal. The queue decides what to do with each.
  */
-import { LlmFatalError, LlmRateLimitedError, LlmTransientError } from '../errors.js';
+import { LlmAuthError, LlmFatalError, LlmRateLimitedError, LlmTransientError } from '../errors.js';
 
 /** Used when a 429 carries no usable retry-after: retrying at once would only earn another 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1000;
@@ -43,9 +43,19 @@ export function retryAfterFromGoogleBody(body: string): number | undefined {
 /** Maps an HTTP status (with the server's message) to the error family. */
 export function errorForStatus(provider: string, status: number, message: string, retryAfterMs?: number): Error {
   const text = `${provider}: HTTP ${status}: ${excerpt(message, 300)}`;
+  if (isCredentialRefusal(status, message)) return new LlmAuthError(`${provider} refused the API key (HTTP ${status}): set ${KEY_VARIABLE[provider] ?? 'the API key'} to a valid key (server said: ${excerpt(message, 160)})`);
   if (status === 429) return new LlmRateLimitedError(text, retryAfterMs ?? DEFAULT_RETRY_AFTER_MS);
   if (status >= 500 || status === 408) return new LlmTransientError(text);
   return new LlmFatalError(text);
+}
+
+/** The variable that holds each provider's key (config keys openaiApiKey, anthropicApiKey, geminiApiKey). */
+const KEY_VARIABLE: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' };
+
+/** 401 everywhere; Gemini answers a bad key with 400 API_KEY_INVALID and a missing one with 403. */
+function isCredentialRefusal(status: number, message: string): boolean {
+  if (status === 401) return true;
+  return (status === 400 || status === 403) && /API_KEY_INVALID|API key not valid|unregistered callers/i.test(message);
 }
 
 export function excerpt(text: string, max = 500): string {

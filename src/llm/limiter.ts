@@ -4,7 +4,7 @@
  * waits for a slot up to `maxWaitMs`; a longer wait becomes LlmRateLimitedError so the queue
  * reschedules the job instead of holding a worker.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { LlmRateLimitedError } from '../errors.js';
 import { abortReason } from './errors.js';
@@ -63,7 +63,7 @@ async function take(limiter: RateLimiterRedis, key: string, points: number, dead
   }
 }
 
-export function limitedProvider(provider: LlmProvider, redis: Redis, opts: LimiterOptions): LlmProvider {
+export function limitedProvider(provider: LlmProvider, redis: RedisClient, opts: LimiterOptions): LlmProvider {
   const duration = opts.windowSeconds ?? 60;
   const keyPrefix = `{${opts.prefix}}:rl`;
   const base = `${provider.name}:${provider.model}`;

@@ -3,7 +3,7 @@
  * config (OPENAI_API_KEY, GEMINI_API_KEY, ANTHROPIC_API_KEY), call timeout. Then the shared
  * services (rate limit inside, response cache outside, so a cache hit spends no rate limit).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { envNameFor, type Config, type ProviderName } from '../config/index.js';
 import { AnthropicProvider, ANTHROPIC_DEFAULT_MODEL } from './anthropic.js';
 import { cachedProvider, type CachedProvider } from './cache.js';
@@ -53,6 +53,20 @@ function requireKey(value: string | undefined, key: 'openaiApiKey' | 'geminiApiK
   throw new ProviderConfigError(`provider ${provider} needs an API key: set ${envNameFor(key)} (or ${key} in vault-loop.config.yaml)`);
 }
 
+/** Sent to a local server only, and only when no key is configured. */
+export const LOCAL_PLACEHOLDER_KEY = 'not-needed';
+
+/** Is `url` on this machine (loopback address or localhost)? */
+export function isLocalUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 export function createProvider(choice: ProviderChoice, deps: ProviderDeps): LlmProvider {
   const model = resolvedModel(choice);
   const timeoutMs = deps.config.callTimeoutMs;
@@ -62,8 +76,11 @@ export function createProvider(choice: ProviderChoice, deps: ProviderDeps): LlmP
       if (!deps.createOffline) throw new ProviderConfigError('the offline provider is not wired into createProvider yet (pass deps.createOffline)');
       return deps.createOffline(choice);
     case 'openai': {
-      // Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) ignore the key but the SDK wants one.
-      const apiKey = deps.config.openaiApiKey || (choice.baseUrl && !/api\.openai\.com/.test(choice.baseUrl) ? 'not-needed' : undefined);
+      // A local OpenAI-compatible server (Ollama, llama.cpp on this machine) may want no key, but the
+      // SDK wants one: a placeholder, only then. A configured key is always sent; a remote server
+      // without one is a configuration error (hosted services answer 401).
+      const configured = deps.config.openaiApiKey?.trim() ? deps.config.openaiApiKey : undefined;
+      const apiKey = configured ?? (choice.baseUrl && isLocalUrl(choice.baseUrl) ? LOCAL_PLACEHOLDER_KEY : undefined);
       return new OpenAiProvider({ ...common, apiKey: requireKey(apiKey, 'openaiApiKey', 'openai'), ...(choice.structuredOutput ? { structuredOutput: choice.structuredOutput } : {}) });
     }
     case 'gemini':
@@ -99,7 +116,7 @@ export interface SharedServicesOptions {
 }
 
 /** The provider behind the shared rate limit and the response cache (cache outermost). */
-export function withSharedServices(provider: LlmProvider, redis: Redis, opts: SharedServicesOptions): CachedProvider {
+export function withSharedServices(provider: LlmProvider, redis: RedisClient, opts: SharedServicesOptions): CachedProvider {
   const limited =
     opts.requestsPerMinute > 0 || opts.tokensPerMinute > 0
       ? limitedProvider(provider, redis, { prefix: opts.prefix, rpm: opts.requestsPerMinute, tpm: opts.tokensPerMinute, ...(opts.maxWaitMs ? { maxWaitMs: opts.maxWaitMs } : {}) })

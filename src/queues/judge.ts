@@ -8,6 +8,11 @@ export const JudgeDraftSchema = DraftSchema.extend({
   fileHash: z.string().regex(/^[0-9a-f]{64}$/),
   /** Nearest vault question by text similarity, computed by the corpus host. */
   vaultNearest: z.object({ id: z.string(), similarity: z.number() }).nullable(),
+  /**
+   * The dispatch's pre-judge (src/checks/prejudge.ts): certain findings (the draft is dropped
+   * without a call) and evidence for the judge prompt. Absent for drafts judged without it.
+   */
+  prejudge: z.object({ certain: z.array(z.string()), evidence: z.array(z.string()) }).optional(),
 });
 export type JudgeDraft = z.infer<typeof JudgeDraftSchema>;
 

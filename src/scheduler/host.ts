@@ -6,14 +6,12 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { ConnectionOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
 import { judgeSettings, SECRET_KEYS } from '../config/index.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { promptHashes } from '../llm/prompts.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
-import { createRedis, type RedisTarget } from '../redis/index.js';
+import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
 import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
 import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
@@ -58,7 +56,7 @@ export class CorpusHost {
   readonly store: RunStore;
   readonly queues: ReturnType<typeof createQueues>;
   readonly vault: string;
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #flows: BullFlows;
   readonly #opts: HostOptions;
   #workers: RunningWorkers | null = null;
@@ -70,8 +68,8 @@ export class CorpusHost {
     this.vault = resolve(opts.vault);
     this.#redis = createRedis(opts.target, 'client', (e) => opts.log.warn({ err: e.message }, 'redis error'));
     this.store = new RunStore(this.#redis, opts.cfg.prefix);
-    this.queues = createQueues({ connection: opts.target.options as ConnectionOptions, prefix: opts.cfg.prefix });
-    this.#flows = new BullFlows(opts.target.options as ConnectionOptions, opts.cfg.prefix, this.queues);
+    this.queues = createQueues({ connection: bullConnection(opts.target), prefix: opts.cfg.prefix });
+    this.#flows = new BullFlows(bullConnection(opts.target), opts.cfg.prefix, this.queues);
   }
 
   static async open(opts: HostOptions): Promise<CorpusHost> {

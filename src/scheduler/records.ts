@@ -80,6 +80,8 @@ export interface IterRecord {
   /** This iteration's calls and cost per PASS draft (null: no PASS). */
   calls_per_pass: number | null;
   cost_per_pass_usd: number | null;
+  /** The pre-judge before chunking: drafts it dropped for certain, and the judge calls that saved. */
+  prejudge: { dropped: number; calls_saved: number };
 }
 
 export interface JudgeSummary {
@@ -115,7 +117,8 @@ export function passCost(pass: number, calls: number, costUsd: number): PassCost
  * in iter_record.json / loop_summary.json); 0 where a record does not carry the field.
  */
 export function prejudgeCallsSaved(rec: object): number {
-  const v = (rec as { prejudge_calls_saved?: unknown }).prejudge_calls_saved;
+  const r = rec as { prejudge_calls_saved?: unknown; prejudge?: { calls_saved?: unknown } };
+  const v = r.prejudge_calls_saved ?? r.prejudge?.calls_saved;
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
@@ -197,6 +200,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
       },
     },
     ...passCost(count('PASS'), Number(ih.callsUsed ?? 0), Number(ih.costUsd ?? 0)),
+    prejudge: { dropped: Number(ih.prejudgeDropped ?? 0), calls_saved: Number(ih.callsSaved ?? 0) },
   };
   // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
   if (ih.closed === '1') await writeJson(join(dir, 'iter_record.json'), record);
@@ -209,6 +213,8 @@ export interface LoopSummary {
   iterations: number;
   calls_used_total: number;
   calls_reserved: number;
+  /** Judge calls the pre-judge saved over the run (sum of the iterations' prejudge.calls_saved). */
+  calls_saved_total: number;
   max_calls: number;
   tokens: { input: number; output: number };
   cost_usd: number;
@@ -241,6 +247,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     iterations: history.length,
     calls_used_total: run.callsUsed,
     calls_reserved: run.callsReserved,
+    calls_saved_total: history.reduce((n, h) => n + (h.prejudge?.calls_saved ?? 0), 0),
     max_calls: run.maxCalls,
     tokens: { input: run.tokensIn, output: run.tokensOut },
     cost_usd: Number(run.costUsd.toFixed(6)),

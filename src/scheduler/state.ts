@@ -10,7 +10,7 @@
  *   {p}:lock:<vaultKey>           the corpus host's lock on a vault
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
 
@@ -34,6 +34,8 @@ export interface RunState {
   costUsd: number;
   stopReason: string | null;
   stopRequested: boolean;
+  /** Why the run cannot go on without the user (a refused API key), in one line naming what to set. */
+  fatalError?: string;
   startedAt: string;
   finishedAt: string | null;
   /** The run's stored configuration (secrets removed). */
@@ -167,7 +169,7 @@ function num(v: string | undefined, d = 0): number {
 
 export class RunStore {
   readonly keys: Keys;
-  constructor(readonly redis: Redis, prefix: string) {
+  constructor(readonly redis: RedisClient, prefix: string) {
     this.keys = new Keys(prefix);
   }
 
@@ -230,6 +232,7 @@ export class RunStore {
       costUsd: num(h.costUsd),
       stopReason: h.stopReason || null,
       stopRequested: h.stopRequested === '1',
+      ...(h.fatalError ? { fatalError: h.fatalError } : {}),
       startedAt: h.startedAt ?? '',
       finishedAt: h.finishedAt || null,
       config: h.config ? (JSON.parse(h.config) as Record<string, unknown>) : {},
@@ -256,6 +259,12 @@ export class RunStore {
     await this.redis.hset(this.keys.run(runId), { stopRequested: '1' });
     const s = await this.get(runId);
     if (s && !TERMINAL_STATUSES.includes(s.status)) await this.setStatus(runId, 'stopping');
+  }
+
+  /** Records the first error no retry can fix (kept: later ones repeat it) and asks the run to stop. */
+  async recordFatal(runId: string, message: string): Promise<void> {
+    await this.redis.hsetnx(this.keys.run(runId), 'fatalError', message);
+    await this.requestStop(runId);
   }
 
   async pause(runId: string): Promise<void> {

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CoverageReport, PlanCell, Strategy } from '../analysis/types.js';
+import { callsSaved, prejudge } from '../checks/prejudge.js';
 import { TRACKS, type Track } from '../corpus/taxonomy.js';
 import type { GenerateResult } from '../queues/generate.js';
 import type { JudgeDraft } from '../queues/judge.js';
@@ -372,22 +373,24 @@ export async function dispatchStep(
     records.push({ id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles, ...(notes.length ? { notes } : {}) });
     if (notes.length) deps.log('model answer adjusted', { runId, iter, id: g.draft.id, notes });
   });
+  // The pre-judge runs before chunking, so the drafts it drops leave the model's chunks.
+  const { chunks, dropped, saved } = prejudgeChunks(written, cfg.judgeChunkSize, deps);
+  const chunkOf = new Map(chunks.flatMap((c) => c.drafts.map((d) => [d.id, c.chunk] as const)));
+  for (const r of records) r.chunk = chunkOf.get(r.id) ?? r.chunk;
   // Outside the per-file try: a Redis error here is no failure of a cell (its file is written) but
   // of this step, which is retried and writes the same bytes again.
   await store.putDrafts(runId, records);
   cellsFailed.sort((a, b) => a.cell - b.cell);
-  await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length });
+  await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length, prejudgeDropped: dropped, callsSaved: saved });
   const dir = iterDir(deps.vault, runId, iter);
   if (written.length > 0) await atomicWrite(join(dir, 'judge_inputs.txt'), written.map((d) => d.path).join('\n') + '\n');
 
-  const chunks: JudgeChunkPlan[] = [];
-  for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
   // Fewer drafts than planned need fewer judge calls: the surplus goes back to the run (the retry
   // headroom stays, at most one call per chunk).
   await store.releaseJudge(runId, iter, 2 * chunks.length);
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals);
-  return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length } };
+  return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length, prejudgeDropped: dropped, callsSaved: saved } };
 }
 
 /**
@@ -566,6 +569,21 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
   await store.set(runId, { phase: 'revise' });
   await deps.flows.addRevise(runId, 0, 1, candidates.slice(0, n).map((c) => ({ ...c, round: 1 })));
   return { decision: 'revise', detail: { drafts: n, candidates: candidates.length } };
+}
+
+/**
+ * Judge chunks after the pre-judge: first the drafts that need the model, in order, then the ones
+ * it dropped for certain (their chunks are applied with no model call). Returns how many it
+ * dropped and the judge calls that saved against chunking everything.
+ */
+export function prejudgeChunks(drafts: JudgeDraft[], chunkSize: number, deps: Pick<StepDeps, 'vaultNearest'>): { chunks: JudgeChunkPlan[]; dropped: number; saved: number } {
+  const { dropped, toJudge } = prejudge(drafts, { nearest: (doc) => deps.vaultNearest(doc) });
+  const strip = ({ report: _report, ...d }: (typeof toJudge)[number]): JudgeDraft => d;
+  const chunks: JudgeChunkPlan[] = [];
+  for (const group of [toJudge.map(strip), dropped.map(strip)]) {
+    for (let i = 0; i < group.length; i += chunkSize) chunks.push({ chunk: chunks.length, drafts: group.slice(i, i + chunkSize) });
+  }
+  return { chunks, dropped: dropped.length, saved: callsSaved(drafts.length, toJudge.length, chunkSize) };
 }
 
 /** Maps with at most `limit` calls in flight; results in input order. */

@@ -3,7 +3,6 @@
  * (response cache → budget → shared rate limit → provider), prompts and parsers, the
  * deterministic checks, the renderer, and — on the corpus host — the control steps' vault access.
  */
-import type { Redis } from 'ioredis';
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
@@ -24,13 +23,14 @@ import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePr
 import { createProvider, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
-import type { RedisTarget } from '../redis/index.js';
+import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { BullFlows } from '../scheduler/flows.js';
 import { findLeftoverDrafts } from '../scheduler/leftovers.js';
 import type { RunStore } from '../scheduler/state.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
+import { LlmAuthError } from '../errors.js';
 import { budgetedProvider } from './budget.js';
 import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
 import type { JudgeDeps } from './judge.processor.js';
@@ -53,7 +53,7 @@ interface RunProviderConfig extends ProviderKeys {
 export interface ContextOptions {
   cfg: Config;
   target: RedisTarget;
-  redis: Redis;
+  redis: RedisClient;
   store: RunStore;
   queues: Queues;
   log: Logger;
@@ -62,6 +62,25 @@ export interface ContextOptions {
   /** Observes every call that reaches a provider (tests count calls with it). */
   onProviderCall?: (req: CompletionRequest, provider: string) => void;
   repeatEachJob?: RuntimeContext['repeatEachJob'];
+}
+
+/**
+ * A refused API key fails every call alike: the first one stops the run and leaves the message
+ * (naming the variable to set) on the run for the CLI, instead of failing cell after cell.
+ */
+function stopOnRefusedKey(provider: LlmProvider, record: (message: string) => Promise<void>): LlmProvider {
+  return {
+    name: provider.name,
+    model: provider.model,
+    async complete(req) {
+      try {
+        return await provider.complete(req);
+      } catch (e) {
+        if (e instanceof LlmAuthError) await record(e.message).catch(() => {});
+        throw e;
+      }
+    },
+  };
 }
 
 export function createRuntimeContext(o: ContextOptions): RuntimeContext {
@@ -93,7 +112,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     if (!run) throw new Error(`run ${runId} does not exist`);
     const rc = run.config as unknown as RunProviderConfig;
     const choice: ProviderChoice = role === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
-    const base = baseProvider(choice, rc);
+    const base = stopOnRefusedKey(baseProvider(choice, rc), (message) => store.recordFatal(runId, message));
     const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;
     const budgeted = budgetedProvider(limited, {
       store,
@@ -179,7 +198,8 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       check: (doc, ctx) => {
         const report = runChecks(doc, {
           applicability: app,
-          cell: { track: String(doc.track), topic: String(doc.topic), zone: String(doc.zone), level: String(doc.level) },
+          // No plan cell here: one built from the draft's own fields compared the draft with itself
+          // (and printed "undefined" for a field it lacked).
           batch: ctx.batch,
           vaultNearest: ctx.vaultNearest,
           ...(ctx.renderError ? { renderError: ctx.renderError } : {}),
@@ -217,7 +237,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   });
 
   const ctx: RuntimeContext = {
-    connection: o.target.options,
+    connection: bullConnection(o.target),
     prefix: cfg.prefix,
     redis,
     store,

@@ -1,8 +1,10 @@
 /**
- * judge: the deterministic pre-judge on every draft of a chunk (hard failures are DROPped with no
- * model call), then one provider call for the rest. A verdict for an unknown id is ignored and
- * logged; a draft with no verdict stays unjudged. Pure: no BullMQ here.
+ * judge: the deterministic pre-judge on every draft of a chunk (certain findings are DROPped with
+ * no model call), then one provider call for the rest. A draft the dispatch already pre-judged
+ * carries its findings: certain ones DROP it here, evidence goes into the prompt. A verdict for an
+ * unknown id is ignored and logged; a draft with no verdict stays unjudged. Pure: no BullMQ here.
  */
+import { criterionFor } from '../checks/run.js';
 import type { Verdict } from '../corpus/taxonomy.js';
 import type { JudgePayload, JudgeResult } from '../queues/judge.js';
 import type { RenderResult } from '../queues/render.js';
@@ -67,19 +69,31 @@ export function toPromptDraft(doc: Record<string, unknown>, visual: { kind: stri
   };
 }
 
+/** The dispatch's findings merged into this chunk's own (no message twice). */
+function withPrejudge(report: CheckOutcome, found: { certain: string[]; evidence: string[] }): CheckOutcome {
+  const hard = [...new Set([...report.hard, ...found.certain])];
+  const soft = [...new Set([...report.soft, ...found.evidence])].filter((m) => !hard.includes(m));
+  const criteria = { ...report.criteria };
+  for (const m of found.evidence) if (criteria[criterionFor(m)] === 'PASS') criteria[criterionFor(m)] = 'WARN';
+  for (const m of found.certain) criteria[criterionFor(m)] = 'ERROR';
+  return { ...report, hard, soft, criteria, verdict: hard.length > 0 ? 'DROP' : soft.length > 0 ? 'NEEDS_FIX' : report.verdict };
+}
+
 export async function judgeChunk(payload: JudgePayload, renders: Map<string, RenderResult>, deps: JudgeDeps): Promise<JudgeResult> {
   const docs = payload.drafts.map((d) => d.doc);
   const verdicts: VerdictRecord[] = [];
   const toModel: { draft: JudgePayload['drafts'][number]; report: CheckOutcome; render?: RenderResult }[] = [];
 
-  for (const d of payload.drafts) {
+  for (const [i, d] of payload.drafts.entries()) {
     const render = renders.get(d.id);
     const renderError = render && !render.ok ? render.error : undefined;
-    const report = deps.check(d.doc, {
-      batch: docs.filter((x) => x !== d.doc),
+    const checked = deps.check(d.doc, {
+      // Only EARLIER drafts of the chunk: of two copies, the later one is the duplicate.
+      batch: docs.slice(0, i),
       vaultNearest: d.vaultNearest,
       ...(renderError ? { renderError } : {}),
     });
+    const report = d.prejudge ? withPrejudge(checked, d.prejudge) : checked;
     if (report.hard.length > 0) {
       verdicts.push({
         id: d.id,

@@ -4,7 +4,7 @@
  * corpus host's workers (control, apply) also get the vault.
  */
 import { Job, Worker, type ConnectionOptions, type Processor } from 'bullmq';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { QueueName, Queues } from '../queues/index.js';
 import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue, reviseQueue, type ReviseResult } from '../queues/index.js';
 import type { RenderResult } from '../queues/render.js';
@@ -31,9 +31,9 @@ export interface WorkerTimings {
 }
 
 export interface RuntimeContext {
-  connection: RedisOptions;
+  connection: ConnectionOptions;
   prefix: string;
-  redis: Redis;
+  redis: RedisClient;
   store: RunStore;
   queues: Queues;
   log: Logger;
@@ -90,7 +90,7 @@ async function ensureRunActive(store: RunStore, runId: string, allowTerminal = f
 
 function workerOpts(ctx: RuntimeContext, concurrency: number) {
   return {
-    connection: ctx.connection as ConnectionOptions,
+    connection: ctx.connection,
     prefix: bullPrefix(ctx.prefix),
     concurrency,
     lockDuration: ctx.timings?.lockDuration ?? 30_000,

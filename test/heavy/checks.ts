@@ -11,7 +11,7 @@ import { validateVault } from '../../src/corpus/validate.js';
 import { iterDir, readJson, runDir, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
 import { RunStore, TERMINAL_STATUSES } from '../../src/scheduler/state.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/index.js';
 
 /** Vault-relative paths of every question file (drafts included). */
 export function questionFiles(vault: string): string[] {
@@ -44,7 +44,7 @@ export function tempFiles(vault: string): string[] {
 export interface ProofInput {
   vault: string;
   runId: string;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Question files before the run. */
   before: string[];

@@ -11,7 +11,7 @@ import { createQueues, type QueueName } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/scheduler/host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
-import { RunStore, type RunState } from '../../src/scheduler/state.js';
+import { RunStore, type AppliedVerdict, type RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
 import { startWorkers, type WorkerTimings } from '../../src/workers/runtime.js';
@@ -69,6 +69,19 @@ export async function runToEnd(redis: TestRedis, cfg: Config): Promise<{ runId: 
   const timer = setTimeout(() => void host.jobCounts().then((c) => console.error(`run ${runId} still going: ${last}\n${JSON.stringify(c)}`)), 45_000);
   const state = await host.waitForRun(runId, (s) => void (last = JSON.stringify({ ...s, config: undefined })), undefined, 100).finally(() => clearTimeout(timer));
   return { runId, state, host };
+}
+
+/** A finished run whose host is closed, with its applied verdicts sorted by id and split by verdict. */
+export async function judgedRun(
+  redis: TestRedis,
+  cfg: Config,
+): Promise<{ runId: string; store: RunStore; all: AppliedVerdict[]; needsFix: AppliedVerdict[]; pass: AppliedVerdict[] }> {
+  const done = await runToEnd(redis, cfg);
+  if (done.state.status !== 'completed') throw new Error(`run ${done.runId} ended ${done.state.status}, expected completed`);
+  await done.host.close();
+  const store = new RunStore(redis.client, redis.prefix);
+  const all = [...(await store.verdicts(done.runId)).values()].sort((a, b) => a.id.localeCompare(b.id));
+  return { runId: done.runId, store, all, needsFix: all.filter((v) => v.verdict === 'NEEDS_FIX'), pass: all.filter((v) => v.verdict === 'PASS') };
 }
 
 export interface RunRecords {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type ReviewItem, type RunningDashboard } from '../../dashboard/index.js';
 import { RunStore, type AppliedVerdict } from '../../src/scheduler/state.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, judgedRun, readRecords, testConfig } from '../helpers/pipeline.js';
 
 const OPERATOR = 'operator-token-review';
 const VIEWER = 'viewer-token-review';
@@ -28,14 +28,9 @@ beforeAll(async () => {
   vault = await freshVault(300, 61);
   // Only soft defects: drafts are kept (PASS or NEEDS_FIX) whatever the run id, so kept visuals exist.
   const cfg = testConfig(redis, vault, { offlineDefectRate: 0.8, offlineDefectKinds: ['form', 'malformed-area'], visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 3, judgeChunkSize: 10 });
-  const done = await runToEnd(redis, cfg);
-  runId = done.runId;
-  expect(done.state.status).toBe('completed');
-  await done.host.close();
-  store = new RunStore(redis.client, redis.prefix);
-  const all = [...(await store.verdicts(runId)).values()].sort((a, b) => a.id.localeCompare(b.id));
-  needsFix = all.filter((v) => v.verdict === 'NEEDS_FIX');
-  passing = all.filter((v) => v.verdict === 'PASS');
+  const run = await judgedRun(redis, cfg);
+  ({ runId, store, needsFix, pass: passing } = run);
+  const all = run.all;
   expect(needsFix.length).toBeGreaterThanOrEqual(4);
   expect(all.some((v) => v.verdict === 'DROP')).toBe(false);
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER });

@@ -14,10 +14,9 @@ describe('redis discovery', () => {
     expect(() => optionsFromUrl('http://h')).toThrow(/unsupported Redis URL scheme/);
   });
 
-  it('uses the explicit URL without probing', async () => {
-    const t = await resolveRedis({ url: 'redis://user:secret@127.0.0.1:1' });
-    expect(t.describe).toBe('redis://user:***@127.0.0.1:1');
-    expect(t.embedded).toBeUndefined();
+  it('probes the explicit URL: one line when nothing listens there, with the password hidden', async () => {
+    const port = await freePort();
+    await expect(resolveRedis({ url: `redis://user:secret@127.0.0.1:${port}` })).rejects.toThrow(new RedisUnavailableError(`Redis at redis://user:***@127.0.0.1:${port} refused the connection (nothing listens there)`));
   });
 
   it('uses the local Redis when it answers, and starts nothing', async () => {

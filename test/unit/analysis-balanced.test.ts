@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeRecords, analyzeVault, type CoverageRecord, type CoverageReport } from '../../src/analysis/index.js';
 import { Applicability, inLevelAffinity, TOPIC_AREA, TOPICS_BY_AREA, TRACKS, VISUAL_TOPICS, ZONES, LEVELS } from '../../src/corpus/taxonomy.js';
-import { synthetic1kDir, vaultSampleDir } from '../helpers/fixtures.js';
+import { synthetic1kDir, fixtureVaultDir } from '../helpers/fixtures.js';
 
-const sample = () => Applicability.forVault(vaultSampleDir());
+const sample = () => Applicability.forVault(fixtureVaultDir());
 const noClock = (r: CoverageReport) => ({ ...r, generated_at: '' });
 
 function rec(track: string, zone: string, level: string, topic = 'roofline-analysis', area = 'compute'): CoverageRecord {
@@ -23,7 +23,7 @@ describe('balanced strategy', () => {
   it('never pairs a topic with a track it does not apply to, and derives the area from the topic', async () => {
     const app = sample();
     expect(app.listedTopicCount).toBe(80);
-    for (const dir of [vaultSampleDir(), synthetic1kDir()]) {
+    for (const dir of [fixtureVaultDir(), synthetic1kDir()]) {
       for (const extra of [{}, { visual: true }, { includeAreas: ['parallelism', 'networking', 'power'] as const }]) {
         const { report } = await analyzeVault(dir, { strategy: 'balanced', total: 150, useIndex: false, applicability: app, ...extra, includeAreas: [...(('includeAreas' in extra && extra.includeAreas) || [])] });
         expect(report.strategy).toBe('balanced');
@@ -37,7 +37,7 @@ describe('balanced strategy', () => {
       }
     }
     // The reference strategy, by contrast, plans tinyml/queueing-theory (cloud-only in taxonomy_data).
-    const ref = await analyzeVault(vaultSampleDir(), { strategy: 'reference', total: 36, useIndex: false });
+    const ref = await analyzeVault(fixtureVaultDir(), { strategy: 'reference', total: 36, useIndex: false });
     expect(ref.report.recommended_plan.some((c) => !app.applies(c.topic, c.track))).toBe(true);
   });
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { claimReportDir } from '../../src/analysis/index.js';
-import { PROJECT_ROOT, referenceReportsDir, vaultSampleDir } from '../helpers/fixtures.js';
+import { PROJECT_ROOT, synthetic1kDir } from '../helpers/fixtures.js';
+import { readReference } from '../helpers/reference-reports.js';
 
 // A one-command program over the real `analyze` command module, run as a child process. (The full
 // CLI registers every command; this keeps the test about this one.)
@@ -33,7 +34,7 @@ function cli(...args: string[]) {
 describe('vault-loop analyze (child process)', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'vl-analyze-cli-'));
   const vault = join(tmp, 'vault');
-  cpSync(vaultSampleDir(), vault, { recursive: true });
+  cpSync(synthetic1kDir(), vault, { recursive: true });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it('writes report.json + report.md into a new timestamped folder per run and prints the top 5s', () => {
@@ -44,7 +45,7 @@ describe('vault-loop analyze (child process)', () => {
       expect(a.stdout).toContain(heading);
     }
     // Five rows under each top-5 heading: the report's first five, in order.
-    const want5 = JSON.parse(readFileSync(join(referenceReportsDir(), 'vault-sample', 'default.json'), 'utf8')) as {
+    const want5 = readReference('synthetic-1k', 'default.json') as unknown as {
       track_area_gaps: { track: string; area: string }[];
       track_zone_level_gaps: { track: string; zone: string; level: string }[];
     };
@@ -62,13 +63,13 @@ describe('vault-loop analyze (child process)', () => {
     for (const run of runs) {
       expect(run).toMatch(/^\d{8}_\d{6}(_\d+)?$/);
       const report = JSON.parse(readFileSync(join(vault, '_validation_results', 'coverage_gaps', run, 'report.json'), 'utf8'));
-      const want = JSON.parse(readFileSync(join(referenceReportsDir(), 'vault-sample', 'default.json'), 'utf8'));
+      const want = readReference('synthetic-1k', 'default.json');
       expect(report.track_zone_level_gaps).toStrictEqual(want.track_zone_level_gaps);
       expect(report.recommended_plan).toStrictEqual(want.recommended_plan);
       const md = readFileSync(join(vault, '_validation_results', 'coverage_gaps', run, 'report.md'), 'utf8');
       expect(md.startsWith('# Coverage Gap Report\n\n*Generated: ')).toBe(true);
-      expect(md).toContain('**Corpus state**: 53 questions (42 published, 8 draft). **Visual**: 3 total, 2 published.');
-      expect(md).toContain('| global | realization | L6+ | 0 | 0.2 | 3.15 | 3.15 |');
+      expect(md).toContain('**Corpus state**: 1001 questions (875 published, 81 draft). **Visual**: 0 total, 0 published.');
+      expect(md).toContain('| global | realization | L6+ | 0 | 0.5 | 3.15 | 3.15 |');
       expect(md).toContain('## Recommended generation plan (36 cells)');
       // The original's sections, in its order.
       const order = ['# Coverage Gap Report', '## Track distribution', '## Top 20 weakest (track × competency area) cells', '## Top 20 weakest (track × zone × level) cells', '## Visual archetype coverage', '## Recommended generation plan'].map((h) => md.indexOf(h));

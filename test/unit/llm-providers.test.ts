@@ -4,7 +4,7 @@
  * faults map onto the error family.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlmFatalError, LlmRateLimitedError, LlmTransientError } from '../../src/errors.js';
+import { LlmAuthError, LlmFatalError, LlmRateLimitedError, LlmTransientError } from '../../src/errors.js';
 import { AnthropicProvider } from '../../src/llm/anthropic.js';
 import { generateAnswerSchema, judgeAnswerSchema } from '../../src/llm/answer-schemas.js';
 import { GeminiProvider } from '../../src/llm/gemini.js';
@@ -112,8 +112,8 @@ describe.each(cases)('$protocol provider', ({ protocol, model, make }) => {
       : protocol === 'gemini'
         ? new GeminiProvider({ apiKey: 'wrong', model, baseUrl: server.baseUrl })
         : new AnthropicProvider({ apiKey: 'wrong', model, baseUrl: server.baseUrl });
-    await expect(other.complete({ purpose: 'generate', prompt: 'p' })).rejects.toBeInstanceOf(LlmFatalError);
-    expect(server.requests.at(-1)!.violations.join()).toMatch(/header/);
+    await expect(other.complete({ purpose: 'generate', prompt: 'p' })).rejects.toBeInstanceOf(LlmAuthError);
+    expect(server.requests.at(-1)!.authFailure?.status).toBe(protocol === 'gemini' ? 400 : 401);
   });
 
   it('a hang → LlmTransientError within the timeout', async () => {

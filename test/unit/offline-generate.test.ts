@@ -5,10 +5,10 @@ import { normalizeArea } from '../../src/corpus/areas.js';
 import { createOfflineProvider, generateItem, OFFLINE_DEFECTS, offlineDefectFor, type OfflineCell, type OfflineItem } from '../../src/llm/offline/index.js';
 import { renderDot, screenDot } from '../../src/visuals/dot.js';
 import { screenPythonScript } from '../../src/visuals/python.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 import { cellsPrompt, chunks, docFor, everyCell } from './offline-helpers.js';
 
-const app = Applicability.forVault(vaultSampleDir());
+const app = Applicability.forVault(fixtureVaultDir());
 
 async function generate(seed: number, cells: OfflineCell[], defectRate = 0): Promise<OfflineItem[]> {
   const p = createOfflineProvider({ seed, defectRate, applicability: app });
@@ -40,14 +40,18 @@ describe('offline generate', () => {
         const r = runChecks(docs[k]!, { applicability: app, cell: c, batch: docs });
         expect(r.arithmetic.status, it.napkin_math).toBe('passed');
         expect(r.hard, `${c.track}/${c.topic}/${c.zone}/${c.level}`).toEqual([]);
+        // The offline generator fills one template per topic, so items of one topic share their
+        // question text: near-duplicate evidence among them is expected, never a DROP.
+        const soft = r.soft.filter((m) => !/^near duplicate of earlier draft/.test(m));
         if (inLevelAffinity(c.zone as Zone, c.level as Level)) {
-          expect(r.soft).toEqual([]);
-          expect(r.verdict).toBe('PASS');
+          expect(soft).toEqual([]);
+          expect(r.verdict).toBe(r.soft.length === 0 ? 'PASS' : 'NEEDS_FIX');
           pass++;
         } else {
           // The analyzer plans off-affinity cells too (SEED-SPEC §2.4); that finding is the cell's, not the text's.
-          expect(r.soft).toHaveLength(1);
-          expect(r.soft[0]).toMatch(/outside zone .* level affinity/);
+          // A Bloom-verb note may join it: the question is written for the zone, not the off-affinity level.
+          expect(soft.some((m) => /outside zone .* level affinity/.test(m))).toBe(true);
+          expect(soft.every((m) => /outside zone .* level affinity|^cell fit: the question's verb/.test(m)), soft.join(' | ')).toBe(true);
           expect(r.verdict).toBe('NEEDS_FIX');
         }
       });
@@ -147,13 +151,18 @@ describe('offline generate', () => {
             break;
           }
           case 'near-copy':
-            expect(r.verdict).toBe('DROP');
-            expect(r.criteria.uniqueness).toBe('ERROR');
+            // A near copy is evidence for the judge (an identical one would be dropped).
+            expect(r.verdict).not.toBe('PASS');
+            expect(r.criteria.uniqueness).toMatch(/WARN|ERROR/);
+            expect([...r.hard, ...r.soft].some((m) => /duplicate of/.test(m))).toBe(true);
             break;
           case 'form':
             expect(r.verdict).toBe('NEEDS_FIX');
             expect(r.hard).toEqual([]);
-            expect(r.soft).toEqual(['common_mistake is not in the three-part form (The Pitfall / The Rationale / The Consequence)']);
+            expect(r.soft).toContain('common_mistake is not in the three-part form (The Pitfall / The Rationale / The Consequence)');
+            // The offline generator's variants of one cell share their question text, so the vault's
+            // variant 0 may also show up as near-duplicate evidence.
+            expect(r.soft.every((m) => m.startsWith('common_mistake') || /^near duplicate of vault question vault-0/.test(m)), r.soft.join(' | ')).toBe(true);
             break;
         }
       }

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { checkArithmetic } from '../../src/checks/index.js';
 import { Applicability, TRACKS, type Track } from '../../src/corpus/taxonomy.js';
 import { createOfflineProvider, HARDWARE, hwClassFor, type HwClass, type OfflineCell, type OfflineItem } from '../../src/llm/offline/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 import { cellsPrompt, chunks, everyCell } from './offline-helpers.js';
 
-const app = Applicability.forVault(vaultSampleDir());
+const app = Applicability.forVault(fixtureVaultDir());
 const CLASSES = Object.keys(HARDWARE) as HwClass[];
 
 /** The classes a track may draw from (the one of its table, or every class for `global`). */

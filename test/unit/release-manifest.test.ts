@@ -3,9 +3,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadVault } from '../../src/corpus/loader.js';
 import { buildManifest, contentHash, loadReleaseSet, manifestText, staleFields } from '../../src/release/index.js';
-import { PROJECT_ROOT, vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir, PROJECT_ROOT } from '../helpers/fixtures.js';
+import { expectedCounts, PY_ROOT } from '../helpers/release.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'release-manifest-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -15,39 +15,14 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The published questions of the sample, counted without the release module. */
-async function expectedCounts(dir: string) {
-  const { files } = await loadVault(dir);
-  const pub = files.filter((f) => f.doc?.status === 'published').map((f) => f.doc!);
-  const tally = (k: string) => pub.reduce<Record<string, number>>((acc, d) => ({ ...acc, [String(d[k])]: (acc[String(d[k])] ?? 0) + 1 }), {});
-  const chains = new Set(pub.flatMap((d) => (Array.isArray(d.chains) ? d.chains.map((c: { id: string }) => c.id) : [])));
-  return { docs: pub, count: pub.length, tracks: tally('track'), levels: tally('level'), chains: chains.size };
-}
-
-// python3 (stdlib) recomputes the release root of the sample from the same parsed documents.
-const PY_ROOT = String.raw`
-import hashlib, json, sys, unicodedata
-WL = {"id","title","track","level","zone","topic","competency_area","bloom_level","phase","chains","status","scenario","question","details","tags","provenance"}
-def norm(o):
-    if isinstance(o, str): return unicodedata.normalize("NFC", o).replace("\r\n", "\n").replace("\r", "\n").rstrip("\n")
-    if isinstance(o, dict): return {k: norm(v) for k, v in o.items()}
-    if isinstance(o, list): return [norm(v) for v in o]
-    return o
-h = lambda o: hashlib.sha256(json.dumps(norm(o), sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")).hexdigest()
-inp = json.load(sys.stdin)
-leaves = sorted((d["id"], h({k: d[k] for k in WL if d.get(k) is not None})) for d in inp["docs"])
-leaves += [("__taxonomy__", h({})), ("__chains__", h({})), ("__zones__", h({})), ("__policy__", h(inp["policy"])), ("__canon_version__", hashlib.sha256(b"canon-v2").hexdigest())]
-print(hashlib.sha256(b"\n".join(("%s:%s" % l).encode() for l in leaves)).hexdigest())
-`;
-
-describe('manifest over fixtures/vault-sample', () => {
+describe('manifest over the fixture vault', () => {
   it('gives the same release hash twice, the Python root, and counts of the published questions', async () => {
-    const a = await loadReleaseSet(vaultSampleDir());
-    const b = await loadReleaseSet(vaultSampleDir());
+    const a = await loadReleaseSet(fixtureVaultDir());
+    const b = await loadReleaseSet(fixtureVaultDir());
     expect(a.releaseHash).toMatch(/^[0-9a-f]{64}$/);
     expect(b.releaseHash).toBe(a.releaseHash);
 
-    const exp = await expectedCounts(vaultSampleDir());
+    const exp = await expectedCounts(fixtureVaultDir());
     const m = buildManifest(a, { now: new Date('2026-04-25T10:20:30.456Z') });
     expect(m).toMatchObject({
       releaseId: 'dev',
@@ -60,7 +35,7 @@ describe('manifest over fixtures/vault-sample', () => {
       areaCount: 13,
       taxonomyVersion: '87-topics',
     });
-    expect(exp.count).toBe(42);
+    expect(exp.count).toBe(23);
     expect(m.trackDistribution).toEqual(exp.tracks);
     expect(m.levelDistribution).toEqual(exp.levels);
     expect(a.questions.map((q) => q.contentHash)).toEqual(a.questions.map((q) => contentHash(q.doc)));
@@ -72,9 +47,9 @@ describe('manifest over fixtures/vault-sample', () => {
     // Byte format: Python's json.dumps(indent=2) + "\n".
     const text = manifestText(m);
     expect(text.endsWith('}\n')).toBe(true);
-    expect(text).toContain('\n  "questionCount": 42,\n');
+    expect(text).toContain('\n  "questionCount": 23,\n');
     expect(staleFields(JSON.parse(text), m)).toEqual([]);
-    expect(staleFields({ ...JSON.parse(text), questionCount: 41 }, m)).toEqual(['questionCount']);
+    expect(staleFields({ ...JSON.parse(text), questionCount: 22 }, m)).toEqual(['questionCount']);
     expect(staleFields({ ...JSON.parse(text), buildDate: 'x', releaseId: 'v9' }, m)).toEqual([]);
     expect(staleFields({ ...JSON.parse(text), releaseId: 'v9' }, m, { compareReleaseId: true })).toEqual(['releaseId']);
   });
@@ -85,17 +60,23 @@ describe('release hash changes exactly when the published set or a leaf changes'
   let h0: string;
   beforeAll(async () => {
     dir = join(tmp, 'vault');
-    cpSync(vaultSampleDir(), dir, { recursive: true });
+    cpSync(fixtureVaultDir(), dir, { recursive: true });
     h0 = (await loadReleaseSet(dir)).releaseHash;
   });
-  const edit = (rel: string, f: (s: string) => string) => writeFileSync(join(dir, rel), f(readFileSync(join(dir, rel), 'utf8')));
+  // Every edit must change the file: an edit that matched nothing would prove nothing.
+  const edit = (rel: string, f: (s: string) => string) => {
+    const before = readFileSync(join(dir, rel), 'utf8');
+    const after = f(before);
+    expect(after, rel).not.toBe(before);
+    writeFileSync(join(dir, rel), after);
+  };
   const hash = async () => (await loadReleaseSet(dir)).releaseHash;
-  const DRAFT = 'questions/tinyml/power/tinyml-1535.yaml';
-  const PUB = 'questions/cloud/architecture/cloud-0231.yaml';
+  const DRAFT = 'questions/tinyml/deployment/tinyml-0405.yaml';
+  const PUB = 'questions/cloud/optimization/cloud-0108.yaml';
 
   it('ignores drafts and non-hashed fields of published questions', async () => {
     edit(DRAFT, (s) => s.replace(/^title: .*$/m, "title: 'Edited draft title'"));
-    edit(PUB, (s) => s.replace(/^validation_model: .*$/m, "validation_model: 'someone-else'").replace(/\n/g, '\r\n'));
+    edit(PUB, (s) => s.replace(/^math_model: .*$/m, "math_model: 'someone-else'").replace(/\n/g, '\r\n'));
     expect(await hash()).toBe(h0);
   });
 
@@ -114,10 +95,10 @@ describe('release hash changes exactly when the published set or a leaf changes'
     expect(h1).not.toBe(h0);
     edit(DRAFT, (s) => s.replace(/^status: published$/m, 'status: draft'));
     expect(await hash()).toBe(h0);
-    edit('release-policy.yaml', (s) => s.replace('exclude_ids: []', 'exclude_ids: [cloud-0231]'));
+    edit('release-policy.yaml', (s) => s.replace('exclude_ids: []', 'exclude_ids: [cloud-0108]'));
     const h2 = await hash();
     expect(h2).not.toBe(h0);
-    expect((await loadReleaseSet(dir)).questions.length).toBe(41);
+    expect((await loadReleaseSet(dir)).questions.length).toBe(22);
   });
 
   it('changes with each structural leaf file', async () => {
@@ -134,19 +115,19 @@ describe('release hash changes exactly when the published set or a leaf changes'
 describe('vault-loop manifest (CLI)', () => {
   it('writes the manifest, then --check exits 0 when fresh and 1 when stale or missing', async () => {
     const out = join(tmp, 'm', 'vault-manifest.json');
-    const missing = cli('manifest', '--vault', vaultSampleDir(), '--out', out, '--check');
+    const missing = cli('manifest', '--vault', fixtureVaultDir(), '--out', out, '--check');
     expect(missing.status).toBe(1);
     expect(missing.stdout).toMatch(/stale: .* does not exist/);
 
-    const w = cli('manifest', '--vault', vaultSampleDir(), '--out', out);
+    const w = cli('manifest', '--vault', fixtureVaultDir(), '--out', out);
     expect(w.status, w.stderr).toBe(0);
     const written = JSON.parse(readFileSync(out, 'utf8'));
-    expect(written.questionCount).toBe(42);
-    expect(written.releaseHash).toBe((await loadReleaseSet(vaultSampleDir())).releaseHash);
+    expect(written.questionCount).toBe(23);
+    expect(written.releaseHash).toBe((await loadReleaseSet(fixtureVaultDir())).releaseHash);
 
-    expect(cli('manifest', '--vault', vaultSampleDir(), '--out', out, '--check').status).toBe(0);
+    expect(cli('manifest', '--vault', fixtureVaultDir(), '--out', out, '--check').status).toBe(0);
     writeFileSync(out, JSON.stringify({ ...written, chainCount: written.chainCount + 1 }));
-    const stale = cli('manifest', '--vault', vaultSampleDir(), '--out', out, '--check');
+    const stale = cli('manifest', '--vault', fixtureVaultDir(), '--out', out, '--check');
     expect(stale.status).toBe(1);
     expect(stale.stdout).toContain('differs in chainCount');
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorpusFileError } from '../../src/errors.js';
 import { DEFAULT_POLICY, isPublished, loadPolicy, parsePolicy } from '../../src/release/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'release-policy-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -23,8 +23,8 @@ describe('release policy', () => {
     expect(p.policy).toMatchObject({ policy_version: 1, include: { status: ['published'], require_validated: false }, exclude_topics: [], exclude_ids: [] });
   });
 
-  it('reads the original release-policy.yaml, notes and all', async () => {
-    const p = await loadPolicy(vaultSampleDir());
+  it("reads a vault's release-policy.yaml, notes and all", async () => {
+    const p = await loadPolicy(fixtureVaultDir());
     expect(p.policy.policy_version).toBe(1);
     expect(p.policy.include.status).toEqual(['published']);
     expect((p.raw as Record<string, unknown>).notes).toContain('policy_version 1');

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import fg from 'fast-glob';
 import { describe, expect, it } from 'vitest';
 import { loadGraphviz, renderDot, renderVisual, sanitizeSvg, screenDot, tokenizeXml, type XmlToken } from '../../src/visuals/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 /** The `<title>` texts of every `<g class="node">` and `<g class="edge">`: the diagram's structure, independent of layout. */
 function structure(svg: string): { nodes: string[]; edges: string[] } {
@@ -25,16 +25,16 @@ function structure(svg: string): { nodes: string[]; edges: string[] } {
   return { nodes: nodes.sort(), edges: edges.sort() };
 }
 
-const sampleDots = () => fg.sync('visuals/*/*.dot', { cwd: vaultSampleDir() }).sort();
+const fixtureDots = () => fg.sync('visuals/*/*.dot', { cwd: fixtureVaultDir() }).sort();
 
-describe('renderDot over the vault sample', () => {
-  it('finds the three sample dot sources', () => {
-    expect(sampleDots()).toEqual(['visuals/cloud/cloud-2846.dot', 'visuals/edge/edge-2273.dot', 'visuals/mobile/mobile-1871.dot']);
+describe('renderDot over the fixture vault', () => {
+  it('finds the three fixture dot sources', () => {
+    expect(fixtureDots()).toEqual(['visuals/cloud/cloud-0104.dot', 'visuals/global/global-0599.dot', 'visuals/mobile/mobile-0304.dot']);
   });
 
-  for (const rel of ['visuals/cloud/cloud-2846.dot', 'visuals/edge/edge-2273.dot', 'visuals/mobile/mobile-1871.dot']) {
+  for (const rel of ['visuals/cloud/cloud-0104.dot', 'visuals/global/global-0599.dot', 'visuals/mobile/mobile-0304.dot']) {
     it(`${rel} renders to an SVG that passes the checker`, async () => {
-      const source = readFileSync(join(vaultSampleDir(), rel), 'utf8');
+      const source = readFileSync(join(fixtureVaultDir(), rel), 'utf8');
       const [, track, file] = rel.split('/');
       const r = await renderVisual({ id: file!.replace('.dot', ''), track: track!, kind: 'dot', source, allowPython: false });
       expect(r.ok ? '' : r.error).toBe('');
@@ -47,24 +47,24 @@ describe('renderDot over the vault sample', () => {
     });
   }
 
-  it('mobile-1871 matches the stored render in structure (node and edge titles)', async () => {
-    const dir = join(vaultSampleDir(), 'visuals/mobile');
-    const r = await renderVisual({ id: 'mobile-1871', track: 'mobile', kind: 'dot', source: readFileSync(join(dir, 'mobile-1871.dot'), 'utf8'), allowPython: false });
+  it('mobile-0304 matches the stored render in structure (node and edge titles)', async () => {
+    const dir = join(fixtureVaultDir(), 'visuals/mobile');
+    const r = await renderVisual({ id: 'mobile-0304', track: 'mobile', kind: 'dot', source: readFileSync(join(dir, 'mobile-0304.dot'), 'utf8'), allowPython: false });
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    const stored = structure(readFileSync(join(dir, 'mobile-1871.svg'), 'utf8'));
-    expect(stored).toEqual({ nodes: ['Cloud', 'Snapdragon'], edges: ['Snapdragon->Cloud'] });
+    const stored = structure(readFileSync(join(dir, 'mobile-0304.svg'), 'utf8'));
+    expect(stored).toEqual({ nodes: ['Phone', 'Telemetry'], edges: ['Phone->Telemetry'] });
     expect(structure(r.svg)).toEqual(stored);
   });
 
-  it('cloud-2846 keeps its 13 nodes and 12 edges', async () => {
-    const r = await renderDot(readFileSync(join(vaultSampleDir(), 'visuals/cloud/cloud-2846.dot'), 'utf8'));
+  it('cloud-0104 keeps its 4 nodes and 4 edges', async () => {
+    const r = await renderDot(readFileSync(join(fixtureVaultDir(), 'visuals/cloud/cloud-0104.dot'), 'utf8'));
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     const s = structure(r.svg);
-    expect(s.nodes).toHaveLength(13);
-    expect(s.edges).toHaveLength(12);
-    expect(s.edges).toContain('P0->Root');
+    expect(s.nodes).toHaveLength(4);
+    expect(s.edges).toHaveLength(4);
+    expect(s.edges).toContain('H3->H0');
   });
 });
 

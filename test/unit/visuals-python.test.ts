@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detectSandbox, PYTHON_DISABLED, renderMatplotlib, renderVisual, sanitizeSvg, screenPythonScript } from '../../src/visuals/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
 /** A plotting script without matplotlib (not installed everywhere): plain file I/O to VISUAL_OUT_PATH, through the same sandbox. */
 const writer = (body: string) =>
@@ -80,18 +80,18 @@ describe('renderMatplotlib', () => {
     else expect(s.warning).toMatch(/network isolation unavailable/);
   });
 
-  it('renders the sample edge-2337.py with real matplotlib in the sandbox, to an SVG that passes the checker', async () => {
+  it('renders the fixture cloud-0109.py with real matplotlib in the sandbox, to an SVG that passes the checker', async () => {
     // CI installs Debian's python3-matplotlib; the python3 first on PATH may be another interpreter.
     const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import matplotlib'], { stdio: 'ignore' }).status === 0);
     if (!python) throw new Error('no python3 with matplotlib here: install Debian\'s python3-matplotlib (.ci/run does)');
-    const script = readFileSync(join(vaultSampleDir(), 'visuals/edge/edge-2337.py'), 'utf8');
+    const script = readFileSync(join(fixtureVaultDir(), 'visuals/cloud/cloud-0109.py'), 'utf8');
     expect(screenPythonScript(script)).toBeNull();
     const r = await renderMatplotlib(script, { allowPython: true, python });
     expect(r.ok ? '' : r.error).toBe('');
     if (!r.ok) return;
     expect(r.svg).toMatch(/<svg[^>]*viewBox=/);
     // The script's own labels, drawn by matplotlib.
-    expect(r.svg).toContain('Orin Max (204.8 GB/s)');
+    expect(r.svg).toContain('90% utilisation');
     const checked = sanitizeSvg(r.svg, { source: 'matplotlib' });
     expect(checked.errors).toEqual([]);
     expect(checked.svg).toContain('font-family');

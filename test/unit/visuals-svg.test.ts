@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT_FONT_FAMILY, sanitizeSvg, tokenizeXml } from '../../src/visuals/index.js';
-import { vaultSampleDir } from '../helpers/fixtures.js';
+import { fixtureVaultDir } from '../helpers/fixtures.js';
 
-const storedMobile = () => readFileSync(join(vaultSampleDir(), 'visuals/mobile/mobile-1871.svg'), 'utf8');
+const storedMobile = () => readFileSync(join(fixtureVaultDir(), 'visuals/mobile/mobile-0304.svg'), 'utf8');
 const wrap = (inner: string, rootAttrs = '') =>
   `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 680 460"${rootAttrs}>${inner}</svg>`;
 const errorsOf = (svg: string) => sanitizeSvg(svg, { source: 'svg' }).errors.join(' | ');
@@ -14,13 +14,13 @@ describe('sanitizeSvg: normalization', () => {
     const input = storedMobile();
     const r = sanitizeSvg(input, { source: 'dot' });
     expect(r.errors).toEqual([]);
-    expect(r.svg).toContain('<!-- Title: G Pages: 1 -->');
+    expect(r.svg).toContain('<!-- Title: Upload Pages: 1 -->');
     expect(r.svg.match(/font-family="Helvetica Neue/g)).toHaveLength(1);
     // The public DOCTYPE is removed; everything else is byte-identical.
     expect(r.svg).not.toContain('<!DOCTYPE');
     expect(r.svg).toBe(input.replace(/<!DOCTYPE[^>]*>\n/, ''));
-    // 413 is outside 600-800: real graphviz output is narrower, so this is a warning, not an error.
-    expect(r.warnings).toEqual([expect.stringContaining('viewBox width 413')]);
+    // 345 is outside 600-800: real graphviz output is narrower, so this is a warning, not an error.
+    expect(r.warnings).toEqual([expect.stringContaining('viewBox width 345')]);
   });
 
   it('removes Generated-by comments, keeps other comments, adds the root font-family', () => {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { Job, type ConnectionOptions } from 'bullmq';
+import { Job } from 'bullmq';
 import type { Config } from '../../config/index.js';
 import { createQueues, PENDING_STATES, retryFailedJobs, type Queues, type RetriedJob } from '../../queues/index.js';
-import { createRedis, type RedisTarget } from '../../redis/index.js';
+import { bullConnection, createRedis, type RedisTarget } from '../../redis/index.js';
 import { CorpusHost, VaultLockedError } from '../../scheduler/host.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
@@ -85,7 +85,7 @@ async function applyHere(cfg: Config, target: RedisTarget, queues: Queues, retri
 export async function retry(opts: Record<string, unknown>): Promise<void> {
   const cfg = configFromOptions(opts);
   const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
-  const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+  const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
   const out = (line: string) => process.stdout.write(line + '\n');
   try {
     const jobs = await retryFailedJobs(queues, opts.queue as keyof Queues, opts.run as string | undefined);

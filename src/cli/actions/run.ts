@@ -8,7 +8,7 @@ import { CorpusHost } from '../../scheduler/host.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, onSignals, requireVault, timingsFromOptions } from '../common.js';
+import { configFromOptions, connectRedis, onSignals, requireVault, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';
 import { describe, ProgressReporter } from '../progress.js';
 import { summaryText } from '../summary.js';
@@ -59,6 +59,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       err('vault-loop: forced exit');
       void host?.close(true).finally(() => process.exit(130));
     },
+    stopBoundMs(o.cfg),
   );
   try {
     host = await CorpusHost.open({ cfg: o.cfg, vault: o.vault, target, log, inProcessWorkers: o.inProcessWorkers, lockWaitMs: o.resume ? 20_000 : 0, ...(o.timings ? { timings: o.timings } : {}) });
@@ -127,6 +128,10 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       }
     }
     reporter.done();
+    if (final.fatalError) {
+      err(`vault-loop: ${final.fatalError}`);
+      return 1;
+    }
     if (!TERMINAL_STATUSES.includes(final.status)) {
       err(`vault-loop: host stopped; run ${runId} is still ${final.status}. Continue it with: vault-loop run --vault ${o.vault} --resume ${runId}`);
       return 130;

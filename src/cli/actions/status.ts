@@ -1,8 +1,7 @@
-import type { ConnectionOptions } from 'bullmq';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createRedis } from '../../redis/index.js';
 import type { LeftoverDraft } from '../../scheduler/leftovers.js';
+import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore, type RunState } from '../../scheduler/state.js';
 import { configFromOptions, connectRedis } from '../common.js';
 import { table, UserError } from '../output.js';
@@ -21,9 +20,9 @@ async function runPassCost(store: RunStore, run: RunState): Promise<{ passes: nu
 }
 
 /** The vault's unjudged drafts (src/scheduler/leftovers.ts), and the lines that list them. */
-async function leftovers(store: RunStore, target: { options: unknown }, prefix: string, vault: string): Promise<{ drafts: LeftoverDraft[]; text: string }> {
+async function leftovers(store: RunStore, target: Parameters<typeof bullConnection>[0], prefix: string, vault: string): Promise<{ drafts: LeftoverDraft[]; text: string }> {
   const [{ createQueues }, { judgeChunkPending }, { findLeftoverDrafts }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/flows.js'), import('../../scheduler/leftovers.js')]);
-  const queues = createQueues({ connection: target.options as ConnectionOptions, prefix });
+  const queues = createQueues({ connection: bullConnection(target), prefix });
   try {
     const drafts = await findLeftoverDrafts(store, vault, { judgePending: async (r, i, c) => await judgeChunkPending(queues, r, i, c) });
     const text =
@@ -75,7 +74,7 @@ export async function status(runId: string | undefined, opts: Record<string, unk
     // The one-run view alone needs BullMQ (failed judge chunks) and the records: loaded here, so
     // the list of runs starts as fast as a Redis client allows.
     const [{ createQueues }, { runDir }, { summaryText }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js')]);
-    const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+    const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
     await queues.close();
     const left = run.vault ? await leftovers(store, target, cfg.prefix, run.vault) : null;

@@ -1,11 +1,10 @@
 import { createQueues, QUEUE_NAMES, STATELESS_QUEUES, type QueueName } from '../../queues/index.js';
-import type { ConnectionOptions } from 'bullmq';
-import { createRedis } from '../../redis/index.js';
+import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import { createRuntimeContext } from '../../workers/context.js';
 import { startWorkers } from '../../workers/runtime.js';
-import { configFromOptions, connectRedis, onSignals, timingsFromOptions } from '../common.js';
+import { configFromOptions, connectRedis, onSignals, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';
 
 export async function worker(opts: Record<string, unknown>): Promise<void> {
@@ -22,7 +21,7 @@ export async function worker(opts: Record<string, unknown>): Promise<void> {
   const log = createLogger(cfg.logLevel);
   const target = await connectRedis(cfg, { ...(typeof opts.vault === 'string' ? { vault: opts.vault } : {}), mayStart: false });
   const redis = createRedis(target, 'client', (e) => log.warn({ err: e.message }, 'redis error'));
-  const queues = createQueues({ connection: target.options as ConnectionOptions, prefix: cfg.prefix });
+  const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
   const store = new RunStore(redis, cfg.prefix);
   const ctx = createRuntimeContext({ cfg, target, redis, store, queues, log, ...(timings ? { timings } : {}) });
   const running = startWorkers(ctx, names as QueueName[]);
@@ -43,6 +42,7 @@ export async function worker(opts: Record<string, unknown>): Promise<void> {
       () => {
         void running.close(true).finally(() => process.exit(130));
       },
+      stopBoundMs(cfg),
     );
   });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as validate } from './validate.js';
+import { register as check } from './check.js';
 import { register as fixAreas } from './fix-areas.js';
 import { register as synth } from './synth.js';
 import { register as analyze } from './analyze.js';
@@ -25,6 +26,7 @@ export type Register = (program: Command) => void;
  */
 export const COMMAND_TABLE: readonly { words: readonly string[]; register: Register }[] = [
   { words: ['validate'], register: validate },
+  { words: ['check'], register: check },
   { words: ['fix-areas'], register: fixAreas },
   { words: ['synth'], register: synth },
   { words: ['analyze'], register: analyze },

@@ -37,11 +37,20 @@ export interface SeenRequest {
   step: Step;
   /** What was wrong with the request; a non-empty list also gets a 400 answer. */
   violations: string[];
+  /** The credential or version header was missing or wrong: answered as the service does. */
+  authFailure?: AuthFailure;
+}
+
+/** A refused credential: the status and body the real service answers with. */
+export interface AuthFailure {
+  status: number;
+  body: unknown;
 }
 
 export interface FakeLlmOptions {
   protocol: Protocol;
-  apiKey?: string;
+  /** The key the server accepts; a request without it gets the service's real 401 (Gemini: 400/403). */
+  apiKey: string;
   /** When set, a request for another model is a violation. */
   expectModel?: string;
   /** The answer text for an unscripted or text-less `answer` step. Default: `[]`. */
@@ -92,7 +101,10 @@ export class FakeLlmServer {
 
   /** Every violation seen so far, prefixed with the request number. */
   get violations(): string[] {
-    return this.requests.flatMap((r, i) => r.violations.map((v) => `#${i}: ${v}`));
+    return this.requests.flatMap((r, i) => [
+      ...(r.authFailure ? [`#${i}: credential refused (HTTP ${r.authFailure.status}; authorization ${r.headers.authorization ?? '(none)'})`] : []),
+      ...r.violations.map((v) => `#${i}: ${v}`),
+    ]);
   }
 
   /** Drops the steps not yet used: later requests get the default answer. */
@@ -138,11 +150,18 @@ export class FakeLlmServer {
       step,
       violations,
     };
-    PROTOCOLS[this.#opts.protocol].inspect(seen, this.#opts.apiKey);
+    // Checked first and on every request, as the service does: no answer without the credential.
+    seen.authFailure = AUTH[this.#opts.protocol](seen.headers, this.#opts.apiKey);
+    PROTOCOLS[this.#opts.protocol].inspect(seen);
     if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
     if (!seen.prompt) violations.push('no prompt in the request');
     this.requests.push(seen);
 
+    if (seen.authFailure) {
+      res.writeHead(seen.authFailure.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(seen.authFailure.body));
+      return;
+    }
     if (violations.length > 0) return sendError(res, this.#opts.protocol, 400, violations.join('; '));
     switch (step.type) {
       case 'hang':
@@ -201,12 +220,85 @@ function wrapIfAsked(schema: unknown, text: string): { json?: unknown; text: str
   }
 }
 
-const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest, apiKey?: string): void; answer(seen: SeenRequest, text: string, meta: AnswerMeta): unknown }> = {
+/** `sk-abc…xyz` as OpenAI shows a wrong key in its error message. */
+const maskKey = (k: string): string => (k.length > 8 ? `${k.slice(0, 3)}${'*'.repeat(Math.max(4, k.length - 7))}${k.slice(-4)}` : k);
+
+/**
+ * The credential and version checks each service makes, with its real error bodies:
+ * OpenAI `Authorization: Bearer` (401 invalid_api_key); Anthropic `x-api-key` or, as SDK 1.x
+ * sends it, `Authorization: Bearer`, plus `anthropic-version` (401 authentication_error / 400);
+ * Gemini `x-goog-api-key` (400 API_KEY_INVALID for a wrong key, 403 for none).
+ */
+const AUTH: Record<Protocol, (headers: IncomingMessage['headers'], key: string) => AuthFailure | undefined> = {
+  openai(headers, key) {
+    const auth = headers.authorization;
+    if (!auth) {
+      return {
+        status: 401,
+        body: {
+          error: {
+            message: "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+            type: 'invalid_request_error',
+            param: null,
+            code: null,
+          },
+        },
+      };
+    }
+    if (auth !== `Bearer ${key}`) {
+      const given = auth.replace(/^Bearer\s+/i, '');
+      return {
+        status: 401,
+        body: { error: { message: `Incorrect API key provided: ${maskKey(given)}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } },
+      };
+    }
+    return undefined;
+  },
+  anthropic(headers, key) {
+    const given = headers['x-api-key'] ?? headers.authorization?.replace(/^Bearer\s+/i, '');
+    if (given !== key) return { status: 401, body: { type: 'error', error: { type: 'authentication_error', message: given ? 'invalid x-api-key' : 'x-api-key header is required' } } };
+    if (!headers['anthropic-version']) return { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version: header is required' } } };
+    return undefined;
+  },
+  gemini(headers, key) {
+    const given = headers['x-goog-api-key'];
+    if (!given) {
+      return {
+        status: 403,
+        body: {
+          error: {
+            code: 403,
+            message: "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+            status: 'PERMISSION_DENIED',
+          },
+        },
+      };
+    }
+    if (given !== key) {
+      return {
+        status: 400,
+        body: {
+          error: {
+            code: 400,
+            message: 'API key not valid. Please pass a valid API key.',
+            status: 'INVALID_ARGUMENT',
+            details: [
+              { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
+              { '@type': 'type.googleapis.com/google.rpc.LocalizedMessage', locale: 'en-US', message: 'API key not valid. Please pass a valid API key.' },
+            ],
+          },
+        },
+      };
+    }
+    return undefined;
+  },
+};
+
+const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest): void; answer(seen: SeenRequest, text: string, meta: AnswerMeta): unknown }> = {
   openai: {
-    inspect(seen, apiKey) {
+    inspect(seen) {
       const v = seen.violations;
       if (seen.method !== 'POST' || seen.path !== '/v1/chat/completions') v.push(`unexpected ${seen.method} ${seen.path}`);
-      if (apiKey && seen.headers.authorization !== `Bearer ${apiKey}`) v.push(`authorization header ${seen.headers.authorization ?? '(none)'}`);
       const b = seen.body as { model?: string; messages?: { role: string; content: string }[]; response_format?: { type: string; json_schema?: { name?: string; schema?: unknown; strict?: boolean } }; temperature?: number };
       seen.model = b.model;
       seen.temperature = b.temperature;
@@ -241,12 +333,11 @@ const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest, apiKey?: string):
     },
   },
   gemini: {
-    inspect(seen, apiKey) {
+    inspect(seen) {
       const v = seen.violations;
       const m = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(seen.path);
       if (seen.method !== 'POST' || !m) v.push(`unexpected ${seen.method} ${seen.path}`);
       seen.model = m?.[1];
-      if (apiKey && seen.headers['x-goog-api-key'] !== apiKey) v.push(`x-goog-api-key header ${String(seen.headers['x-goog-api-key'] ?? '(none)')}`);
       const b = seen.body as {
         contents?: { parts?: { text?: string }[] }[];
         systemInstruction?: { parts?: { text?: string }[] };
@@ -270,14 +361,9 @@ const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest, apiKey?: string):
     },
   },
   anthropic: {
-    inspect(seen, apiKey) {
+    inspect(seen) {
       const v = seen.violations;
       if (seen.method !== 'POST' || seen.path !== '/v1/messages') v.push(`unexpected ${seen.method} ${seen.path}`);
-      // SDK 1.x sends the key as `Authorization: Bearer`; older clients send `x-api-key`. The API takes both.
-      if (apiKey && seen.headers['x-api-key'] !== apiKey && seen.headers.authorization !== `Bearer ${apiKey}`) {
-        v.push(`auth header x-api-key=${String(seen.headers['x-api-key'] ?? '(none)')} authorization=${seen.headers.authorization ?? '(none)'}`);
-      }
-      if (!seen.headers['anthropic-version']) v.push('no anthropic-version header');
       const b = seen.body as {
         model?: string;
         max_tokens?: number;
