@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
 import type { Queues } from '../src/queues/index.js';
 import { pendingLateWork } from '../src/scheduler/late-work.js';
-import { readJson, runDir } from '../src/scheduler/records.js';
+import { passCost, readJson, runDir, runPrejudgeCallsSaved, type PassCost } from '../src/scheduler/records.js';
 import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';
 
@@ -54,6 +54,9 @@ export interface RunDetail {
   pendingLate: { judge: string[]; apply: string[] };
   /** Batch mode: the run's provider batches not ended yet (age, items) and how many ended. */
   batches: { inFlight: BatchSummary[]; ended: number };
+  /** Calls and cost per PASS draft (what an accepted question cost), and the pre-judge's savings. */
+  perPass: PassCost;
+  prejudgeCallsSaved: number;
 }
 
 export interface CoverageGrid {
@@ -137,6 +140,8 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
     failedJudgeChunks: failed,
     pendingLate: { judge: pending?.judge ?? [], apply: pending?.apply ?? [] },
     batches: summarizeBatches(await new BatchStore(store.redis, store.keys).list(runId), Date.now()),
+    perPass: passCost(count('PASS'), run.callsUsed, run.costUsd),
+    prejudgeCallsSaved: run.vault ? runPrejudgeCallsSaved(run.vault, runId) : 0,
   };
 }
 

@@ -1,5 +1,6 @@
 /** /metrics in the Prometheus text exposition format (version 0.0.4). */
 import { QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
+import { passCost, runPrejudgeCallsSaved } from '../src/scheduler/records.js';
 import { RUN_STATUSES, type RunStore } from '../src/scheduler/state.js';
 
 export const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'waiting-children', 'prioritized'] as const;
@@ -37,6 +38,9 @@ export async function metricsText(store: RunStore, queues: Queues, runLimit = 20
     cost: new Family('vault_loop_run_cost_usd', 'Estimated cost of the run in US dollars.', 'gauge'),
     verdicts: new Family('vault_loop_run_verdicts', 'Applied judge verdicts of the run.', 'gauge'),
     unjudged: new Family('vault_loop_run_unjudged', 'Drafts of the run without a verdict.', 'gauge'),
+    callsPerPass: new Family('vault_loop_run_calls_per_pass', 'Provider calls per PASS draft (absent before the first PASS).', 'gauge'),
+    costPerPass: new Family('vault_loop_run_cost_per_pass_usd', 'Estimated cost per PASS draft in US dollars (absent before the first PASS).', 'gauge'),
+    prejudgeSaved: new Family('vault_loop_run_prejudge_calls_saved', 'Judge calls the deterministic pre-judge saved (from the run records).', 'gauge'),
   };
   for (const runId of await store.list(runLimit)) {
     const r = await store.get(runId);
@@ -54,6 +58,10 @@ export async function metricsText(store: RunStore, queues: Queues, runLimit = 20
     for (const v of (await store.verdicts(runId)).values()) counts[v.verdict]++;
     for (const [k, n] of Object.entries(counts)) f.verdicts.add({ ...run, verdict: k }, n);
     f.unjudged.add(run, (await store.unjudged(runId)).size);
+    const pc = passCost(counts.PASS, r.callsUsed, r.costUsd);
+    if (pc.calls_per_pass !== null) f.callsPerPass.add(run, pc.calls_per_pass);
+    if (pc.cost_per_pass_usd !== null) f.costPerPass.add(run, pc.cost_per_pass_usd);
+    f.prejudgeSaved.add(run, r.vault ? runPrejudgeCallsSaved(r.vault, runId) : 0);
   }
   return `${[jobs, ...Object.values(f)].map((x) => x.text()).join('\n')}\n`;
 }

@@ -79,6 +79,8 @@ export function runBody(d: RunDetail, grid: CoverageGrid, role: Role): string {
   html += card('tokens in / out', `${r.tokensIn} / ${r.tokensOut}`, 'card-tokens');
   html += card('cost', money(r.costUsd), 'card-cost');
   html += card('PASS / NEEDS_FIX / DROP', `${d.verdicts.PASS} / ${d.verdicts.NEEDS_FIX} / ${d.verdicts.DROP}`, 'card-verdicts');
+  html += card('cost per accepted question', d.perPass.cost_per_pass_usd === null ? 'no PASS yet' : `${money(d.perPass.cost_per_pass_usd)} · ${d.perPass.calls_per_pass} calls`, 'card-per-pass');
+  html += card('calls saved by the pre-judge', String(d.prejudgeCallsSaved), 'card-prejudge-saved');
   html += card('unjudged', String(d.unjudged), 'card-unjudged');
   html += card('duration', fmtDuration(r.durationMs), 'card-duration');
   html += card('stop reason', esc(r.stopReason ?? '-'), 'card-stop');

@@ -32,6 +32,19 @@ export const revisedIdOfKey = (key: string): string => /-x-([^:]+)$/.exec(key)?.
 
 const child = { ignoreDependencyOnFailure: true } as const;
 
+const PENDING_STATES: ReadonlySet<string> = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
+
+/**
+ * True while the first judging of a chunk still waits to run, runs, or waits for its verdicts to
+ * be applied (a judged chunk has no verdicts recorded until its apply job ran).
+ */
+export async function judgeChunkPending(queues: Pick<Queues, 'judge' | 'apply'>, runId: string, iter: number, chunk: number): Promise<boolean> {
+  for (const job of [await Job.fromId(queues.apply, ids.apply(runId, iter, chunk)), await Job.fromId(queues.judge, ids.judge(runId, iter, chunk))]) {
+    if (job && PENDING_STATES.has(await job.getState())) return true;
+  }
+  return false;
+}
+
 export class BullFlows implements Flows {
   readonly #producer: FlowProducer;
   readonly #queues: Queues;
@@ -118,6 +131,11 @@ export class BullFlows implements Flows {
         opts: { ...reviseQueue.defaults, ...child, jobId: ids.revise(runId, iter, round, it.draft.id) },
       })),
     });
+  }
+
+  /** See judgeChunkPending. */
+  async judgePending(runId: string, iter: number, chunk: number): Promise<boolean> {
+    return await judgeChunkPending(this.#queues, runId, iter, chunk);
   }
 
   async addPlan(runId: string, iter: number): Promise<void> {

@@ -126,7 +126,8 @@ export class CorpusHost {
   }
 
   /** Creates a run: its folder and run.json, its state in Redis, and its first plan job. */
-  async startRun(cfg: Config, opts: { reviseFrom?: string } = {}): Promise<string> {
+  /** `judgeOnly`: a judging run (`vault-loop judge`): it judges what earlier runs left unjudged, and ends. */
+  async startRun(cfg: Config, opts: { reviseFrom?: string; judgeOnly?: boolean } = {}): Promise<string> {
     if (opts.reviseFrom && !existsSync(runDir(this.vault, opts.reviseFrom))) {
       throw new Error(`run ${opts.reviseFrom} has no records in ${runDir(this.vault, opts.reviseFrom)}`);
     }
@@ -135,6 +136,7 @@ export class CorpusHost {
       ...storedConfig(cfg),
       applicability: Applicability.forVault(this.vault).toRecord(),
       ...(opts.reviseFrom ? { reviseFrom: opts.reviseFrom } : {}),
+      ...(opts.judgeOnly ? { judgeOnly: true } : {}),
     };
     const judge = judgeSettings(cfg);
     const generator = { provider: cfg.provider, model: cfg.model ?? defaultModel(cfg.provider) };
@@ -150,7 +152,7 @@ export class CorpusHost {
       judge: judgeInfo,
       prompts: promptHashes(),
       seed: cfg.seed,
-      kind: opts.reviseFrom ? 'revise' : 'loop',
+      kind: opts.reviseFrom ? 'revise' : opts.judgeOnly ? 'judge' : 'loop',
       ...(opts.reviseFrom ? { source_run: opts.reviseFrom } : {}),
     };
     await writeJson(`${runDir(this.vault, runId)}/run.json`, runJson);

@@ -53,6 +53,8 @@ export function listRunsOnDisk(vault: string): { runId: string; startedAt: strin
 
 export interface IterRecord {
   iter: number;
+  /** `catch-up`: the iteration only judged drafts earlier runs left unjudged (no generation). */
+  kind: 'generate' | 'catch-up';
   top_cell: [string, string, string] | null;
   top_priority: number | null;
   generated: number;
@@ -77,6 +79,9 @@ export interface IterRecord {
   generation_notes: { id: string; notes: string[] }[];
   /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
   revisions: { revised: number; skipped: { id: string; reason: string }[]; verdicts_before: { PASS: number; NEEDS_FIX: number; DROP: number } };
+  /** This iteration's calls and cost per PASS draft (null: no PASS). */
+  calls_per_pass: number | null;
+  cost_per_pass_usd: number | null;
   /** The pre-judge before chunking: drafts it dropped for certain, and the judge calls that saved. */
   prejudge: { dropped: number; calls_saved: number };
 }
@@ -94,6 +99,40 @@ export interface JudgeSummary {
 }
 
 const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFixed(4));
+
+/**
+ * What an accepted question cost: provider calls and dollars per PASS draft (what a maintainer
+ * pays for). Null while there is no PASS draft.
+ */
+export interface PassCost {
+  calls_per_pass: number | null;
+  cost_per_pass_usd: number | null;
+}
+
+export function passCost(pass: number, calls: number, costUsd: number): PassCost {
+  if (pass <= 0) return { calls_per_pass: null, cost_per_pass_usd: null };
+  return { calls_per_pass: Number((calls / pass).toFixed(3)), cost_per_pass_usd: Number((costUsd / pass).toFixed(6)) };
+}
+
+/**
+ * Calls the deterministic pre-judge saved, as its own records state them (`prejudge_calls_saved`
+ * in iter_record.json / loop_summary.json); 0 where a record does not carry the field.
+ */
+export function prejudgeCallsSaved(rec: object): number {
+  const r = rec as { prejudge_calls_saved?: unknown; prejudge?: { calls_saved?: unknown } };
+  const v = r.prejudge_calls_saved ?? r.prejudge?.calls_saved;
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/** The run's pre-judge savings, summed over its iteration records on disk. */
+export function runPrejudgeCallsSaved(vault: string, runId: string): number {
+  let n = 0;
+  for (let i = 0; existsSync(iterDir(vault, runId, i)); i++) {
+    const rec = readJson<object>(join(iterDir(vault, runId, i), 'iter_record.json'));
+    if (rec) n += prejudgeCallsSaved(rec);
+  }
+  return n;
+}
 
 /** Builds (and writes) judge_summary.json and iter_record.json of one iteration from Redis. */
 export async function writeIterationRecords(vault: string, store: RunStore, runId: string, iter: number): Promise<IterRecord> {
@@ -127,6 +166,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   const finishedAt = ih.finishedAt ?? null;
   const record: IterRecord = {
     iter,
+    kind: ih.kind === 'catch-up' ? 'catch-up' : 'generate',
     top_cell: topCell,
     top_priority: ih.topPriority !== undefined ? Number(ih.topPriority) : null,
     generated,
@@ -162,6 +202,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
         DROP: verdicts.filter((v) => (v.history?.[0]?.verdict ?? v.verdict) === 'DROP').length,
       },
     },
+    ...passCost(count('PASS'), Number(ih.callsUsed ?? 0), Number(ih.costUsd ?? 0)),
     prejudge: { dropped: Number(ih.prejudgeDropped ?? 0), calls_saved: Number(ih.callsSaved ?? 0) },
   };
   // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
@@ -181,6 +222,10 @@ export interface LoopSummary {
   /** cached: input tokens served from the providers' prompt caches (part of input). */
   tokens: { input: number; output: number; cached?: number };
   cost_usd: number;
+  /** PASS drafts of the run, and its calls and cost per PASS draft (null: no PASS). */
+  passes: number;
+  calls_per_pass: number | null;
+  cost_per_pass_usd: number | null;
   history: IterRecord[];
   stopped_reason: string | null;
   /** Judge chunks that failed for good and are not judged yet (`vault-loop retry` judges them). */
@@ -215,6 +260,8 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     max_calls: run.maxCalls,
     tokens: { input: run.tokensIn, output: run.tokensOut, cached: run.tokensCached ?? 0 },
     cost_usd: Number(run.costUsd.toFixed(6)),
+    passes: history.reduce((n, h) => n + h.applied.kept_pass, 0),
+    ...passCost(history.reduce((n, h) => n + h.applied.kept_pass, 0), run.callsUsed, run.costUsd),
     history,
     stopped_reason: run.stopReason,
     failed_judge_chunks: failed,

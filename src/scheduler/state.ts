@@ -27,6 +27,8 @@ export interface RunState {
   maxCalls: number;
   callsUsed: number;
   callsReserved: number;
+  /** Judge calls set aside for the current iteration's drafts (not yet made). */
+  judgePool: number;
   tokensIn: number;
   tokensOut: number;
   /** Input tokens served from the providers' prompt caches (part of tokensIn). */
@@ -64,14 +66,63 @@ export class Keys {
   events = (runId: string): string => `${this.base}:run:${runId}:events`;
 }
 
-// Reserve one call if used + reserved stays within maxCalls. Returns 1 on success, 0 when exhausted.
-const RESERVE = `
-local max = tonumber(redis.call('HGET', KEYS[1], 'maxCalls') or '0')
-local used = tonumber(redis.call('HGET', KEYS[1], 'callsUsed') or '0')
-local res = tonumber(redis.call('HGET', KEYS[1], 'callsReserved') or '0')
-if used + res + 1 > max then return 0 end
+/*
+ * The budget. `maxCalls` bounds used + reserved (in flight) + the judge pool. The judge pool
+ * (`judgePool` on the run, and per iteration on its hash) holds the judge calls an iteration's
+ * drafts will need, set aside by the plan step before any generate call: generation and its
+ * repairs can only take what is outside it, so a tight budget never buys drafts nobody judges.
+ */
+const FREE = `
+local function free(run)
+  local max = tonumber(redis.call('HGET', run, 'maxCalls') or '0')
+  local used = tonumber(redis.call('HGET', run, 'callsUsed') or '0')
+  local res = tonumber(redis.call('HGET', run, 'callsReserved') or '0')
+  local pool = tonumber(redis.call('HGET', run, 'judgePool') or '0')
+  return max - used - res - pool
+end
+`;
+
+// Reserve one call outside the judge pool. Returns 1 on success, 0 when exhausted.
+const RESERVE = `${FREE}
+if free(KEYS[1]) < 1 then return 0 end
 redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
 return 1`;
+
+// Reserve one judge call of iteration KEYS[2]: from its pool first, else like any other call.
+const RESERVE_JUDGE_CALL = `${FREE}
+local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
+if mine > 0 then
+  redis.call('HINCRBY', KEYS[2], 'judgePool', -1)
+  redis.call('HINCRBY', KEYS[1], 'judgePool', -1)
+  redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
+  return 1
+end
+if free(KEYS[1]) < 1 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
+return 1`;
+
+// Add up to ARGV[2] calls to iteration KEYS[2]'s judge pool, once per tag ARGV[1] (a step run
+// twice gets the first answer). Returns how many were granted.
+const RESERVE_JUDGE_POOL = `${FREE}
+local tag = 'judgeTag:' .. ARGV[1]
+local prev = redis.call('HGET', KEYS[2], tag)
+if prev then return tonumber(prev) end
+local n = math.max(0, math.min(tonumber(ARGV[2]), free(KEYS[1])))
+redis.call('HINCRBY', KEYS[2], 'judgePool', n)
+redis.call('HINCRBY', KEYS[1], 'judgePool', n)
+redis.call('HSET', KEYS[2], tag, n)
+return n`;
+
+// Shrink iteration KEYS[2]'s judge pool to at most ARGV[1] calls (never grows it). Returns the
+// number of calls given back to the run.
+const RELEASE_JUDGE_POOL = `
+local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
+local keep = tonumber(ARGV[1])
+if mine <= keep then return 0 end
+local d = mine - keep
+redis.call('HINCRBY', KEYS[2], 'judgePool', -d)
+redis.call('HINCRBY', KEYS[1], 'judgePool', -d)
+return d`;
 
 // Settle a reservation: the call was made (count it) or not (release it).
 const SETTLE = `
@@ -90,13 +141,23 @@ return 1`;
 
 // Batch mode: reserve up to ARGV[1] calls at once, once per guard (KEYS[2] field ARGV[2]), as many
 // as fit within maxCalls. Returns how many were reserved (the stored number when already done).
-const RESERVE_MANY = `
+// Reserve up to ARGV[1] calls at once (a provider batch), once per guard field ARGV[2] of KEYS[2].
+// Judge batches (ARGV[3] == 'judge') draw on iteration KEYS[3]'s judge pool first; every other
+// batch only on what is outside every pool, as single calls do.
+const RESERVE_MANY = `${FREE}
 local done = redis.call('HGET', KEYS[2], ARGV[2])
 if done then return tonumber(done) end
-local max = tonumber(redis.call('HGET', KEYS[1], 'maxCalls') or '0')
-local used = tonumber(redis.call('HGET', KEYS[1], 'callsUsed') or '0')
-local res = tonumber(redis.call('HGET', KEYS[1], 'callsReserved') or '0')
-local n = math.max(0, math.min(tonumber(ARGV[1]), max - used - res))
+local want = math.max(0, tonumber(ARGV[1]))
+local fromPool = 0
+if ARGV[3] == 'judge' then
+  local mine = tonumber(redis.call('HGET', KEYS[3], 'judgePool') or '0')
+  fromPool = math.min(want, mine)
+  if fromPool > 0 then
+    redis.call('HINCRBY', KEYS[3], 'judgePool', -fromPool)
+    redis.call('HINCRBY', KEYS[1], 'judgePool', -fromPool)
+  end
+end
+local n = fromPool + math.max(0, math.min(want - fromPool, free(KEYS[1])))
 redis.call('HINCRBY', KEYS[1], 'callsReserved', n)
 redis.call('HSET', KEYS[2], ARGV[2], n)
 return n`;
@@ -115,6 +176,9 @@ const RAISE = `
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
 return redis.call('GET', KEYS[1])`;
+
+/** Calls neither made, nor in flight, nor set aside for judging. */
+export const freeCalls = (s: Pick<RunState, 'maxCalls' | 'callsUsed' | 'callsReserved' | 'judgePool'>): number => Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved - s.judgePool);
 
 function num(v: string | undefined, d = 0): number {
   const n = v === undefined ? NaN : Number(v);
@@ -146,6 +210,7 @@ export class RunStore {
         maxCalls: init.maxCalls,
         callsUsed: 0,
         callsReserved: 0,
+        judgePool: 0,
         tokensIn: 0,
         tokensOut: 0,
         costUsd: 0,
@@ -179,6 +244,7 @@ export class RunStore {
       maxCalls: num(h.maxCalls),
       callsUsed: num(h.callsUsed),
       callsReserved: num(h.callsReserved),
+      judgePool: num(h.judgePool),
       tokensIn: num(h.tokensIn),
       tokensOut: num(h.tokensOut),
       tokensCached: num(h.tokensCached),
@@ -230,13 +296,34 @@ export class RunStore {
     if (s && s.status === 'paused') await this.setStatus(runId, 'running');
   }
 
-  /** Reserve one provider call; throws BudgetExhaustedError when none is left. */
+  /** Reserve one provider call outside the judge pool; throws BudgetExhaustedError when none is left. */
   async reserveCall(runId: string): Promise<void> {
     const ok = await this.redis.eval(RESERVE, 1, this.keys.run(runId));
-    if (ok !== 1) {
-      const s = await this.get(runId);
-      throw new BudgetExhaustedError((s?.callsUsed ?? 0) + (s?.callsReserved ?? 0), s?.maxCalls ?? 0);
-    }
+    if (ok !== 1) await this.#exhausted(runId);
+  }
+
+  /** Reserve one judge call of an iteration: from its judge pool first, else from what is free. */
+  async reserveJudgeCall(runId: string, iter: number): Promise<void> {
+    const ok = await this.redis.eval(RESERVE_JUDGE_CALL, 2, this.keys.run(runId), this.keys.iter(runId, iter));
+    if (ok !== 1) await this.#exhausted(runId);
+  }
+
+  async #exhausted(runId: string): Promise<never> {
+    const s = await this.get(runId);
+    throw new BudgetExhaustedError((s?.callsUsed ?? 0) + (s?.callsReserved ?? 0) + (s?.judgePool ?? 0), s?.maxCalls ?? 0);
+  }
+
+  /**
+   * Sets aside up to `calls` judge calls for an iteration (once per `tag`: a step run twice gets
+   * the first answer). Returns how many were granted (fewer when less is free).
+   */
+  async reserveJudge(runId: string, iter: number, tag: string, calls: number): Promise<number> {
+    return Number(await this.redis.eval(RESERVE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), tag, String(Math.max(0, Math.floor(calls)))));
+  }
+
+  /** Gives back the iteration's judge pool beyond `keep` calls (an iteration that came out smaller). */
+  async releaseJudge(runId: string, iter: number, keep = 0): Promise<number> {
+    return Number(await this.redis.eval(RELEASE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), String(Math.max(0, keep))));
   }
 
   async settleCall(runId: string, iter: number, made: boolean, usage: { inputTokens: number; outputTokens: number }, costUsd: number): Promise<void> {
@@ -257,8 +344,8 @@ export class RunStore {
    * `guardKey`/`guardField` (a crash-retry gets the stored number back); each is settled with
    * settleCall like a single reservation.
    */
-  async reserveCalls(runId: string, n: number, guardKey: string, guardField: string): Promise<number> {
-    return Number(await this.redis.eval(RESERVE_MANY, 2, this.keys.run(runId), guardKey, String(n), guardField));
+  async reserveCalls(runId: string, iter: number, stage: 'generate' | 'judge', n: number, guardKey: string, guardField: string): Promise<number> {
+    return Number(await this.redis.eval(RESERVE_MANY, 3, this.keys.run(runId), guardKey, this.keys.iter(runId, iter), String(n), guardField, stage));
   }
 
   /** Input tokens the provider served from its prompt cache (part of tokensIn). */
@@ -269,8 +356,7 @@ export class RunStore {
 
   async remainingCalls(runId: string): Promise<number> {
     const s = await this.get(runId);
-    if (!s) return 0;
-    return Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved);
+    return s ? freeCalls(s) : 0;
   }
 
   async raiseIdCounter(vault: string, track: Track, atLeast: number): Promise<number> {
@@ -319,6 +405,18 @@ export class RunStore {
     return new Map(Object.entries(h).map(([k, v]) => [k, JSON.parse(v) as AppliedVerdict]));
   }
 
+  /** The verdicts of these drafts only (one HMGET), for a step that needs no other. */
+  async verdictsOf(runId: string, ids: string[]): Promise<Map<string, AppliedVerdict>> {
+    if (ids.length === 0) return new Map();
+    const vals = await this.redis.hmget(this.keys.verdicts(runId), ...ids);
+    const out = new Map<string, AppliedVerdict>();
+    ids.forEach((id, i) => {
+      const v = vals[i];
+      if (v) out.set(id, JSON.parse(v) as AppliedVerdict);
+    });
+    return out;
+  }
+
   async putUnjudged(runId: string, id: string, rec: UnjudgedRecord): Promise<void> {
     await this.redis.hset(this.keys.unjudged(runId), id, JSON.stringify(rec));
   }
@@ -345,6 +443,8 @@ export interface DraftRecord {
   visualFiles: string[];
   /** What was normalized or ignored in the model's answer for this draft. */
   notes?: string[];
+  /** The run that wrote it, when this run only judged it (a catch-up of unjudged drafts). */
+  adoptedFrom?: string;
 }
 
 export interface AppliedVerdict {

@@ -19,7 +19,8 @@ import { atomicWrite } from '../corpus/writer.js';
 import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
 import { failedJudgeChunks, finalOutcome, iterationFailure } from './outcome.js';
 import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
-import { TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
+import type { LeftoverDraft } from './leftovers.js';
+import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
 /** The run configuration the steps read (stored in run.json and in Redis). */
 export interface RunConfig {
@@ -44,6 +45,8 @@ export interface RunConfig {
   reviseFrom?: string;
   /** Generation and judge calls go through the provider's batch API (openai, anthropic). */
   batchMode?: boolean;
+  /** A judging run (`vault-loop judge`): judge what earlier runs left unjudged, generate nothing. */
+  judgeOnly?: boolean;
 }
 
 export interface GenCellPayload {
@@ -87,6 +90,10 @@ export interface StepDeps {
   loadNearDup(): Promise<void>;
   /** Starts loading it in the background (the plan step, while generation runs). */
   prefetchNearDup?(): void;
+  /** Drafts earlier runs of this vault left unjudged (src/scheduler/leftovers.ts). */
+  leftoverDrafts?(exceptRunId: string): Promise<LeftoverDraft[]>;
+  /** A draft's document as it is on disk, or null when it no longer parses. */
+  readDraft?(relPath: string): Promise<Record<string, unknown> | null>;
   now(): Date;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
@@ -99,7 +106,12 @@ export const STOP = {
   gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
   dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
   converged: 'same top-priority cell and priority over the two previous iterations — converged',
+  leftoversJudged: 'unjudged drafts of earlier runs judged',
+  noLeftovers: 'no unjudged drafts to judge',
 } as const;
+
+/** Iteration kind of a catch-up iteration (iter_NN of a run that first judged earlier runs' drafts). */
+export const CATCH_UP = 'catch-up';
 
 /** How many cells fit: their generation calls and their judge calls within what remains. */
 export function sizeIteration(planLength: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
@@ -107,6 +119,33 @@ export function sizeIteration(planLength: number, remaining: number, genBatchSiz
   while (n > 0 && Math.ceil(n / genBatchSize) + Math.ceil(n / judgeChunkSize) > remaining) n--;
   return n;
 }
+
+/**
+ * How many cells the plan step sends to generation: their generate calls, one repair call per
+ * generate call as headroom, and their judge calls, within what remains. A draft whose repair
+ * finds no budget is lost, and so are the calls spent on it; when not even one cell fits with the
+ * headroom, the iteration is sized without it (its judge calls are set aside all the same).
+ */
+export function sizeWithRepairHeadroom(planLength: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
+  let n = planLength;
+  while (n > 0 && 2 * Math.ceil(n / genBatchSize) + Math.ceil(n / judgeChunkSize) > remaining) n--;
+  return n > 0 ? n : sizeIteration(planLength, remaining, genBatchSize, judgeChunkSize);
+}
+
+/**
+ * The judge calls to set aside for `n` drafts before any of them is generated: one per chunk, plus
+ * one retry per chunk (an unparsable verdict answer is asked again) when the budget also leaves
+ * one repair call per generate call. Tight budgets favour generation repairs: a draft that fails
+ * its repair is never written, so it needs no judge; a written draft always has its judge call.
+ */
+export function judgeReservation(n: number, remaining: number, genBatchSize: number, judgeChunkSize: number): number {
+  const gen = Math.ceil(n / genBatchSize);
+  const judge = Math.ceil(n / judgeChunkSize);
+  return judge + Math.max(0, Math.min(judge, remaining - 2 * gen - judge));
+}
+
+/** Judge chunks of `drafts` drafts. */
+export const judgeCalls = (drafts: number, judgeChunkSize: number): number => Math.ceil(drafts / judgeChunkSize);
 
 export async function finishRun(deps: StepDeps, runId: string, reason: string, status: 'completed' | 'stopped' | 'failed' = 'completed'): Promise<void> {
   const run = await deps.store.get(runId);
@@ -153,8 +192,16 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   // Stop conditions, in the order of the design: user stop, max iterations, budget, empty plan,
   // gap threshold, DROP rate, convergence.
   if (run.stopRequested) return await stop(STOP.user, 'stopped');
-  if (iter >= cfg.maxIters) return await stop(STOP.maxIters);
-  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  const remaining = freeCalls(run);
+  // Drafts earlier runs left unjudged are judged first, in a catch-up iteration 0 that does not
+  // count against maxIters.
+  if (iter === 0 && !cfg.dryRun) {
+    const caught = await catchUpStep(runId, cfg, deps, remaining);
+    if (caught) return caught;
+  }
+  const catchUp = iter > 0 && (await store.iterGet(runId, 0)).kind === CATCH_UP ? 1 : 0;
+  if (cfg.judgeOnly) return await stop(catchUp ? STOP.leftoversJudged : STOP.noLeftovers);
+  if (iter - catchUp >= cfg.maxIters) return await stop(STOP.maxIters);
   if (!cfg.dryRun && remaining < 2) return await stop(STOP.budget);
 
   const visual = cfg.visualEachIter && iter % 2 === 0;
@@ -176,7 +223,8 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   const topCell: [string, string, string] = [top.track, top.zone, top.level];
   await store.iterSet(runId, iter, { topCell: JSON.stringify(topCell), topPriority: top.priority, visual: visual ? '1' : '0' });
   if (top.priority < cfg.gapThreshold) return await stop(STOP.gap(top.priority, cfg.gapThreshold));
-  if (iter > 0) {
+  // A catch-up iteration judged other runs' drafts: its DROP rate and top cell say nothing of this plan.
+  if (iter - catchUp > 0) {
     const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
     if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
   }
@@ -184,9 +232,14 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   if (isConverged({ iter, topCell, topPriority: top.priority }, earlier)) return await stop(STOP.converged);
 
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
-  const sized = cfg.dryRun ? plan.length : sizeIteration(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
+  const sized = cfg.dryRun ? plan.length : sizeWithRepairHeadroom(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   const n = Number(await store.iterSetOnce(runId, iter, 'planSize', String(sized)));
+  // What was free when the iteration was sized (a second run of this step sees its judge pool taken).
+  const freeAtPlan = Number(await store.iterSetOnce(runId, iter, 'freeAtPlan', String(remaining)));
   if (n === 0) return await stop(STOP.budget);
+  // The judge calls of these drafts are set aside before any generate call (once per iteration):
+  // generation and its repairs spend only the rest.
+  if (!cfg.dryRun) await store.reserveJudge(runId, iter, 'plan', judgeReservation(n, freeAtPlan, cfg.genBatchSize, cfg.judgeChunkSize));
   const cells = plan.slice(0, n);
   await writeJson(join(iterDir(deps.vault, runId, iter), 'plan.json'), cells);
   await store.iterSetOnce(runId, iter, 'startedAt', deps.now().toISOString());
@@ -216,11 +269,73 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
     iter,
     cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}`, draftId: draftIds[cellIndex]! })),
   );
-  return { decision: 'generate', detail: { cells: n, remaining, topPriority: top.priority } };
+  return { decision: 'generate', detail: { cells: n, remaining: freeAtPlan, topPriority: top.priority } };
 
   async function stop(reason: string, status: 'completed' | 'stopped' = 'completed') {
     await finishRun(deps, runId, reason, status);
     return { decision: 'stop', detail: { reason } };
+  }
+}
+
+/**
+ * The catch-up iteration: adopts the drafts earlier runs of this vault left unjudged (as many
+ * judge chunks as the budget allows, their calls set aside first) and adds their judge flow; its
+ * checkpoint writes the records and adds the first generating plan. Null when there is nothing
+ * to catch up. Safe to run twice: the adopted drafts are recorded once and re-read from Redis.
+ */
+async function catchUpStep(runId: string, cfg: RunConfig, deps: StepDeps, remaining: number): Promise<{ decision: string; detail?: Record<string, unknown> } | null> {
+  const { store } = deps;
+  if (!deps.leftoverDrafts || !deps.readDraft) return null;
+  const ih = await store.iterGet(runId, 0);
+  if (ih.catchUp === 'none' || (ih.plan && ih.kind !== CATCH_UP)) return null;
+  if (ih.kind !== CATCH_UP) {
+    const left = await deps.leftoverDrafts(runId);
+    const fit = Math.min(judgeCalls(left.length, cfg.judgeChunkSize), remaining);
+    if (left.length > 0 && fit === 0) deps.log('no budget left to judge earlier drafts', { runId, leftovers: left.length });
+    if (fit === 0) {
+      await store.iterSet(runId, 0, { catchUp: 'none' });
+      return null;
+    }
+    const records: DraftRecord[] = [];
+    for (const d of left) {
+      if (records.length >= fit * cfg.judgeChunkSize) break;
+      const doc = await deps.readDraft(d.path);
+      if (!doc) continue;
+      records.push({ id: d.id, iter: 0, cellIndex: -1, chunk: Math.floor(records.length / cfg.judgeChunkSize), path: d.path, fileHash: d.fileHash, track: d.track, visualFiles: d.visualFiles, adoptedFrom: d.runId });
+    }
+    await store.putDrafts(runId, records);
+    await store.iterSet(runId, 0, { kind: CATCH_UP, planSize: 0, generated: records.length, cellsFailed: '[]' });
+    await store.iterSetOnce(runId, 0, 'startedAt', deps.now().toISOString());
+    await store.reserveJudge(runId, 0, CATCH_UP, judgeCalls(records.length, cfg.judgeChunkSize));
+  }
+  const adopted = [...(await store.drafts(runId)).values()].filter((d) => d.iter === 0).sort((a, b) => a.chunk - b.chunk || a.id.localeCompare(b.id));
+  const written: JudgeDraft[] = [];
+  if (adopted.length > 0) await deps.loadNearDup();
+  for (const d of adopted) {
+    const doc = await deps.readDraft(d.path);
+    if (!doc) continue;
+    const visual = await readVisualSource(deps, d.visualFiles);
+    written.push({ id: d.id, doc, ...(visual ? { visual } : {}), path: d.path, fileHash: d.fileHash, vaultNearest: deps.vaultNearest(doc) });
+  }
+  const chunks: JudgeChunkPlan[] = [];
+  for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  const dir = iterDir(deps.vault, runId, 0);
+  mkdirSync(dir, { recursive: true });
+  await atomicWrite(join(dir, 'judge_inputs.txt'), written.map((d) => d.path).join('\n') + '\n');
+  await store.set(runId, { phase: 'judge' });
+  await deps.flows.addJudge(runId, 0, chunks, cfg.allowPythonVisuals);
+  const from = [...new Set(adopted.map((d) => d.adoptedFrom ?? ''))].sort();
+  deps.log('judging drafts earlier runs left unjudged', { runId, drafts: written.length, from });
+  return { decision: 'judge leftovers', detail: { drafts: written.length, chunks: chunks.length, from } };
+}
+
+async function readVisualSource(deps: Pick<StepDeps, 'vaultPath'>, files: string[]): Promise<JudgeDraft['visual'] | undefined> {
+  const src = files.find((f) => f.endsWith('.dot') || f.endsWith('.py'));
+  if (!src) return undefined;
+  try {
+    return { kind: src.endsWith('.dot') ? 'dot' : 'matplotlib', source: await readFile(deps.vaultPath(src), 'utf8') };
+  } catch {
+    return undefined;
   }
 }
 
@@ -282,6 +397,9 @@ export async function dispatchStep(
   const dir = iterDir(deps.vault, runId, iter);
   if (written.length > 0) await atomicWrite(join(dir, 'judge_inputs.txt'), written.map((d) => d.path).join('\n') + '\n');
 
+  // Fewer drafts than planned need fewer judge calls: the surplus goes back to the run (the retry
+  // headroom stays, at most one call per chunk).
+  await store.releaseJudge(runId, iter, 2 * chunks.length);
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals);
   return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length, prejudgeDropped: dropped, callsSaved: saved } };
@@ -294,13 +412,16 @@ export async function dispatchStep(
  */
 export async function checkpointStep(runId: string, iter: number, round: number, cfg: RunConfig, deps: StepDeps): Promise<{ decision: string; detail?: Record<string, unknown> }> {
   const { store } = deps;
+  // This round's judging is over: what its pool still holds goes back to the run.
+  await store.releaseJudge(runId, iter, 0);
   const run = await store.get(runId);
   if (cfg.revise && round < (cfg.maxRevisions ?? 1) && run && !run.stopRequested && !TERMINAL_STATUSES.includes(run.status)) {
     const items = await revisionCandidates(runId, iter, round, deps);
     if (items.length > 0) {
-      const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+      const remaining = freeCalls(run);
       const n = sizeIteration(items.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
       if (n > 0) {
+        await store.reserveJudge(runId, iter, `r${round + 1}`, judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
         await store.set(runId, { phase: 'revise' });
         await deps.flows.addRevise(runId, iter, round + 1, items.slice(0, n).map((it) => ({ ...it, round: round + 1 })));
         return { decision: 'revise', detail: { drafts: n, round: round + 1 } };
@@ -412,6 +533,7 @@ export async function redispatchStep(
   await store.iterSet(runId, iter, { revisionsSkipped: JSON.stringify(merged), [`revised_r${round}`]: written.length });
   const chunks: JudgeChunkPlan[] = [];
   for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
+  await store.releaseJudge(runId, iter, 2 * chunks.length);
   await store.set(runId, { phase: 'judge' });
   await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
   return { decision: 'judge revisions', detail: { revised: written.length, skipped: skipped.length, round } };
@@ -458,13 +580,14 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
   await store.iterSetOnce(runId, 0, 'planSize', String(candidates.length));
   mkdirSync(iterDir(deps.vault, runId, 0), { recursive: true });
   await writeJson(join(iterDir(deps.vault, runId, 0), 'plan.json'), candidates.map((c) => ({ id: c.draft.id, path: c.draft.path, issues: c.issues, fix_suggestion: c.fix_suggestion })));
-  const remaining = Math.max(0, run.maxCalls - run.callsUsed - run.callsReserved);
+  const remaining = freeCalls(run);
   const n = sizeIteration(candidates.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   if (candidates.length === 0) {
     await finishRun(deps, runId, `nothing to revise: run ${source} left no unchanged NEEDS_FIX drafts`);
     return { decision: 'stop' };
   }
   if (n === 0) return await (async () => (await finishRun(deps, runId, STOP.budget), { decision: 'stop', detail: { reason: STOP.budget } }))();
+  await store.reserveJudge(runId, 0, 'r1', judgeReservation(n, remaining, cfg.genBatchSize, cfg.judgeChunkSize));
   await store.set(runId, { phase: 'revise' });
   await deps.flows.addRevise(runId, 0, 1, candidates.slice(0, n).map((c) => ({ ...c, round: 1 })));
   return { decision: 'revise', detail: { drafts: n, candidates: candidates.length } };

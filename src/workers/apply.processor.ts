@@ -51,7 +51,8 @@ export async function applyChunk(
 ): Promise<ApplyResult> {
   const svgOf = new Map(svgs.map((s) => [s.draftId, s.svg]));
   const { store, vault, runId } = { ...deps, runId: payload.runId };
-  const existing = await store.verdicts(runId);
+  // Only this chunk's verdicts: reading the run's whole hash per chunk made the judge stage quadratic.
+  const existing = await store.verdictsOf(runId, payload.drafts.map((d) => d.id));
   const result: ApplyResult = { chunk: payload.chunk, judged: verdicts !== null, pruned: [], kept: [], skippedChanged: [], unjudged: [] };
   const byId = new Map((verdicts ?? []).map((v) => [v.id, v]));
 

@@ -54,7 +54,7 @@ export async function processBatch(p: BatchPayload, deps: BatchDeps): Promise<Ba
   if (rec.status === 'collected') {
     const run = await store.get(p.runId);
     const stopped = !run || run.stopRequested || TERMINAL_STATUSES.includes(run.status);
-    const granted = stopped ? 0 : await store.reserveCalls(p.runId, items.length, recKey, 'reserved');
+    const granted = stopped ? 0 : await store.reserveCalls(p.runId, p.iter, p.stage, items.length, recKey, 'reserved');
     // What the budget cannot hold fails now: its jobs fall back to a live call, which the budget refuses.
     for (const h of items.slice(granted)) await batches.putOutcome(p.runId, h, { ok: false, kind: 'canceled', error: stopped ? 'run stopped before the batch was sent' : 'budget exhausted before the batch was sent' });
     const sendable = items.slice(0, granted).filter((h) => requests.has(h));

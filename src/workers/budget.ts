@@ -1,7 +1,8 @@
 /**
  * The budget around a provider: a call is reserved atomically in Redis before it is made and
  * settled after, so `maxCalls` bounds real calls across every process. Put it inside the response
- * cache: an answer served from the cache reserves nothing and costs nothing.
+ * cache: an answer served from the cache reserves nothing and costs nothing. Judge calls draw on the
+ * judge pool their iteration set aside (RunStore.reserveJudge), so generation cannot spend them.
  */
 import { neverSent } from '../errors.js';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../llm/types.js';
@@ -22,7 +23,10 @@ export function budgetedProvider(inner: LlmProvider, ctx: BudgetContext): LlmPro
     name: inner.name,
     model: inner.model,
     async complete(req: CompletionRequest): Promise<CompletionResult> {
-      await ctx.store.reserveCall(ctx.runId);
+      // A judge call draws on its iteration's judge pool (set aside by the plan step); every other
+      // call only on what is outside every pool.
+      if (req.purpose === 'judge') await ctx.store.reserveJudgeCall(ctx.runId, ctx.iter);
+      else await ctx.store.reserveCall(ctx.runId);
       let res: CompletionResult;
       try {
         ctx.onCall?.(req);

@@ -25,6 +25,7 @@ import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
 import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { BullFlows } from '../scheduler/flows.js';
+import { findLeftoverDrafts } from '../scheduler/leftovers.js';
 import type { RunStore } from '../scheduler/state.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
@@ -359,6 +360,14 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
     loadNearDup: async () => {
       if (inflight) await inflight.catch(() => {});
       await refreshNearDup();
+    },
+    leftoverDrafts: async (exceptRunId) => await findLeftoverDrafts(store, vault, { exceptRunId, judgePending: (runId, iter, chunk) => flows.judgePending(runId, iter, chunk) }),
+    readDraft: async (relPath) => {
+      try {
+        return (await loadQuestionFile(vault, relPath)).doc ?? null;
+      } catch {
+        return null;
+      }
     },
     now: () => new Date(),
     log: (msg, extra) => log.info(extra ?? {}, msg),

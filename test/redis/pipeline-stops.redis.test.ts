@@ -60,11 +60,12 @@ describe('stop conditions', () => {
     await a.host.close();
     expect(a.state.stopReason).toBe(STOP.budget);
     expect(a.state.callsUsed).toBe(0);
-    // One iteration of 10 cells spends exactly 4 calls (2 generate + 2 judge): at the second plan both
-    // max iterations and budget (0 left) hold: max iterations wins.
-    const b = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxIters: 1, maxCalls: 4, gapThreshold: 0 }));
+    // 3 calls size one iteration of 5 cells (1 generate call, its repair headroom, 1 judge call); it
+    // needs no repair and spends 2: at the second plan both max iterations and budget (1 left) hold:
+    // max iterations wins.
+    const b = await runToEnd(redis, testConfig(redis, await freshVault(300), { maxIters: 1, maxCalls: 3, gapThreshold: 0, batchWindowMs: 1000 }));
     await b.host.close();
-    expect(b.state.callsUsed).toBe(4);
+    expect(b.state.callsUsed).toBe(2);
     expect(b.state.stopReason).toBe(STOP.maxIters);
   });
 

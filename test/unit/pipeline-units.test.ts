@@ -41,7 +41,7 @@ describe('Batcher', () => {
 });
 
 describe('progress', () => {
-  const state = { runId: 'r', status: 'running', iter: 1, phase: 'generate', vault: '/v', maxCalls: 80, callsUsed: 20, callsReserved: 2, tokensIn: 0, tokensOut: 0, costUsd: 0, stopReason: null, stopRequested: false, startedAt: '', finishedAt: null, config: {}, generator: { provider: 'offline', model: 'm' }, judge: { provider: 'offline', model: 'm' } } as const;
+  const state = { runId: 'r', status: 'running', iter: 1, phase: 'generate', vault: '/v', maxCalls: 80, callsUsed: 20, callsReserved: 2, judgePool: 0, tokensIn: 0, tokensOut: 0, costUsd: 0, stopReason: null, stopRequested: false, startedAt: '', finishedAt: null, config: {}, generator: { provider: 'offline', model: 'm' }, judge: { provider: 'offline', model: 'm' } } as const;
   const line = progressLine({ state: { ...state }, counts: { generate: { waiting: 3, active: 2 } }, verdicts: { PASS: 5, NEEDS_FIX: 1, DROP: 2 } }, 30);
 
   it('says where the run is, numbering iterations from 0 as the records do, in 80 columns with the verdicts before the queues', () => {

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { Job } from 'bullmq';
 import type { Config } from '../../config/index.js';
-import { createQueues, PENDING_STATES, retryFailedJobs, type Queues, type RetriedJob } from '../../queues/index.js';
+import { createQueues, retryFailedJobs, type Queues, type RetriedJob } from '../../queues/index.js';
 import { bullConnection, createRedis, type RedisTarget } from '../../redis/index.js';
-import { CorpusHost, VaultLockedError } from '../../scheduler/host.js';
 import { blockedByBudget, drainLateWork, pendingLateWork, raiseRunBudget, RETRY_BUDGET_FLAG } from '../../scheduler/late-work.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';

@@ -27,6 +27,8 @@ export interface RunLoopOptions {
   dashboard?: boolean;
   /** A revision run over the NEEDS_FIX drafts this earlier run left (`vault-loop revise`). */
   reviseFrom?: string;
+  /** A judging run over the drafts earlier runs left unjudged (`vault-loop judge`). */
+  judgeOnly?: boolean;
   /** Printed before the summary (the demo says where things are). */
   out?: (line: string) => void;
   /** Job lock and stalled-check timings of this host's workers (tests: fast recovery after a kill). */
@@ -106,7 +108,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
       err(`vault-loop: resuming run ${runId} (status ${run.status}, iteration ${run.iter})`);
     } else {
       await warnUnreadable(o.vault, o.cfg, err);
-      runId = await host.startRun(o.cfg, o.reviseFrom ? { reviseFrom: o.reviseFrom } : {});
+      runId = await host.startRun(o.cfg, { ...(o.reviseFrom ? { reviseFrom: o.reviseFrom } : {}), ...(o.judgeOnly ? { judgeOnly: true } : {}) });
       err(`vault-loop: run ${runId} started${o.inProcessWorkers ? '' : ' (no in-process workers: start `vault-loop worker` processes)'}`);
     }
     const reporter = new ProgressReporter(process.stderr, o.progress);

@@ -15,6 +15,7 @@ import { register as promote } from './promote.js';
 import { register as manifest } from './manifest.js';
 import { register as exportCmd } from './export.js';
 import { register as revise } from './revise.js';
+import { register as judge } from './judge.js';
 import { register as demo } from './demo.js';
 
 export type Register = (program: Command) => void;
@@ -40,6 +41,7 @@ export const COMMAND_TABLE: readonly { words: readonly string[]; register: Regis
   { words: ['manifest'], register: manifest },
   { words: ['export'], register: exportCmd },
   { words: ['revise'], register: revise },
+  { words: ['judge'], register: judge },
   { words: ['demo'], register: demo },
 ];
 
