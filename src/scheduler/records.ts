@@ -115,12 +115,11 @@ export function passCost(pass: number, calls: number, costUsd: number): PassCost
 }
 
 /**
- * Calls the deterministic pre-judge saved, as its own records state them (`prejudge_calls_saved`
- * in iter_record.json / loop_summary.json); 0 where a record does not carry the field.
+ * Calls the deterministic pre-judge saved, as its own records state them (`prejudge.calls_saved`
+ * in iter_record.json); 0 where a record does not carry the field.
  */
-export function prejudgeCallsSaved(rec: object): number {
-  const r = rec as { prejudge_calls_saved?: unknown; prejudge?: { calls_saved?: unknown } };
-  const v = r.prejudge_calls_saved ?? r.prejudge?.calls_saved;
+export function prejudgeCallsSaved(rec: { prejudge?: { calls_saved?: unknown } }): number {
+  const v = rec.prejudge?.calls_saved;
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
@@ -128,7 +127,7 @@ export function prejudgeCallsSaved(rec: object): number {
 export function runPrejudgeCallsSaved(vault: string, runId: string): number {
   let n = 0;
   for (let i = 0; existsSync(iterDir(vault, runId, i)); i++) {
-    const rec = readJson<object>(join(iterDir(vault, runId, i), 'iter_record.json'));
+    const rec = readJson<IterRecord>(join(iterDir(vault, runId, i), 'iter_record.json'));
     if (rec) n += prejudgeCallsSaved(rec);
   }
   return n;
@@ -256,7 +255,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     iterations: history.length,
     calls_used_total: run.callsUsed,
     calls_reserved: run.callsReserved,
-    calls_saved_total: history.reduce((n, h) => n + (h.prejudge?.calls_saved ?? 0), 0),
+    calls_saved_total: history.reduce((n, h) => n + prejudgeCallsSaved(h), 0),
     max_calls: run.maxCalls,
     tokens: { input: run.tokensIn, output: run.tokensOut, cached: run.tokensCached ?? 0 },
     cost_usd: Number(run.costUsd.toFixed(6)),

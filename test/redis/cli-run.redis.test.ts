@@ -40,7 +40,8 @@ describe('vault-loop run (CLI)', () => {
     const vault = await freshVault(300, 31);
     const r = await cli(['run', '--vault', vault, '--max-iters', '2', '--max-calls', '30', '--progress', 'plain', ...small, ...conn()]);
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 1\/2 \| running:/);
+    // Iterations are numbered from 0 as the records number them; a running run shows its bare phase.
+    expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 0 \(max 2\)  [a-z-]+  calls \d+\/30/);
     expect(r.out).toMatch(/iter\s+top cell\s+priority\s+planned\s+drafts\s+PASS\s+NEEDS_FIX\s+pruned/);
     expect(r.out).toContain('stopped: max iterations reached');
     expect(r.out).toMatch(/records: .*coverage_loop/);
@@ -71,16 +72,14 @@ describe('vault-loop run (CLI)', () => {
 
   it('a second Ctrl-C forces the host down at once', async () => {
     const vault = await freshVault(300, 34);
-    const p = start(['run', '--vault', vault, '--max-iters', '50', '--max-calls', '500', '--offline-latency', '6000', '--progress', 'plain', ...small, ...conn()]);
-    await until(() => /run (\S+) started/.test(p.out()) && /running:generate/.test(p.out()), 'generation to be under way');
+    const p = start(['run', '--vault', vault, '--max-iters', '50', '--max-calls', '500', '--offline-latency', '600000', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()) && /iter \d+ \(max 50\)  generate  /.test(p.out()), 'generation to be under way');
     p.child.kill('SIGINT');
     await until(() => p.out().includes('stopping this host gracefully'), 'the graceful stop to begin');
-    const t0 = Date.now();
     p.child.kill('SIGINT');
+    // Forced: it does not wait for the provider calls in flight (10 minutes each) to finish.
     expect(await p.exit).toBe(130);
     expect(p.out()).toContain('vault-loop: forced exit');
-    // Forced: it did not wait for the 6 s provider calls in flight to finish.
-    expect(Date.now() - t0).toBeLessThan(4000);
   });
 
   it('run --dashboard serves the dashboard for the run, on the same Redis, until the run ends', async () => {

@@ -1,7 +1,7 @@
 /**
  * Cost per accepted question: calls and dollars per PASS draft, per iteration and per run, in
  * iter_record.json, loop_summary.json, the summary table (`run`, `status RUN`), the run page and
- * /metrics; the pre-judge's savings beside them, read from the records' `prejudge_calls_saved`
+ * /metrics; the pre-judge's savings beside them, read from the records' `prejudge.calls_saved`
  * (0 where a record does not carry it).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -52,7 +52,8 @@ describe('cost per accepted question', () => {
 
       // The pre-judge states its savings per iteration: they show up beside the cost.
       const path = join(iterDir(vault, runId, 0), 'iter_record.json');
-      writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as IterRecord), prejudge_calls_saved: 3 }));
+      const iterRec = JSON.parse(readFileSync(path, 'utf8')) as IterRecord;
+      writeFileSync(path, JSON.stringify({ ...iterRec, prejudge: { ...iterRec.prejudge, calls_saved: 3 } }));
       const again = await writeLoopSummary(vault, host.store, runId);
       expect(passCostLine(again)).toMatch(/calls saved by the pre-judge: 3$/);
       expect(summaryText(vault, runId)).toContain('calls saved by the pre-judge: 3');

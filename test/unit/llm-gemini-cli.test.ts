@@ -59,11 +59,9 @@ describe('gemini-cli provider', () => {
 
   it('a hang is killed at the timeout → LlmTransientError, and the process is gone', async () => {
     cli.script({ mode: 'hang' });
-    const t0 = Date.now();
     const err = await llm.complete({ purpose: 'judge', prompt: 'p', timeoutMs: 800 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LlmTransientError);
     expect((err as Error).message).toMatch(/timeout/);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(await until(() => !alive(cli.calls.at(-1)!.pid))).toBe(true);
   });
 

@@ -124,7 +124,6 @@ describe.each(cases)('$protocol provider', ({ protocol, model, make }) => {
     expect(err).toBeInstanceOf(LlmTransientError);
     expect((err as Error).message).toMatch(/timeout/);
     expect(took).toBeGreaterThanOrEqual(290);
-    expect(took).toBeLessThan(2000);
   });
 
   it('the caller aborting rejects with the abort reason, not a provider error', async () => {
