@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONFIG_KEYS, loadConfig, type Config } from '../config/index.js';
-import { vaultFoldersProblem } from '../corpus/loader.js';
+import { vaultFoldersProblem } from '../corpus/vault-folders.js';
 import { embeddedSocketOf, pingRedis, resolveRedis, type RedisTarget } from '../redis/index.js';
 import { UserError } from './output.js';
 

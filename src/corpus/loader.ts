@@ -4,8 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstat, realpath, stat } from 'node:fs/promises';
-import { realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
 import { CONTROL_CHARACTER, readRegularFile } from '../util/files.js';
 import { yamlModule } from '../util/yaml.js';
@@ -282,34 +281,5 @@ export async function loadVault(vaultDir: string, opts: LoadOptions = {}): Promi
   return { files, problems: files.flatMap((f) => f.problems) };
 }
 
-/** The vault folders vault-loop reads and writes; each must really lie inside the vault. */
-export const VAULT_FOLDERS = ['questions', 'visuals'] as const;
-
-/**
- * Why the vault cannot be used, or null: `questions/` or `visuals/` is a symlink (or a path
- * through one) whose real path leaves the vault. Checked before anything is read or any provider
- * call is spent, since every write there would be refused.
- */
-export function vaultFoldersProblem(vaultDir: string): string | null {
-  let root: string;
-  try {
-    root = realpathSync(vaultDir);
-  } catch (e) {
-    return `${vaultDir}: ${(e as Error).message}`;
-  }
-  for (const name of VAULT_FOLDERS) {
-    const abs = join(vaultDir, name);
-    let real: string;
-    try {
-      real = realpathSync(abs);
-    } catch {
-      continue; // absent (visuals/ is optional) or broken: the commands say so themselves
-    }
-    const rel = relative(root, real);
-    if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-      return `${abs} resolves to ${real}, outside the vault ${root}; vault-loop reads and writes only inside the vault (make ${name}/ a real folder of the vault)`;
-    }
-    if (!statSync(real).isDirectory()) return `${abs} is not a folder`;
-  }
-  return null;
-}
+// In a module of their own (Node built-ins only), so a command that checks a vault folder loads no glob or YAML parser.
+export { VAULT_FOLDERS, vaultFoldersProblem } from './vault-folders.js';

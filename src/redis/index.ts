@@ -10,7 +10,9 @@ import { connect, createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { createIORedisClient, RedisConnection, type RedisOptions as BullRedisOptions } from 'bullmq';
+import { createRequire } from 'node:module';
+import type * as Bull from 'bullmq';
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
 
 export const DEFAULT_LOCAL_URL = 'redis://127.0.0.1:6379';
 /** How long a Redis may take to accept a connection or answer one command (config redisTimeoutMs). */
@@ -460,6 +462,11 @@ let factoryInstalled = false;
 function installClusterFactory(): void {
   if (factoryInstalled) return;
   factoryInstalled = true;
+  // BullMQ is loaded here, when a caller is about to hand it these options, not with this module:
+  // a command that only talks to Redis (`status`'s list of runs) then starts without it. bullmq has
+  // no "exports" map, so Node's `import 'bullmq'` elsewhere resolves to this same CommonJS module
+  // (one RedisConnection class, one factory).
+  const { createIORedisClient, RedisConnection } = createRequire(import.meta.url)('bullmq') as typeof Bull;
   RedisConnection.clientFactory = (opts) => {
     const { [CLUSTER_SEEDS]: seeds, url, ...rest } = opts as RedisOptions & { [CLUSTER_SEEDS]?: { host: string; port: number }[]; url?: string };
     if (seeds) return createIORedisClient(new Cluster(seeds, clusterOptions(rest)));

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { UnsafePathError } from '../../src/errors.js';
 import { readRenderIndex, sandboxFor, RENDER_INDEX_FILE, renderMatplotlib, renderVault, renderVisual, sanitizeSvg, screenPythonScript, visualPaths } from '../../src/visuals/index.js';
 import { register } from '../../src/cli/commands/render.js';
+import { SANDBOX_WORK } from '../../src/visuals/sandbox.js';
 import { copyFixtureVault, fixtureVaultDir, PROJECT_ROOT } from '../helpers/fixtures.js';
 import { createServer, type Server } from 'node:net';
 import { runCli } from '../helpers/pipeline.js';
@@ -64,12 +65,14 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
   const svgOf = (rel: string) => readFileSync(join(vault, rel), 'utf8');
 
   it('renders stale visuals, then skips them, then re-renders on --force or a changed source', async () => {
-    // The committed mobile-0304.svg is older than its source here: re-rendered.
+    // The committed mobile-0304.svg is older than its source here: re-rendered. (Set explicitly: a checkout or copy gives arbitrary mtimes.)
+    utimesSync(join(vault, 'visuals/mobile/mobile-0304.dot'), new Date(2001, 0, 1), new Date(2001, 0, 1));
     utimesSync(join(vault, 'visuals/mobile/mobile-0304.svg'), new Date(2000, 0, 1), new Date(2000, 0, 1));
     const first = await renderVault({ vault });
+    // In the vault's question order (questions/cloud/latency/cloud-0109 before questions/cloud/networking/cloud-0104).
     expect(first.items.map((i) => [i.id, i.status, i.reason])).toEqual([
-      ['cloud-0104', 'rendered', 'svg missing'],
       ['cloud-0109', 'skipped', 'python visuals disabled (--allow-python-visuals)'],
+      ['cloud-0104', 'rendered', 'svg missing'],
       ['mobile-0304', 'rendered', 'source newer than svg'],
     ]);
     expect([first.rendered, first.skipped, first.errors]).toEqual([2, 1, 0]);
@@ -264,9 +267,13 @@ describe('python sandbox network isolation, and vault-loop render through the re
 
     it('a source whose mtime is newer than its SVG is re-rendered even with the same content; an older source with the same hash is skipped', async () => {
       // Rendered once already (the same code the command runs), so every dot visual has its SVG and its render record.
+      // The fixture's mobile-0304.svg is removed first: a committed SVG newer than its source would be trusted, not rendered.
+      rmSync(abs(DOT2_SVG));
       expect(await renderVault({ vault })).toMatchObject({ rendered: 2, errors: 0 });
       const svg = readFileSync(abs(DOT2_SVG), 'utf8');
-      // cloud-0104: same bytes, source older than its SVG. mobile-0304: same bytes, source touched after its SVG.
+      // cloud-0104: same source bytes, source older than its SVG. mobile-0304: same source bytes (the recorded hash),
+      // source touched after its SVG, and the SVG on disk no longer what the source renders to.
+      writeFileSync(abs(DOT2_SVG), svg.replace('</svg>', '<!-- edited since -->\n</svg>'));
       utimesSync(abs(DOT), at(2001), at(2001));
       utimesSync(abs(DOT_SVG), at(2002), at(2002));
       utimesSync(abs(DOT2_SVG), at(2002), at(2002));
@@ -276,6 +283,15 @@ describe('python sandbox network isolation, and vault-loop render through the re
       expect(r.out).toMatch(/^rendered=1 skipped=2 errors=0$/m);
       expect(statSync(abs(DOT_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
       expect(statSync(abs(DOT2_SVG)).mtimeMs).toBeGreaterThan(at(2003).getTime());
+      expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
+
+      // Touched again, and the render gives the bytes already on disk: rendered, but not rewritten (nothing to commit).
+      utimesSync(abs(DOT2_SVG), at(2002), at(2002));
+      utimesSync(abs(DOT2), at(2003), at(2003));
+      const same = await cli();
+      expect(same.code, same.out).toBe(0);
+      expect(same.out).toMatch(/^rendered=0 skipped=3 errors=0$/m);
+      expect(statSync(abs(DOT2_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
       expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
     });
 
@@ -297,8 +313,18 @@ describe('python sandbox network isolation, and vault-loop render through the re
     });
 
     it('--force re-renders up-to-date visuals; a source that fails to render is one error line, the counts say errors=1, and the exit code is 1', async () => {
+      // The fixture's mobile-0304.svg is removed first: a committed SVG newer than its source would be trusted, not rendered.
+      rmSync(abs(DOT2_SVG));
       expect(await renderVault({ vault })).toMatchObject({ rendered: 2, errors: 0 });
-      utimesSync(abs(DOT_SVG), at(2002), at(2002));
+      // Both dot visuals up to date (sources older than their SVGs, hashes as recorded), but their SVG bytes edited since:
+      // a forced render that gives the bytes already on disk rewrites nothing, so these show it did render.
+      for (const [src, svg] of [[DOT, DOT_SVG], [DOT2, DOT2_SVG]] as const) {
+        writeFileSync(abs(svg), readFileSync(abs(svg), 'utf8').replace('</svg>', '<!-- edited since -->\n</svg>'));
+        utimesSync(abs(src), at(2001), at(2001));
+        utimesSync(abs(svg), at(2002), at(2002));
+      }
+      const unforced = await cli('--dry-run');
+      expect(unforced.out).toMatch(/^would render 0.*skipped=3 errors=0/m);
       writeFileSync(abs(PY), 'import os\nraise ValueError("no plot today")\n');
       const r = await cli('--force', '--allow-python-visuals');
       expect(r.code, r.out).toBe(1);
@@ -559,28 +585,49 @@ describe('no system Graphviz, hand-written SVGs, VISUAL_OUT_PATH only, node-coun
       expect(readdirSync(privateTmp)).toEqual([]);
     });
 
-    /** Renders while polling the private TMPDIR; returns the outcome and every vault-loop-visual-* folder seen meanwhile. */
+    /**
+     * Renders while polling the private TMPDIR; returns the outcome, every entry seen there meanwhile, and
+     * the files seen inside each vault-loop-visual-* folder (the host folder bound as the sandbox's work folder).
+     */
     async function watched(script: string, timeoutMs: number) {
       const seen = new Set<string>();
+      const inside = new Map<string, Set<string>>();
       const poll = setInterval(() => {
-        for (const e of readdirSync(privateTmp)) seen.add(e);
+        for (const e of readdirSync(privateTmp)) {
+          seen.add(e);
+          try {
+            for (const f of readdirSync(join(privateTmp, e))) (inside.get(e) ?? inside.set(e, new Set()).get(e)!).add(f);
+          } catch {
+            /* removed meanwhile */
+          }
+        }
       }, 20);
       try {
         const r = await renderMatplotlib(script, { allowPython: true, timeoutMs });
-        return { r, seen: [...seen], after: readdirSync(privateTmp) };
+        return { r, seen: [...seen], inside: (e: string) => [...(inside.get(e) ?? [])], after: readdirSync(privateTmp) };
       } finally {
         clearInterval(poll);
       }
     }
 
+    /**
+     * Inside the bubblewrap sandbox the script's cwd is the work folder /sandbox (a bind of the host's
+     * TMPDIR/vault-loop-visual-* folder; its /tmp is a private tmpfs), so the host folder is the one the poll saw.
+     */
+    const SANDBOX_WORK_DIR = SANDBOX_WORK;
+
     it('after a success: the script ran in a vault-loop-visual-* folder under TMPDIR, which is gone afterwards', async () => {
       const script = `import os\nwith open(os.environ['VISUAL_OUT_PATH'], 'w') as f:\n    f.write('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 680 460"><text>' + os.getcwd() + '</text></svg>')\n`;
-      const { r, after } = await watched(script, 30_000);
+      const { r, seen, inside, after } = await watched(script, 30_000);
       expect(r.ok ? '' : r.error).toBe('');
       if (!r.ok) return;
       const cwd = /<text>([^<]*)<\/text>/.exec(r.svg)![1]!;
-      expect(cwd.startsWith(join(privateTmp, 'vault-loop-visual-'))).toBe(true);
-      expect(existsSync(cwd)).toBe(false);
+      expect(cwd).toBe(SANDBOX_WORK_DIR);
+      // The host side of that work folder: one vault-loop-visual-* folder under TMPDIR, holding the script, gone afterwards.
+      expect(seen.length).toBe(1);
+      expect(seen[0]).toMatch(/^vault-loop-visual-/);
+      expect(inside(seen[0]!)).toContain('visual.py');
+      expect(existsSync(join(privateTmp, seen[0]!))).toBe(false);
       expect(after).toEqual([]);
     });
 
@@ -594,13 +641,16 @@ describe('no system Graphviz, hand-written SVGs, VISUAL_OUT_PATH only, node-coun
 
     it('after a failure: the script that raised ran in a vault-loop-visual-* folder under TMPDIR, which is gone', async () => {
       // Reversed, so the error's "<sandbox>" substitution of the folder's path leaves it readable.
-      const { r, after } = await watched('import os\nraise ValueError("cwd=" + os.getcwd()[::-1])\n', 30_000);
+      const { r, seen, inside, after } = await watched('import os\nraise ValueError("cwd=" + os.getcwd()[::-1])\n', 30_000);
       expect(r.ok).toBe(false);
       if (r.ok) return;
       expect(r.error).toMatch(/^python script failed \(exit 1\): .*ValueError: cwd=/);
       const cwd = [.../ValueError: cwd=(\S+)/.exec(r.error)![1]!].reverse().join('');
-      expect(cwd.startsWith(join(privateTmp, 'vault-loop-visual-'))).toBe(true);
-      expect(existsSync(cwd)).toBe(false);
+      expect(cwd).toBe(SANDBOX_WORK_DIR);
+      expect(seen.length).toBe(1);
+      expect(seen[0]).toMatch(/^vault-loop-visual-/);
+      expect(inside(seen[0]!)).toContain('visual.py');
+      expect(existsSync(join(privateTmp, seen[0]!))).toBe(false);
       expect(after).toEqual([]);
     });
 

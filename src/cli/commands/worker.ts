@@ -6,7 +6,7 @@ export function register(program: Command): void {
   withConnectionOptions(
     program
       .command('worker')
-      .description('run stateless workers (generate, judge, render) against a shared Redis; start as many as you like, anywhere')
+      .description(`run stateless workers (${STATELESS_QUEUES.join(', ')}) against a shared Redis; start as many as you like, anywhere`)
       .option('--queues <list>', `comma-separated queues to consume (of ${STATELESS_QUEUES.join(', ')})`, STATELESS_QUEUES.join(','))
       .addOption(intOption('--concurrency <n>', 'jobs per queue at once (generate: parallel provider calls) (default 4)'))
       .addOption(intOption('--gen-batch-size <n>', 'largest generation batch held at once (default 30)'))
