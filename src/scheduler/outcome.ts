@@ -10,6 +10,8 @@ import type { RunStore, UnjudgedRecord } from './state.js';
 export const UNREACHABLE_MARK = 'provider unreachable';
 /** The prefix of an unjudged record whose chunk's judge failed for good (src/workers/apply.processor.ts). */
 export const JUDGE_FAILED_PREFIX = 'judge failed: ';
+/** What a call refused for the run's budget says (src/errors.ts BudgetExhaustedError). */
+const BUDGET_MARK = /BudgetExhaustedError|budget exhausted/;
 
 export const FAILURE = {
   unreachable: (detail: string) => `${UNREACHABLE_MARK}: ${detail}`,
@@ -51,10 +53,14 @@ const firstLine = (s: string, max = 200): string => {
 /**
  * Whether a closed iteration shows the provider is not working, so the run must not plan another:
  * every planned cell failed (all of them unreachable: "provider unreachable"), or every draft's
- * judge chunk failed for good. Null: carry on.
+ * judge chunk failed for good. Cells that failed only for the budget are not a provider failure.
+ * Null: carry on.
  */
 export function iterationFailure(it: { planSize: number; generated: number; cellsFailed: { error: string }[]; judged: number; failedChunks: number }): string | null {
-  if (it.planSize > 0 && it.generated === 0 && it.cellsFailed.length > 0) {
+  // Cells lost only because the run's budget ran out (a repair call with no budget left) say
+  // nothing of the provider: the next plan step stops the run on its budget.
+  const budgetOnly = it.cellsFailed.every((c) => BUDGET_MARK.test(c.error));
+  if (it.planSize > 0 && it.generated === 0 && it.cellsFailed.length > 0 && !budgetOnly) {
     const first = firstLine(it.cellsFailed[0]!.error);
     if (it.cellsFailed.every((c) => c.error.includes(UNREACHABLE_MARK))) return FAILURE.unreachable(first);
     return FAILURE.generationFailed(it.planSize, first);

@@ -11,21 +11,49 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
-import type { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { FakeLlmServer } from '../helpers/fake-llm/index.js';
+import { failingProxy, type FailingProxy } from '../helpers/failing-proxy.js';
+import { readPromptBlock } from '../../src/llm/prompts.js';
+import { FAILURE } from '../../src/scheduler/outcome.js';
+import { STOP } from '../../src/scheduler/steps.js';
 import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, pageOnlyFor, screenshot } from '../helpers/browser.js';
-import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { failingJudge } from '../helpers/provider-runs.js';
+import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { isJudge } from '../helpers/provider-runs.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import type { RunState } from '../../src/scheduler/state.js';
 import { type LoopSummary, readJson, runDir } from '../../src/scheduler/records.js';
 import type { CoverageReport } from '../../src/analysis/types.js';
-import { VERDICT_COLORS } from '../../dashboard/charts.js';
+import { NOT_PLANNED_FILL, VERDICT_COLORS } from '../../dashboard/charts.js';
 import type { IterRecord, JudgeSummary } from '../../src/scheduler/records.js';
 
 const TOKEN = 'e2e-operator-token';
 
+/**
+ * A judge behind a proxy that fails (503, every attempt) one judge chunk in two, in the order it
+ * first sees them, until healed: each iteration judges some drafts and leaves a chunk failed for
+ * good. (An iteration whose every chunk failed would end the run failed at once, with no second
+ * iteration.) The run then ends `failed` ("judge failed for N chunks; …") until its retries land.
+ */
+async function halfFailingJudge(seed: number): Promise<{ server: FakeLlmServer; proxy: FailingProxy; judge: Record<string, string>; heal: () => void }> {
+  const apiKey = 'sk-test';
+  const server = await FakeLlmServer.start({ protocol: 'openai', apiKey, answer: await offlineAnswerer(seed) });
+  const fails = new Map<string, boolean>();
+  let healed = false;
+  const proxy = await failingProxy(server, (prompt) => {
+    if (healed || !isJudge({ prompt })) return null;
+    const key = (readPromptBlock(prompt, 'drafts') as { id: string }[]).map((d) => d.id).sort().join(',');
+    if (!fails.has(key)) fails.set(key, fails.size % 2 === 0);
+    return fails.get(key) ? 503 : null;
+  });
+  const heal = () => {
+    healed = true;
+  };
+  return { server, proxy, judge: { judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: proxy.baseUrl, openaiApiKey: apiKey }, heal };
+}
+
 let redis: TestRedis;
 let server: FakeLlmServer;
+let proxy: FailingProxy;
 let host: CorpusHost;
 let dash: RunningDashboard;
 let browser: Browser;
@@ -37,16 +65,18 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-dashboard');
   const vault = await freshVault(300, 8);
-  // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-  const failing = await failingJudge(8);
+  // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
+  const failing = await halfFailingJudge(8);
   server = failing.server;
-  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, ...failing.judge });
+  proxy = failing.proxy;
+  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, maxDropRate: 1, ...failing.judge });
   const done = await runToEnd(redis, cfg);
-  expect(done.state.status).toBe('completed');
+  expect(done.state.status).toBe('failed');
+  expect(done.state.stopReason).toMatch(new RegExp(`^judge failed for \\d+ chunks?; ${STOP.maxIters}$`));
   runId = done.runId;
   // The corpus host stays up: it consumes the apply queue that a retried chunk's late apply needs.
   host = done.host;
-  server.clearScript();
+  failing.heal();
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN, liveIntervalMs: 300 });
   browser = await launchChromium();
   // Only the dashboard may be reached: anything else is aborted and recorded.
@@ -57,6 +87,7 @@ afterAll(async () => {
   await browser?.close();
   await dash?.close();
   await host?.close();
+  await proxy?.close();
   await server?.close();
   await redis?.cleanup();
 });
@@ -69,7 +100,8 @@ describe('dashboard in Chromium', () => {
     expect(new URL(page.url()).search).toBe('');
     const row = page.locator(`tr[data-run="${runId}"]`);
     await expect.poll(() => row.count()).toBe(1);
-    expect(await row.locator('.status').innerText()).toBe('completed');
+    // Its judge chunks are still failed: the run is failed until their retries land.
+    expect(await row.locator('.status').innerText()).toBe('failed');
     await shot('overview');
   });
 
@@ -92,7 +124,8 @@ describe('dashboard in Chromium', () => {
     for (const name of QUEUE_NAMES) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
     await shot('queues');
     await page.goto(`${dash.url}queues/queue/judge?status=failed`);
-    await page.getByText(`${runId}-i0-k0-judge`).first().waitFor({ timeout: 15_000 });
+    const failedJudge = (await host.queues.judge.getFailed(0, -1)).find((j) => (j.data as { runId: string }).runId === runId)!;
+    await page.getByText(String(failedJudge.id)).first().waitFor({ timeout: 15_000 });
     await shot('queues-judge-failed');
   });
 
@@ -210,6 +243,7 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
   describe('a finished run whose judge chunks failed', () => {
     let redis: TestRedis;
     let server: FakeLlmServer;
+    let proxy: FailingProxy;
     let host: CorpusHost;
     let dash: RunningDashboard;
     let ctx: BrowserContext;
@@ -220,16 +254,17 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
     beforeAll(async () => {
       redis = await useTestRedis('e2e-dashboard-controls');
       vault = await freshVault(300, 8);
-      // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-      const failing = await failingJudge(8);
+      // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
+      const failing = await halfFailingJudge(8);
       server = failing.server;
-      const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, ...failing.judge, prices: PRICES });
+      proxy = failing.proxy;
+      const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, maxDropRate: 1, ...failing.judge, prices: PRICES });
       const done = await runToEnd(redis, cfg);
-      expect(done.state.status).toBe('completed');
+      expect(done.state.status).toBe('failed');
       runId = done.runId;
       // The corpus host stays up: it consumes the apply queue that a retried chunk's late apply needs.
       host = done.host;
-      server.clearScript();
+      failing.heal();
       dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER, liveIntervalMs: 300 });
       ctx = await contextOnlyFor(new URL(dash.url).origin);
       page = await ctx.newPage();
@@ -240,6 +275,7 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       await ctx?.close();
       await dash?.close();
       await host?.close();
+      await proxy?.close();
       await server?.close();
       await redis?.cleanup();
     });
@@ -249,13 +285,14 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       await page.locator(`#runs tr[data-run="${runId}"]`).waitFor();
       const summary = readJson<LoopSummary>(join(runDir(vault, runId), 'loop_summary.json'))!;
       // Real numbers, so that agreeing with them means something.
-      expect(summary.status).toBe('completed');
+      // Its judge chunks are still failed: the run is failed until their retries land.
+      expect(summary.status).toBe('failed');
       expect(summary.iterations).toBe(2);
       expect(summary.calls_used_total).toBeGreaterThan(0);
       expect(summary.tokens.input).toBeGreaterThan(0);
       expect(summary.tokens.output).toBeGreaterThan(0);
       expect(summary.cost_usd).toBeGreaterThan(0.0001);
-      expect(summary.stopped_reason).toBe('max iterations reached');
+      expect(summary.stopped_reason).toBe(`${FAILURE.judgeFailed(summary.failed_judge_chunks.length)}; ${STOP.maxIters}`);
       expect(summary.wall_ms).toBeGreaterThan(0);
       const state = (await host.store.get(runId))!;
       expect(state.iter).toBe(2);
@@ -283,9 +320,9 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       const tracks = [...new Set(latest.track_zone_level_gaps.map((g) => g.track))];
       expect(tracks.length).toBeGreaterThan(1);
       // Every cell as the browser paints it: its track, zone and level (from its label) and its fill.
-      const cells = await page.evaluate<{ svg: string; label: string; fill: string }[]>(`
+      const cells = await page.evaluate<{ svg: string; label: string; fill: string; planned: boolean }[]>(`
         [...document.querySelectorAll('svg.heatmap')].flatMap((svg) =>
-          [...svg.querySelectorAll('rect')].map((r) => ({ svg: svg.id, label: (r.querySelector('title')?.textContent ?? '').split(':')[0], fill: getComputedStyle(r).fill })))`);
+          [...svg.querySelectorAll('rect')].map((r) => ({ svg: svg.id, label: (r.querySelector('title')?.textContent ?? '').split(':')[0], fill: getComputedStyle(r).fill, planned: !r.classList.contains('not-planned') })))`);
       const zones = new Set(cells.map((c) => c.label.split(' ')[1]));
       const levels = new Set(cells.map((c) => c.label.split(' ')[2]));
       expect(zones.size).toBe(11);
@@ -298,8 +335,13 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
         expect(mine.every((c) => c.label.startsWith(`${t} `)), t).toBe(true);
       }
 
+      // A cell the plan never asks for is grey ("not planned"), apart from white "no gap": no priority of its own.
+      const notPlanned = cells.filter((c) => !c.planned);
+      const greyFill = `rgb(${[1, 3, 5].map((i) => parseInt(NOT_PLANNED_FILL.slice(i, i + 2), 16)).join(', ')})`;
+      for (const c of notPlanned) expect(c.fill, c.label).toBe(greyFill);
+      for (const c of notPlanned) expect(latestP.get(c.label) ?? 0, c.label).toBe(0);
       // Colour is a function of the latest report's priority, darker for a bigger gap.
-      const painted = cells.map((c) => ({ ...c, p: latestP.get(c.label) ?? 0, lum: luminance(c.fill) }));
+      const painted = cells.filter((c) => c.planned).map((c) => ({ ...c, p: latestP.get(c.label) ?? 0, lum: luminance(c.fill) }));
       const max = Math.max(...painted.map((c) => c.p));
       expect(max).toBeGreaterThan(0);
       expect(new Set(painted.map((c) => c.fill)).size).toBeGreaterThan(5);
@@ -363,13 +405,20 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       // The run page stays open in a second tab and follows the run live.
       const runPage = await ctx.newPage();
       await runPage.goto(`${dash.url}runs/${runId}`);
-      const jobId = `${runId}-i1-k0-judge`;
+      // A chunk of the second iteration that failed for good (which one of its chunks failed is the proxy's draw).
+      const failedJobs = (await host.queues.judge.getFailed(0, -1)).map((j) => String(j.id));
+      const jobId = failedJobs.find((id) => id.startsWith(`${runId}-i1-`))!;
+      expect(jobId).toBeDefined();
       await runPage.locator(`#failed tr[data-job="${jobId}"]`).waitFor();
       const unjudgedBefore = Number(await runPage.locator('#card-unjudged b').innerText());
       const callsBefore = await runPage.locator('#card-calls b').innerText();
       const verdictsBefore = await runPage.locator('#card-verdicts b').innerText();
       expect(unjudgedBefore).toBeGreaterThan(0);
-      expect(verdictsBefore).toBe('0 / 0 / 0');
+      // The chunks that did not fail were judged: the card shows their verdicts.
+      const tally = { PASS: 0, NEEDS_FIX: 0, DROP: 0 };
+      for (const v of (await host.store.verdicts(runId)).values()) tally[v.verdict]++;
+      expect(tally.PASS + tally.NEEDS_FIX + tally.DROP).toBeGreaterThan(0);
+      expect(verdictsBefore).toBe(`${tally.PASS} / ${tally.NEEDS_FIX} / ${tally.DROP}`);
 
       await page.goto(`${dash.url}queues/queue/judge?status=failed`);
       const card = page.locator('div[class^="card-"]', { has: page.getByText(jobId, { exact: true }) });
@@ -781,6 +830,7 @@ describe('verdict, priority and budget charts against the records; retry all', (
   describe('the run page\'s "retry all" button', () => {
     let redis: TestRedis;
     let server: FakeLlmServer;
+    let proxy: FailingProxy;
     let host: CorpusHost;
     let dash: RunningDashboard;
     let ctx: BrowserContext;
@@ -791,9 +841,10 @@ describe('verdict, priority and budget charts against the records; retry all', (
     beforeAll(async () => {
       redis = await useTestRedis('e2e-dashboard-controls2-retry');
       vault = await freshVault(300, 22);
-      // Every judge call fails until the script is cleared: the run ends with failed judge chunks.
-      const failing = await failingJudge(22, { failures: 200 });
+      // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
+      const failing = await halfFailingJudge(22);
       server = failing.server;
+      proxy = failing.proxy;
       const cfg = testConfig(redis, vault, {
         maxIters: 2,
         maxCalls: 60,
@@ -804,11 +855,11 @@ describe('verdict, priority and budget charts against the records; retry all', (
         prices: PRICES,
       });
       const done = await runToEnd(redis, cfg);
-      expect(done.state.status).toBe('completed');
+      expect(done.state.status).toBe('failed');
       runId = done.runId;
       // The corpus host stays up: it consumes the apply queue that the retried chunks' late applies need.
       host = done.host;
-      server.clearScript();
+      failing.heal();
       dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, liveIntervalMs: 300 });
       ctx = await contextOnlyFor(new URL(dash.url).origin);
       page = await ctx.newPage();
@@ -819,6 +870,7 @@ describe('verdict, priority and budget charts against the records; retry all', (
       await ctx?.close();
       await dash?.close();
       await host?.close();
+      await proxy?.close();
       await server?.close();
       await redis?.cleanup();
     });
@@ -850,6 +902,9 @@ describe('verdict, priority and budget charts against the records; retry all', (
       await page.locator('#failed-none').waitFor({ timeout: 30_000 });
       await page.waitForFunction(`document.querySelector('#card-unjudged b')?.textContent === '0'`, undefined, { timeout: 30_000 });
       expect(await page.locator('#btn-retry-failed').count()).toBe(0);
+      // No failed chunk is left: the run that ended failed for them is completed again.
+      await expect.poll(async () => (await host.store.get(runId))?.status, { timeout: 30_000 }).toBe('completed');
+      expect((await host.store.get(runId))?.stopReason).toBe(STOP.maxIters);
 
       // The late applies rewrote judge_summary.json; the chart draws those verdicts.
       await expect.poll(() => iterationRecords(vault, runId).every((i) => i.judge.unjudged.length === 0 && i.judge.n_judged === i.judge.n_items), { timeout: 30_000 }).toBe(true);

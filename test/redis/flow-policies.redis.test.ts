@@ -3,9 +3,10 @@
  * 1. A run with visuals and revision on (so generate, render, judge, apply and revise children all
  *    exist): every job of every queue that has a parent carries, in Redis, one of BullMQ's four
  *    failure policies, and no parent is left waiting for its children.
- * 2. Children made to fail for good — a generation batch (fatal 401), a judge chunk (500 on every
- *    attempt) and every revision (fatal 401) — do not leave their parents waiting: each parent
- *    completes, reads the failures, and the run ends.
+ * 2. Children made to fail for good — a generation batch (fatal 400), a judge chunk (500 on every
+ *    attempt) and every revision (fatal 400) — do not leave their parents waiting: each parent
+ *    completes, reads the failures, and the run ends (failed: its judge chunk failed for good).
+ *    A 400, not a 401: a refused key (401) stops the whole run at its first call.
  */
 import type { Job, Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { judgeQueue, QUEUE_NAMES, type Queues } from '../../src/queues/index.js'
 import { bullPrefix } from '../../src/redis/index.js';
 import { ids } from '../../src/scheduler/flows.js';
 import type { CorpusHost } from '../../src/scheduler/host.js';
+import { FAILURE } from '../../src/scheduler/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';
@@ -129,11 +131,11 @@ describe('flow failure policies', () => {
     let genVictims: Set<string> | undefined;
     let judgeVictims: Set<string> | undefined;
     const proxy = await failingProxy(upstream, (prompt) => {
-      if (/^<revisions>\s*$/m.test(prompt)) return 401;
+      if (/^<revisions>\s*$/m.test(prompt)) return 400;
       if (isGenerate({ prompt })) {
         const variants = (readPromptBlock(prompt, 'cells') as { variant: string }[]).map((c) => c.variant);
         genVictims ??= new Set(variants);
-        return variants.some((v) => genVictims!.has(v)) ? 401 : null;
+        return variants.some((v) => genVictims!.has(v)) ? 400 : null;
       }
       if (isJudge({ prompt })) {
         const drafts = (readPromptBlock(prompt, 'drafts') as { id: string }[]).map((d) => d.id);
@@ -158,9 +160,9 @@ describe('flow failure policies', () => {
     });
     const { runId, state, host } = await runToEnd(redis, cfg);
     try {
-      // The run ended: no parent waited forever.
-      expect(state.status).toBe('completed');
-      expect(state.stopReason).toBe(STOP.maxIters);
+      // The run ended: no parent waited forever. Its judge chunk failed for good, so it ended failed.
+      expect(state.status).toBe('failed');
+      expect(state.stopReason).toBe(`${FAILURE.judgeFailed(1)}; ${STOP.maxIters}`);
       await expectExplicitPolicies(host, runId);
       const q = host.queues;
       const stateOf = async (queue: Queue, id: string) => (await queue.getJob(id))?.getState() ?? 'missing';
@@ -193,7 +195,7 @@ describe('flow failure policies', () => {
       expect(await stateOf(q.control, ids.checkpoint(runId, 0, 1))).toBe('completed');
       expect(rec.revisions.revised).toBe(0);
       expect(rec.revisions.skipped.length).toBe(revise.length);
-      for (const s of rec.revisions.skipped) expect(s.reason).toMatch(/^revision failed: .*401/);
+      for (const s of rec.revisions.skipped) expect(s.reason).toMatch(/^revision failed: .*400/);
       expect(upstream.violations).toEqual([]);
     } finally {
       await host.close();

@@ -170,7 +170,9 @@ describe('apply', () => {
     const { server, judge } = await failingJudge(5);
     const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, ...judge });
     const { runId, state, host } = await runToEnd(redis, cfg);
-    expect(state.status).toBe('completed');
+    // Every chunk of the iteration failed for good: the run ends failed and says so.
+    expect(state.status).toBe('failed');
+    expect(state.stopReason).toMatch(/^judge failed for \d+ chunks?$/);
     const before = readRecords(vault, runId);
     const unjudgedBefore = before.iters[0]!.record!.unjudged;
     expect(unjudgedBefore).toBeGreaterThan(0);
@@ -200,7 +202,9 @@ describe('apply', () => {
     // The run's process ends: nothing holds the vault or applies anything any more.
     await host.close();
     try {
-      expect(state.status).toBe('completed');
+      // Every chunk of the iteration failed for good: the run ends failed and says so.
+      expect(state.status).toBe('failed');
+      expect(state.stopReason).toMatch(/^judge failed for \d+ chunks?$/);
       const unjudgedBefore = readRecords(vault, runId).iters[0]!.record!.unjudged;
       expect(unjudgedBefore).toBeGreaterThan(0);
       server.clearScript();
@@ -208,7 +212,7 @@ describe('apply', () => {
       const r = await runCli(['retry', '--queue', 'judge', '--run', runId, '--redis', redis.url, '--prefix', redis.prefix], { OPENAI_API_KEY: 'sk-test' });
       expect(r.code, r.out).toBe(0);
       expect(r.out).toMatch(new RegExp(`retried \\d+ failed judge job\\(s\\) of run ${runId}`));
-      expect(r.out).toContain(`judging and applying`);
+      expect(r.out).toMatch(/judging \d+ chunk\(s\) and applying \d+ late result\(s\) on .* \(no vault-loop run holds it\)/);
       expect(r.out).toContain(`applied: the records of run ${runId} are rewritten`);
       expect(server.requests.length).toBeGreaterThan(judgeCalls);
       // When the command returns, the records on disk already include every late verdict.

@@ -15,6 +15,10 @@ describe('run outcome rules', () => {
     expect(iterationFailure({ planSize: 2, generated: 0, cellsFailed: [{ error: unreachable }, { error: 'openai: HTTP 500: boom' }], judged: 0, failedChunks: 0 })).toBe(`generation failed for all 2 planned cells: ${unreachable}`);
     // Some drafts came back: the run goes on.
     expect(iterationFailure({ planSize: 3, generated: 1, cellsFailed: [{ error: unreachable }], judged: 1, failedChunks: 0 })).toBeNull();
+    // Every cell lost only for the run's budget (its repair found none left): the budget stops the run, not a failure.
+    const budget = 'BudgetExhaustedError: budget exhausted: 2 of 2 provider calls used or reserved';
+    expect(iterationFailure({ planSize: 2, generated: 0, cellsFailed: [{ error: budget }, { error: budget }], judged: 0, failedChunks: 0 })).toBeNull();
+    expect(iterationFailure({ planSize: 2, generated: 0, cellsFailed: [{ error: budget }, { error: 'openai: HTTP 500: boom' }], judged: 0, failedChunks: 0 })).toBe(`generation failed for all 2 planned cells: ${budget}`);
     // Nothing planned (a dry run): no failure.
     expect(iterationFailure({ planSize: 0, generated: 0, cellsFailed: [], judged: 0, failedChunks: 0 })).toBeNull();
   });
