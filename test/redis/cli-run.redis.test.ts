@@ -41,7 +41,7 @@ describe('vault-loop run (CLI)', () => {
     const r = await cli(['run', '--vault', vault, '--max-iters', '2', '--max-calls', '30', '--progress', 'plain', ...small, ...conn()]);
     expect(r.code, r.out).toBe(0);
     // Iterations are numbered from 0 as the records number them; a running run shows its bare phase.
-    expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 0 \(max 2\)  [a-z-]+  calls \d+\/30/);
+    expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 0 \(max 2\) {2}[a-z-]+ {2}calls \d+\/30/);
     expect(r.out).toMatch(/iter\s+top cell\s+priority\s+planned\s+drafts\s+PASS\s+NEEDS_FIX\s+pruned/);
     expect(r.out).toContain('stopped: max iterations reached');
     expect(r.out).toMatch(/records: .*coverage_loop/);
@@ -73,7 +73,7 @@ describe('vault-loop run (CLI)', () => {
   it('a second Ctrl-C forces the host down at once', async () => {
     const vault = await freshVault(300, 34);
     const p = start(['run', '--vault', vault, '--max-iters', '50', '--max-calls', '500', '--offline-latency', '600000', '--progress', 'plain', ...small, ...conn()]);
-    await until(() => /run (\S+) started/.test(p.out()) && /iter \d+ \(max 50\)  generate  /.test(p.out()), 'generation to be under way');
+    await until(() => /run (\S+) started/.test(p.out()) && /iter \d+ \(max 50\) {2}generate {2}/.test(p.out()), 'generation to be under way');
     p.child.kill('SIGINT');
     await until(() => p.out().includes('stopping this host gracefully'), 'the graceful stop to begin');
     p.child.kill('SIGINT');
