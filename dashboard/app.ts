@@ -14,10 +14,11 @@ import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../src/config/index.js';
-import { createQueues, QUEUE_CATALOG, retryFailed, type Queues } from '../src/queues/index.js';
-import { LateWorkKeeper, raiseRunBudget } from '../src/scheduler/late-work.js';
+import { createQueues, QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
+import { retryFailed } from '../src/services/retry-jobs.js';
+import { LateWorkKeeper, raiseRunBudget } from '../src/services/late-work.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../src/redis/index.js';
-import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/scheduler/review.js';
+import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/services/review.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
 import { UnsafePathError } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
@@ -222,7 +223,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     }),
   );
 
-  // ---- review of judged drafts (src/scheduler/review.ts does the work) ----
+  // ---- review of judged drafts (src/services/review.ts does the work) ----
 
   app.get(
     '/runs/:id/review',

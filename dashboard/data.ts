@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
 import type { Queues } from '../src/queues/index.js';
-import { pendingLateWork } from '../src/scheduler/late-work.js';
+import { pendingLateWork } from '../src/services/late-work.js';
 import { passCost, readJson, runDir, runPrejudgeCallsSaved, type PassCost } from '../src/scheduler/records.js';
 import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';

@@ -2,7 +2,7 @@
  * The review page's data and HTML: a run's judged drafts (NEEDS_FIX, optionally PASS) with the
  * judge's findings beside the question's own text and its rendered visual. Every text shown comes
  * from model-written files or verdicts, so every text is escaped, and the page carries no script.
- * The actions themselves are src/scheduler/review.ts reviewDraft, called by app.ts.
+ * The actions themselves are src/services/review.ts reviewDraft, called by app.ts.
  */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { relative, isAbsolute, sep } from 'node:path';

@@ -12,7 +12,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import { synthesizeVault } from '../../src/corpus/synth.js';
 import { DEFAULT_LOCAL_URL, deleteByPattern, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { iterDir, readJson, type IterRecord } from '../../src/scheduler/records.js';
 import type { RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';

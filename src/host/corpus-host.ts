@@ -20,11 +20,11 @@ import { bullConnection, createRedis, type RedisClient, type RedisTarget } from 
 import type { Logger } from '../util/log.js';
 import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
 import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
-import { BullFlows } from './flows.js';
-import { identityKey, VaultLock, vaultIdentity } from './lock.js';
-import { newRunId, runDir, writeJson } from './records.js';
-import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
-import type { RunConfig } from './steps.js';
+import { BullFlows } from '../scheduler/flows.js';
+import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
+import { newRunId, runDir, writeJson } from '../scheduler/records.js';
+import { RunStore, TERMINAL_STATUSES, type RunState } from '../scheduler/state.js';
+import type { RunConfig } from '../scheduler/steps.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
 const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
@@ -38,7 +38,7 @@ export function configHash(stored: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-export { VaultLockedError } from './lock.js';
+export { VaultLockedError } from '../scheduler/lock.js';
 
 /** `--resume` of a run this Redis does not know (or of another vault's run). */
 export class RunNotFoundError extends Error {

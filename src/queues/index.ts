@@ -18,7 +18,6 @@ export * from './generate.js';
 export * from './judge.js';
 export * from './names.js';
 export * from './render.js';
-export * from './retry.js';
 export * from './revise.js';
 export * from './schemas.js';
 

@@ -12,8 +12,8 @@ import type { Config } from '../config/index.js';
 import { PENDING_STATES, type Queues } from '../queues/index.js';
 import type { RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
-import { CorpusHost, VaultLockedError } from './host.js';
-import { TERMINAL_STATUSES, type RunStore } from './state.js';
+import { CorpusHost, VaultLockedError } from '../host/corpus-host.js';
+import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
 
 export interface PendingLateWork {
   runId: string;

@@ -1,5 +1,5 @@
 /** Retrying failed jobs: shared by `vault-loop retry` and the dashboard's retry button. */
-import type { Queues } from './index.js';
+import type { Queues } from '../queues/index.js';
 
 export interface RetriedJob {
   id: string;

@@ -8,8 +8,8 @@ import { readFile, unlink } from 'node:fs/promises';
 import { sha256 } from '../corpus/loader.js';
 import { safeVaultPath } from '../corpus/writer.js';
 import { visualFilesOf } from '../workers/apply.processor.js';
-import { writeIterationRecords, writeLoopSummary } from './records.js';
-import { TERMINAL_STATUSES, type AppliedVerdict, type RunStore } from './state.js';
+import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
+import { TERMINAL_STATUSES, type AppliedVerdict, type RunStore } from '../scheduler/state.js';
 
 export const REVIEW_ACTIONS = ['accept', 'reject', 'revise'] as const;
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];

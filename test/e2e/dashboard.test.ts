@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
-import type { CorpusHost } from '../../src/scheduler/host.js';
+import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy, type FailingProxy } from '../helpers/failing-proxy.js';

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { promoteRun } from '../../src/release/index.js';
-import type { CorpusHost } from '../../src/scheduler/host.js';
+import type { CorpusHost } from '../../src/host/corpus-host.js';
 import type { AppliedVerdict } from '../../src/scheduler/state.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';

@@ -9,7 +9,7 @@ import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configHash } from '../../src/scheduler/host.js';
+import { configHash } from '../../src/host/corpus-host.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';

@@ -9,7 +9,7 @@ import { synthesizeVault } from '../../src/corpus/synth.js';
 import type { ConnectionOptions } from 'bullmq';
 import { createQueues, type QueueName } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
 import { RunStore, type AppliedVerdict, type RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';

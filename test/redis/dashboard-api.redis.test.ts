@@ -16,7 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectionOptions, Queue } from 'bullmq';
-import type { CorpusHost } from '../../src/scheduler/host.js';
+import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const OPERATOR = 'operator-token-123';

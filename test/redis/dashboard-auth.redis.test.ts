@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBindSecurity, DashboardConfigError, startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
-import { storedConfig } from '../../src/scheduler/host.js';
+import { storedConfig } from '../../src/host/corpus-host.js';
 import { runDir } from '../../src/scheduler/records.js';
 import { RunStore } from '../../src/scheduler/state.js';
 import { runCli, startCli } from '../helpers/pipeline.js';

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { findLeftoverDrafts } from '../../src/scheduler/leftovers.js';
 import type { RunStore } from '../../src/scheduler/state.js';
 import { STOP } from '../../src/scheduler/steps.js';

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scanMaxIds } from '../../src/corpus/ids.js';
 import type { Track } from '../../src/corpus/taxonomy.js';
-import { QUEUE_NAMES, retryFailed } from '../../src/queues/index.js';
+import { QUEUE_NAMES } from '../../src/queues/index.js';
+import { retryFailed } from '../../src/services/retry-jobs.js';
 import { silentLogger } from '../../src/util/log.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { failingJudge } from '../helpers/provider-runs.js';
@@ -129,7 +130,7 @@ describe('apply', () => {
     beforeAll(async () => {
       const vault = await freshVault(300, 4);
       const cfg = testConfig(redis, vault, { offlineDefectRate: 0.5, maxIters: 2, maxDropRate: 1, maxCalls: 100, genBatchSize: 1, genCallsPerIter: 6, workers: 1, visualEachIter: true, revise: true });
-      const host = await (await import('../../src/scheduler/host.js')).CorpusHost.open({
+      const host = await (await import('../../src/host/corpus-host.js')).CorpusHost.open({
         cfg,
         vault,
         target: { options: redis.options, describe: redis.url },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { silentLogger } from '../../src/util/log.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';

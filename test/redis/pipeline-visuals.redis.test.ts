@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { silentLogger } from '../../src/util/log.js';
 import { PYTHON_DISABLED, sanitizeSvg } from '../../src/visuals/index.js';
 import { validateQuestion } from '../../src/corpus/schema.js';

@@ -25,7 +25,7 @@ import { cacheKey } from '../../src/llm/cache.js';
 import { parseGenerateAnswer } from '../../src/llm/parse.js';
 import { type JudgeDraft, readPromptBlock } from '../../src/llm/prompts.js';
 import { createQueues } from '../../src/queues/index.js';
-import { CorpusHost, storedConfig } from '../../src/scheduler/host.js';
+import { CorpusHost, storedConfig } from '../../src/host/corpus-host.js';
 import { RunStore } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';

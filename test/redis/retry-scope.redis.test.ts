@@ -3,7 +3,7 @@
  * alone; without `--run` it takes the failed chunks of every run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { retryFailedJobs } from '../../src/queues/index.js';
+import { retryFailedJobs } from '../../src/services/retry-jobs.js';
 import { freshVault, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';

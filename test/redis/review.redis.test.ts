@@ -3,7 +3,7 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { promoteRun } from '../../src/release/index.js';
-import { reviewDraft, ReviewError } from '../../src/scheduler/review.js';
+import { reviewDraft, ReviewError } from '../../src/services/review.js';
 import { revisionCandidates } from '../../src/scheduler/steps.js';
 import { safeVaultPath } from '../../src/corpus/writer.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';

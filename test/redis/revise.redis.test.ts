@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/util/log.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
-import { CorpusHost } from '../../src/scheduler/host.js';
+import { CorpusHost } from '../../src/host/corpus-host.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import { freshVault, inProcessWorkers, judgedRun, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { createHash } from 'node:crypto';

@@ -2,7 +2,7 @@ import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CorpusHost, VaultLockedError } from '../../src/scheduler/host.js';
+import { CorpusHost, VaultLockedError } from '../../src/host/corpus-host.js';
 import { identityKey, vaultIdentity } from '../../src/scheduler/lock.js';
 import { Keys } from '../../src/scheduler/state.js';
 import { freshVault, openHost, testConfig } from '../helpers/pipeline.js';

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { Job } from 'bullmq';
 import type { Config } from '../../config/index.js';
-import { createQueues, retryFailedJobs, type Queues, type RetriedJob } from '../../queues/index.js';
+import { createQueues, type Queues } from '../../queues/index.js';
+import { retryFailedJobs, type RetriedJob } from '../../services/retry-jobs.js';
 import { bullConnection, createRedis, type RedisTarget } from '../../redis/index.js';
-import { blockedByBudget, drainLateWork, pendingLateWork, raiseRunBudget, RETRY_BUDGET_FLAG } from '../../scheduler/late-work.js';
+import { blockedByBudget, drainLateWork, pendingLateWork, raiseRunBudget, RETRY_BUDGET_FLAG } from '../../services/late-work.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import { configFromOptions, connectRedis, onSignals } from '../common.js';

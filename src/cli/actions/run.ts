@@ -5,7 +5,7 @@ import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { usesBatches } from '../../llm/batch/types.js';
 import { RedisUnavailableError } from '../../redis/index.js';
-import { CorpusHost, RunNotFoundError } from '../../scheduler/host.js';
+import { CorpusHost, RunNotFoundError } from '../../host/corpus-host.js';
 import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';

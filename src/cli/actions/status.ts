@@ -74,7 +74,7 @@ export async function status(runId: string | undefined, opts: Record<string, unk
     if (!run) throw new UserError(`run ${runId} is not known to Redis at ${target.describe} (prefix ${cfg.prefix})`);
     // The one-run view alone needs BullMQ (failed judge chunks) and the records: loaded here, so
     // the list of runs starts as fast as a Redis client allows.
-    const [{ createQueues }, { runDir }, { summaryText }, { pendingLateWork }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js'), import('../../scheduler/late-work.js')]);
+    const [{ createQueues }, { runDir }, { summaryText }, { pendingLateWork }] = await Promise.all([import('../../queues/index.js'), import('../../scheduler/records.js'), import('../summary.js'), import('../../services/late-work.js')]);
     const queues = createQueues({ connection: bullConnection(target), prefix: cfg.prefix });
     const failedJudge = (await queues.judge.getFailed(0, -1)).filter((j) => j?.data.runId === runId).map((j) => String(j.id));
     const late = (await pendingLateWork(queues, store, { runIds: [runId] }))[0] ?? { judge: [], apply: [] };
