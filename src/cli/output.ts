@@ -1,6 +1,6 @@
 /** CLI output helpers: the only place (with the commands) that writes to stdout/stderr directly. */
 // errors.ts, not config/index.ts: this module is loaded for every command, `--help` included.
-import { ConfigError, VaultLockedError } from '../errors.js';
+import { ConfigError, VaultLoopError, type ErrorCode } from '../errors.js';
 
 /** Errors whose message is already a complete, user-facing sentence (no stack trace printed). */
 export class UserError extends Error {
@@ -10,20 +10,19 @@ export class UserError extends Error {
   }
 }
 
+/** Errors of the family whose message is a complete sentence for the person at the terminal. */
+const SENTENCE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['VAULT_LOCKED', 'REDIS_UNAVAILABLE', 'CORPUS_FILE', 'BUDGET_EXHAUSTED', 'RUN_NOT_FOUND', 'NOT_FOUND', 'STATE_CONFLICT', 'INVALID_REQUEST']);
+
 export function reportFatal(e: unknown): number {
   if (e instanceof UserError) {
     process.stderr.write(`vault-loop: ${e.message}\n`);
     return e.exitCode;
   }
-  if (e instanceof VaultLockedError) {
-    process.stderr.write(`vault-loop: ${e.message}\n`);
-    return 1;
-  }
   if (e instanceof ConfigError) {
     process.stderr.write(`${e.message}\n`);
     return 1;
   }
-  if (e instanceof Error && ['RedisUnavailableError', 'CorpusFileError', 'BudgetExhaustedError'].includes(e.name)) {
+  if (e instanceof VaultLoopError && SENTENCE_CODES.has(e.code)) {
     process.stderr.write(`vault-loop: ${e.message}\n`);
     return 1;
   }

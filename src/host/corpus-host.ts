@@ -11,7 +11,7 @@ import { judgeSettings, SECRET_KEYS } from '../config/index.js';
 import { removeStrayTempFiles } from '../corpus/stray-temp.js';
 import { vaultFoldersProblem } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
-import { UnsafePathError } from '../errors.js';
+import { RunNotFoundError, UnsafePathError } from '../errors.js';
 import { promptHashes } from '../llm/prompts.js';
 import { DEFAULT_MODELS } from '../llm/registry.js';
 import type { ProviderName } from '../config/index.js';
@@ -40,10 +40,7 @@ export function configHash(stored: Record<string, unknown>): string {
 
 export { VaultLockedError } from '../scheduler/lock.js';
 
-/** `--resume` of a run this Redis does not know (or of another vault's run). */
-export class RunNotFoundError extends Error {
-  override readonly name = 'RunNotFoundError';
-}
+export { RunNotFoundError } from '../errors.js';
 
 export interface HostOptions {
   cfg: Config;

@@ -50,4 +50,9 @@ export interface LlmProvider {
   readonly name: string;
   readonly model: string;
   complete(req: CompletionRequest): Promise<CompletionResult>;
+  /**
+   * Drops a stored answer to `req` (the answer cache, src/llm/cache.ts), e.g. one that failed to
+   * parse, so a retry asks again. Absent on a provider that stores no answers.
+   */
+  forget?(req: CompletionRequest): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { createRequire } from 'node:module';
 import type * as Bull from 'bullmq';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { RedisUnavailableError } from '../errors.js';
 
 export const DEFAULT_LOCAL_URL = 'redis://127.0.0.1:6379';
 /** How long a Redis may take to accept a connection or answer one command (config redisTimeoutMs). */
@@ -40,9 +41,7 @@ export interface RedisTarget {
 /** A connection to a single server, a Sentinel-managed primary, or a cluster. */
 export type RedisClient = Redis | Cluster;
 
-export class RedisUnavailableError extends Error {
-  override readonly name = 'RedisUnavailableError';
-}
+export { RedisUnavailableError };
 
 /** TLS and timeout settings that come from config rather than from the URL. */
 export interface RedisConnectSettings {

@@ -6,20 +6,13 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { prettifyError } from 'zod';
-import { BatchPendingError, BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, RevisionInvalidError, UnsafePathError } from '../errors.js';
+import { BatchPendingError, BudgetExhaustedError, LlmFatalError, LlmRateLimitedError, OtherVaultJobError, RevisionInvalidError, RunPausedError, RunStoppedError, UnsafePathError } from '../errors.js';
 
-export class RunStoppedError extends Error {
-  override readonly name = 'RunStoppedError';
-}
-
-/** A paused run: the job waits without spending an attempt. */
-export class RunPausedError extends Error {
-  override readonly name = 'RunPausedError';
-}
+export { RunPausedError, RunStoppedError } from '../errors.js';
 
 export async function translateError(e: unknown, job: Job, token: string | undefined): Promise<never> {
-  if (e instanceof LlmRateLimitedError || e instanceof RunPausedError || e instanceof BatchPendingError) {
-    const delay = e instanceof RunPausedError ? 1000 : Math.max(100, e.retryAfterMs);
+  if (e instanceof LlmRateLimitedError || e instanceof RunPausedError || e instanceof OtherVaultJobError || e instanceof BatchPendingError) {
+    const delay = e instanceof RunPausedError || e instanceof OtherVaultJobError ? 1000 : Math.max(100, e.retryAfterMs);
     await job.moveToDelayed(Date.now() + delay, token);
     throw new DelayedError();
   }

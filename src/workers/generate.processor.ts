@@ -157,7 +157,7 @@ export async function generateBatch(cells: GenCell[], promptCells: PromptCell[],
 
   // A worthless cached answer would fail every retry the same way: drop it so the retry asks again.
   if (unparsable !== undefined && needRepair.some((r) => outcomes.get(r.index)?.ok !== true)) {
-    await (provider as { forget?: (req: CompletionRequest) => Promise<void> }).forget?.(mainRequest);
+    await provider.forget?.(mainRequest);
   }
 
   // Token usage is reported once per batch, on the first successful cell, so totals add up.

@@ -131,7 +131,7 @@ export async function judgeChunk(payload: JudgePayload, renders: Map<string, Ren
       parsed = deps.parse(res.text, ids);
     } catch (e) {
       // An unparsable answer in the cache would fail every retry of this chunk: drop it.
-      await (provider as { forget?: (r: typeof req) => Promise<void> }).forget?.(req);
+      await provider.forget?.(req);
       throw e;
     }
     for (const id of parsed.unknown) deps.onUnknownVerdict?.(id);

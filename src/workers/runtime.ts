@@ -17,6 +17,7 @@ import type { Logger } from '../util/log.js';
 import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
 import { Batcher } from './batcher.js';
+import { OtherVaultJobError } from '../errors.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
@@ -253,7 +254,7 @@ export function judgeWorker(ctx: RuntimeContext): Worker {
 /** Corpus-host jobs of another vault (a host sharing the prefix) are left for their own host. */
 async function ensureOwnVault(ctx: RuntimeContext, runId: string): Promise<void> {
   const run = await ctx.store.get(runId);
-  if (run && ctx.corpus && run.vault !== ctx.corpus.vault) throw new RunPausedError(`run ${runId} belongs to vault ${run.vault}`);
+  if (run && ctx.corpus && run.vault !== ctx.corpus.vault) throw new OtherVaultJobError(`run ${runId} belongs to vault ${run.vault}`);
 }
 
 export function applyWorker(ctx: RuntimeContext): Worker {

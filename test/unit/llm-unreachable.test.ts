@@ -32,7 +32,7 @@ describe('connection failures that never reached a server', () => {
     const e = await p.complete(req).then(() => null, (x: unknown) => x);
     expect(e).toBeInstanceOf(LlmUnreachableError);
     expect(e).toBeInstanceOf(LlmTransientError);
-    expect((e as LlmUnreachableError).code).toBe('ECONNREFUSED');
+    expect((e as LlmUnreachableError).networkCode).toBe('ECONNREFUSED');
     expect((e as Error).message).toContain('provider unreachable');
     expect(neverSent(e)).toBe(true);
   });
@@ -48,7 +48,7 @@ describe('connection failures that never reached a server', () => {
     const p = new OpenAiProvider({ model: 'm', apiKey: 'k', baseUrl: 'http://vault-loop-no-such-host.invalid/v1', timeoutMs: 20_000 });
     const e = await p.complete(req).then(() => null, (x: unknown) => x);
     expect(e, String(e)).toBeInstanceOf(LlmUnreachableError);
-    expect(['ENOTFOUND', 'EAI_AGAIN']).toContain((e as LlmUnreachableError).code);
+    expect(['ENOTFOUND', 'EAI_AGAIN']).toContain((e as LlmUnreachableError).networkCode);
   });
 
   it('the code is found along the cause chain, and a reset after connecting may have been sent', () => {

@@ -4,8 +4,8 @@ import { analyzeVault } from '../../analysis/index.js';
 import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { usesBatches } from '../../llm/batch/types.js';
-import { RedisUnavailableError } from '../../redis/index.js';
-import { CorpusHost, RunNotFoundError } from '../../host/corpus-host.js';
+import { RedisUnavailableError, RunNotFoundError, VaultLockedError } from '../../errors.js';
+import { CorpusHost } from '../../host/corpus-host.js';
 import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
@@ -169,7 +169,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
     }
     return final.status === 'failed' ? 1 : 0;
   } catch (e) {
-    if ((e as Error).name === 'VaultLockedError' || e instanceof RunNotFoundError) throw new UserError((e as Error).message);
+    if (e instanceof VaultLockedError || e instanceof RunNotFoundError) throw new UserError((e as Error).message);
     throw e;
   } finally {
     offSignals();
