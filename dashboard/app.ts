@@ -15,16 +15,17 @@ import type { Queue } from 'bullmq';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../src/config/index.js';
 import { createQueues, QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
-import { retryFailed } from '../src/services/retry-jobs.js';
+import { retryFailed, retryJudgeJob } from '../src/services/retry-jobs.js';
 import { LateWorkKeeper, raiseRunBudget } from '../src/services/late-work.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../src/redis/index.js';
-import { REVIEW_ACTIONS, ReviewError, reviewDraft, type ReviewAction } from '../src/services/review.js';
+import { REVIEW_ACTIONS, reviewDraft, type ReviewAction } from '../src/services/review.js';
+import { controlRun, RUN_CONTROL_ACTIONS } from '../src/services/run-control.js';
 import { RunStore, type RunState } from '../src/scheduler/state.js';
-import { UnsafePathError } from '../src/errors.js';
+import { InvalidRequestError, NotFoundError, RunNotFoundError, UnsafePathError, VaultLoopError, type ErrorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
 import { authMiddleware, checkBindSecurity, type Credentials, type Role } from './auth.js';
 import { boardRouter, BOARD_PATH } from './board.js';
-import { coverageGrid, fingerprint, isTerminal, listRuns, runDetail } from './data.js';
+import { coverageGrid, fingerprint, listRuns, runDetail } from './data.js';
 import { metricsText } from './metrics.js';
 import { isSafeName, parseVerdictFilter, reviewErrorPage, reviewItems, reviewPage, visualFile } from './review.js';
 import { notFoundPage, overviewPage, runBody, runPage } from './views.js';
@@ -39,12 +40,15 @@ export interface DashboardDeps {
   liveIntervalMs?: number;
 }
 
-/** An error whose message is safe to show (the status says what kind). */
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+/** The HTTP status of each error of the family whose message is safe to show; any other error is a 500. */
+const STATUS_OF: Partial<Record<ErrorCode, number>> = {
+  RUN_NOT_FOUND: 404,
+  NOT_FOUND: 404,
+  STATE_CONFLICT: 409,
+  INVALID_REQUEST: 400,
+  UNSAFE_PATH: 400,
+};
+const shownStatus = (e: unknown): number | null => (e instanceof VaultLoopError ? (STATUS_OF[e.code] ?? null) : null);
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 /** Express 5 forwards rejected promises to the error handler; this only keeps the types short. */
@@ -84,7 +88,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
 
   const mustRun = async (runId: string): Promise<RunState> => {
     const run = await store.get(runId);
-    if (!run) throw new HttpError(404, `run ${runId} not found`);
+    if (!run) throw new RunNotFoundError(`run ${runId} not found`);
     return run;
   };
 
@@ -119,7 +123,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     '/api/runs/:id',
     route(async (req, res) => {
       const d = await runDetail(store, queues, param(req, 'id'));
-      if (!d) throw new HttpError(404, `run ${param(req, 'id')} not found`);
+      if (!d) throw new RunNotFoundError(`run ${param(req, 'id')} not found`);
       res.json(d);
     }),
   );
@@ -163,20 +167,14 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     }),
   );
 
-  for (const action of ['pause', 'resume', 'stop'] as const) {
+  for (const action of RUN_CONTROL_ACTIONS) {
     app.post(
       `/api/runs/:id/${action}`,
       route(async (req, res) => {
         const runId = param(req, 'id');
-        const run = await mustRun(runId);
-        if (isTerminal(run.status)) throw new HttpError(409, `run ${runId} has already ended (${run.status})`);
-        if (action === 'pause' && run.status !== 'running') throw new HttpError(409, `run ${runId} is ${run.status}, not running`);
-        if (action === 'resume' && run.status !== 'paused') throw new HttpError(409, `run ${runId} is ${run.status}, not paused`);
-        if (action === 'stop') await store.requestStop(runId);
-        else if (action === 'pause') await store.pause(runId);
-        else await store.resume(runId);
+        const after = await controlRun(store, runId, action);
         log.info({ run: runId, action }, 'dashboard: run control');
-        reply(req, res, runId, { runId, status: (await store.get(runId))?.status });
+        reply(req, res, runId, { runId, status: after.status });
       }),
     );
   }
@@ -187,7 +185,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     const raw = (body as Record<string, unknown> | undefined)?.max_calls;
     if (raw === undefined || raw === '') return;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new HttpError(400, `max_calls must be a positive whole number, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidRequestError(`max_calls must be a positive whole number, got ${JSON.stringify(raw)}`);
     const { from, to } = await raiseRunBudget(store, runId, n);
     if (to !== from) log.info({ run: runId, from, to }, 'dashboard: raised the run budget for a retry');
   };
@@ -213,11 +211,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
       const jobId = param(req, 'jobId');
       await mustRun(runId);
       await raiseBudget(runId, req.body);
-      const job = await queues.judge.getJob(jobId);
-      if (!job || job.data.runId !== runId) throw new HttpError(404, `judge job ${jobId} of run ${runId} not found`);
-      const state = await job.getState();
-      if (state !== 'failed') throw new HttpError(409, `judge job ${jobId} is ${state}, not failed`);
-      await job.retry('failed');
+      await retryJudgeJob(queues, runId, jobId);
       log.info({ run: runId, jobId }, 'dashboard: retried a judge chunk');
       reply(req, res, runId, { runId, retried: [jobId] });
     }),
@@ -245,7 +239,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     route(async (req, res) => {
       const run = await mustRun(param(req, 'id'));
       const verdicts = parseVerdictFilter(req.query.verdict, ['NEEDS_FIX']);
-      if (!verdicts) throw new HttpError(400, 'verdict must be PASS, NEEDS_FIX or DROP (comma-separated for several)');
+      if (!verdicts) throw new InvalidRequestError('verdict must be PASS, NEEDS_FIX or DROP (comma-separated for several)');
       res.json({ runId: run.runId, verdicts, drafts: await reviewItems(store, run, verdicts) });
     }),
   );
@@ -257,15 +251,15 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
       const run = await mustRun(param(req, 'id'));
       const m = /^(.+)\.svg$/.exec(param(req, 'file'));
       const track = param(req, 'track');
-      if (!m || !isSafeName(track) || !isSafeName(m[1]!)) throw new HttpError(400, 'not a visual path: expected /runs/<run>/visuals/<track>/<draft id>.svg');
+      if (!m || !isSafeName(track) || !isSafeName(m[1]!)) throw new InvalidRequestError('not a visual path: expected /runs/<run>/visuals/<track>/<draft id>.svg');
       let abs: string | null;
       try {
         abs = await visualFile(run.vault, track, m[1]!);
       } catch (e) {
-        if (e instanceof UnsafePathError) throw new HttpError(400, 'the visual path leaves the vault');
+        if (e instanceof UnsafePathError) throw new InvalidRequestError('the visual path leaves the vault');
         throw e;
       }
-      if (!abs) throw new HttpError(404, `no rendered visual ${track}/${m[1]}.svg in run ${run.runId}'s vault`);
+      if (!abs) throw new NotFoundError(`no rendered visual ${track}/${m[1]}.svg in run ${run.runId}'s vault`);
       res.setHeader('Content-Security-Policy', SVG_CSP);
       res.setHeader('Cache-Control', 'no-store');
       res.type('image/svg+xml').send(await readFile(abs));
@@ -283,7 +277,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
         const body = (req.body ?? {}) as Record<string, unknown>;
         const back = `/runs/${encodeURIComponent(runId)}/review${body.include === 'pass' ? '?include=pass' : ''}`;
         try {
-          if (!isSafeName(draftId)) throw new HttpError(400, `invalid draft id ${JSON.stringify(draftId)}: expected letters, digits, '-' or '_'`);
+          if (!isSafeName(draftId)) throw new InvalidRequestError(`invalid draft id ${JSON.stringify(draftId)}: expected letters, digits, '-' or '_'`);
           const note = typeof body.note === 'string' && body.note.trim() ? body.note.trim().slice(0, 500) : undefined;
           // The person is known by the credential they presented: its role.
           const by = roleOf(req);
@@ -292,7 +286,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
           if (isForm(req)) res.redirect(303, `${back}#draft-${encodeURIComponent(draftId)}`);
           else res.json({ runId, draft: updated });
         } catch (e) {
-          const status = e instanceof ReviewError ? e.status : e instanceof HttpError ? e.status : null;
+          const status = shownStatus(e);
           if (status === null) throw e;
           if (isForm(req)) res.status(status).type('html').send(reviewErrorPage(runId, (e as Error).message, roleOf(req)));
           else res.status(status).json({ error: (e as Error).message });
@@ -319,10 +313,11 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     else res.status(404).json({ error: 'not found' });
   });
 
-  // One error path: a known HttpError says what went wrong; anything else is logged, never shown.
+  // One error path: an error of the family with a status says what went wrong; anything else is logged, never shown.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const status = err instanceof HttpError ? err.status : typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500;
-    const message = err instanceof HttpError ? err.message : status < 500 ? 'bad request' : 'internal error';
+    const shown = shownStatus(err);
+    const status = shown ?? (typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
+    const message = shown !== null ? (err as Error).message : status < 500 ? 'bad request' : 'internal error';
     if (status >= 500) log.error({ err, path: req.path }, 'dashboard: request failed');
     if (res.headersSent) {
       res.end();

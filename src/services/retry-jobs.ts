@@ -1,4 +1,5 @@
 /** Retrying failed jobs: shared by `vault-loop retry` and the dashboard's retry button. */
+import { NotFoundError, StateConflictError } from '../errors.js';
 import type { Queues } from '../queues/index.js';
 
 export interface RetriedJob {
@@ -24,4 +25,13 @@ export async function retryFailedJobs(queues: Queues, queue: keyof Queues, runId
 /** Re-enqueues every failed job of a queue (optionally of one run); returns the retried job ids. */
 export async function retryFailed(queues: Queues, queue: keyof Queues, runId?: string): Promise<string[]> {
   return (await retryFailedJobs(queues, queue, runId)).map((j) => j.id);
+}
+
+/** Retries one failed judge chunk of a run (the dashboard's per-chunk button). */
+export async function retryJudgeJob(queues: Queues, runId: string, jobId: string): Promise<void> {
+  const job = await queues.judge.getJob(jobId);
+  if (!job || job.data.runId !== runId) throw new NotFoundError(`judge job ${jobId} of run ${runId} not found`);
+  const state = await job.getState();
+  if (state !== 'failed') throw new StateConflictError(`judge job ${jobId} is ${state}, not failed`);
+  await job.retry('failed');
 }

@@ -4,43 +4,28 @@
  * marks it for the next `vault-loop revise`. Every action is recorded in the run's verdict
  * record and the iteration's records on disk are rewritten.
  */
-import { readFile, unlink } from 'node:fs/promises';
-import { sha256 } from '../corpus/loader.js';
-import { safeVaultPath } from '../corpus/writer.js';
-import { visualFilesOf } from '../workers/apply.processor.js';
+import { NotFoundError, RunNotFoundError, StateConflictError } from '../errors.js';
+import { pruneDraft } from '../scheduler/prune.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import { TERMINAL_STATUSES, type AppliedVerdict, type RunStore } from '../scheduler/state.js';
 
 export const REVIEW_ACTIONS = ['accept', 'reject', 'revise'] as const;
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
 
-export class ReviewError extends Error {
-  override readonly name = 'ReviewError';
-  constructor(message: string, readonly status: 400 | 404 | 409) {
-    super(message);
-  }
-}
-
 export async function reviewDraft(store: RunStore, runId: string, draftId: string, action: ReviewAction, by: string, note?: string): Promise<AppliedVerdict> {
   const run = await store.get(runId);
-  if (!run) throw new ReviewError(`run ${runId} not found`, 404);
+  if (!run) throw new RunNotFoundError(`run ${runId} not found`);
   const v = (await store.verdicts(runId)).get(draftId);
-  if (!v) throw new ReviewError(`draft ${draftId} has no verdict in run ${runId}`, 404);
-  if (v.applied === 'pruned' || v.applied === 'already-gone' || v.review?.action === 'rejected') throw new ReviewError(`draft ${draftId} was already deleted`, 409);
+  if (!v) throw new NotFoundError(`draft ${draftId} has no verdict in run ${runId}`);
+  if (v.applied === 'pruned' || v.applied === 'already-gone' || v.review?.action === 'rejected') throw new StateConflictError(`draft ${draftId} was already deleted`);
   const at = new Date().toISOString();
   let updated: AppliedVerdict;
   if (action === 'reject') {
-    const abs = safeVaultPath(run.vault, v.path);
-    let bytes: Buffer | null = null;
-    try {
-      bytes = await readFile(abs);
-    } catch {
-      bytes = null;
-    }
-    if (bytes !== null && sha256(bytes) !== v.fileHash) throw new ReviewError(`draft ${draftId} was edited since it was judged; not deleted`, 409);
-    if (bytes !== null) await unlink(abs);
     const rec = (await store.drafts(runId)).get(draftId);
-    for (const f of visualFilesOf(run.vault, rec?.track ?? String(v.path.split('/')[1]), draftId)) await unlink(f).catch(() => {});
+    const track = rec?.track ?? String(v.path.split('/')[1]);
+    if ((await pruneDraft(run.vault, { id: draftId, track, path: v.path, fileHash: v.fileHash })) === 'skipped-changed') {
+      throw new StateConflictError(`draft ${draftId} was edited since it was judged; not deleted`);
+    }
     updated = { ...v, applied: 'pruned', review: { action: 'rejected', by, at, ...(note ? { note } : {}) } };
   } else {
     updated = { ...v, review: { action: action === 'accept' ? 'accepted' : 'sent-to-revision', by, at, ...(note ? { note } : {}) } };

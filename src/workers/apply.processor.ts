@@ -3,40 +3,18 @@
  * visual files — only if the file's content hash still equals what was judged. A chunk whose
  * judge failed for good leaves its drafts in place, recorded as unjudged. Safe to run twice.
  */
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { sha256 } from '../corpus/loader.js';
 import { atomicWrite, safeVaultPath } from '../corpus/writer.js';
 import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
 import type { VerdictRecord } from '../queues/schemas.js';
+import { pruneDraft } from '../scheduler/prune.js';
 import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
 
 export interface ApplyDeps {
   vault: string;
   store: RunStore;
   now(): Date;
-}
-
-async function readIfExists(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-async function unlinkIfExists(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
-/** visuals/<track>/<id>.{dot,py,svg}: what a pruned draft takes with it. */
-export function visualFilesOf(vault: string, track: string, id: string): string[] {
-  return ['dot', 'py', 'svg'].map((ext) => safeVaultPath(vault, 'visuals', track, `${id}.${ext}`));
 }
 
 /**
@@ -78,17 +56,7 @@ export async function applyChunk(
     if (prior && sameRound && prior.verdict === v.verdict) {
       applied = prior.applied; // a second run of the same apply: nothing new to do
     } else if (v.verdict === 'DROP') {
-      const abs = safeVaultPath(vault, d.path);
-      const bytes = await readIfExists(abs);
-      if (bytes === null) {
-        applied = 'already-gone';
-      } else if (sha256(bytes) !== d.fileHash) {
-        applied = 'skipped-changed';
-      } else {
-        await unlink(abs);
-        for (const f of visualFilesOf(vault, d.track, d.id)) await unlinkIfExists(f);
-        applied = 'pruned';
-      }
+      applied = await pruneDraft(vault, d);
     } else {
       applied = 'kept';
       // A kept draft ends with its source and its rendered SVG under visuals/<track>/.

@@ -3,7 +3,8 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { promoteRun } from '../../src/release/index.js';
-import { reviewDraft, ReviewError } from '../../src/services/review.js';
+import { StateConflictError } from '../../src/errors.js';
+import { reviewDraft } from '../../src/services/review.js';
 import { revisionCandidates } from '../../src/scheduler/steps.js';
 import { safeVaultPath } from '../../src/corpus/writer.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -30,7 +31,7 @@ it('accept keeps a draft for promotion, reject deletes it, revise marks it for t
   await reviewDraft(store, runId, x!.id, 'revise', 'maintainer');
   appendFileSync(join(vault, edited!.path), '# edited\n');
   await expect(reviewDraft(store, runId, edited!.id, 'reject', 'maintainer')).rejects.toThrow(/edited since it was judged/);
-  await expect(reviewDraft(store, runId, r!.id, 'accept', 'maintainer')).rejects.toBeInstanceOf(ReviewError);
+  await expect(reviewDraft(store, runId, r!.id, 'accept', 'maintainer')).rejects.toBeInstanceOf(StateConflictError);
   await expect(reviewDraft(store, runId, 'nope-0001', 'accept', 'maintainer')).rejects.toThrow(/no verdict/);
 
   expect(existsSync(join(vault, a!.path))).toBe(true);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
+import type { RunControlAction as Action } from '../../services/run-control.js';
 import { withConnectionOptions } from '../options.js';
-
-export type Action = 'stop' | 'pause' | 'resume';
 
 const DESCRIPTIONS: Record<Action, string> = {
   stop: 'stop a run: its pending jobs end, the current step finishes, loop_summary.json says "stopped by user"',
