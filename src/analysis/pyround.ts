@@ -31,6 +31,8 @@ function exactDecimal(ax: number): { digits: bigint; scale: number } {
 }
 
 /** Python 3 `round(x, ndigits)` for a float `x` (round-half-even on the exact binary value). */
+export { pyFloatRepr } from '../util/pyfloat.js';
+
 export function pyRound(x: number, ndigits = 0): number {
   if (!Number.isFinite(x) || x === 0) return x;
   if (!Number.isInteger(ndigits)) throw new RangeError(`ndigits must be an integer, got ${ndigits}`);
@@ -51,31 +53,4 @@ export function pyRound(x: number, ndigits = 0): number {
   // Number() parses decimal text with correct rounding, as CPython's result conversion does.
   const r = Number(text);
   return negative ? -r : r;
-}
-
-/**
- * Python's `repr(float)` / f-string `{x}`: the shortest round-trip digits (same as JS), but
- * integral values keep `.0` and the exponent form is used below 1e-4 and from 1e16 up.
- */
-export function pyFloatRepr(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (x === Infinity) return 'inf';
-  if (x === -Infinity) return '-inf';
-  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
-  const [mantissa, expText] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expText);
-  if (exp < -4 || exp >= 16) {
-    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  const sign = x < 0 ? '-' : '';
-  const digits = mantissa.replace('-', '').replace('.', '');
-  let out: string;
-  if (exp >= 0) {
-    const intPart = digits.length > exp + 1 ? digits.slice(0, exp + 1) : digits.padEnd(exp + 1, '0');
-    const frac = digits.length > exp + 1 ? digits.slice(exp + 1) : '0';
-    out = `${intPart}.${frac}`;
-  } else {
-    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
-  }
-  return sign + out;
 }

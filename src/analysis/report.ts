@@ -2,7 +2,7 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TRACKS } from '../corpus/taxonomy.js';
-import { pyFloatRepr } from './pyround.js';
+import { pyFloatRepr } from '../util/pyfloat.js';
 import type { CoverageRecord, CoverageReport } from './types.js';
 
 const TOP = 20;

@@ -10,6 +10,7 @@
  * String escaping with `ensure_ascii=False` is the same as JSON.stringify: `\" \\ \b \f \n \r \t`,
  * other C0 controls as `\u00XX` lowercase, DEL and U+2028/2029 left raw.
  */
+import { pyFloatRepr } from '../util/pyfloat.js';
 
 export interface PyJsonOptions {
   sortKeys?: boolean;
@@ -35,38 +36,21 @@ export function compareCodePoints(a: string, b: string): number {
   }
 }
 
-/**
- * Python `repr(float)`: shortest round-trip digits; exponent form when the decimal exponent is
- * below -4 or at least 16; `.0` on integral values. Only used for non-integral JS numbers, since
- * the YAML parser cannot tell `1.0` from `1` (see hashing.ts).
- */
-export function pyFloatRepr(x: number): string {
+export { pyFloatRepr };
+
+/** json.dumps's text of a float: repr, except NaN and the infinities (allow_nan's `NaN`, `Infinity`, `-Infinity`). */
+function jsonFloatText(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return 'Infinity';
   if (x === -Infinity) return '-Infinity';
-  const [mant, expStr] = x.toExponential().split('e') as [string, string];
-  const exp = Number(expStr);
-  const neg = mant.startsWith('-');
-  const digits = mant.replace('-', '').replace('.', '');
-  let out: string;
-  if (exp < -4 || exp >= 16) {
-    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
-    out = `${m}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  } else if (exp < 0) {
-    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
-  } else if (digits.length <= exp + 1) {
-    out = `${digits}${'0'.repeat(exp + 1 - digits.length)}.0`;
-  } else {
-    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
-  }
-  return neg ? `-${out}` : out;
+  return pyFloatRepr(x);
 }
 
 function numberText(n: number): string {
   // An integral JS number came from a YAML int (or an integral float we cannot tell apart);
   // print every digit like a Python int rather than JS's `1e+21`.
   if (Number.isInteger(n)) return BigInt(n).toString();
-  return pyFloatRepr(n);
+  return jsonFloatText(n);
 }
 
 function stringText(s: string, ensureAscii: boolean): string {
