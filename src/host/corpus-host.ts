@@ -13,8 +13,7 @@ import { vaultFoldersProblem } from '../corpus/loader.js';
 import { Applicability } from '../corpus/taxonomy.js';
 import { RunNotFoundError, UnsafePathError } from '../errors.js';
 import { promptHashes } from '../llm/prompts.js';
-import { DEFAULT_MODELS } from '../llm/registry.js';
-import type { ProviderName } from '../config/index.js';
+import { defaultModel } from '../llm/registry.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
@@ -227,9 +226,4 @@ function realVault(dir: string): string {
   } catch {
     return resolve(dir);
   }
-}
-
-/** The model a provider uses when none is named: the registry's, so the records and the calls agree. */
-export function defaultModel(provider: string): string {
-  return DEFAULT_MODELS[provider as ProviderName] ?? provider;
 }

@@ -45,6 +45,11 @@ export class ProviderConfigError extends Error {
   override readonly name = 'ProviderConfigError';
 }
 
+/** The model a provider uses when none is named, so the records and the calls agree (a name it does not know is its own model). */
+export function defaultModel(provider: string): string {
+  return DEFAULT_MODELS[provider as ProviderName] ?? provider;
+}
+
 export function resolvedModel(choice: ProviderChoice): string {
   return choice.model ?? DEFAULT_MODELS[choice.provider];
 }

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { DEFAULT_MODELS } from '../../src/llm/registry.js';
-import { defaultModel } from '../../src/host/corpus-host.js';
+import { DEFAULT_MODELS, defaultModel } from '../../src/llm/registry.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const read = (f: string) => readFileSync(join(PROJECT_ROOT, f), 'utf8').replace(/\s+/g, ' ');
