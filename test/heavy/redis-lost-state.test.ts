@@ -8,7 +8,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { iterDir, readJson, runDir } from '../../src/scheduler/records.js';
 import { freshVault, runCli, spawnCli } from '../helpers/pipeline.js';
@@ -22,11 +21,9 @@ const ENV = { VAULT_LOOP_REDIS_TIMEOUT_MS: '2000', VAULT_LOOP_LOG_LEVEL: 'error'
 
 const procs = new RedisProcesses();
 const children: ChildProcess[] = [];
-const clients: Redis[] = [];
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await Promise.all(children.map(exited));
-  for (const c of clients) c.disconnect();
   await procs.stopAll();
 });
 
