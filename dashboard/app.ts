@@ -27,6 +27,7 @@ import { authMiddleware, checkBindSecurity, type Credentials, type Role } from '
 import { boardRouter, BOARD_PATH } from './board.js';
 import { coverageGrid, fingerprint, listRuns, runDetail } from './data.js';
 import { metricsText } from './metrics.js';
+import { RedisHealth, redisGate, redisUnavailable } from './redis-gate.js';
 import { isSafeName, parseVerdictFilter, reviewErrorPage, reviewItems, reviewPage, visualFile } from './review.js';
 import { notFoundPage, overviewPage, runBody, runPage } from './views.js';
 
@@ -38,6 +39,8 @@ export interface DashboardDeps {
   log?: Logger;
   /** How often the live view checks a run for changes (ms). */
   liveIntervalMs?: number;
+  /** With it, every route answers 503 with the reason while Redis is down (redis-gate.ts). */
+  health?: RedisHealth;
 }
 
 /** The HTTP status of each error of the family whose message is safe to show; any other error is a 500. */
@@ -85,6 +88,7 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     next();
   });
   app.use(authMiddleware(deps.credentials));
+  if (deps.health) app.use(redisGate(deps.health));
 
   const mustRun = async (runId: string): Promise<RunState> => {
     const run = await store.get(runId);
@@ -318,18 +322,27 @@ export function createDashboardApp(deps: DashboardDeps): express.Express {
     const shown = shownStatus(err);
     const status = shown ?? (typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500 ? (err as { status: number }).status : 500);
     const message = shown !== null ? (err as Error).message : status < 500 ? 'bad request' : 'internal error';
-    if (status >= 500) log.error({ err, path: req.path }, 'dashboard: request failed');
     if (res.headersSent) {
+      // After a 503 from the Redis gate the handler's own late failure is no news.
+      if (status >= 500 && res.statusCode !== 503) log.error({ err, path: req.path }, 'dashboard: request failed');
       res.end();
       return;
     }
-    res.status(status).json({ error: message });
+    const fail = () => {
+      log.error({ err, path: req.path }, 'dashboard: request failed');
+      res.status(status).json({ error: message });
+    };
+    if (status < 500) res.status(status).json({ error: message });
+    // A request that failed because Redis went down says so (503 and the reason), never "internal error".
+    else if (deps.health) void deps.health.problem(true).then((p) => (p ? redisUnavailable(req, res, p) : fail()), fail);
+    else fail();
   });
   return app;
 }
 
 export interface StartDashboardOptions {
-  target: Pick<RedisTarget, 'options'>;
+  /** Where Redis is; its describe and timeoutMs word and bound the 503 answers while it is down. */
+  target: Pick<RedisTarget, 'options'> & Partial<Pick<RedisTarget, 'cluster' | 'describe' | 'timeoutMs'>>;
   prefix: string;
   host?: string;
   port?: number;
@@ -377,11 +390,14 @@ export async function startDashboard(o: StartDashboardOptions): Promise<RunningD
   const redis: RedisClient = createRedis(o.target, 'client', (e) => log.warn({ err: e.message }, 'dashboard: redis error'));
   const queues = createQueues({ connection: bullConnection(o.target), prefix: o.prefix });
   const store = new RunStore(redis, o.prefix);
-  const app = createDashboardApp({ store, queues, prefix: o.prefix, credentials, log, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
+  const health = new RedisHealth(o.target);
+  const app = createDashboardApp({ store, queues, prefix: o.prefix, credentials, log, health, ...(o.liveIntervalMs ? { liveIntervalMs: o.liveIntervalMs } : {}) });
   const keeper = o.lateWork ? new LateWorkKeeper({ ...o.lateWork, log, store, queues }) : null;
   const release = async () => {
-    await keeper?.close().catch(() => {});
-    await queues.close().catch(() => {});
+    // Closing talks to Redis: bounded, so a dashboard whose Redis is down still stops.
+    const bound = () => new Promise((r) => setTimeout(r, 2 * health.timeoutMs).unref());
+    await Promise.race([keeper?.close().catch(() => {}), bound()]);
+    await Promise.race([queues.close().catch(() => {}), bound()]);
     redis.disconnect();
   };
   let server: Server;

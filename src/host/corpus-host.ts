@@ -21,6 +21,7 @@ import { createRuntimeContext, type ContextOptions } from '../workers/context.js
 import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
 import { BullFlows } from '../scheduler/flows.js';
 import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
+import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
 import { newRunId, runDir, writeJson } from '../scheduler/records.js';
 import { RunStore, TERMINAL_STATUSES, type RunState } from '../scheduler/state.js';
 import type { RunConfig } from '../scheduler/steps.js';
@@ -163,7 +164,7 @@ export class CorpusHost {
    */
   async resumeRun(runId: string): Promise<RunState> {
     const run = await this.store.get(runId);
-    if (!run) throw new RunNotFoundError(`run ${runId} is not known to this Redis (prefix ${this.#opts.cfg.prefix}); \`vault-loop status\` lists the runs it knows`);
+    if (!run) throw new RunNotFoundError(await unknownRunMessage(this.vault, runId, this.#opts.cfg.prefix));
     if (run.vault !== this.vault) throw new RunNotFoundError(`run ${runId} belongs to vault ${run.vault}, not ${this.vault}`);
     if (run.status === 'failed') {
       // A run that ended failed (provider unreachable, judge failing) continues where it stopped:
@@ -193,7 +194,7 @@ export class CorpusHost {
   async waitForRun(runId: string, onTick?: (s: RunState) => void | Promise<void>, signal?: AbortSignal, intervalMs = 250): Promise<RunState> {
     for (;;) {
       const s = await this.store.get(runId);
-      if (!s) throw new Error(`run ${runId} vanished from Redis`);
+      if (!s) throw new RunStateLostError(runId);
       await onTick?.(s);
       if (TERMINAL_STATUSES.includes(s.status)) return s;
       if (signal?.aborted) return s;

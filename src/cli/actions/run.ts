@@ -7,6 +7,7 @@ import { usesBatches } from '../../llm/batch/types.js';
 import { RedisUnavailableError, RunNotFoundError, VaultLockedError } from '../../errors.js';
 import { CorpusHost } from '../../host/corpus-host.js';
 import { DEFAULT_STALE_MS } from '../../scheduler/lock.js';
+import { lostStateReason, markInterrupted, RunStateLostError } from '../../scheduler/lost-state.js';
 import { TERMINAL_STATUSES, type RunState } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import type { WorkerTimings } from '../../workers/runtime.js';
@@ -140,6 +141,12 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
           watchdog,
         ]);
       } catch (e) {
+        // Redis answers but lost the run (restarted empty, flushed, evicted): no use waiting for it.
+        if (e instanceof RunStateLostError) {
+          reporter.done();
+          redisLost = true;
+          throw new RedisUnavailableError((await markInterrupted(h.vault, runId, lostStateReason(`Redis at ${target.describe}`))).lines.join('\n'));
+        }
         // Redis unreachable: keep trying for the configured time, then say so plainly.
         if (lost()) {
           reporter.done();
