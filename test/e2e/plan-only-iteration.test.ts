@@ -5,8 +5,8 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
-import { launchChromium, pageOnlyFor, screenshot } from '../helpers/browser.js';
+import type { RunningDashboard } from '../../dashboard/index.js';
+import { dashboardInChromium, screenshot } from '../helpers/browser.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 
@@ -36,15 +36,11 @@ beforeAll(async () => {
   const rec = readRecords(vault, runId);
   expect(rec.summary.iterations).toBe(planOnly);
   expect(planOnly).toBeGreaterThan(0);
-  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN, liveIntervalMs: 300 });
-  browser = await launchChromium();
-  page = await pageOnlyFor(browser, new URL(dash.url).origin, offHost);
+  ({ dash, browser, page } = await dashboardInChromium(redis, TOKEN, offHost));
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await dash?.close();
-  await redis?.cleanup();
+  for (const close of [() => browser?.close(), () => dash?.close(), () => redis?.cleanup()]) await close();
 });
 
 describe('a completed run whose last iteration was only planned', () => {

@@ -84,10 +84,20 @@ describe('the configured key on every request', () => {
     // One judge chunk fails (500, every attempt) until the service is fixed: the run ends failed.
     let victim: string | undefined;
     let fixed = false;
+    // Until revising starts, each judge chunk gets at least one NEEDS_FIX verdict: `revise` has work.
+    const offline = await offlineAnswerer(73);
+    let revising = false;
+    const answer = async (req: SeenRequest): Promise<string> => {
+      const text = await offline(req);
+      if (revising || !isJudge(req)) return text;
+      const verdicts = JSON.parse(text) as { verdict: string; issues: string[]; fix_suggestion: string }[];
+      if (verdicts.length > 0 && !verdicts.some((v) => v.verdict === 'NEEDS_FIX')) Object.assign(verdicts[0]!, { verdict: 'NEEDS_FIX', issues: ['the answer names no trade-off'], fix_suggestion: 'Name the trade-off the design makes.' });
+      return JSON.stringify(verdicts);
+    };
     const server = await FakeLlmServer.start({
       protocol,
       apiKey: key,
-      answer: await offlineAnswerer(73, 0.5),
+      answer,
       react: (req) => {
         if (fixed || !isJudge(req)) return null;
         const chunk = (readPromptBlock(req.prompt!, 'drafts') as { id: string }[]).map((d) => d.id).join(',');
@@ -114,6 +124,7 @@ describe('the configured key on every request', () => {
       expect(retried.map(kindOf)).toContain('judge');
 
       // The run's NEEDS_FIX drafts, revised and judged again by a revision run.
+      revising = true;
       const beforeRevise = server.requests.length;
       const revise = await runCli(runArgs(vault, protocol, server.baseUrl, ['--run', runId, '--max-calls', '30', '--max-drop-rate', '1'], 'revise'), env, children);
       expect(revise.code, revise.out).toBe(0);
