@@ -44,11 +44,13 @@ export async function connectRedis(cfg: Config, opts: { vault?: string; mayStart
       return { options: { path: sock }, describe: `unix://${sock} (embedded, started by another vault-loop run)`, timeoutMs: cfg.redisTimeoutMs };
     }
   }
-  return await resolveRedis({
+  const target = await resolveRedis({
     ...settings,
     ...(url ? { url } : {}),
     ...(opts.mayStart && opts.vault ? { embeddedDir: embeddedDirOf(opts.vault) } : {}),
   });
+  for (const w of target.warnings ?? []) process.stderr.write(`vault-loop: warning: ${w}\n`);
+  return target;
 }
 
 /** The Redis URL of a config: redisUrl, or one made of redisSentinels + redisSentinelMaster. */

@@ -36,6 +36,8 @@ export interface RedisTarget {
   embedded?: EmbeddedRedis;
   /** Connect and command timeout of every connection, in ms. */
   timeoutMs?: number;
+  /** What the probe found wrong but not fatal (an eviction policy other than noeviction), one line each. */
+  warnings?: string[];
 }
 
 /** A connection to a single server, a Sentinel-managed primary, or a cluster. */
@@ -113,6 +115,8 @@ export function optionsFromUrl(url: string, settings: RedisConnectSettings = {})
 export interface RedisProbe {
   cluster: boolean;
   version: string;
+  /** INFO's maxmemory_policy (null when the server does not say). */
+  evictionPolicy: string | null;
 }
 
 /**
@@ -154,7 +158,7 @@ export async function probeRedis(options: RedisOptions, describe: string, timeou
       bound,
     ]);
     if (typeof info !== 'string' || !/^redis_version:/m.test(info)) throw new RedisUnavailableError(`${describe} is not a Redis server (its answer to INFO has no redis_version)`);
-    return { cluster: /^cluster_enabled:1\s*$/m.test(info), version: /^redis_version:(\S+)/m.exec(info)?.[1] ?? '?' };
+    return { cluster: /^cluster_enabled:1\s*$/m.test(info), version: /^redis_version:(\S+)/m.exec(info)?.[1] ?? '?', evictionPolicy: /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null };
   } catch (e) {
     if (e instanceof RedisUnavailableError) throw e;
     const cause = /Connection is closed/.test((e as Error).message) && firstError ? firstError : (e as Error);
@@ -355,12 +359,13 @@ export async function resolveRedis(opts: { url?: string; embeddedDir?: string; l
     const options = optionsFromUrl(opts.url, opts);
     const describe = redactUrl(opts.url);
     const probe = await probeRedis(options, describe, timeoutMs);
+    const warnings = probe.evictionPolicy && probe.evictionPolicy !== 'noeviction' ? [evictionWarning(describe, probe.evictionPolicy)] : [];
     if (probe.cluster) {
       if (options.db) throw new RedisUnavailableError(`${describe} is a Redis Cluster node: a cluster has only database 0 (drop the /${options.db} from the URL)`);
       const { host, port, ...nodeOptions } = options;
-      return { options: nodeOptions, cluster: { nodes: [{ host: host ?? '127.0.0.1', port: port ?? 6379 }] }, describe: `${describe} (cluster)`, timeoutMs };
+      return { options: nodeOptions, cluster: { nodes: [{ host: host ?? '127.0.0.1', port: port ?? 6379 }] }, describe: `${describe} (cluster)`, timeoutMs, warnings };
     }
-    return { options, describe, timeoutMs };
+    return { options, describe, timeoutMs, warnings };
   }
   const localUrl = opts.localUrl ?? DEFAULT_LOCAL_URL;
   const local = optionsFromUrl(localUrl);
@@ -369,6 +374,10 @@ export async function resolveRedis(opts: { url?: string; embeddedDir?: string; l
   const embedded = await EmbeddedRedis.start({ dir: opts.embeddedDir, mode: 'socket' });
   return { options: embedded.options, describe: embedded.describe, embedded, timeoutMs };
 }
+
+/** Eviction would drop BullMQ's jobs and the run state: said once, at connect, with the fix. */
+export const evictionWarning = (describe: string, policy: string): string =>
+  `${describe} has maxmemory-policy ${policy}: set it to noeviction (CONFIG SET maxmemory-policy noeviction, or the parameter group of a managed Redis), or queued jobs and run state may be evicted under memory pressure`;
 
 export function redactUrl(url: string): string {
   // Sentinel URLs hold several hosts, which URL cannot parse: hide the password by hand.

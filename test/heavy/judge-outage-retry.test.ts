@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contextOnlyFor, launchChromium } from '../helpers/browser.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { freshVault, offlineAnswerer, readRecords, runCli, startCli } from '../helpers/pipeline.js';
+import { freshVault, joinedCommands, offlineAnswerer, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const TOKEN = 'operator-token-outage';
@@ -73,7 +73,7 @@ describe('judge outage, then Retry in Bull Board with no run alive', () => {
       expect(run.code, run.out).not.toBe(0);
       expect(run.out).toMatch(/stopped: judge failed for 2 chunks/);
       expect(run.out).toMatch(/failed judge chunks \(2\):/);
-      const cont = /continue with: (vault-loop retry .*)$/m.exec(run.out);
+      const cont = /continue with: (vault-loop retry .*)$/m.exec(joinedCommands(run.out));
       expect(cont?.[1], run.out).toContain('--run ');
       const runId = /run (\S+): failed/.exec(run.out)![1]!;
       const before = readRecords(vault, runId);

@@ -2,7 +2,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
+import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { PROJECT_ROOT } from './fixtures.js';
+import type { TestRedis } from './redis.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -45,4 +47,11 @@ export async function pageOnlyFor(browser: Browser, origin: string, offHost: str
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   await page.route('**/*', onlyTo(origin, offHost));
   return page;
+}
+
+/** The dashboard on this test's Redis (any free port) and a Chromium page that may reach only it. */
+export async function dashboardInChromium(redis: TestRedis, token: string, offHost: string[]): Promise<{ dash: RunningDashboard; browser: Browser; page: Page }> {
+  const dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token, liveIntervalMs: 300 });
+  const browser = await launchChromium();
+  return { dash, browser, page: await pageOnlyFor(browser, new URL(dash.url).origin, offHost) };
 }

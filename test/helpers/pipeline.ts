@@ -151,6 +151,12 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, track?
   return { code, out: p.out() };
 }
 
+/**
+ * CLI output with its commands read back as one line each: a command continued over lines
+ * (" \" at a line's end) joined, and `label:` followed by a command on the next line joined to it.
+ */
+export const joinedCommands = (out: string): string => out.replace(/ \\\n\s+/g, ' ').replace(/^(continue with):\n\s+/gm, '$1: ');
+
 /** Hash of every file under the vault (records and drafts), for before/after comparisons. */
 export function vaultSnapshot(vault: string): string {
   const h = createHash('sha256');

@@ -130,8 +130,9 @@ export async function expectRunApplied(
   return { rec, drafts, verdicts, unjudged };
 }
 
-export type Kind = 'generate' | 'judge' | 'repair' | 'other';
-export const kindOf = (req: Seen): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : 'other');
+export const isRevise = (r: Seen): boolean => /^<revisions>\s*$/m.test(r.prompt ?? '');
+export type Kind = 'generate' | 'judge' | 'repair' | 'revise' | 'other';
+export const kindOf = (req: Seen): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : isRevise(req) ? 'revise' : 'other');
 /** Rewrites the offline model's answer to the n-th request of a kind (0-based) before the server sends it. */
 export type Rewrite = (text: string, req: SeenRequest, kind: Kind, nth: number) => string | Promise<string>;
 
@@ -143,7 +144,7 @@ export async function offlineServer(
 ): Promise<{ server: FakeLlmServer; answered: Map<SeenRequest, string> }> {
   const offline = await offlineAnswerer(seed, opts.defectRate ?? 0);
   const answered = new Map<SeenRequest, string>();
-  const counts: Record<Kind, number> = { generate: 0, judge: 0, repair: 0, other: 0 };
+  const counts: Record<Kind, number> = { generate: 0, judge: 0, repair: 0, revise: 0, other: 0 };
   const server = await FakeLlmServer.start({
     protocol,
     apiKey: opts.apiKey,

@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { createQueues } from '../../src/queues/index.js';
@@ -42,9 +43,12 @@ describe('vault-loop run (CLI)', () => {
     expect(r.code, r.out).toBe(0);
     // Iterations are numbered from 0 as the records number them; a running run shows its bare phase.
     expect(r.out).toMatch(/\d\d:\d\d:\d\d iter 0 \(max 2\) {2}[a-z-]+ {2}calls \d+\/30/);
-    expect(r.out).toMatch(/iter\s+top cell\s+priority\s+planned\s+drafts\s+PASS\s+NEEDS_FIX\s+pruned/);
+    // Not a terminal: laid out for 80 columns (short headers, explained below the table).
+    expect(r.out).toMatch(/iter\s+top cell\s+prio\s+plan\s+gen\s+PASS\s+NF\s+drop/);
+    expect(r.out).toContain('NF = NEEDS_FIX,');
+    expect(r.out.split('\n').filter((l) => l.length > 80 && !/^\d\d:\d\d:\d\d /.test(l))).toEqual([]);
     expect(r.out).toContain('stopped: max iterations reached');
-    expect(r.out).toMatch(/records: .*coverage_loop/);
+    expect(r.out).toMatch(/records[^:\n]*:\s+\S*coverage_loop/);
   });
 
   // SIGTERM is what `docker stop` sends: the same graceful path as Ctrl-C.
@@ -94,6 +98,24 @@ describe('vault-loop run (CLI)', () => {
     expect(await p.exit).toBe(0);
     // Closed with the run.
     await expect(fetch(`${url}/api/runs`)).rejects.toThrow();
+  });
+
+  it('`status RUN` of a run still going shows the iterations it closed, in a table at most 80 columns wide', async () => {
+    const vault = await freshVault(300, 34);
+    const p = start(['run', '--vault', vault, '--max-iters', '500', '--max-calls', '5000', '--gap-threshold', '0', '--offline-latency', '300', '--progress', 'plain', ...small, ...conn()]);
+    await until(() => /run (\S+) started/.test(p.out()), 'the run to start');
+    const runId = /run (\S+) started/.exec(p.out())![1]!;
+    await until(() => existsSync(join(runDir(vault, runId), 'iter_00', 'iter_record.json')), 'iteration 0 to close', 60_000);
+    // Paused, so that it is still going when status looks.
+    expect((await cli(['pause', runId, ...conn()])).out).toContain(`run ${runId}: paused`);
+    const status = await cli(['status', runId, ...conn()]);
+    expect(status.code, status.out).toBe(0);
+    expect(status.out).toMatch(/^iter\s+top cell\s+prio\s+plan\s+gen\s+PASS/m);
+    expect(status.out).toMatch(/^0\s+\S+\/\S+\/\S+\s+[\d.]+\s+\d+/m);
+    expect(status.out).toContain(`run ${runId}: running (no loop_summary.json until it ends)`);
+    expect(status.out.split('\n').filter((l) => l.length > 80)).toEqual([]);
+    expect((await cli(['stop', runId, ...conn()])).out).toMatch(new RegExp(`run ${runId}: (stopping|stopped)`));
+    expect(await p.exit, p.out()).toBe(0);
   });
 
   it('status, pause, resume and stop from another process', async () => {

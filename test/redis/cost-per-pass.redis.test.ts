@@ -47,7 +47,7 @@ describe('cost per accepted question', () => {
       }
       // No pre-judge field in the records yet: 0 saved.
       expect(passCostLine(s)).toBe(`cost per accepted question: $${s.cost_per_pass_usd!.toFixed(4)} and ${s.calls_per_pass} calls per PASS draft (${passes} PASS); calls saved by the pre-judge: 0`);
-      const table = summaryTable(s).split('\n');
+      const table = summaryTable(s, 200).split('\n');
       expect(table[0]).toMatch(/calls\/PASS +\$\/PASS +pre-judge saved/);
 
       // The pre-judge states its savings per iteration: they show up beside the cost.

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryText } from '../../src/cli/summary.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, joinedCommands, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -52,7 +52,7 @@ describe('provider unreachable', () => {
       expect(rec.iters[0]!.record!.generated).toBe(0);
       expect(rec.iters[0]!.record!.cells_failed.length).toBe(rec.iters[0]!.record!.plan_size);
       expect(rec.summary.continue_with).toBe(`vault-loop run --vault ${vault} --resume ${runId}`);
-      const text = summaryText(vault, runId);
+      const text = joinedCommands(summaryText(vault, runId));
       expect(text).toContain(`run ${runId}: failed, stopped: provider unreachable`);
       expect(text.split('\n').filter((l) => l.startsWith('continue with: '))).toEqual([`continue with: vault-loop run --vault ${vault} --resume ${runId}`]);
     });

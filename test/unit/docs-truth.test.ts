@@ -1,9 +1,9 @@
 /**
  * The docs say what the code does: the convergence rule in one sentence, the offline model id the
- * same everywhere, the defaults' origin, the cost of a retry after a crash, and what `npm test`
- * needs installed.
+ * same everywhere, the defaults' origin, the cost of a retry after a crash, what `npm test`
+ * needs installed, and a heavy test behind each deployment recipe.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
@@ -48,5 +48,22 @@ describe('docs tell the truth', () => {
 
   it('the README lists python3-matplotlib, which npm test needs', () => {
     expect(readme).toContain('apt-get install python3-matplotlib');
+  });
+
+  it('docs/deployment.md names, for each Redis set-up and the supervisor recipe, a heavy test that exists', () => {
+    const deployment = read('docs/deployment.md');
+    const recipes: [string, RegExp][] = [
+      ['Single Redis', /\*\*Single Redis\*\* \(([^)]*)\)/],
+      ['Redis Cluster', /\*\*Redis Cluster\*\* \(([^)]*)\)/],
+      ['Sentinel', /\*\*Sentinel\*\* \(([^)]*)\)/],
+      ['TLS', /\*\*TLS\*\* \(([^)]*)\)/],
+      ['Managed Redis', /\*\*Managed Redis\*\* \(([^)]*)\)/],
+      ['supervisor', /A systemd unit that restarts a host at once after a crash \(([^)]*)\)/],
+    ];
+    for (const [name, re] of recipes) {
+      const named = [...(re.exec(deployment)?.[1] ?? '').matchAll(/`(test\/heavy\/[\w-]+\.test\.ts)`/g)].map((m) => m[1]!);
+      expect(named.length, `${name}: a heavy test named`).toBeGreaterThan(0);
+      for (const f of named) expect(existsSync(join(PROJECT_ROOT, f)), `${name}: ${f}`).toBe(true);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { bullConnection, createRedis } from '../../redis/index.js';
 import { Keys, RunStore, type RunState } from '../../scheduler/state.js';
 import { BatchStore, summarizeBatches } from '../../scheduler/batches.js';
 import { configFromOptions, connectRedis } from '../common.js';
-import { table, UserError } from '../output.js';
+import { table, terminalWidth, UserError, wrapWords } from '../output.js';
 
 const duration = (s: RunState): string => {
   const end = s.finishedAt ? Date.parse(s.finishedAt) : Date.now();
@@ -100,7 +100,9 @@ export async function status(runId: string | undefined, opts: Record<string, unk
         `failed judge chunks: ${failedJudge.length ? `${failedJudge.join(', ')} (vault-loop retry --vault ${run.vault} --run ${runId})` : 'none'}`,
         ...lateLine,
         '',
-      ].join('\n'),
+      ]
+        .map((l) => wrapWords(l, terminalWidth()))
+        .join('\n'),
     );
     if (run.vault && existsSync(runDir(run.vault, runId))) process.stdout.write(`${summaryText(run.vault, runId)}\n`);
     else if (run.vault) process.stdout.write(`records: ${runDir(run.vault, runId)} (not on this machine)\n`);

@@ -16,7 +16,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { liveExchange, type SeenRequest } from './server.js';
+import { AUTH, liveExchange, type SeenRequest } from './server.js';
 
 export type BatchProtocol = 'openai' | 'anthropic';
 export type ItemFate = 'succeeded' | 'errored' | 'expired';
@@ -141,13 +141,12 @@ export class FakeBatchServer {
       entry.violations.push(message);
       this.#send(res, status, this.#errorBody(status, message));
     };
-    // Auth on every request, as the service does.
-    const key = this.#opts.apiKey;
-    if (this.#opts.protocol === 'openai') {
-      if (req.headers.authorization !== `Bearer ${key}`) return fail(401, `Incorrect API key provided (authorization ${req.headers.authorization ?? 'missing'})`);
-    } else {
-      if (req.headers['x-api-key'] !== key && req.headers.authorization !== `Bearer ${key}`) return fail(401, 'invalid x-api-key');
-      if (!req.headers['anthropic-version']) return fail(400, 'anthropic-version: header is required');
+    // Auth on every request, as the service does, answered with the service's own error body.
+    const refused = AUTH[this.#opts.protocol](req.headers, this.#opts.apiKey);
+    if (refused) {
+      entry.status = refused.status;
+      entry.violations.push(`credential refused (HTTP ${refused.status}; authorization ${req.headers.authorization ?? '(none)'})`);
+      return this.#send(res, refused.status, refused.body);
     }
     // The live endpoint too, for the calls that fall back from a failed batch item.
     if (method === 'POST' && path === (this.#opts.protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages')) {

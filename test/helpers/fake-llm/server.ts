@@ -57,6 +57,8 @@ export interface FakeLlmOptions {
   answer?: (req: SeenRequest) => string | Promise<string>;
   /** The model id the server reports back (default: the requested id + `-fake-001`). */
   reportedModel?: (requested: string) => string;
+  /** Chooses the reaction to a request by what it asks (e.g. an error for one judge chunk); null: the script's step. */
+  react?: (req: SeenRequest) => Step | null;
 }
 
 export const fakeUsage = (prompt: string, answer: string) => ({ input: Math.ceil(prompt.length / 4) + 7, output: Math.ceil(answer.length / 4) + 3 });
@@ -134,7 +136,7 @@ export class FakeLlmServer {
     } catch {
       violations.push('request body is not JSON');
     }
-    const step = this.#steps.shift() ?? { type: 'answer' };
+    const scripted: Step = this.#steps.shift() ?? { type: 'answer' };
     const seen: SeenRequest = {
       protocol: this.#opts.protocol,
       method: req.method ?? '',
@@ -147,7 +149,7 @@ export class FakeLlmServer {
       schema: undefined,
       temperature: undefined,
       receivedAt: Date.now(),
-      step,
+      step: scripted,
       violations,
     };
     // Checked first and on every request, as the service does: no answer without the credential.
@@ -155,6 +157,8 @@ export class FakeLlmServer {
     PROTOCOLS[this.#opts.protocol].inspect(seen);
     if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
     if (!seen.prompt) violations.push('no prompt in the request');
+    const chosen = this.#opts.react?.(seen);
+    if (chosen) seen.step = chosen;
     this.requests.push(seen);
 
     if (seen.authFailure) {
@@ -163,6 +167,7 @@ export class FakeLlmServer {
       return;
     }
     if (violations.length > 0) return sendError(res, this.#opts.protocol, 400, violations.join('; '));
+    const step = seen.step;
     switch (step.type) {
       case 'hang':
         return; // The response is never written.
@@ -229,7 +234,7 @@ const maskKey = (k: string): string => (k.length > 8 ? `${k.slice(0, 3)}${'*'.re
  * sends it, `Authorization: Bearer`, plus `anthropic-version` (401 authentication_error / 400);
  * Gemini `x-goog-api-key` (400 API_KEY_INVALID for a wrong key, 403 for none).
  */
-const AUTH: Record<Protocol, (headers: IncomingMessage['headers'], key: string) => AuthFailure | undefined> = {
+export const AUTH: Record<Protocol, (headers: IncomingMessage['headers'], key: string) => AuthFailure | undefined> = {
   openai(headers, key) {
     const auth = headers.authorization;
     if (!auth) {
