@@ -147,7 +147,7 @@ describe('batch submission is idempotent and budgeted', () => {
           if (crash) throw new Error('process killed after submit');
           return id;
         },
-        findByKey: (k, since, count) => real.findByKey(k, since, count),
+        findByKey: (k, since, count, taken) => real.findByKey(k, since, count, taken),
         status: (id) => real.status(id),
         results: (id, reqs) => real.results(id, reqs),
         cancel: (id) => real.cancel(id),
