@@ -94,6 +94,31 @@ describe('batch mode end to end', () => {
     }
   });
 
+  it('anthropic: every request after the first of its kind reads the marked stable head from the prompt cache; the run counts and prices those tokens', async () => {
+    // claude-sonnet-4 caches a prefix from 1024 tokens on (claude-haiku-4-5 only from 4096: nothing would be cached).
+    const { server, cfg, runId, state, host } = await batchRun('anthropic', 34, () => {}, { model: 'claude-sonnet-4' });
+    try {
+      expect(state.status, state.stopReason ?? '').toBe('completed');
+      const us = usages('anthropic', server);
+      // One cache write per kind of head (generate, judge), a read on every other request.
+      const reads = us.filter((u) => (u.cachedInputTokens ?? 0) > 0).length;
+      const writes = us.filter((u) => (u.cacheWriteTokens ?? 0) > 0).length;
+      expect([writes, reads]).toEqual([2, us.length - 2]);
+      const cached = us.reduce((n, u) => n + (u.cachedInputTokens ?? 0), 0);
+      expect(cached).toBeGreaterThan(1024 * reads);
+      const run = (await host.store.get(runId))!;
+      expect(run.tokensCached).toBe(cached);
+      // Cached tokens at the cached batch rate: cheaper than the same tokens uncached.
+      const table = priceTable();
+      expect(run.costUsd).toBeCloseTo(us.reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'batch'), 0), 9);
+      const uncached = us.reduce((sum, u) => sum + costOf(cfg.model!, { inputTokens: u.inputTokens, outputTokens: u.outputTokens }, table, 'batch'), 0);
+      expect(run.costUsd).toBeLessThan(uncached);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
   it('openai: failed items and an expired judge batch fall back to live calls within the budget', async () => {
     const { vault, server, cfg, runId, state, host } = await batchRun('openai', 32, (s) => s.plan({ fates: { 0: 'errored' } }, { end: 'expired' }));
     try {

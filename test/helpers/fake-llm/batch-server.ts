@@ -203,7 +203,8 @@ export class FakeBatchServer {
     if (method === 'POST' && path === (this.#opts.protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages')) {
       const body = parseJson(raw) as Record<string, unknown> | null;
       if (!body) return fail(400, 'body is not JSON');
-      const ex = await liveExchange(this.#opts.protocol, body, (seen) => this.#opts.answer(seen));
+      // Usage (prompt caching included) is counted as for a batch item: the same request costs the same tokens.
+      const ex = await liveExchange(this.#opts.protocol, body, (seen) => this.#opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
       if (!ex.response) return fail(400, ex.seen.violations.join('; '));
       this.live.push(ex.seen);
       return this.#send(res, 200, ex.response);
@@ -394,21 +395,31 @@ export class FakeBatchServer {
     }
   }
 
-  /** Token usage with prompt caching: Anthropic's marked prefix (written once, read after), OpenAI's automatic ≥1024-token prefix. */
+  /**
+   * Token usage with prompt caching, by each API's rule (tokens estimated at 4 characters each):
+   * Anthropic caches the prefix up to the cache_control breakpoint (tools, system, then the marked
+   * block), only when it reaches the model's minimum (anthropicCacheMinimum); the first request
+   * writes it, an identical prefix later reads it. OpenAI caches automatically: the longest prefix
+   * shared with an earlier prompt, in 128-token steps, from 1024 tokens on.
+   */
   #usage(seen: SeenRequest, answer: string): Record<string, unknown> {
     const prompt = `${seen.system ?? ''}${seen.prompt ?? ''}`;
-    const total = Math.ceil(prompt.length / 4) + 7;
     const output = Math.ceil(answer.length / 4) + 3;
     if (this.#opts.protocol === 'anthropic') {
+      const tools = seen.body.tools ? JSON.stringify(seen.body.tools) : '';
+      const total = Math.ceil((tools.length + prompt.length) / 4) + 7;
       const first = ((seen.body.messages as { content: unknown }[] | undefined)?.[0]?.content ?? []) as { text?: string; cache_control?: { type: string } }[];
-      const marked = Array.isArray(first) && first[0]?.cache_control?.type === 'ephemeral' ? first[0].text ?? '' : '';
-      const tokens = Math.ceil(marked.length / 4);
-      // The API caches a marked prefix of at least 1024 tokens.
-      if (!marked || tokens < 1024) return { input_tokens: total, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-      const hit = this.#cachedPrefixes.has(marked);
-      this.#cachedPrefixes.add(marked);
+      const marked = Array.isArray(first) && first[0]?.cache_control?.type === 'ephemeral' ? (first[0].text ?? '') : '';
+      const prefix = `${tools}${seen.system ?? ''}${marked}`;
+      const tokens = Math.ceil(prefix.length / 4);
+      if (!marked || tokens < anthropicCacheMinimum(String(seen.body.model))) return { input_tokens: total, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+      const key = `${String(seen.body.model)}\0${prefix}`;
+      const hit = this.#cachedPrefixes.has(key);
+      this.#cachedPrefixes.add(key);
+      // input_tokens counts only what came after the breakpoint.
       return { input_tokens: total - tokens, output_tokens: output, cache_read_input_tokens: hit ? tokens : 0, cache_creation_input_tokens: hit ? 0 : tokens };
     }
+    const total = Math.ceil(prompt.length / 4) + 7;
     let best = 0;
     for (const p of this.#seenPrompts) {
       let i = 0;
@@ -488,6 +499,17 @@ export class FakeBatchServer {
       results_url: r ? `${this.#url}/v1/messages/batches/${b.id}/results` : null,
     };
   }
+}
+
+/**
+ * Anthropic's minimum cacheable prefix per model, in tokens (its prompt-caching documentation):
+ * 4096 for Claude Haiku 4.5 and Opus 4.5 / 4.6, 2048 for Sonnet 4.6 and the Haiku 3 / 3.5 models,
+ * 1024 for the other Sonnet and Opus models. A shorter marked prefix is not cached at all.
+ */
+export function anthropicCacheMinimum(model: string): number {
+  if (/^claude-(haiku-4-5|opus-4-[56])/.test(model)) return 4096;
+  if (/^claude-(sonnet-4-6|3-5-haiku|3-haiku)/.test(model)) return 2048;
+  return 1024;
 }
 
 function parseJson(raw: Buffer): unknown {
