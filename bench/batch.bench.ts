@@ -21,12 +21,12 @@ import type { CompletionRequest, CompletionResult } from '../src/llm/types.js';
 import { anthropicCacheMinimum, FakeBatchServer } from '../test/helpers/fake-llm/index.js';
 import { flag, intFlag, machineLine, ratio, table } from './support/index.js';
 
-const cellsN = intFlag('--cells', 200);
-const genBatch = intFlag('--gen-batch', 10);
-const chunk = intFlag('--chunk', 25);
+const cellsN = intFlag('cells', 200);
+const genBatch = intFlag('gen-batch', 10);
+const chunk = intFlag('chunk', 25);
 // A model whose cache minimum is 1024 tokens (see anthropicCacheMinimum); the SDK's per-request
 // deprecation notice for it (end of life announced) would drown the table, so it is not echoed.
-const MODEL = flag('--model', 'claude-sonnet-4-5');
+const MODEL = flag('model', 'claude-sonnet-4-5');
 const warn = console.warn.bind(console);
 console.warn = (...a: unknown[]) => void (String(a[0]).startsWith(`The model '${MODEL}' is deprecated`) || warn(...a));
 

@@ -191,6 +191,19 @@ describe('batch mode at the edge of the budget', () => {
   });
 });
 
+/** Runs the batch job as its worker would (again after each pending poll) until the batch ended. */
+async function processUntilEnded(p: Parameters<typeof processBatch>[0], deps: BatchDeps, onPending: () => Promise<void> = async () => {}) {
+  for (let i = 0; i < 10; i++) {
+    try {
+      return await processBatch(p, deps);
+    } catch (e) {
+      if (!(e instanceof BatchPendingError)) throw e;
+      await onPending();
+    }
+  }
+  throw new Error('the batch did not end within 10 polls');
+}
+
 /** What each answered batch item's usage block reads as (the providers' own readers). */
 function usages(protocol: BatchProtocol, server: FakeBatchServer): TokenUsage[] {
   return server.answeredUsage.map((u) => (protocol === 'openai' ? openAiUsage(u as never) : anthropicUsage(u as never)));
@@ -264,15 +277,7 @@ describe('batch submission is idempotent and budgeted', () => {
     const p = { runId, iter: 0, stage: 'generate' as const, seq: 0 };
     await expect(processBatch(p, deps)).rejects.toThrow();
     expect([server.uploads.length, server.batches.length]).toEqual([1, 0]);
-    let result;
-    for (let i = 0; i < 10 && !result; i++) {
-      try {
-        result = await processBatch(p, deps);
-      } catch (e) {
-        if (!(e instanceof BatchPendingError)) throw e;
-      }
-    }
-    expect(result).toMatchObject({ items: 3, succeeded: 3, failed: 0 });
+    expect(await processUntilEnded(p, deps)).toMatchObject({ items: 3, succeeded: 3, failed: 0 });
     // One upload, one batch over it.
     expect(server.uploads.length).toBe(1);
     expect(server.batches.map((b) => b.inputFileId)).toEqual([server.uploads[0]!.id]);
@@ -291,16 +296,10 @@ describe('batch submission is idempotent and budgeted', () => {
     const deps: BatchDeps = { store, batches, client: async () => client, costOf: async () => 0.001, pollMs: async () => 100, now: () => Date.now(), log: () => {} };
     for (let i = 0; i < 6; i++) await batches.register(runId, 0, 'judge', `j${i}`, { purpose: 'judge', prompt: `q${i}`, jsonSchema: { name: 'a', schema: { type: 'array' } } });
     const p = { runId, iter: 0, stage: 'judge' as const, seq: 0 };
-    let result;
-    for (let i = 0; i < 10 && !result; i++) {
-      try {
-        result = await processBatch(p, deps);
-      } catch (e) {
-        if (!(e instanceof BatchPendingError)) throw e;
-        const run = (await store.get(runId))!;
-        expect(run.callsUsed + run.callsReserved).toBeLessThanOrEqual(4);
-      }
-    }
+    const result = await processUntilEnded(p, deps, async () => {
+      const run = (await store.get(runId))!;
+      expect(run.callsUsed + run.callsReserved).toBeLessThanOrEqual(4);
+    });
     expect(result).toMatchObject({ items: 6, succeeded: 3, failed: 3 });
     expect(server.batches[0]!.items.length).toBe(3);
     for (const h of ['j3', 'j4', 'j5']) expect(await batches.outcome(runId, h)).toMatchObject({ ok: false, error: 'budget exhausted before the batch was sent' });
