@@ -58,7 +58,7 @@ describe('--batch: a host killed with a batch in flight and restarted', () => {
     // Every batch stays in progress until released; the first create is accepted but never answered.
     server.held = true;
     server.withholdNext('create');
-    const env = { VAULT_LOOP_LOG_LEVEL: 'error', [KEY_ENV[protocol]]: KEY };
+    const env = { VAULT_LOOP_LOG_LEVEL: 'info', [KEY_ENV[protocol]]: KEY };
     const args = [
       '--vault', vault, '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix, '--lock-duration', '1500',
       '--provider', protocol, '--model', MODEL[protocol], '--base-url', server.baseUrl, '--batch', '--batch-poll', '200',
@@ -75,6 +75,12 @@ describe('--batch: a host killed with a batch in flight and restarted', () => {
     const store = new RunStore(redis.client, redis.prefix);
     const batches = new BatchStore(redis.client, store.keys);
     const ofStage = async (stage: BatchRecord['stage']) => (await batches.list(runId)).filter((r) => r.stage === stage);
+    // A wait that, when it times out, says where the run was: the host's log, the batch records, the fake's batches.
+    const waitFor = async <T>(what: string, ms: number, pred: () => Promise<T | null | undefined | false> | T | null | undefined | false): Promise<T> =>
+      await until(what, ms, pred).catch(async (e: Error) => {
+        const recs = (await batches.list(runId)).map((r) => ({ name: r.name, status: r.status, parts: r.parts }));
+        throw new Error(`${e.message}\nbatch records: ${JSON.stringify(recs)}\nfake batches: ${JSON.stringify(server.batches.map((b) => ({ id: b.id, items: b.items.length, held: b.held })))}\nhost: ${host.log.err().slice(-3000)}`);
+      });
 
     // The budget, sampled all along: calls made plus calls reserved never above the limit.
     let peak = 0;
@@ -89,7 +95,7 @@ describe('--batch: a host killed with a batch in flight and restarted', () => {
 
     try {
       // 1. The provider accepted the generate batch; the host never heard back. Kill it there.
-      await until('the generate batch accepted', 120_000, () => server.withheld.length === 1);
+      await waitFor('the generate batch accepted', 240_000, () => server.withheld.length === 1);
       const [lost] = await ofStage('generate');
       expect(lost?.status).toBe('reserved');
       expect(lost?.parts.map((x) => [x.submittingAt !== undefined, x.providerId])).toEqual([[true, undefined]]);
@@ -98,24 +104,24 @@ describe('--batch: a host killed with a batch in flight and restarted', () => {
 
       // The restarted host finds the accepted batch at the provider instead of sending it again.
       host = start(['--resume', runId]);
-      const adopted = await until('the lost submission adopted', 120_000, async () => (await ofStage('generate'))[0]?.parts[0]?.providerId);
+      const adopted = await waitFor('the lost submission adopted', 240_000, async () => (await ofStage('generate'))[0]?.parts[0]?.providerId);
       expect(adopted).toBe(server.batches[0]!.id);
       expect(server.batches.length).toBe(1);
 
       // 2. Let generation end (later generate batches too); kill the host once its judge batch is in flight.
-      const inFlight = await until('the judge batch in flight', 180_000, async () => {
+      // In flight: sent, its id recorded, and the provider reported it in progress at a poll.
+      await waitFor('the judge batch in flight', 240_000, async () => {
         for (const b of server.batches) if (isGenerateBatch(server, b.id)) server.release(b.id);
         const judge = await ofStage('judge');
-        return judge.length > 0 && judge.every((r) => r.status === 'submitted' && r.parts.every((x) => x.providerId && !x.ended)) ? judge : null;
+        return judge.length > 0 && judge.every((r) => r.status === 'submitted' && r.parts.every((x) => x.providerId && x.providerStatus === 'in_progress'));
       });
-      expect(inFlight.flatMap((r) => r.parts.map((x) => x.providerStatus))).not.toContain(undefined);
       killGroup(host.child);
       await exited(host.child);
 
       host = start(['--resume', runId]);
-      await until('the resumed host', 60_000, () => host.log.err().includes(`resuming run ${runId}`));
+      await waitFor('the resumed host', 120_000, () => host.log.err().includes(`resuming run ${runId}`));
       server.release();
-      const code = await Promise.race([exited(host.child), sleep(180_000).then(() => -99)]);
+      const code = await Promise.race([exited(host.child), sleep(300_000).then(() => -99)]);
       sampling = false;
       await sampler;
       expect(code, host.log.err().slice(-3000)).toBe(0);
@@ -155,5 +161,5 @@ describe('--batch: a host killed with a batch in flight and restarted', () => {
       sampling = false;
       await sampler;
     }
-  }, 480_000);
+  }, 900_000);
 });
