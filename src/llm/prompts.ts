@@ -12,8 +12,14 @@ import {
   AREAS,
   EXTRA_TOPIC_AREAS,
   LEVEL_BLOOM,
+  LEVELS,
   TOPIC_AREA,
+  TOPICS_BY_AREA,
+  TRACK_TOPIC_BLOCKLIST,
+  TRACKS,
   VISUAL_ARCHETYPES,
+  ZONE_INFO,
+  ZONES,
   type Area,
   type BloomLevel,
   type Level,
@@ -27,7 +33,7 @@ import type { CompletionRequest } from './types.js';
 export const PROMPTS_DIR = [2, 3]
   .map((up) => resolve(dirname(fileURLToPath(import.meta.url)), ...Array<string>(up).fill('..'), 'prompts'))
   .find((d) => existsSync(d)) ?? resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'prompts');
-export const PROMPT_NAMES = ['generate', 'judge', 'revise', 'repair', 'hardware'] as const;
+export const PROMPT_NAMES = ['generate', 'judge', 'revise', 'repair', 'hardware', 'taxonomy'] as const;
 export type PromptName = (typeof PROMPT_NAMES)[number];
 
 const cache = new Map<PromptName, string>();
@@ -156,6 +162,7 @@ export function buildGeneratePrompt(cells: readonly GenerateCellInput[], opts: G
     {
       n_cells: String(promptCells.length),
       areas: AREAS.join(', '),
+      taxonomy: taxonomyReference(),
       hardware_reference: hardwareReference(),
       cells_json: blockJson(promptCells),
     },
@@ -192,6 +199,7 @@ export function buildJudgePrompt(drafts: readonly JudgeDraft[]): BuiltPrompt & {
   if (drafts.length === 0) throw new Error('buildJudgePrompt: no drafts');
   const prompt = renderTemplate(template('judge'), {
     n_drafts: String(drafts.length),
+    taxonomy: taxonomyReference(),
     hardware_reference: hardwareReference(),
     drafts_json: blockJson(drafts),
   });
@@ -238,4 +246,22 @@ export function buildRepairPrompt(
 
 function hardwareReference(): string {
   return renderTemplate(template('hardware'), {}).trim();
+}
+
+let taxonomyText: string | undefined;
+/**
+ * The whole taxonomy (src/corpus/taxonomy.ts) as the generator and the judge read it: tracks and
+ * the topics each never takes, zones with their levels, level → Bloom, every area with its topics.
+ * Part of both stable prompt heads: the judge checks cell fit against it, the generator stays
+ * on its topic with it, and it is identical for every call.
+ */
+export function taxonomyReference(): string {
+  taxonomyText ??= renderTemplate(template('taxonomy'), {
+    tracks: TRACKS.map((t) => (t === 'global' ? 'global (cross-track foundations)' : t)).join(', '),
+    track_blocklist: TRACKS.filter((t) => TRACK_TOPIC_BLOCKLIST[t].length > 0).map((t) => `${t}: ${TRACK_TOPIC_BLOCKLIST[t].join(', ')}`).join('; '),
+    zones: ZONES.map((z) => `- ${z} (${ZONE_INFO[z].levels.join(', ')}): ${ZONE_INFO[z].description.charAt(0).toLowerCase()}${ZONE_INFO[z].description.slice(1)}`).join('\n'),
+    levels: LEVELS.map((l) => `${l} ${LEVEL_BLOOM[l]}`).join(', '),
+    areas: AREAS.map((a) => `- ${a}: ${[...TOPICS_BY_AREA[a], ...Object.keys(EXTRA_TOPIC_AREAS).filter((t) => EXTRA_TOPIC_AREAS[t] === a)].join(', ')}`).join('\n'),
+  }).trim();
+  return taxonomyText;
 }

@@ -6,6 +6,8 @@
  *   submit   → per part (split by the provider's limits): the record is written before (with
  *              submittingAt) and after (with the provider's id); a part found with submittingAt and
  *              no id was cut off by a crash, and is looked up at the provider before it is sent again
+ *              (OpenAI: by the key in the batch's metadata, and an input file already uploaded is
+ *              reused; Anthropic: by request count and creation time, see AnthropicBatchClient)
  *   poll     → until every part ended, waiting pollMs, doubling to 10 minutes
  *   ingest   → each item's outcome stored once (HSETNX); its reservation settled with the batch
  *              price when it succeeded, released when it failed, expired or was cancelled
@@ -72,9 +74,11 @@ export async function processBatch(p: BatchPayload, deps: BatchDeps): Promise<Ba
     const parts = rec.parts;
     for (const [i, part] of parts.entries()) {
       if (part.providerId) continue;
-      if (part.submittingAt !== undefined) {
+      const retrySince = part.submittingAt;
+      if (retrySince !== undefined) {
         // A submission was started and its id never recorded: the provider may hold it already.
-        const found = await client.findByKey(part.key, part.submittingAt, part.count);
+        const taken = new Set((await batches.list(p.runId)).flatMap((r) => r.parts.flatMap((x) => (x.providerId ? [x.providerId] : []))));
+        const found = await client.findByKey(part.key, retrySince, part.count, taken);
         if (found) {
           deps.log('batch reconciled after an interrupted submission', { runId: p.runId, batch: name, providerId: found });
           parts[i] = { ...part, providerId: found };
@@ -82,9 +86,10 @@ export async function processBatch(p: BatchPayload, deps: BatchDeps): Promise<Ba
           continue;
         }
       }
-      parts[i] = { ...part, submittingAt: deps.now() };
+      // The first start stays recorded: a retry looks for what any earlier attempt left.
+      parts[i] = { ...part, submittingAt: retrySince ?? deps.now() };
       await batches.setParts(p.runId, name, parts);
-      const id = await client.submit(split[i] ?? [], part.key);
+      const id = await client.submit(split[i] ?? [], part.key, retrySince);
       parts[i] = { ...parts[i]!, providerId: id };
       await batches.setParts(p.runId, name, parts);
       deps.log('batch submitted', { runId: p.runId, batch: name, providerId: id, items: part.count });

@@ -117,11 +117,15 @@ export async function offlineAnswerer(seed = 0, defectRate = 0): Promise<(req: {
   };
 }
 
-/** A vault-loop CLI child process (from the TypeScript sources). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+/**
+ * A vault-loop CLI child process (from the TypeScript sources). `group`: the child leads its own
+ * process group, so `process.kill(-child.pid, sig)` reaches it and everything it started.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, opts: { group?: boolean } = {}): ChildProcess {
   return spawn(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], {
     env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
 }
 

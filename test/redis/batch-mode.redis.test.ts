@@ -14,12 +14,13 @@ import { AnthropicBatchClient } from '../../src/llm/batch/anthropic.js';
 import type { BatchClient } from '../../src/llm/batch/types.js';
 import { BatchStore } from '../../src/scheduler/batches.js';
 import { RunStore } from '../../src/scheduler/state.js';
+import { STOP } from '../../src/scheduler/steps.js';
 import { processBatch, type BatchDeps } from '../../src/workers/batch.processor.js';
 import { BatchPendingError } from '../../src/errors.js';
 import { FakeBatchServer, type BatchProtocol } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, openHost, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 let redis: TestRedis;
 beforeAll(async () => {
@@ -93,6 +94,31 @@ describe('batch mode end to end', () => {
     }
   });
 
+  it('anthropic: every request after the first of its kind reads the marked stable head from the prompt cache; the run counts and prices those tokens', async () => {
+    // claude-sonnet-4 caches a prefix from 1024 tokens on (claude-haiku-4-5 only from 4096: nothing would be cached).
+    const { server, cfg, runId, state, host } = await batchRun('anthropic', 34, () => {}, { model: 'claude-sonnet-4' });
+    try {
+      expect(state.status, state.stopReason ?? '').toBe('completed');
+      const us = usages('anthropic', server);
+      // One cache write per kind of head (generate, judge), a read on every other request.
+      const reads = us.filter((u) => (u.cachedInputTokens ?? 0) > 0).length;
+      const writes = us.filter((u) => (u.cacheWriteTokens ?? 0) > 0).length;
+      expect([writes, reads]).toEqual([2, us.length - 2]);
+      const cached = us.reduce((n, u) => n + (u.cachedInputTokens ?? 0), 0);
+      expect(cached).toBeGreaterThan(1024 * reads);
+      const run = (await host.store.get(runId))!;
+      expect(run.tokensCached).toBe(cached);
+      // Cached tokens at the cached batch rate: cheaper than the same tokens uncached.
+      const table = priceTable();
+      expect(run.costUsd).toBeCloseTo(us.reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'batch'), 0), 9);
+      const uncached = us.reduce((sum, u) => sum + costOf(cfg.model!, { inputTokens: u.inputTokens, outputTokens: u.outputTokens }, table, 'batch'), 0);
+      expect(run.costUsd).toBeLessThan(uncached);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+
   it('openai: failed items and an expired judge batch fall back to live calls within the budget', async () => {
     const { vault, server, cfg, runId, state, host } = await batchRun('openai', 32, (s) => s.plan({ fates: { 0: 'errored' } }, { end: 'expired' }));
     try {
@@ -119,6 +145,64 @@ describe('batch mode end to end', () => {
     }
   });
 });
+
+describe('batch mode at the edge of the budget', () => {
+  it.each(['openai', 'anthropic'] as const)('%s: a budget that ends the run mid-way, batches sized to it, failed items falling back live, answers repaired: never one call over', async (protocol) => {
+    const MAX = 9;
+    const vault = await freshVault(300, 33);
+    const server = await FakeBatchServer.start({ protocol, apiKey: `key-${protocol}`, answer: await offlineAnswerer(33, 0.4) });
+    // Generation: one item errors (its cells go live); judging: the batch expires half its items (live again).
+    server.plan({ fates: { 0: 'errored' } }, { end: protocol === 'openai' ? 'expired' : 'completed', fates: protocol === 'anthropic' ? { 0: 'expired' } : {} });
+    const cfg = testConfig(redis, vault, {
+      provider: protocol,
+      model: protocol === 'openai' ? 'gpt-4.1-mini' : 'claude-haiku-4-5',
+      baseUrl: server.baseUrl,
+      [KEY[protocol]]: `key-${protocol}`,
+      batchMode: true,
+      batchPollMs: 150,
+      maxIters: 3,
+      maxDropRate: 1,
+      maxCalls: MAX,
+      genCallsPerIter: 4,
+    });
+    const host = await openHost(redis, cfg);
+    try {
+      const runId = await host.startRun(cfg);
+      // The ledger, at every look: calls made, reserved and set aside for judging never above the limit.
+      let peak = 0;
+      const state = await host.waitForRun(runId, (s) => void (peak = Math.max(peak, s.callsUsed + s.callsReserved + s.judgePool)), undefined, 20);
+      expect(state.status, state.stopReason ?? '').toBe('completed');
+      expect(server.violations).toEqual([]);
+      expect(peak).toBeLessThanOrEqual(MAX);
+      // What the provider answered (batch items and live calls) is what the run counted, within the limit.
+      const billed = server.answered.length + server.live.length;
+      expect(state.callsUsed).toBe(billed);
+      expect(billed).toBeLessThanOrEqual(MAX);
+      expect(state.callsReserved).toBe(0);
+      // The budget, not the plan, ended the run (fewer than two calls left), and some of it went live.
+      expect([state.stopReason, state.callsUsed >= MAX - 1], JSON.stringify({ used: state.callsUsed, batches: server.batches.map((b) => b.items.length), live: server.live.length })).toEqual([STOP.budget, true]);
+      expect(server.live.length).toBeGreaterThan(0);
+      const { verdicts, unjudged, drafts } = await expectRunApplied(host, vault, runId);
+      for (const id of drafts.keys()) expect(Number(verdicts.has(id)) + Number(unjudged.has(id))).toBe(1);
+    } finally {
+      await host.close();
+      await server.close();
+    }
+  });
+});
+
+/** Runs the batch job as its worker would (again after each pending poll) until the batch ended. */
+async function processUntilEnded(p: Parameters<typeof processBatch>[0], deps: BatchDeps, onPending: () => Promise<void> = async () => {}) {
+  for (let i = 0; i < 10; i++) {
+    try {
+      return await processBatch(p, deps);
+    } catch (e) {
+      if (!(e instanceof BatchPendingError)) throw e;
+      await onPending();
+    }
+  }
+  throw new Error('the batch did not end within 10 polls');
+}
 
 /** What each answered batch item's usage block reads as (the providers' own readers). */
 function usages(protocol: BatchProtocol, server: FakeBatchServer): TokenUsage[] {
@@ -147,7 +231,7 @@ describe('batch submission is idempotent and budgeted', () => {
           if (crash) throw new Error('process killed after submit');
           return id;
         },
-        findByKey: (k, since, count) => real.findByKey(k, since, count),
+        findByKey: (k, since, count, taken) => real.findByKey(k, since, count, taken),
         status: (id) => real.status(id),
         results: (id, reqs) => real.results(id, reqs),
         cancel: (id) => real.cancel(id),
@@ -179,6 +263,28 @@ describe('batch submission is idempotent and budgeted', () => {
     }
   });
 
+  it('openai: an input file uploaded by a submission that never heard back is reused, not uploaded again', async () => {
+    const server = await FakeBatchServer.start({ protocol: 'openai', apiKey: 'k', answer: () => '[]' });
+    server.withholdNext('upload');
+    const store = new RunStore(redis.client, redis.prefix);
+    const batches = new BatchStore(redis.client, store.keys);
+    const runId = 'reupload';
+    await store.create({ runId, vault: '/v', maxCalls: 10, config: {}, generator: { provider: 'openai', model: 'm' }, judge: { provider: 'openai', model: 'm' } });
+    // The upload's answer never comes: the call times out as a killed process's would never return.
+    const client = new OpenAiBatchClient({ apiKey: 'k', model: 'gpt-4.1-mini', baseUrl: server.baseUrl, timeoutMs: 1_000 });
+    const deps: BatchDeps = { store, batches, client: async () => client, costOf: async () => 0, pollMs: async () => 100, now: () => Date.now(), log: () => {} };
+    for (let i = 0; i < 3; i++) await batches.register(runId, 0, 'generate', `u${i}`, { purpose: 'generate', prompt: `p${i}`, jsonSchema: { name: 'a', schema: { type: 'array' } } });
+    const p = { runId, iter: 0, stage: 'generate' as const, seq: 0 };
+    await expect(processBatch(p, deps)).rejects.toThrow();
+    expect([server.uploads.length, server.batches.length]).toEqual([1, 0]);
+    expect(await processUntilEnded(p, deps)).toMatchObject({ items: 3, succeeded: 3, failed: 0 });
+    // One upload, one batch over it.
+    expect(server.uploads.length).toBe(1);
+    expect(server.batches.map((b) => b.inputFileId)).toEqual([server.uploads[0]!.id]);
+    expect(server.violations).toEqual([]);
+    await server.close();
+  });
+
   it('a batch reserves only what the budget holds, once; the rest fails before it is sent', async () => {
     const server = await FakeBatchServer.start({ protocol: 'openai', apiKey: 'k', answer: () => '[]' });
     const store = new RunStore(redis.client, redis.prefix);
@@ -190,16 +296,10 @@ describe('batch submission is idempotent and budgeted', () => {
     const deps: BatchDeps = { store, batches, client: async () => client, costOf: async () => 0.001, pollMs: async () => 100, now: () => Date.now(), log: () => {} };
     for (let i = 0; i < 6; i++) await batches.register(runId, 0, 'judge', `j${i}`, { purpose: 'judge', prompt: `q${i}`, jsonSchema: { name: 'a', schema: { type: 'array' } } });
     const p = { runId, iter: 0, stage: 'judge' as const, seq: 0 };
-    let result;
-    for (let i = 0; i < 10 && !result; i++) {
-      try {
-        result = await processBatch(p, deps);
-      } catch (e) {
-        if (!(e instanceof BatchPendingError)) throw e;
-        const run = (await store.get(runId))!;
-        expect(run.callsUsed + run.callsReserved).toBeLessThanOrEqual(4);
-      }
-    }
+    const result = await processUntilEnded(p, deps, async () => {
+      const run = (await store.get(runId))!;
+      expect(run.callsUsed + run.callsReserved).toBeLessThanOrEqual(4);
+    });
     expect(result).toMatchObject({ items: 6, succeeded: 3, failed: 3 });
     expect(server.batches[0]!.items.length).toBe(3);
     for (const h of ['j3', 'j4', 'j5']) expect(await batches.outcome(runId, h)).toMatchObject({ ok: false, error: 'budget exhausted before the batch was sent' });

@@ -13,6 +13,7 @@ import {
   renderTemplate,
   type JudgeDraft,
 } from '../../src/llm/prompts.js';
+import { AREAS, TOPICS_BY_AREA, TRACK_TOPIC_BLOCKLIST, ZONE_INFO, ZONES } from '../../src/corpus/taxonomy.js';
 
 const draft = (id: string, extra: Partial<JudgeDraft> = {}): JudgeDraft => ({
   id,
@@ -86,7 +87,7 @@ describe('prompts', () => {
 
   it('promptHashes are the sha256 of each template file', () => {
     const h = promptHashes();
-    expect(Object.keys(h).sort()).toEqual(['generate', 'hardware', 'judge', 'repair', 'revise']);
+    expect(Object.keys(h).sort()).toEqual(['generate', 'hardware', 'judge', 'repair', 'revise', 'taxonomy']);
     expect(h.judge).toBe(createHash('sha256').update(readFileSync(join(PROMPTS_DIR, 'judge.md'))).digest('hex'));
   });
 
@@ -118,5 +119,24 @@ describe('prompt caching: stable part first, per-call part last', () => {
     expect(a.cachePrefix).toContain('# Verdict rules');
     expect(a.cachePrefix).not.toContain('cloud-0001');
     expect(a.prompt.slice(a.cachePrefix!.length)).toMatch(/^# Drafts \(2\)\n<drafts>/);
+  });
+
+  it('both heads carry the whole taxonomy: every topic under its area, every zone, every track exclusion', () => {
+    const gen = buildGeneratePrompt([cell(0, 'vram-budgeting')]).cachePrefix!;
+    const judge = buildJudgePrompt([draft('cloud-0001')]).cachePrefix!;
+    for (const head of [gen, judge]) {
+      for (const area of AREAS) {
+        const line = new RegExp(`^- ${area}: (.*)$`, 'm').exec(head)?.[1]?.split(', ');
+        expect(line, area).toEqual(expect.arrayContaining([...TOPICS_BY_AREA[area]]));
+      }
+      for (const zone of ZONES) expect(head).toContain(`\n- ${zone} (${ZONE_INFO[zone].levels.join(', ')}): `);
+      expect(head).toContain(`tinyml: ${TRACK_TOPIC_BLOCKLIST.tinyml.join(', ')}`);
+    }
+  });
+
+  it('both heads reach the 1024-token cache minimum of OpenAI and of Sonnet-class Claude models', () => {
+    // About 4 characters a token for English prose; the heads hold far more than 1024 × 4.
+    expect(buildGeneratePrompt([cell(0, 'vram-budgeting')]).cachePrefix!.length).toBeGreaterThan(1024 * 6);
+    expect(buildJudgePrompt([draft('cloud-0001')]).cachePrefix!.length).toBeGreaterThan(1024 * 6);
   });
 });

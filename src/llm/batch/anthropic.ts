@@ -14,6 +14,8 @@ import { ANTHROPIC_BATCH_LIMITS, type BatchClient, type BatchItemOutcome, type B
 type Sdk = typeof import('@anthropic-ai/sdk');
 let sdk: Promise<Sdk> | undefined;
 const loadSdk = (): Promise<Sdk> => (sdk ??= import('@anthropic-ai/sdk'));
+/** How far the provider's clock may be behind ours when a lost submission is looked up. */
+const CLOCK_SKEW_MS = 5_000;
 
 export class AnthropicBatchClient implements BatchClient {
   readonly provider = 'anthropic' as const;
@@ -52,21 +54,27 @@ export class AnthropicBatchClient implements BatchClient {
   }
 
   /**
-   * Message batches carry no metadata, so a lost submission is found by its shape: created after
-   * the submission started, with the same number of requests. Best effort: two such submissions
-   * of the same size within a minute of each other are told apart by their creation order only.
+   * Message batches carry no metadata and their requests cannot be read back (results only once
+   * ended), so a lost submission is found by its shape: the first batch of this API key's
+   * workspace created since the submission started (within a clock allowance), with the same number
+   * of requests, and not recorded for another submission. Exact unless another client of the same
+   * workspace created a batch of that size in that window; what an adopted foreign batch answers is
+   * not ours (results are matched by custom_id), so its items fall back to live calls.
    */
-  async findByKey(_key: string, since: number, count: number): Promise<string | null> {
+  async findByKey(_key: string, since: number, count: number, taken: ReadonlySet<string>): Promise<string | null> {
     return await this.#call(async (c) => {
       const found: { id: string; at: number }[] = [];
+      // Newest first: stop once past the moment the lost submission started.
       for await (const b of c.messages.batches.list({ limit: 100 })) {
         const at = Date.parse(b.created_at);
-        if (at < since - 5_000) break;
+        if (at < since - CLOCK_SKEW_MS) break;
         const rc = b.request_counts;
-        if (rc.processing + rc.succeeded + rc.errored + rc.canceled + rc.expired === count) found.push({ id: b.id, at });
+        if (!taken.has(b.id) && rc.processing + rc.succeeded + rc.errored + rc.canceled + rc.expired === count) found.push({ id: b.id, at });
       }
-      found.sort((a, b) => a.at - b.at);
-      return found[0]?.id ?? null;
+      // The first created after the submission started; else (the provider's clock behind ours) the last before.
+      const after = found.filter((f) => f.at >= since).sort((a, b) => a.at - b.at);
+      const before = found.filter((f) => f.at < since).sort((a, b) => b.at - a.at);
+      return (after[0] ?? before[0])?.id ?? null;
     });
   }
 

@@ -17,6 +17,8 @@ const loadSdk = (): Promise<Sdk> => (sdk ??= import('openai'));
 
 export const BATCH_KEY_FIELD = 'vault_loop_key';
 const ENDED = new Set(['completed', 'failed', 'expired', 'cancelled']);
+/** How far the provider's clock may be behind ours when a lost submission is looked up. */
+const CLOCK_SKEW_MS = 60_000;
 
 export class OpenAiBatchClient implements BatchClient {
   readonly provider = 'openai' as const;
@@ -55,21 +57,33 @@ export class OpenAiBatchClient implements BatchClient {
     return Buffer.byteLength(this.#line(item)) + 1;
   }
 
-  async submit(items: BatchRequestItem[], key: string): Promise<string> {
+  async submit(items: BatchRequestItem[], key: string, retrySince?: number): Promise<string> {
     const jsonl = items.map((i) => this.#line(i)).join('\n') + '\n';
+    const filename = `${key}.jsonl`;
     return await this.#call(async (c) => {
-      const file = await c.files.create({ file: await this.#mod!.toFile(Buffer.from(jsonl), `${key}.jsonl`, { type: 'application/jsonl' }), purpose: 'batch' });
-      const batch = await c.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [BATCH_KEY_FIELD]: key } });
+      // A retry after a crash between upload and batch create: that upload is the input file.
+      const earlier = retrySince === undefined ? null : await this.#findUpload(c, filename, Buffer.byteLength(jsonl), retrySince);
+      const fileId = earlier ?? (await c.files.create({ file: await this.#mod!.toFile(Buffer.from(jsonl), filename, { type: 'application/jsonl' }), purpose: 'batch' })).id;
+      const batch = await c.batches.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [BATCH_KEY_FIELD]: key } });
       return batch.id;
     });
   }
 
-  async findByKey(key: string, since: number): Promise<string | null> {
+  /** An input file of `filename` and `bytes` uploaded since `since` (ms), newest first; null when none. */
+  async #findUpload(c: OpenAI, filename: string, bytes: number, since: number): Promise<string | null> {
+    for await (const f of c.files.list({ purpose: 'batch', order: 'desc', limit: 100 })) {
+      if (f.created_at * 1000 < since - CLOCK_SKEW_MS) break;
+      if (f.filename === filename && f.bytes === bytes) return f.id;
+    }
+    return null;
+  }
+
+  async findByKey(key: string, since: number, _count: number, taken: ReadonlySet<string>): Promise<string | null> {
     return await this.#call(async (c) => {
       // Newest first: stop once past the moment the lost submission started.
       for await (const b of c.batches.list({ limit: 100 })) {
-        if (b.metadata?.[BATCH_KEY_FIELD] === key) return b.id;
-        if (b.created_at * 1000 < since - 60_000) break;
+        if (b.metadata?.[BATCH_KEY_FIELD] === key && !taken.has(b.id)) return b.id;
+        if (b.created_at * 1000 < since - CLOCK_SKEW_MS) break;
       }
       return null;
     });

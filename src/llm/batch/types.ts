@@ -39,13 +39,18 @@ export interface BatchClient {
   readonly limits: BatchLimits;
   /** Bytes this item adds to the upload (one JSONL line, or one element of the JSON body). */
   itemBytes(item: BatchRequestItem): number;
-  /** Submits one batch tagged with `key` (idempotency: see findByKey); returns the provider's batch id. */
-  submit(items: BatchRequestItem[], key: string): Promise<string>;
+  /**
+   * Submits one batch tagged with `key` (idempotency: see findByKey); returns the provider's batch id.
+   * `retrySince`: an earlier submission of `key` started then (ms) and created no batch (findByKey
+   * found none); whatever it left half done (OpenAI: the uploaded input file) is reused, not sent again.
+   */
+  submit(items: BatchRequestItem[], key: string, retrySince?: number): Promise<string>;
   /**
    * The batch an earlier submission of `key` created, when its id was never recorded (a crash
-   * between submit and the write). `since`: when that submission started (ms); `count`: its items.
+   * between submit and the write). `since`: when that submission started (ms); `count`: its items;
+   * `taken`: provider ids already recorded for other submissions (never the answer).
    */
-  findByKey(key: string, since: number, count: number): Promise<string | null>;
+  findByKey(key: string, since: number, count: number, taken: ReadonlySet<string>): Promise<string | null>;
   status(id: string): Promise<BatchStatus>;
   /** One outcome per custom id found; `requests` (by custom id) are what was sent, to read each answer as its live call would. */
   results(id: string, requests: ReadonlyMap<string, CompletionRequest>): Promise<Map<string, BatchItemOutcome>>;

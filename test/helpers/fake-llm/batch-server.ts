@@ -12,7 +12,7 @@
  * Every request's auth is checked (Authorization: Bearer; x-api-key or Bearer plus
  * anthropic-version), and every batch line's body is checked as the live endpoint checks it
  * (liveExchange); errors come back with the service's status and body. Each retrieve advances
- * a batch one step, unless the test holds it.
+ * a batch one step, unless it was created while the test held batches.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +50,8 @@ interface FakeBatch {
   metadata: Record<string, string> | null;
   inputFileId?: string;
   cancelled: boolean;
+  /** Created while the server held batches: stays in progress until released. */
+  held: boolean;
   outputFileId?: string;
   errorFileId?: string;
   results?: { customId: string; fate: ItemFate | 'canceled'; response?: unknown; error?: string }[];
@@ -65,9 +67,14 @@ export class FakeBatchServer {
   readonly answeredUsage: Record<string, unknown>[] = [];
   /** Live calls (POST /v1/chat/completions or /v1/messages), e.g. fallbacks of failed batch items. */
   readonly live: SeenRequest[] = [];
-  /** Batches created while held stay in progress until release(). */
+  /** Batches created while this is set stay in progress until released (release()). */
   held = false;
-  readonly #files = new Map<string, { purpose: string; content: string; filename: string }>();
+  /** Every input file uploaded (OpenAI), in order. */
+  readonly uploads: { id: string; filename: string; bytes: number }[] = [];
+  /** Requests carried out whose response is never sent (the caller's process is killed meanwhile). */
+  readonly withheld: string[] = [];
+  #withhold: 'upload' | 'create' | null = null;
+  readonly #files = new Map<string, { purpose: string; content: string; filename: string; created: number }>();
   readonly #plans: BatchPlan[] = [];
   readonly #opts: FakeBatchOptions;
   readonly #server: Server;
@@ -102,8 +109,51 @@ export class FakeBatchServer {
     return this;
   }
 
-  release(): void {
-    this.held = false;
+  /** Lets held batches end: the one with this id, else every one (and later batches are not held). */
+  release(id?: string): void {
+    if (id === undefined) this.held = false;
+    for (const b of this.batches) if (id === undefined || b.id === id) b.held = false;
+  }
+
+  /**
+   * The next file upload (OpenAI) or batch create is carried out, but its response is never sent:
+   * as when the submitting process dies after the service accepted the request.
+   */
+  withholdNext(what: 'upload' | 'create'): this {
+    this.#withhold = what;
+    return this;
+  }
+
+  /** Whether this request's response is to be withheld (once); records it. */
+  #withholding(what: 'upload' | 'create', id: string): boolean {
+    if (this.#withhold !== what) return false;
+    this.#withhold = null;
+    this.withheld.push(id);
+    return true;
+  }
+
+  /** Batch creates per idempotency key (OpenAI metadata; Anthropic carries none: "(none)"). */
+  createsPerKey(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const b of this.batches) {
+      const k = Object.values(b.metadata ?? {})[0] ?? '(none)';
+      out.set(k, (out.get(k) ?? 0) + 1);
+    }
+    return out;
+  }
+
+  /** Uploads per file name (OpenAI names each input file after its idempotency key). */
+  uploadsPerName(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const u of this.uploads) out.set(u.filename, (out.get(u.filename) ?? 0) + 1);
+    return out;
+  }
+
+  /** How many batches each custom id was sent in. */
+  customIdSends(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const b of this.batches) for (const it of b.items) out.set(it.customId, (out.get(it.customId) ?? 0) + 1);
+    return out;
   }
 
   async close(): Promise<void> {
@@ -152,7 +202,8 @@ export class FakeBatchServer {
     if (method === 'POST' && path === (this.#opts.protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages')) {
       const body = parseJson(raw) as Record<string, unknown> | null;
       if (!body) return fail(400, 'body is not JSON');
-      const ex = await liveExchange(this.#opts.protocol, body, (seen) => this.#opts.answer(seen));
+      // Usage (prompt caching included) is counted as for a batch item: the same request costs the same tokens.
+      const ex = await liveExchange(this.#opts.protocol, body, (seen) => this.#opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
       if (!ex.response) return fail(400, ex.seen.violations.join('; '));
       this.live.push(ex.seen);
       return this.#send(res, 200, ex.response);
@@ -192,8 +243,23 @@ export class FakeBatchServer {
         if (!o.body || typeof o.body !== 'object') return fail(400, `line ${i + 1}: body must be an object`);
       }
       const id = this.#id('file-');
-      this.#files.set(id, { purpose, content, filename: file.filename });
-      return this.#send(res, 200, { id, object: 'file', bytes: Buffer.byteLength(content), created_at: Math.floor(Date.now() / 1000), filename: file.filename, purpose: 'batch', status: 'processed', expires_at: null, status_details: null });
+      this.#files.set(id, { purpose, content, filename: file.filename, created: Math.floor(Date.now() / 1000) });
+      this.uploads.push({ id, filename: file.filename, bytes: Buffer.byteLength(content) });
+      if (this.#withholding('upload', id)) return;
+      return this.#send(res, 200, this.#openaiFile(id));
+    }
+    if (method === 'GET' && path === '/v1/files') {
+      // Newest first (order=desc, the default), optionally of one purpose, `limit` per page after `after`.
+      const q = new URL(req.url ?? '', 'http://x').searchParams;
+      const order = q.get('order') ?? 'desc';
+      if (order !== 'asc' && order !== 'desc') return fail(400, `Invalid value for 'order': ${order}`);
+      let ids = [...this.#files.keys()].filter((id) => !q.get('purpose') || this.#files.get(id)!.purpose === q.get('purpose'));
+      if (order === 'desc') ids.reverse();
+      const after = q.get('after');
+      if (after) ids = ids.slice(ids.indexOf(after) + 1);
+      const limit = Number(q.get('limit') ?? 10000);
+      const data = ids.slice(0, limit).map((id) => this.#openaiFile(id));
+      return this.#send(res, 200, { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: ids.length > limit });
     }
     if (method === 'POST' && path === '/v1/batches') {
       const b = parseJson(raw) as { input_file_id?: string; endpoint?: string; completion_window?: string; metadata?: Record<string, string> } | null;
@@ -205,8 +271,9 @@ export class FakeBatchServer {
       if (file.purpose !== 'batch') return fail(400, 'input file purpose must be batch');
       if (b.metadata && (Object.keys(b.metadata).length > 16 || Object.values(b.metadata).some((v) => typeof v !== 'string' || v.length > 512))) return fail(400, 'metadata: at most 16 string values of 512 characters');
       const items = file.content.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { custom_id: string; body: Record<string, unknown> });
-      const batch: FakeBatch = { id: this.#id('batch_'), items: items.map((i) => ({ customId: i.custom_id, body: i.body })), plan: this.#plans.shift() ?? {}, step: 0, created: Math.floor(Date.now() / 1000), metadata: b.metadata ?? null, inputFileId: b.input_file_id!, cancelled: false };
+      const batch: FakeBatch = { id: this.#id('batch_'), items: items.map((i) => ({ customId: i.custom_id, body: i.body })), plan: this.#plans.shift() ?? {}, step: 0, created: Math.floor(Date.now() / 1000), metadata: b.metadata ?? null, inputFileId: b.input_file_id!, cancelled: false, held: this.held };
       this.batches.push(batch);
+      if (this.#withholding('create', batch.id)) return;
       return this.#send(res, 200, this.#openaiBatch(batch));
     }
     if (method === 'GET' && path === '/v1/batches') {
@@ -231,6 +298,11 @@ export class FakeBatchServer {
       return this.#send(res, 200, file.content, 'application/octet-stream');
     }
     return fail(404, `Invalid URL (${method} ${path})`);
+  }
+
+  #openaiFile(id: string): Record<string, unknown> {
+    const f = this.#files.get(id)!;
+    return { id, object: 'file', bytes: Buffer.byteLength(f.content), created_at: f.created, filename: f.filename, purpose: f.purpose, status: 'processed', expires_at: null, status_details: null };
   }
 
   #openaiStatus(b: FakeBatch): string {
@@ -270,7 +342,7 @@ export class FakeBatchServer {
   async #advance(b: FakeBatch): Promise<void> {
     if (b.results) return;
     if (b.cancelled) return await this.#finish(b);
-    if (this.held) {
+    if (b.held) {
       b.step = Math.min(b.step + 1, 1);
       return;
     }
@@ -307,7 +379,7 @@ export class FakeBatchServer {
       const bad = b.results.filter((r) => r.fate !== 'succeeded');
       if (ok.length > 0) {
         b.outputFileId = this.#id('file-');
-        this.#files.set(b.outputFileId, { purpose: 'batch_output', filename: 'output.jsonl', content: ok.map((r) => JSON.stringify({ id: this.#id('batch_req_'), custom_id: r.customId, response: { status_code: 200, request_id: this.#id('req_'), body: r.response }, error: null })).join('\n') + '\n' });
+        this.#files.set(b.outputFileId, { purpose: 'batch_output', filename: 'output.jsonl', created: Math.floor(Date.now() / 1000), content: ok.map((r) => JSON.stringify({ id: this.#id('batch_req_'), custom_id: r.customId, response: { status_code: 200, request_id: this.#id('req_'), body: r.response }, error: null })).join('\n') + '\n' });
       }
       if (bad.length > 0) {
         b.errorFileId = this.#id('file-');
@@ -317,26 +389,36 @@ export class FakeBatchServer {
             : r.fate === 'canceled'
               ? { id: this.#id('batch_req_'), custom_id: r.customId, response: null, error: { code: 'batch_cancelled', message: 'This request was cancelled.' } }
               : { id: this.#id('batch_req_'), custom_id: r.customId, response: { status_code: 400, request_id: this.#id('req_'), body: { error: { message: r.error, type: 'invalid_request_error', param: null, code: null } } }, error: null };
-        this.#files.set(b.errorFileId, { purpose: 'batch_output', filename: 'errors.jsonl', content: bad.map((r) => JSON.stringify(line(r))).join('\n') + '\n' });
+        this.#files.set(b.errorFileId, { purpose: 'batch_output', filename: 'errors.jsonl', created: Math.floor(Date.now() / 1000), content: bad.map((r) => JSON.stringify(line(r))).join('\n') + '\n' });
       }
     }
   }
 
-  /** Token usage with prompt caching: Anthropic's marked prefix (written once, read after), OpenAI's automatic ≥1024-token prefix. */
+  /**
+   * Token usage with prompt caching, by each API's rule (tokens estimated at 4 characters each):
+   * Anthropic caches the prefix up to the cache_control breakpoint (tools, system, then the marked
+   * block), only when it reaches the model's minimum (anthropicCacheMinimum); the first request
+   * writes it, an identical prefix later reads it. OpenAI caches automatically: the longest prefix
+   * shared with an earlier prompt, in 128-token steps, from 1024 tokens on.
+   */
   #usage(seen: SeenRequest, answer: string): Record<string, unknown> {
     const prompt = `${seen.system ?? ''}${seen.prompt ?? ''}`;
-    const total = Math.ceil(prompt.length / 4) + 7;
     const output = Math.ceil(answer.length / 4) + 3;
     if (this.#opts.protocol === 'anthropic') {
+      const tools = seen.body.tools ? JSON.stringify(seen.body.tools) : '';
+      const total = Math.ceil((tools.length + prompt.length) / 4) + 7;
       const first = ((seen.body.messages as { content: unknown }[] | undefined)?.[0]?.content ?? []) as { text?: string; cache_control?: { type: string } }[];
-      const marked = Array.isArray(first) && first[0]?.cache_control?.type === 'ephemeral' ? first[0].text ?? '' : '';
-      const tokens = Math.ceil(marked.length / 4);
-      // The API caches a marked prefix of at least 1024 tokens.
-      if (!marked || tokens < 1024) return { input_tokens: total, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-      const hit = this.#cachedPrefixes.has(marked);
-      this.#cachedPrefixes.add(marked);
+      const marked = Array.isArray(first) && first[0]?.cache_control?.type === 'ephemeral' ? (first[0].text ?? '') : '';
+      const prefix = `${tools}${seen.system ?? ''}${marked}`;
+      const tokens = Math.ceil(prefix.length / 4);
+      if (!marked || tokens < anthropicCacheMinimum(String(seen.body.model))) return { input_tokens: total, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+      const key = `${String(seen.body.model)}\0${prefix}`;
+      const hit = this.#cachedPrefixes.has(key);
+      this.#cachedPrefixes.add(key);
+      // input_tokens counts only what came after the breakpoint.
       return { input_tokens: total - tokens, output_tokens: output, cache_read_input_tokens: hit ? tokens : 0, cache_creation_input_tokens: hit ? 0 : tokens };
     }
+    const total = Math.ceil(prompt.length / 4) + 7;
     let best = 0;
     for (const p of this.#seenPrompts) {
       let i = 0;
@@ -364,8 +446,9 @@ export class FakeBatchServer {
         ids.add(r.custom_id);
         if (!r.params || typeof r.params.model !== 'string' || typeof r.params.max_tokens !== 'number' || !Array.isArray(r.params.messages)) return fail(400, `requests.${i}.params: model, max_tokens and messages are required`);
       }
-      const batch: FakeBatch = { id: this.#id('msgbatch_'), items: b.requests.map((r) => ({ customId: r.custom_id as string, body: r.params! })), plan: this.#plans.shift() ?? {}, step: 0, created: Date.now(), metadata: null, cancelled: false };
+      const batch: FakeBatch = { id: this.#id('msgbatch_'), items: b.requests.map((r) => ({ customId: r.custom_id as string, body: r.params! })), plan: this.#plans.shift() ?? {}, step: 0, created: Date.now(), metadata: null, cancelled: false, held: this.held };
       this.batches.push(batch);
+      if (this.#withholding('create', batch.id)) return;
       return this.#send(res, 200, this.#anthropicBatch(batch));
     }
     if (method === 'GET' && path === '/v1/messages/batches') {
@@ -415,6 +498,17 @@ export class FakeBatchServer {
       results_url: r ? `${this.#url}/v1/messages/batches/${b.id}/results` : null,
     };
   }
+}
+
+/**
+ * Anthropic's minimum cacheable prefix per model, in tokens (its prompt-caching documentation):
+ * 4096 for Claude Haiku 4.5 and Opus 4.5 / 4.6, 2048 for Sonnet 4.6 and the Haiku 3 / 3.5 models,
+ * 1024 for the other Sonnet and Opus models. A shorter marked prefix is not cached at all.
+ */
+export function anthropicCacheMinimum(model: string): number {
+  if (/^claude-(haiku-4-5|opus-4-[56])/.test(model)) return 4096;
+  if (/^claude-(sonnet-4-6|3-5-haiku|3-haiku)/.test(model)) return 2048;
+  return 1024;
 }
 
 function parseJson(raw: Buffer): unknown {
