@@ -23,7 +23,7 @@
  * statSync/readFileSync beat libuv's pool (any UV_THREADPOOL_SIZE) and promise pools: the
  * per-request callback cost on the main thread exceeds the syscall itself.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { Applicability, isTrack, type Track } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
