@@ -3,8 +3,8 @@
  * status / pause / resume / stop / retry from another terminal, and the demo.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { fileRedis } from '../helpers/redis.js';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { createQueues } from '../../src/queues/index.js';
@@ -12,15 +12,8 @@ import { readJson, runDir } from '../../src/scheduler/records.js';
 import { RunStore } from '../../src/scheduler/state.js';
 import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('cli');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('cli', { children });
 
 const start = (args: string[], env: NodeJS.ProcessEnv = {}) => startCli(args, env, children);
 const cli = (args: string[]) => runCli(args, {}, children);
