@@ -258,15 +258,22 @@ class TopicPicker {
    */
   pick(s: { track: Track; zone: Zone; level: Level }, topics: readonly string[]): string | undefined {
     let best: string | undefined;
-    let bestKey: [number, number, number] = [Infinity, Infinity, Infinity];
+    let b0 = Infinity;
+    let b1 = Infinity;
+    let b2 = Infinity;
+    // Strictly smaller (cell, track, area) wins, so equal counts keep the earlier (taxonomy-order)
+    // topic. Each later count is looked up only when the earlier ones do not already decide.
     for (const topic of topics) {
-      const key: [number, number, number] = [this.cellCount(s, topic), this.trackCount(s.track, topic), this.areaCount(s.track, topic)];
-      // Strictly smaller wins, so equal counts keep the earlier (taxonomy-order) topic.
-      const smaller = key[0] !== bestKey[0] ? key[0] < bestKey[0] : key[1] !== bestKey[1] ? key[1] < bestKey[1] : key[2] < bestKey[2];
-      if (smaller) {
-        best = topic;
-        bestKey = key;
-      }
+      const c = this.cellCount(s, topic);
+      if (c > b0) continue;
+      const tr = this.trackCount(s.track, topic);
+      if (c === b0 && tr > b1) continue;
+      const ar = this.areaCount(s.track, topic);
+      if (c === b0 && tr === b1 && ar >= b2) continue;
+      best = topic;
+      b0 = c;
+      b1 = tr;
+      b2 = ar;
     }
     return best;
   }

@@ -11,8 +11,10 @@
  *  24  header JSON, padded with spaces to a multiple of 8
  *      then Float64 columns size, mtimeMs, ctimeMs, ino (files each), then Int32 column record
  * The header holds the scan start time, the distinct records (as indexes into a string table),
- * the directory listing cache, the sorted file paths and the counts over the rows (so a fresh
- * process updates counts by the changed files instead of recounting). Columns are typed arrays over the file
+ * the directory listing cache, the sorted file paths, the counts over the rows (so a fresh
+ * process updates counts by the changed files instead of recounting) and the vault's parsed
+ * taxonomy with the stat it was parsed from (so a fresh process neither loads the YAML parser nor
+ * parses the taxonomy while that file's stat is unchanged). Columns are typed arrays over the file
  * buffer, so loading 10k rows costs one JSON.parse of the header and no per-row parsing (the
  * per-file JSON objects of version 1 took longer to parse than half the stat loop).
  * The checksum turns any damage (a torn copy, a flipped byte) into "corrupt: rebuild", never
@@ -27,7 +29,7 @@ export const INDEX_FILE = 'analysis-index.bin';
 /** The JSON index of version 1; removed when a version 2 index is written. */
 export const LEGACY_INDEX_FILE = 'analysis-index.json';
 /** Bump when the scanner, the parser settings or the layout change. */
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
 
 const MAGIC = 0x58414c56; // 'VLAX' read as a little-endian u32
 const FIXED = 24;
@@ -36,6 +38,17 @@ const FIXED = 24;
 export interface IndexRecord {
   record: CoverageRecord | null;
   skip: string;
+}
+
+/**
+ * The vault's `schema/taxonomy_data.yaml` as parsed: its topic → tracks map (null: no such file),
+ * trusted only while the file's stat equals `stamp` and was not racy when it was parsed.
+ */
+export interface IndexTaxonomy {
+  stamp: string;
+  /** Wall-clock ms just before the file was read. */
+  parsedAtMs: number;
+  topics: Record<string, string[]> | null;
 }
 
 /** A directory whose listing is cached; trusted only while its stat is unchanged. */
@@ -64,6 +77,7 @@ export interface IndexData {
   tallies: { all?: Tally; published?: Tally };
   /** Index into `records`; -1 for a file that could not be stat'ed or read (tried again next time). */
   record: Int32Array;
+  taxonomy?: IndexTaxonomy;
 }
 
 const FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
@@ -79,6 +93,8 @@ interface Header {
   /** The sorted paths joined with '\n': one JSON string parses much faster than 10k of them. */
   files: string;
   tallies: { all?: unknown; published?: unknown };
+  /** [stamp, parsedAtMs, topics or null]; absent when never parsed. */
+  taxonomy?: [string, number, Record<string, string[]> | null];
 }
 
 export function encodeIndex(d: IndexData): Buffer {
@@ -107,6 +123,7 @@ export function encodeIndex(d: IndexData): Buffer {
     dirs: d.dirs.map((x) => [x.rel, x.mtimeMs, x.ctimeMs, x.ino, x.volatile ? 1 : 0, x.subdirs]),
     files: d.files.join('\n'),
     tallies: { all: d.tallies.all && tallyToJSON(d.tallies.all), published: d.tallies.published && tallyToJSON(d.tallies.published) },
+    ...(d.taxonomy ? { taxonomy: [d.taxonomy.stamp, d.taxonomy.parsedAtMs, d.taxonomy.topics] } : {}),
   };
   let json = JSON.stringify(header);
   let hb = Buffer.byteLength(json);
@@ -190,6 +207,17 @@ export function decodeIndex(raw: Buffer): DecodeResult {
     }
     dirs.push({ rel: x[0], mtimeMs: x[1], ctimeMs: x[2], ino: x[3], volatile: x[4] === 1, subdirs: x[5] });
   }
+  let taxonomy: IndexTaxonomy | undefined;
+  if (h.taxonomy !== undefined) {
+    const t = h.taxonomy;
+    if (!Array.isArray(t) || t.length !== 3 || !isStr(t[0]) || !isNum(t[1])) return { status: 'corrupt' };
+    const topics = t[2];
+    if (topics !== null) {
+      if (typeof topics !== 'object' || Array.isArray(topics)) return { status: 'corrupt' };
+      for (const v of Object.values(topics)) if (!Array.isArray(v) || !v.every(isStr)) return { status: 'corrupt' };
+    }
+    taxonomy = { stamp: t[0], parsedAtMs: t[1], topics };
+  }
   // Copy the columns out of the file buffer (aligned, and the header bytes can be freed).
   let off = FIXED + hb;
   const col = (): Float64Array => {
@@ -203,5 +231,5 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   const ino = col();
   const record = new Int32Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 4));
   for (let i = 0; i < n; i++) if (record[i]! < -1 || record[i]! >= records.length) return { status: 'corrupt' };
-  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, tallies, size, mtimeMs, ctimeMs, ino, record } };
+  return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, tallies, size, mtimeMs, ctimeMs, ino, record, ...(taxonomy ? { taxonomy } : {}) } };
 }

@@ -23,17 +23,16 @@
  * statSync/readFileSync beat libuv's pool (any UV_THREADPOOL_SIZE) and promise pools: the
  * per-request callback cost on the main thread exceeds the syscall itself.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { DEFAULT_MAX_FILE_BYTES } from '../corpus/loader.js';
-import { Applicability } from '../corpus/taxonomy.js';
+import { Applicability, isTrack, type Track } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
-import { CONTROL_CHARACTER, NotRegularFileError, readRegularFileSync } from '../util/files.js';
+import { CONTROL_CHARACTER, DEFAULT_MAX_FILE_BYTES, NotRegularFileError, readRegularFileSync } from '../util/files.js';
 import { parseCoverage, type SkipReason } from './scan.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
 import { DirWatchers, watchable, type WatchBatch } from './vault-watch.js';
-import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord } from './vault-index.js';
+import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord, type IndexTaxonomy } from './vault-index.js';
 
 export { INDEX_DIR, INDEX_FILE, INDEX_VERSION };
 
@@ -64,6 +63,11 @@ export interface AnalyzeVaultStats {
   files: number;
   records: number;
   skipped: SkippedFile[];
+  /**
+   * Symlinked `.yaml` files under questions/ that are never read (pointing outside the vault, or
+   * broken), sorted by path; found by the same listing, so no second walk is needed to name them.
+   */
+  links: SkippedLink[];
   /** Files read and parsed in this run (all of them when cold). */
   read: number;
   /** Of those, how many the fast scanner settled (the rest went to the YAML parser). */
@@ -84,6 +88,11 @@ export interface AnalyzeVaultStats {
    * stat'ed although watching is on (first call, re-armed, untrusted events); 'off': not watching.
    */
   watch: 'off' | 'full' | 'events';
+  /**
+   * Where the taxonomy's applicability came from (balanced strategy): 'parsed' from the file now,
+   * 'index' or 'memory' while the file's stat is unchanged; 'given' in the options; 'none' (reference).
+   */
+  taxonomy: 'parsed' | 'index' | 'memory' | 'given' | 'none';
   indexWritten: boolean;
   ms: number;
 }
@@ -117,6 +126,15 @@ interface Listing {
   subdirs: string[];
   files: string[];
   volatile: boolean;
+  /** Symlinked .yaml files that are not read: pointing outside the vault, or broken. */
+  links: SkippedLink[];
+}
+
+/** A symlinked `.yaml` under questions/ that is never read, and why. */
+export interface SkippedLink {
+  path: string;
+  reason: 'symlink-outside' | 'broken-symlink';
+  message: string;
 }
 
 /**
@@ -125,7 +143,7 @@ interface Listing {
  * resolve outside the vault or to a non-file.
  */
 function listDir(vaultDir: string, absDir: string, relDir: string, realRoot: { value?: string }): Listing {
-  const out: Listing = { subdirs: [], files: [], volatile: false };
+  const out: Listing = { subdirs: [], files: [], volatile: false, links: [] };
   let list: Dirent[];
   try {
     list = readdirSync(absDir, { withFileTypes: true });
@@ -137,12 +155,25 @@ function listDir(vaultDir: string, absDir: string, relDir: string, realRoot: { v
     if (d.isDirectory()) out.subdirs.push(d.name);
     else if (d.name.endsWith('.yaml') && (d.isFile() || d.isSymbolicLink())) {
       if (d.isSymbolicLink()) {
+        // A folder holding a symlink is listed again on every scan (its target can change without
+        // the folder changing), so what is said about its links below is always current.
         out.volatile = true;
+        const path = `${relDir}/${d.name}`;
+        let target: string;
         try {
-          realRoot.value ??= realpathSync(vaultDir);
-          const target = realpathSync(join(absDir, d.name));
-          const back = relative(realRoot.value, target);
-          if (back.startsWith('..') || back.startsWith(sep) || !statSync(target).isFile()) continue;
+          realRoot.value ??= realpathSync.native(vaultDir);
+          target = realpathSync.native(join(absDir, d.name));
+        } catch (e) {
+          out.links.push({ path, reason: 'broken-symlink', message: `broken symbolic link (${(e as Error).message})` });
+          continue;
+        }
+        const back = relative(realRoot.value, target);
+        if (back === '' || back.startsWith('..') || back.startsWith(sep)) {
+          out.links.push({ path, reason: 'symlink-outside', message: `symbolic link points outside the vault (${target}); not read` });
+          continue;
+        }
+        try {
+          if (!statSync(target).isFile()) continue;
         } catch {
           continue;
         }
@@ -249,6 +280,8 @@ export class VaultAnalyzer {
   /** Files read and directories listed since the index file was last written (or loaded). */
   #debt = 0;
   #state: State | undefined;
+  /** The taxonomy as this analyzer last parsed or loaded it. */
+  #taxonomy: KnownTaxonomy | undefined;
   /** Identity of the index file as we last read or wrote it, to notice it being deleted. */
   #diskStamp = '';
   readonly #watch: boolean;
@@ -280,6 +313,7 @@ export class VaultAnalyzer {
   /** Forgets the in-memory state (the next call loads the index file, if any). */
   reset(): void {
     this.#state = undefined;
+    this.#taxonomy = undefined;
     this.#diskStamp = '';
     this.#trusted = false;
   }
@@ -396,6 +430,19 @@ export class VaultAnalyzer {
       tallies[which] = t;
     }
     state.tallies = tallies;
+    // The taxonomy (balanced strategy): from memory or the index while its file's stat is unchanged.
+    let applicability = resolved.applicability;
+    let taxonomyChanged = false;
+    state.taxonomy = prev.taxonomy;
+    if (applicability) stats.taxonomy = 'given';
+    else if (resolved.strategy === 'balanced') {
+      const a = applicabilityFor(this.vaultDir, this.#taxonomy, prev.taxonomy, this.#racyMs);
+      this.#taxonomy = { entry: a.entry, app: a.app };
+      applicability = a.app;
+      stats.taxonomy = a.from;
+      taxonomyChanged = a.entry.stamp !== prev.taxonomy?.stamp || a.entry.parsedAtMs !== prev.taxonomy.parsedAtMs;
+      state.taxonomy = a.entry;
+    }
     let indexWritten = false;
     if (this.#persist) {
       // Write when there is no good index file (absent, corrupt, foreign version, or ours was
@@ -405,7 +452,7 @@ export class VaultAnalyzer {
       // a cache validated by stat, so lagging behind costs time, never correctness.
       const fresh = status === 'loaded' || (status === 'memory' && this.#diskStamp !== '' && fileStamp(indexFile) === this.#diskStamp);
       if (changed) this.#debt += stats.read + stats.dirsListed + stats.dropped;
-      if (!fresh || (changed && this.#debt > this.#writeDebt)) {
+      if (!fresh || (changed && this.#debt > this.#writeDebt) || taxonomyChanged) {
         try {
           this.#diskStamp = writeIndex(this.vaultDir, state, status !== 'loaded' && status !== 'memory');
           this.#debt = 0;
@@ -417,7 +464,6 @@ export class VaultAnalyzer {
     }
     stats.indexWritten = indexWritten;
     this.#state = state;
-    const applicability = resolved.applicability ?? (resolved.strategy === 'balanced' ? applicabilityFor(this.vaultDir) : undefined);
     const report = analyzeTally(t, { ...resolved, applicability });
     stats.ms = performance.now() - t0;
     return { report, stats, records };
@@ -481,6 +527,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     files: 0,
     records: 0,
     skipped: [],
+    links: [],
     read: 0,
     fastPath: 0,
     fromIndex: 0,
@@ -488,6 +535,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     dirsListed: 0,
     index: 'disabled',
     watch: 'off',
+    taxonomy: 'none',
     indexWritten: false,
     ms: 0,
   };
@@ -536,6 +584,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     // Stat before listing: a change racing the listing leaves a newer mtime than the one kept.
     const l = listDir(vaultDir, absOf(rel), rel, realRoot);
     stats.dirsListed++;
+    stats.links.push(...l.links);
     const entry: IndexDir = { rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, volatile: l.volatile, subdirs: l.subdirs };
     // A racy listing re-made with the same result still counts as a change once it is no longer
     // racy, so the index stops sending every later run back to list it.
@@ -662,6 +711,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     if (id >= 0 && !records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
   }
   stats.files = n;
+  stats.links.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const state: State = { scanStartMs, records, recordIds: recordIds ?? prev.recordIds, tallies: {}, dirs, files, size, mtimeMs, ctimeMs, ino, record };
   // Settled racy entries are worth a write even when nothing else changed: otherwise every later
   // process would re-read them, since the index on disk still has the old scan time.
@@ -715,21 +765,48 @@ function readRecord(abs: string, size: number, stats: AnalyzeVaultStats): IndexR
 }
 
 // ---------------------------------------------------------------------------------------------
-// Applicability (balanced strategy): parsed once per version of the vault's taxonomy file.
+// Applicability (balanced strategy): parsed once per version of the vault's taxonomy file, kept
+// by the analyzer and in the index with the file's stat, so a fresh process skips the YAML parser.
 
-const applicabilityCache = new Map<string, { stamp: string; app: Applicability }>();
+interface KnownTaxonomy {
+  entry: IndexTaxonomy;
+  app: Applicability;
+}
 
-function applicabilityFor(vaultDir: string): Applicability {
+const taxonomyStamp = (st: Stats | undefined): string => (st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '');
+
+function applicabilityOf(file: string, entry: IndexTaxonomy): Applicability {
+  if (entry.topics === null) return Applicability.builtin();
+  const map = new Map<string, Set<Track>>();
+  for (const [topic, tracks] of Object.entries(entry.topics)) map.set(topic, new Set(tracks.filter(isTrack)));
+  return new Applicability(map, file);
+}
+
+/**
+ * The vault's applicability and the entry the index keeps for it. An entry is trusted while the
+ * file's stat equals the one taken before it was parsed and the file was not racy then (a
+ * same-tick edit could hide behind an equal stat); otherwise the file is parsed again.
+ */
+function applicabilityFor(
+  vaultDir: string,
+  memory: KnownTaxonomy | undefined,
+  stored: IndexTaxonomy | undefined,
+  racyMs: number,
+): KnownTaxonomy & { from: 'parsed' | 'index' | 'memory' } {
   const file = join(vaultDir, 'schema', 'taxonomy_data.yaml');
-  const st = existsSync(file) ? statSync(file, { throwIfNoEntry: false }) : undefined;
-  const stamp = st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
-  const hit = applicabilityCache.get(file);
-  // A stamp within RACY_MS of now could hide a same-tick edit: parse again.
-  if (hit && hit.stamp === stamp && (!st || !racy(st.mtimeMs, st.ctimeMs, Date.now()))) return hit.app;
-  const app = Applicability.forVault(vaultDir);
-  if (applicabilityCache.size > 16) applicabilityCache.clear();
-  applicabilityCache.set(file, { stamp, app });
-  return app;
+  const parsedAtMs = Date.now();
+  let st: Stats | undefined;
+  try {
+    st = statSync(file, { throwIfNoEntry: false });
+  } catch {
+    st = undefined;
+  }
+  const stamp = taxonomyStamp(st);
+  const trusted = (e: IndexTaxonomy): boolean => e.stamp === stamp && (!st || !racy(st.mtimeMs, st.ctimeMs, e.parsedAtMs, racyMs));
+  if (memory && trusted(memory.entry)) return { ...memory, from: 'memory' };
+  if (stored && trusted(stored)) return { entry: stored, app: applicabilityOf(file, stored), from: 'index' };
+  const app = st ? Applicability.forVault(vaultDir) : Applicability.builtin();
+  return { entry: { stamp, parsedAtMs, topics: st ? app.toRecord() : null }, app, from: 'parsed' };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
-import { CONTROL_CHARACTER, readRegularFile } from '../util/files.js';
+import { CONTROL_CHARACTER, DEFAULT_MAX_FILE_BYTES, readRegularFile } from '../util/files.js';
 import { yamlModule } from '../util/yaml.js';
 
 export type Severity = 'error' | 'warning';
@@ -43,7 +43,7 @@ export interface LoadOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_FILE_BYTES };
 export const DEFAULT_MAX_ALIAS_COUNT = 100;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -192,29 +192,6 @@ export async function listQuestionFiles(vaultDir: string): Promise<string[]> {
     .filter((e) => e.dirent.isFile() || e.dirent.isSymbolicLink())
     .map((e) => e.path)
     .sort();
-}
-
-/** Question files that are symbolic links resolving outside the vault (a listing only: nothing is read). */
-export async function outsideSymlinks(vaultDir: string): Promise<CorpusProblem[]> {
-  const links = await fg('questions/**/*.yaml', { cwd: vaultDir, onlyFiles: false, followSymbolicLinks: false, dot: false, objectMode: true });
-  const out: CorpusProblem[] = [];
-  for (const e of links) {
-    if (!e.dirent.isSymbolicLink()) continue;
-    const p = await loadQuestionFileLink(vaultDir, e.path);
-    if (p) out.push(p);
-  }
-  return out.sort((a, b) => a.path.localeCompare(b.path));
-}
-
-async function loadQuestionFileLink(vaultDir: string, relPath: string): Promise<CorpusProblem | null> {
-  try {
-    const target = await realpath(join(vaultDir, relPath));
-    const rel = relative(await realpath(vaultDir), target);
-    if (rel.startsWith('..') || rel === '' || rel.startsWith(sep)) return outsideProblem(relPath, target);
-    return null;
-  } catch (e) {
-    return { path: relPath, severity: 'error', code: 'io', message: `broken symbolic link (${(e as Error).message})` };
-  }
 }
 
 const outsideProblem = (relPath: string, target: string): CorpusProblem => ({

@@ -8,6 +8,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
+/** Largest question file the loader (and the analyzer) reads; larger ones are skipped, not read. */
+export const DEFAULT_MAX_FILE_BYTES = 1024 * 1024;
+
 export class NotRegularFileError extends Error {
   override readonly name = 'NotRegularFileError';
   constructor(readonly path: string, readonly kind: string) {

@@ -8,21 +8,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { configHash } from '../../src/host/corpus-host.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { freshVault, offlineAnswerer, readRecords, runCli, runToEnd, startCli, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('cli-flags');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('cli-flags');
 
 interface RunJson {
   run_id: string;

@@ -3,20 +3,13 @@
  * without in-process workers, and a budget that holds across processes.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeLlmServer, type Step } from '../helpers/fake-llm/index.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, openHost, readRecords, spawnCli, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('procs');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('procs', { children });
 
 function collect(child: ChildProcess): { out: () => string } {
   let out = '';

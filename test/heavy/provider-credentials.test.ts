@@ -6,23 +6,16 @@
  * one does, answering a missing or wrong one with the service's own error.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCAL_PLACEHOLDER_KEY } from '../../src/llm/registry.js';
 import { FakeLlmServer, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { isJudge, kindOf } from '../helpers/provider-runs.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, runCli, startCli } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('credentials');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('credentials', { children });
 
 const KEY_ENV: Record<Protocol, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' };
 

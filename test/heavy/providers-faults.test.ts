@@ -6,24 +6,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import { loadVault, parseQuestionText } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { FakeLlmServer, type SeenRequest, type Step } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis, type TestRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig, inProcessWorkers } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('provfault');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('provfault', { children });
 
 type Item = Record<string, unknown>;
 /** Rewrites the n-th answer of a kind (0-based); others pass through. */
@@ -469,13 +462,7 @@ describe('a draft that tells the judge to answer PASS', () => {
 
 describe('a generate worker killed after the provider answered', () => {
   // A prefix of its own: no job left over by the runs above can reach these worker processes.
-  let own: TestRedis;
-  beforeAll(async () => {
-    own = await useTestRedis('provkill');
-  });
-  afterAll(async () => {
-    await own.cleanup();
-  });
+  const own = fileRedis('provkill');
   it('the retry is served from the cache: one generate request per batch, and the run completes', async () => {
     const vault = await freshVault(300, 39);
     let killNow: (() => void) | null = null;

@@ -3,11 +3,13 @@
  * on a free port. Each file gets its own key prefix; `cleanup()` deletes only that prefix's keys
  * (never FLUSHALL a shared Redis) and closes everything.
  */
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { DEFAULT_LOCAL_URL, deleteByPattern, EmbeddedRedis, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
 
 export interface TestRedis {
@@ -51,6 +53,24 @@ export async function useTestRedis(name: string): Promise<TestRedis> {
       client.disconnect();
     },
   };
+}
+
+/**
+ * The Redis of a test file (or of a describe block, when called inside one): `const redis =
+ * fileRedis('name')` opens it before the first test and deletes its keys after the last. The
+ * object is filled in by beforeAll, so read its fields inside tests and hooks only. `children`:
+ * processes the tests started, killed first if still running.
+ */
+export function fileRedis(name: string, opts: { children?: ChildProcess[] } = {}): TestRedis {
+  const handle = {} as TestRedis;
+  beforeAll(async () => {
+    Object.assign(handle, await useTestRedis(name));
+  });
+  afterAll(async () => {
+    for (const c of opts.children ?? []) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await handle.cleanup?.();
+  });
+  return handle;
 }
 
 export { deleteByPattern };

@@ -5,10 +5,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { BAD_FILES, questionDir } from '../helpers/bad-files.js';
 import type { Config } from '../../src/config/index.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
@@ -17,13 +17,7 @@ import type { DraftRecord } from '../../src/scheduler/state.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('bad-input');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('bad-input');
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -60,13 +54,7 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
    * visual. The model is the offline provider behind the openai fake server (real HTTP), as in
    * providers-faults.redis.test.ts.
    */
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await useTestRedis('badinev');
-  });
-  afterAll(async () => {
-    await redis.cleanup();
-  });
+  const redis = fileRedis('badinev');
 
   type Item = Record<string, unknown>;
   type Rewrite = (items: Item[], req: SeenRequest) => Item[];

@@ -5,7 +5,7 @@
  * live calls, the budget reserves batches before they are sent and is never exceeded, and a
  * submission cut off before its id was recorded is found at the provider instead of sent twice.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { costOf, priceTable } from '../../src/llm/cost.js';
 import type { TokenUsage } from '../../src/llm/types.js';
 import { anthropicUsage, openAiUsage } from '../../src/llm/wire.js';
@@ -19,16 +19,10 @@ import { processBatch, type BatchDeps } from '../../src/workers/batch.processor.
 import { BatchPendingError } from '../../src/errors.js';
 import { FakeBatchServer, type BatchProtocol } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, openHost, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('batchmode');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('batchmode');
 
 const KEY = { openai: 'openaiApiKey', anthropic: 'anthropicApiKey' } as const;
 

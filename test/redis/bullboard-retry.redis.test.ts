@@ -7,23 +7,17 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { ids } from '../../src/scheduler/flows.js';
 import { failingJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const OPERATOR = 'operator-token-bullboard';
 const VIEWER = 'viewer-token-bullboard';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('bbretry');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('bbretry');
 
 async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -3,24 +3,18 @@
  * status / pause / resume / stop / retry from another terminal, and the demo.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { fileRedis } from '../helpers/redis.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { createQueues } from '../../src/queues/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
+import { RunStore } from '../../src/scheduler/state.js';
 import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('cli');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('cli', { children });
 
 const start = (args: string[], env: NodeJS.ProcessEnv = {}) => startCli(args, env, children);
 const cli = (args: string[]) => runCli(args, {}, children);
@@ -128,9 +122,11 @@ describe('vault-loop run (CLI)', () => {
     const paused = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out);
     expect(paused.status).toBe('paused');
     // While paused, no new calls start: once the calls in flight have settled, the count stays put.
+    // Polled from the run's state in Redis (what `status --json` prints), not by a process per look.
+    const store = new RunStore(redis.client, redis.prefix);
     let before = -1;
     for (let i = 0; i < 100; i++) {
-      const s = JSON.parse((await cli(['status', runId, '--json', ...conn()])).out) as { callsUsed: number; callsReserved: number };
+      const s = (await store.get(runId))!;
       if (s.callsReserved === 0 && s.callsUsed === before) break;
       before = s.callsReserved === 0 ? s.callsUsed : -1;
       await new Promise((r) => setTimeout(r, 300));

@@ -6,22 +6,16 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { metricsText } from '../../dashboard/metrics.js';
 import { runDetail } from '../../dashboard/data.js';
 import { runBody } from '../../dashboard/views.js';
 import { passCostLine, summaryTable, summaryText } from '../../src/cli/summary.js';
 import { iterDir, readJson, writeLoopSummary, type IterRecord, type LoopSummary } from '../../src/scheduler/records.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('costperpass');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('costperpass');
 
 describe('cost per accepted question', () => {
   it('is in the records, the summary table, the run page and /metrics, with the pre-judge savings beside it', async () => {

@@ -9,7 +9,7 @@
  *    A 400, not a 401: a refused key (401) stops the whole run at its first call.
  */
 import type { Job, Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { judgeQueue, QUEUE_NAMES, type Queues } from '../../src/queues/index.js';
 import { bullPrefix } from '../../src/redis/index.js';
@@ -20,16 +20,10 @@ import { STOP } from '../../src/scheduler/steps.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';
 import { isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('flowpol');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('flowpol');
 
 const STATES = ['completed', 'failed', 'active', 'delayed', 'waiting', 'waiting-children', 'prioritized'] as const;
 type QueueName = keyof Queues;

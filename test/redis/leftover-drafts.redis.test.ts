@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { findLeftoverDrafts } from '../../src/scheduler/leftovers.js';
 import type { RunStore } from '../../src/scheduler/state.js';
@@ -14,15 +14,9 @@ import { STOP } from '../../src/scheduler/steps.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { Config } from '../../src/config/index.js';
 import { freshVault, inProcessWorkers, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('leftovers');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('leftovers');
 
 /** A corpus host (control, apply) with generate and render workers but no judge worker. */
 async function hostWithoutJudge(cfg: Config): Promise<{ host: CorpusHost; stopWorkers: () => Promise<void> }> {

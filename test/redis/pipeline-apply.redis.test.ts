@@ -5,7 +5,7 @@
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { scanMaxIds } from '../../src/corpus/ids.js';
 import type { Track } from '../../src/corpus/taxonomy.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
@@ -13,16 +13,10 @@ import { retryFailed } from '../../src/services/retry-jobs.js';
 import { silentLogger } from '../../src/util/log.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { failingJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot, inProcessWorkers } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('apply');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('apply');
 
 async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

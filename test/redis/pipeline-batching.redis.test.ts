@@ -5,22 +5,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { silentLogger } from '../../src/util/log.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('batching');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('batching');
 
 async function runCounting(cfg: Config): Promise<{ runId: string; generateCalls: number; host: CorpusHost }> {
   let generateCalls = 0;

@@ -6,20 +6,14 @@
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readJson } from '../../src/scheduler/records.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import type { PlanCell } from '../../src/analysis/types.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('converge');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('converge');
 
 describe('convergence in a non-dry run', () => {
   it('a run whose top-cell drafts are all DROPped plans the same top cell at the same priority again and again, yet never counts as converged: it runs to max iterations', async () => {

@@ -6,19 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { inLevelAffinity, LEVELS, TRACKS, ZONES } from '../../src/corpus/taxonomy.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, openHost, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('stops');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('stops');
 
 describe('stop conditions', () => {
   it('max iterations: stops after maxIters iterations, each recorded', async () => {

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { judgeQueue } from '../../src/queues/index.js';
@@ -17,16 +17,10 @@ import { STOP } from '../../src/scheduler/steps.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';
 import { isJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('unjudged');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('unjudged');
 
 describe('a judge chunk that failed for good', () => {
   it('leaves its drafts on disk unchanged, marked unjudged in judge_summary.json, iter_record.json and loop_summary.json, with no verdict invented; the other chunks are judged', async () => {

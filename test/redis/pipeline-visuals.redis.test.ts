@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { PYTHON_DISABLED, sanitizeSvg } from '../../src/visuals/index.js';
 import { validateQuestion } from '../../src/corpus/schema.js';
 import { parseQuestionText } from '../../src/corpus/loader.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, inProcessWorkers, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { type ConnectionOptions, Job } from 'bullmq';
 import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
@@ -26,13 +26,7 @@ import { isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
 import { createQueues } from '../../src/queues/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('visuals');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('visuals');
 
 it('with visuals on: renders reach the judge, kept drafts keep source + SVG, DROPped drafts lose them', async () => {
   const vault = await freshVault(300, 21);
@@ -119,13 +113,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
    *    on iterations 0, 2, 4, … the analyzer plans with --visual and the generator is asked for
    *    visuals; on odd iterations neither is.
    */
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await useTestRedis('visuals-render-jobs');
-  });
-  afterAll(async () => {
-    await redis.cleanup();
-  });
+  const redis = fileRedis('visuals-render-jobs');
 
   async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
     const end = Date.now() + ms;
@@ -411,13 +399,7 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
    *  - the question's visual block carries the model's alt text and caption (absent when the model sent an
    *    empty caption).
    */
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await useTestRedis('visuals-python-opt-in');
-  });
-  afterAll(async () => {
-    await redis.cleanup();
-  });
+  const redis = fileRedis('visuals-python-opt-in');
 
   const KEY = 'key-pyvis';
   /** Written into each visual source (and the SVG a script draws), so a draft on disk leads back to what the model sent. */

@@ -2,17 +2,11 @@
  * The pre-judge runs before chunking: drafts it is certain of never reach a judge call, and the
  * calls that saves are in iter_record.json and loop_summary.json.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('prejudge');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('prejudge');
 
 describe('chunks after the pre-judge', () => {
   it('every draft with wrong arithmetic is dropped at dispatch: no judge call, the chunks saved are recorded', async () => {

@@ -1,19 +1,13 @@
 /** Promote after a real run: exactly the PASS drafts whose files are unchanged; twice changes nothing. */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { parseQuestionText } from '../../src/corpus/loader.js';
 import { promoteRun } from '../../src/release/index.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('promote');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('promote');
 
 it('promotes exactly the unchanged PASS drafts of the run, and only once', async () => {
   const vault = await freshVault(300, 41);

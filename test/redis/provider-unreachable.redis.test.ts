@@ -4,18 +4,12 @@
  * reached a server), and its summary names the command that continues it.
  */
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { summaryText } from '../../src/cli/summary.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, joinedCommands, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('unreachable');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('unreachable');
 
 async function closedPort(): Promise<number> {
   const s = createServer();

@@ -11,7 +11,7 @@ import { costOf, priceTable } from '../../src/llm/cost.js';
 import { type LoopSummary, readJson, runDir } from '../../src/scheduler/records.js';
 import { FakeLlmServer, fakeUsage, installFakeGeminiCli, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { expectGeneratePrompts, expectJudgePrompts, expectRunApplied, isGenerate, isJudge, isRepair, kindOf, offlineServer, offlineServer as offlineServerOf, questionFiles, type Rewrite } from '../helpers/provider-runs.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileRedis, type TestRedis } from '../helpers/redis.js';
 import { freshVault, offlineAnswerer, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,15 +32,8 @@ import { createRuntimeContext } from '../../src/workers/context.js';
 import { CONFIG_FILE_NAME, type ConfigInput } from '../../src/config/index.js';
 import { type Level, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 
-let redis: TestRedis;
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('provrun');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await redis.cleanup();
-});
+const redis = fileRedis('provrun', { children });
 
 const KEY_FLAG: Record<Protocol, 'openaiApiKey' | 'geminiApiKey' | 'anthropicApiKey'> = { openai: 'openaiApiKey', gemini: 'geminiApiKey', anthropic: 'anthropicApiKey' };
 
@@ -264,13 +257,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
    * budget, is in providers-faults.)
    */
   const KEY = 'sk-whole-run';
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await useTestRedis('provevid');
-  });
-  afterAll(async () => {
-    await redis.cleanup();
-  });
+  const redis = fileRedis('provevid');
 
   type Item = Record<string, unknown>;
   /** An openai fake server answering with the offline provider (no defects), through `rewrite`. */
@@ -573,14 +560,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
   });
 
   describe('response cache inside runs', () => {
-    let own: TestRedis;
-    beforeAll(async () => {
-      // A prefix of its own: every cache key here belongs to these two runs.
-      own = await useTestRedis('provevid-cache');
-    });
-    afterAll(async () => {
-      await own.cleanup();
-    });
+    const own = fileRedis('provevid-cache');
 
     it('stores the provider raw text (prose, fences and all) with the configured TTL, never an error, and parses it on every read: a rewritten cached answer becomes the next run’s drafts with no generate call', async () => {
       const TTL = 4321;
@@ -789,15 +769,8 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
    * vault-loop.config.yaml in a `run`; the judge prompt's Bloom level for every draft.
    */
   const KEY = 'sk-stack';
-  let redis: TestRedis;
   const children: ChildProcess[] = [];
-  beforeAll(async () => {
-    redis = await useTestRedis('provevid2');
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await redis.cleanup();
-  });
+  const redis = fileRedis('provevid2', { children });
 
   type Item = Record<string, unknown>;
   /** A fake server answering with the offline provider, through `rewrite` (this file's key unless given). */

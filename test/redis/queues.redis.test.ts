@@ -1,19 +1,13 @@
 /** The queue catalog: one definition per queue, hash-tagged keys, bounded retention, payloads validated at both ends. */
 import type { ConnectionOptions } from 'bullmq';
 import { QueueEvents, Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createQueues, generateQueue, jobId, QUEUE_CATALOG, QUEUE_NAMES, STATELESS_QUEUES } from '../../src/queues/index.js';
 import { bullPrefix } from '../../src/redis/index.js';
 import { parsePayload } from '../../src/workers/errors.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('queues');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('queues');
 
 describe('queue catalog', () => {
   it('lists the seven queues, each with schemas and bounded defaults', () => {

@@ -4,18 +4,12 @@
  * claims no rewrite; `--max-calls N` raises the run's budget and the retry lands. An unknown
  * `--resume` id is a one-line error, not an "unexpected error".
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { failingJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('retry-outcomes');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('retry-outcomes');
 
 describe('retry outcomes', () => {
   it('a retry blocked by the budget fails again and names --max-calls; with --max-calls the late verdicts land with no run alive', async () => {

@@ -2,19 +2,13 @@
  * `retry --queue judge --run RUN` takes only that run's failed chunks and leaves every other run's
  * alone; without `--run` it takes the failed chunks of every run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { retryFailedJobs } from '../../src/services/retry-jobs.js';
 import { freshVault, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { failingJudge } from '../helpers/provider-runs.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('retry-scope');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('retry-scope');
 
 describe('retry scope', () => {
   it('--run retries only that run; no --run retries every run', async () => {

@@ -1,22 +1,16 @@
 /** Review actions on judged drafts: accept, reject, send to revision — files and records agree. */
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { promoteRun } from '../../src/release/index.js';
 import { StateConflictError } from '../../src/errors.js';
 import { reviewDraft } from '../../src/services/review.js';
 import { revisionCandidates } from '../../src/scheduler/steps.js';
 import { safeVaultPath } from '../../src/corpus/writer.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('review');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('review');
 
 it('accept keeps a draft for promotion, reject deletes it, revise marks it for the next revision; all recorded', async () => {
   const vault = await freshVault(300, 61);

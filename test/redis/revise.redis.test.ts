@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, inProcessWorkers, judgedRun, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
@@ -28,13 +28,7 @@ import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { isGenerate, isJudge } from '../helpers/provider-runs.js';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('revise');
-});
-afterAll(async () => {
-  await redis.cleanup();
-});
+const redis = fileRedis('revise');
 
 // Half the drafts get a form defect (→ NEEDS_FIX), a few a wrong sum (→ DROP): enough of each whatever the run id.
 const flags = { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
@@ -170,15 +164,8 @@ describe('run --revise and the review page send-to-revision, through the real en
    *    (a PASS draft among them, which nothing else would revise), judges them again, and its
    *    records show both verdicts.
    */
-  let redis: TestRedis;
   const children: ChildProcess[] = [];
-  beforeAll(async () => {
-    redis = await useTestRedis('revise-entry');
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await redis.cleanup();
-  });
+  const redis = fileRedis('revise-entry', { children });
 
   const conn = () => ['--redis', redis.url, '--prefix', redis.prefix];
   const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -320,15 +307,8 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
    *  - `vault-loop revise` without `--run` takes the latest run that is not a revision run;
    *  - the whole revise path runs with the network taken away (`unshare -n`).
    */
-  let redis: TestRedis;
   const children: ChildProcess[] = [];
-  beforeAll(async () => {
-    redis = await useTestRedis('revise-paths');
-  });
-  afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await redis.cleanup();
-  });
+  const redis = fileRedis('revise-paths', { children });
 
   type Item = Record<string, unknown>;
   interface RevisionItem {

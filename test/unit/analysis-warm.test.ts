@@ -6,7 +6,7 @@
  * Most tests use racyMs: 0 so re-read counts are exact on files written a moment ago, and
  * writeDebt: 0 so every change is written at once; the defaults have their own tests.
  */
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,7 @@ import {
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
+import { TOPICS } from '../../src/corpus/taxonomy.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vl-analysis-warm-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -197,6 +198,75 @@ describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
     }
     const last = await run(dir);
     expect(last.report).toMatchObject({ n_records: analyzeRecords(last.records, OPTS).n_records });
+  });
+});
+
+describe.each(modes)('the taxonomy and symbolic links, warm: $name', ({ make, warmIndex }) => {
+  const BALANCED: Partial<AnalyzeOptions> = { strategy: 'balanced', total: 30 };
+  // The first topic in taxonomy order is what an empty cell gets first: restricting it moves the plan.
+  const first = TOPICS[0]!;
+  const taxonomy = (tracks: string) => `topics:\n  - id: ${first}\n    tracks: [${tracks}]\n`;
+  const planned = (r: AnalyzeVaultResult) => r.report.recommended_plan.filter((c) => c.topic === first && c.track !== 'global').length;
+
+  it('takes the parsed taxonomy from memory or the index while its file is unchanged, and sees every edit to it', async () => {
+    const dir = await makeVault();
+    const file = join(dir, 'schema', 'taxonomy_data.yaml');
+    mkdirSync(join(dir, 'schema'));
+    writeFileSync(file, taxonomy('cloud, edge, mobile, tinyml'));
+    await sleep(5);
+    const run = make();
+    const c = await run(dir, BALANCED);
+    expect(c.stats.taxonomy).toBe('parsed');
+    expect(planned(c)).toBeGreaterThan(0);
+    const w = await run(dir, BALANCED);
+    expect(w.stats.taxonomy).toBe(warmIndex === 'loaded' ? 'index' : 'memory');
+    expect(strip(w)).toStrictEqual(strip(await cold(dir, BALANCED)));
+    // An edit of the same size whose mtime is set back: the ctime tells.
+    const before = statSync(file);
+    writeFileSync(file, taxonomy('cloud, xxxx, yyyyyy, zzzzzz'));
+    expect(statSync(file).size).toBe(before.size);
+    utimesSync(file, before.atime, before.mtime);
+    await sleep(5);
+    const edited = await run(dir, BALANCED);
+    expect(edited.stats.taxonomy).toBe('parsed');
+    expect(planned(edited)).toBeLessThan(planned(c));
+    expect(strip(edited)).toStrictEqual(strip(await cold(dir, BALANCED)));
+    // Deleted: the blocklist alone, as with no taxonomy file at all.
+    rmSync(file);
+    const gone = await run(dir, BALANCED);
+    expect(gone.stats.taxonomy).toBe('parsed');
+    expect(strip(gone)).toStrictEqual(strip(await cold(dir, BALANCED)));
+    expect(planned(gone)).toBe(planned(c));
+  });
+
+  it('names symlinks that point outside the vault or nowhere, added or removed after the index was written', async () => {
+    const dir = await makeVault();
+    const run = make();
+    expect((await run(dir)).stats.links).toEqual([]);
+    const outside = join(tmp, `outside-${vaults}.yaml`);
+    writeFileSync(outside, q('edge', 900));
+    symlinkSync(outside, f(dir, 'out.yaml'));
+    symlinkSync(join(dir, 'no-such-file.yaml'), f(dir, 'dangling.yaml'));
+    symlinkSync(f(dir, 'edge-1.yaml'), f(dir, 'inside.yaml'));
+    await sleep(5);
+    const w = await run(dir);
+    expect(w.stats.links.map((l) => [l.path.split('/').at(-1), l.reason])).toEqual([
+      ['dangling.yaml', 'broken-symlink'],
+      ['out.yaml', 'symlink-outside'],
+    ]);
+    expect(w.stats.links[1]!.message).toMatch(/^symbolic link points outside the vault \(.*outside-\d+\.yaml\); not read$/);
+    expect(w.stats.links[0]!.message).toMatch(/^broken symbolic link \(ENOENT/);
+    // The link inside the vault counts; the others are never read.
+    expect(w.stats.records).toBe(41);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    // Still named on the next warm run (their folder is listed every time), and gone once removed.
+    expect((await run(dir)).stats.links).toHaveLength(2);
+    unlinkSync(f(dir, 'out.yaml'));
+    await sleep(5);
+    expect((await run(dir)).stats.links.map((l) => l.reason)).toEqual(['broken-symlink']);
+    unlinkSync(f(dir, 'dangling.yaml'));
+    await sleep(5);
+    expect((await run(dir)).stats.links).toEqual([]);
   });
 });
 

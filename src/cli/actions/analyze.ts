@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { analyzeVault, claimReportDir, renderReportMarkdown, writeReport } from '../../analysis/index.js';
 import type { Strategy } from '../../analysis/index.js';
-import { outsideSymlinks, vaultFoldersProblem } from '../../corpus/loader.js';
+import { vaultFoldersProblem } from '../../corpus/vault-folders.js';
 import { AREAS, isArea, type Area } from '../../corpus/taxonomy.js';
 import { table, UserError } from '../output.js';
 
@@ -61,6 +61,8 @@ export async function analyze(flags: AnalyzeFlags): Promise<void> {
     includeAreas,
     offAffinity,
     useIndex: flags.index,
+    // One analysis per process: nothing to keep in memory, no folder watchers to arm.
+    memoryCache: false,
   });
   const md = renderReportMarkdown(report, records);
   const outDir = flags.out ? resolve(flags.out) : claimReportDir(vault);
@@ -73,7 +75,7 @@ export async function analyze(flags: AnalyzeFlags): Promise<void> {
   );
   for (const s of stats.skipped) out.write(`  skipped ${s.path}: ${s.message}\n`);
   // Symlinks out of the vault are never read; say so rather than leave them out silently.
-  for (const p of await outsideSymlinks(vault)) out.write(`  skipped ${p.path}: ${p.message}\n`);
+  for (const p of stats.links) out.write(`  skipped ${p.path}: ${p.message}\n`);
   out.write(`\nReport written to ${written.md}\nJSON written to   ${written.json}\n`);
   out.write('\nTop 5 (track × area) gaps:\n');
   out.write(`${table(['track', 'area', 'actual', 'expected', 'priority'], report.track_area_gaps.slice(0, 5).map((r) => [r.track, r.area, r.actual, r.expected, r.priority]))}\n`);

@@ -1,7 +1,6 @@
 import type { RunningDashboard } from '../../../dashboard/index.js';
 import { generatorSettings, judgeSettings, trustedSettingLines, type Config } from '../../config/index.js';
 import { analyzeVault } from '../../analysis/index.js';
-import { outsideSymlinks } from '../../corpus/loader.js';
 import { selfPreferenceWarning } from '../../llm/registry.js';
 import { usesBatches } from '../../llm/batch/types.js';
 import { RedisUnavailableError, RunNotFoundError, VaultLockedError } from '../../errors.js';
@@ -199,7 +198,7 @@ export async function runLoop(o: RunLoopOptions): Promise<number> {
  */
 async function warnUnreadable(vault: string, cfg: Config, err: (l: string) => void): Promise<void> {
   const { stats } = await analyzeVault(vault, { strategy: cfg.strategy, total: 1 });
-  const lines = [...stats.skipped.map((s) => `${s.path}: ${s.message}`), ...(await outsideSymlinks(vault)).map((p) => `${p.path}: ${p.message}`)];
+  const lines = [...stats.skipped.map((s) => `${s.path}: ${s.message}`), ...stats.links.map((p) => `${p.path}: ${p.message}`)];
   for (const l of lines.slice(0, 20)) err(`vault-loop: warning: skipping ${l}`);
   if (lines.length > 20) err(`vault-loop: warning: … and ${lines.length - 20} more unreadable files (vault-loop validate lists them all)`);
 }
