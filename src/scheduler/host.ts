@@ -22,9 +22,10 @@ import { createRuntimeContext, type ContextOptions } from '../workers/context.js
 import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
 import { BullFlows } from './flows.js';
 import { identityKey, VaultLock, vaultIdentity } from './lock.js';
-import { newRunId, runDir, writeJson } from './records.js';
+import { RunJsonSchema, type RunJson } from '../domain/records.js';
+import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
+import { newRunId, runDir, writeRecord } from './records.js';
 import { RunStore, TERMINAL_STATUSES, type RunState } from './state.js';
-import type { RunConfig } from './steps.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
 const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
@@ -141,7 +142,7 @@ export class CorpusHost {
     const judge = judgeSettings(cfg);
     const generator = { provider: cfg.provider, model: cfg.model ?? defaultModel(cfg.provider) };
     const judgeInfo = { provider: judge.provider, model: judge.model ?? defaultModel(judge.provider) };
-    const runJson = {
+    const runJson: RunJson = {
       run_id: runId,
       vault: this.vault,
       started_at: new Date().toISOString(),
@@ -155,7 +156,7 @@ export class CorpusHost {
       kind: opts.reviseFrom ? 'revise' : opts.judgeOnly ? 'judge' : 'loop',
       ...(opts.reviseFrom ? { source_run: opts.reviseFrom } : {}),
     };
-    await writeJson(`${runDir(this.vault, runId)}/run.json`, runJson);
+    await writeRecord(RunJsonSchema, `${runDir(this.vault, runId)}/run.json`, runJson);
     await this.store.create({ runId, vault: this.vault, maxCalls: cfg.maxCalls, config: stored, generator, judge: judgeInfo });
     await this.#flows.addPlan(runId, 0);
     return runId;
@@ -190,7 +191,7 @@ export class CorpusHost {
   /** The stored configuration of a run, as a RunConfig. */
   async runConfig(runId: string): Promise<RunConfig | null> {
     const run = await this.store.get(runId);
-    return run ? (run.config as unknown as RunConfig) : null;
+    return run ? parseRunConfig(runId, run.config) : null;
   }
 
   /** Polls the run until it ends (or `signal` aborts); `onTick` sees each state. */

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { sha256 } from '../corpus/loader.js';
 import { atomicWrite, safeVaultPath } from '../corpus/writer.js';
 import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
-import type { VerdictRecord } from '../queues/schemas.js';
+import type { VerdictRecord } from '../domain/verdict.js';
 import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
 
 export interface ApplyDeps {

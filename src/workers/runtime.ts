@@ -10,7 +10,8 @@ import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue, revis
 import type { RenderResult } from '../queues/render.js';
 import { bullPrefix } from '../redis/index.js';
 import { cellIndexOfKey, draftIdOfKey, ids, revisedIdOfKey } from '../scheduler/flows.js';
-import { checkpointStep, dispatchStep, planStep, redispatchStep, type RunConfig, type StepDeps } from '../scheduler/steps.js';
+import { checkpointStep, dispatchStep, planStep, redispatchStep, type StepDeps } from '../scheduler/steps.js';
+import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import type { Logger } from '../util/log.js';
@@ -18,7 +19,8 @@ import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
 import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
-import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
+import { generateBatch, type CellOutcome, type GenerateDeps } from './generate.processor.js';
+import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
 import { BATCH_COLLECT_MS, processBatch, type BatchDeps } from './batch.processor.js';
 import { batchQueue, type BatchResult } from '../queues/batch.js';
@@ -46,7 +48,7 @@ export interface RuntimeContext {
   genBatchCapacity: number;
   batchWindowMs: number;
   timings?: WorkerTimings;
-  generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
+  generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenerateCell[]): PromptCell[] };
   judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
   reviseDeps(): Omit<ReviseDeps, 'signal'>;
   /** Batch mode's provider batches (absent in contexts that never run a batch job). */
@@ -82,7 +84,7 @@ function comparable(r: unknown): string {
 async function runConfigOf(store: RunStore, runId: string): Promise<RunConfig> {
   const run = await store.get(runId);
   if (!run) throw new RunStoppedError(`run ${runId} does not exist`);
-  return run.config as unknown as RunConfig;
+  return parseRunConfig(runId, run.config);
 }
 
 /** Stateless jobs of a stopped run end; a paused run's jobs wait. */
@@ -142,13 +144,13 @@ export async function inStableOrder<T, R>(items: T[], cmp: (a: T, b: T) => numbe
 
 export function generateWorker(ctx: RuntimeContext): Worker {
   const deps = ctx.generateDeps();
-  const batcher = new Batcher<GenCell, CellOutcome>(
+  const batcher = new Batcher<GenerateCell, CellOutcome>(
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     ctx.batchWindowMs,
   );
   // Batch mode's fixed groups wait for all their members: a group flushed early would register
   // a different request than the one its members find answered later.
-  const fixedGroups = new Batcher<GenCell, CellOutcome>(
+  const fixedGroups = new Batcher<GenerateCell, CellOutcome>(
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     BATCH_COLLECT_MS,
   );
@@ -169,7 +171,7 @@ export function generateWorker(ctx: RuntimeContext): Worker {
  * so the request a group registers for the provider batch is the one it finds answered when its
  * jobs come back after the batch ended.
  */
-async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenCell, CellOutcome>, p: GenCell, size: number): Promise<CellOutcome> {
+async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenerateCell, CellOutcome>, p: GenerateCell, size: number): Promise<CellOutcome> {
   const planSize = Number((await ctx.store.iterGet(p.runId, p.iter)).planSize ?? p.cellIndex + 1);
   const group = Math.floor(p.cellIndex / size);
   const members = Math.max(1, Math.min(size, planSize - group * size));

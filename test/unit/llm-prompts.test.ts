@@ -11,10 +11,10 @@ import {
   PROMPTS_DIR,
   readPromptBlock,
   renderTemplate,
-  type JudgeDraft,
+  type JudgePromptDraft,
 } from '../../src/llm/prompts.js';
 
-const draft = (id: string, extra: Partial<JudgeDraft> = {}): JudgeDraft => ({
+const draft = (id: string, extra: Partial<JudgePromptDraft> = {}): JudgePromptDraft => ({
   id,
   track: 'cloud',
   zone: 'design',
