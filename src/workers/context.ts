@@ -30,7 +30,7 @@ import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
 import { LlmAuthError } from '../errors.js';
-import { budgetedProvider } from './budget.js';
+import { budgetedProvider } from '../core/budgeted-provider.js';
 import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
 import { OpenAiBatchClient } from '../llm/batch/openai.js';
 import type { BatchClient } from '../llm/batch/types.js';

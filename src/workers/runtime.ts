@@ -17,6 +17,8 @@ import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js
 import type { Logger } from '../util/log.js';
 import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
+import { judgeOutcome } from '../core/late-apply.js';
+import type { ParentState } from '../core/ports.js';
 import { Batcher } from './batcher.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
 import { generateBatch, type CellOutcome, type GenerateDeps } from './generate.processor.js';
@@ -226,28 +228,17 @@ export function judgeWorker(ctx: RuntimeContext): Worker {
     }
     const deps = await ctx.judgeDeps(p.runId);
     const result = await judgeChunk(p, renders, { ...deps, ...(signal ? { signal } : {}) });
-    // Late result: the apply job that waited for this chunk already ran (the judge had failed for
-    // good). Its parent is not run again, so this chunk hands its verdicts to a standalone apply.
+    // Late result: the apply job that waited for this chunk already ran (src/core/late-apply.ts).
+    let parent: ParentState | null = null;
     if (job.parent?.id) {
-      const parent = await Job.fromId(ctx.queues.apply, job.parent.id);
-      const state = parent ? await parent.getState() : 'unknown';
-      if (state === 'completed' || state === 'failed' || state === 'unknown') {
-        await ctx.queues.apply.add(
-          'apply-late',
-          applyQueue.payload.parse({
-            runId: p.runId,
-            iter: p.iter,
-            chunk: p.chunk,
-            round: p.round,
-            drafts: p.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
-            late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model, svgs: result.svgs },
-          }),
-          { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted, p.round) },
-        );
-        return { ...result, late: true };
-      }
+      const applyJob = await Job.fromId(ctx.queues.apply, job.parent.id);
+      parent = applyJob ? await applyJob.getState() : 'unknown';
     }
-    return result;
+    const outcome = judgeOutcome(p, result, parent, { id: String(job.id), attemptsStarted: job.attemptsStarted });
+    if (outcome.kind === 'late-apply') {
+      await ctx.queues.apply.add('apply-late', outcome.apply, { jobId: ids.lateApply(p.runId, p.iter, p.chunk, outcome.attempt, p.round) });
+    }
+    return outcome.result;
   });
   return new Worker(judgeQueue.name, processor, workerOpts(ctx, ctx.concurrency));
 }
