@@ -6,17 +6,9 @@
  */
 import { BudgetExhaustedError } from '../errors.js';
 import type { TokenUsage } from '../llm/types.js';
-import type { BudgetPort } from './ports.js';
+import type { BudgetCounters, BudgetPort } from './ports.js';
 
-interface MemoryRun {
-  maxCalls: number;
-  callsUsed: number;
-  callsReserved: number;
-  judgePool: number;
-  tokensIn: number;
-  tokensOut: number;
-  tokensCached: number;
-  costUsd: number;
+interface MemoryRun extends Required<BudgetCounters> {
   /** Per iteration: its judge pool and what it used. */
   iters: Map<number, { judgePool: number; callsUsed: number }>;
 }

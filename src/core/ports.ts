@@ -5,6 +5,20 @@
  */
 import type { TokenUsage } from '../llm/types.js';
 
+/** A run's budget counters (the run state's hash holds them; src/scheduler/state.ts). */
+export interface BudgetCounters {
+  maxCalls: number;
+  callsUsed: number;
+  callsReserved: number;
+  /** Judge calls set aside for the current iteration's drafts (not yet made). */
+  judgePool: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** Input tokens served from the providers' prompt caches (part of tokensIn). */
+  tokensCached?: number;
+  costUsd: number;
+}
+
 /** The run's budget (src/scheduler/state.ts keeps it in Redis, with one Lua script per rule). */
 export interface BudgetPort {
   /** Reserves one call outside the judge pool; throws BudgetExhaustedError when none is left. */

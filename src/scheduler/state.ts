@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
+import type { BudgetCounters } from '../core/ports.js';
 import type { DraftRecord } from '../domain/draft.js';
 import type { AppliedVerdict, UnjudgedRecord } from '../domain/verdict.js';
 
@@ -20,22 +21,12 @@ export const RUN_STATUSES = ['running', 'paused', 'stopping', 'completed', 'stop
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'stopped', 'failed'];
 
-export interface RunState {
+export interface RunState extends BudgetCounters {
   runId: string;
   status: RunStatus;
   iter: number;
   phase: string;
   vault: string;
-  maxCalls: number;
-  callsUsed: number;
-  callsReserved: number;
-  /** Judge calls set aside for the current iteration's drafts (not yet made). */
-  judgePool: number;
-  tokensIn: number;
-  tokensOut: number;
-  /** Input tokens served from the providers' prompt caches (part of tokensIn). */
-  tokensCached?: number;
-  costUsd: number;
   stopReason: string | null;
   stopRequested: boolean;
   /** Why the run cannot go on without the user (a refused API key), in one line naming what to set. */
