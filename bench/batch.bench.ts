@@ -15,7 +15,8 @@ import { AnthropicBatchClient } from '../src/llm/batch/anthropic.js';
 import { costOf, priceTable } from '../src/llm/cost.js';
 import { createOfflineProvider } from '../src/llm/offline/index.js';
 import { parseGenerateAnswer, parseJudgeAnswer } from '../src/llm/parse.js';
-import { buildGeneratePrompt, buildJudgePrompt, type GenerateCellInput, type JudgeDraft } from '../src/llm/prompts.js';
+import { buildGeneratePrompt, buildJudgePrompt, type JudgePromptDraft } from '../src/llm/prompts.js';
+import type { PromptCellInput } from '../src/domain/plan-cell.js';
 import { TRACKS, ZONES, LEVELS, VISUAL_ARCHETYPES } from '../src/corpus/taxonomy.js';
 import type { CompletionRequest, CompletionResult } from '../src/llm/types.js';
 import { anthropicCacheMinimum, FakeBatchServer } from '../test/helpers/fake-llm/index.js';
@@ -41,7 +42,7 @@ const live = new AnthropicProvider(settings);
 const batch = new AnthropicBatchClient(settings);
 
 const topics = VISUAL_ARCHETYPES.map((a) => a.topic);
-const cells: GenerateCellInput[] = Array.from({ length: cellsN }, (_, i) => ({
+const cells: PromptCellInput[] = Array.from({ length: cellsN }, (_, i) => ({
   index: i,
   track: TRACKS[i % TRACKS.length]!,
   topic: topics[i % topics.length]!,
@@ -89,12 +90,12 @@ async function iteration(send: Send, mode: 'live' | 'batch', caching: boolean): 
       t.cost += costOf(MODEL, r.usage, priceTable(), mode);
     }
   };
-  const groups: GenerateCellInput[][] = [];
+  const groups: PromptCellInput[][] = [];
   for (let i = 0; i < cells.length; i += genBatch) groups.push(cells.slice(i, i + genBatch).map((c, k) => ({ ...c, index: k })));
   const built = groups.map((g) => buildGeneratePrompt(g));
   const genRes = await send(built.map((b) => strip({ purpose: 'generate', prompt: b.prompt, ...(b.cachePrefix ? { cachePrefix: b.cachePrefix } : {}), jsonSchema: b.jsonSchema, temperature: 0.7 })));
   count(genRes);
-  const drafts: JudgeDraft[] = [];
+  const drafts: JudgePromptDraft[] = [];
   genRes.forEach((r, gi) => {
     const parsed = parseGenerateAnswer(r.text, built[gi]!.cells);
     for (const [idx, it] of parsed.items) {
@@ -102,7 +103,7 @@ async function iteration(send: Send, mode: 'live' | 'batch', caching: boolean): 
       drafts.push({ id: `${c.track}-${String(drafts.length + 1).padStart(4, '0')}`, track: c.track, zone: c.zone, level: c.level, topic: c.topic, competency_area: it.competency_area, bloom_level: c.bloom, title: it.title, scenario: it.scenario, question: it.question, realistic_solution: it.realistic_solution, common_mistake: it.common_mistake, napkin_math: it.napkin_math, findings: [] });
     }
   });
-  const chunks: JudgeDraft[][] = [];
+  const chunks: JudgePromptDraft[][] = [];
   for (let i = 0; i < drafts.length; i += chunk) chunks.push(drafts.slice(i, i + chunk));
   const judged = chunks.map((c) => buildJudgePrompt(c));
   const judgeRes = await send(judged.map((b) => strip({ purpose: 'judge', prompt: b.prompt, ...(b.cachePrefix ? { cachePrefix: b.cachePrefix } : {}), jsonSchema: b.jsonSchema, temperature: 0 })));

@@ -1,40 +1,9 @@
-import type { Applicability, Area, Level, Track, Zone } from '../corpus/taxonomy.js';
+import type { Applicability, Area } from '../corpus/taxonomy.js';
 
 export type Strategy = 'reference' | 'balanced';
 
-/** One cell of the recommended plan: what one generate job asks for. */
-export interface PlanCell {
-  track: Track;
-  topic: string;
-  zone: Zone;
-  level: Level;
-  with_visual: boolean;
-  priority: number;
-  current_count: number;
-  /** Set by --include-areas (reference) for forced cells. */
-  forced_area?: Area;
-  /** Balanced strategy: the area the topic belongs to (the draft's competency_area). */
-  competency_area?: Area;
-  /** Balanced strategy: why the cell was chosen. */
-  reason?: PlanReason;
-}
-
-/** Balanced strategy: the numbers behind a plan cell. */
-export interface PlanReason {
-  /** The cell's gap priority (rounded to 2 decimals) when it was picked. */
-  priority: number;
-  /** Questions already in the (track, zone, level) cell, plus cells planned before this one. */
-  count: number;
-  /** What the strategy expects per (track, zone, level) cell (1 decimal). */
-  expected: number;
-  /** Questions (and earlier plan cells) of this topic in this track. */
-  topic_count?: number;
-  /** Questions (and earlier plan cells) of this topic in this (track, zone, level) cell. */
-  cell_topic_count?: number;
-  /** Affinity down-weight applied, when the cell is outside ZONE_INFO's levels. */
-  affinity_factor?: number;
-  note?: string;
-}
+export type { PlanCell, PlanReason } from '../domain/plan-cell.js';
+import type { PlanCell } from '../domain/plan-cell.js';
 
 export interface TrackAreaGap {
   track: string;

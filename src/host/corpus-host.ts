@@ -22,9 +22,10 @@ import { startWorkers, type RunningWorkers, type WorkerTimings } from '../worker
 import { BullFlows } from '../scheduler/flows.js';
 import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
 import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
-import { newRunId, runDir, writeJson } from '../scheduler/records.js';
+import { RunJsonSchema, type RunJson } from '../domain/records.js';
+import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
+import { newRunId, runDir, writeRecord } from '../scheduler/records.js';
 import { RunStore, TERMINAL_STATUSES, type RunState } from '../scheduler/state.js';
-import type { RunConfig } from '../scheduler/steps.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
 const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
@@ -138,7 +139,7 @@ export class CorpusHost {
     const judge = judgeSettings(cfg);
     const generator = { provider: cfg.provider, model: cfg.model ?? defaultModel(cfg.provider) };
     const judgeInfo = { provider: judge.provider, model: judge.model ?? defaultModel(judge.provider) };
-    const runJson = {
+    const runJson: RunJson = {
       run_id: runId,
       vault: this.vault,
       started_at: new Date().toISOString(),
@@ -152,7 +153,7 @@ export class CorpusHost {
       kind: opts.reviseFrom ? 'revise' : opts.judgeOnly ? 'judge' : 'loop',
       ...(opts.reviseFrom ? { source_run: opts.reviseFrom } : {}),
     };
-    await writeJson(`${runDir(this.vault, runId)}/run.json`, runJson);
+    await writeRecord(RunJsonSchema, `${runDir(this.vault, runId)}/run.json`, runJson);
     await this.store.create({ runId, vault: this.vault, maxCalls: cfg.maxCalls, config: stored, generator, judge: judgeInfo });
     await this.#flows.addPlan(runId, 0);
     return runId;
@@ -187,7 +188,7 @@ export class CorpusHost {
   /** The stored configuration of a run, as a RunConfig. */
   async runConfig(runId: string): Promise<RunConfig | null> {
     const run = await this.store.get(runId);
-    return run ? (run.config as unknown as RunConfig) : null;
+    return run ? parseRunConfig(runId, run.config) : null;
   }
 
   /** Polls the run until it ends (or `signal` aborts); `onTick` sees each state. */

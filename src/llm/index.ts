@@ -27,12 +27,11 @@ export {
   toPromptCell,
   areaOfTopic,
   type BuiltPrompt,
-  type GenerateCellInput,
   type GeneratePromptOptions,
-  type JudgeDraft,
-  type PromptCell,
+  type JudgePromptDraft,
   type RevisionInput,
 } from './prompts.js';
+export type { PromptCell, PromptCellInput } from '../domain/plan-cell.js';
 export {
   extractItems,
   extractJson,

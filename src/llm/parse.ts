@@ -10,7 +10,8 @@ import { LlmOutputInvalidError } from '../errors.js';
 import { normalizeArea } from '../corpus/areas.js';
 import { isLevel, PHASES, type Area, type Level } from '../corpus/taxonomy.js';
 import { excerpt } from './errors.js';
-import type { PromptCell } from './prompts.js';
+import type { GeneratedItem } from '../domain/generated-item.js';
+import type { PromptCell } from '../domain/plan-cell.js';
 
 // ---------------------------------------------------------------------------------------------
 // JSON extraction
@@ -169,22 +170,7 @@ export type JudgeVerdict = z.output<typeof JudgeVerdictSchema>;
 // Generate answers
 
 /** A generated item, validated and tied to its cell. Everything that identifies it comes from the cell. */
-export interface GeneratedItem {
-  cellIndex: number;
-  title: string;
-  scenario: string;
-  question: string;
-  realistic_solution: string;
-  common_mistake: string;
-  napkin_math: string;
-  expected_time_minutes: number;
-  competency_area: Area;
-  phase: (typeof PHASES)[number];
-  visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption: string };
-  visual_source?: string;
-  /** What was repaired or ignored on the way (area remapped, level mismatch, visual dropped…). */
-  notes: string[];
-}
+export type { GeneratedItem } from '../domain/generated-item.js';
 
 export interface ItemFailure {
   cellIndex: number;

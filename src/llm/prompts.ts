@@ -21,12 +21,12 @@ import {
   ZONE_INFO,
   ZONES,
   type Area,
-  type BloomLevel,
   type Level,
   type Track,
   type Zone,
 } from '../corpus/taxonomy.js';
 import { generateAnswerSchema, judgeAnswerSchema, reviseAnswerSchema } from './answer-schemas.js';
+import type { PromptCell, PromptCellInput } from '../domain/plan-cell.js';
 import type { CompletionRequest } from './types.js';
 
 /** prompts/ at the project root: two levels up from src/llm, three from the compiled dist/src/llm. */
@@ -82,34 +82,6 @@ export function readPromptBlock(prompt: string, tag: string): unknown {
   return JSON.parse(m[1]!);
 }
 
-/** One plan cell as the generator prompt gives it (the contract's field names). */
-export interface PromptCell {
-  index: number;
-  track: Track;
-  topic: string;
-  zone: Zone;
-  level: Level;
-  bloom: BloomLevel;
-  competency_area: Area;
-  with_visual: boolean;
-  visual_format?: 'dot' | 'matplotlib';
-  visual_archetype?: string;
-  variant: string;
-}
-
-/** What the caller knows about a cell: a PlanCell plus its index (and, ideally, a variant). */
-export interface GenerateCellInput {
-  index: number;
-  track: Track;
-  topic: string;
-  zone: Zone;
-  level: Level;
-  with_visual: boolean;
-  competency_area?: Area;
-  /** Unique to run, iteration and cell; else derived from opts.variantPrefix and the index. */
-  variant?: string;
-}
-
 export interface GeneratePromptOptions {
   /** e.g. `<runId>:<iter>`: makes repeated cells in later iterations differ. */
   variantPrefix?: string;
@@ -135,7 +107,7 @@ export function areaOfTopic(topic: string): Area {
   return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic] ?? 'cross-cutting';
 }
 
-export function toPromptCell(c: GenerateCellInput, opts: GeneratePromptOptions = {}): PromptCell {
+export function toPromptCell(c: PromptCellInput, opts: GeneratePromptOptions = {}): PromptCell {
   const archetype = VISUAL_ARCHETYPES.find((a) => a.topic === c.topic);
   // A visual only where the topic has an archetype, as in the original.
   const withVisual = c.with_visual && archetype !== undefined;
@@ -153,7 +125,7 @@ export function toPromptCell(c: GenerateCellInput, opts: GeneratePromptOptions =
   };
 }
 
-export function buildGeneratePrompt(cells: readonly GenerateCellInput[], opts: GeneratePromptOptions = {}): BuiltPrompt & { cells: PromptCell[] } {
+export function buildGeneratePrompt(cells: readonly PromptCellInput[], opts: GeneratePromptOptions = {}): BuiltPrompt & { cells: PromptCell[] } {
   if (cells.length === 0) throw new Error('buildGeneratePrompt: no cells');
   const promptCells = cells.map((c) => toPromptCell(c, opts));
   const anyVisual = promptCells.some((c) => c.with_visual);
@@ -173,7 +145,7 @@ export function buildGeneratePrompt(cells: readonly GenerateCellInput[], opts: G
 }
 
 /** One draft as the judge prompt gives it (the contract's field names). */
-export interface JudgeDraft {
+export interface JudgePromptDraft {
   id: string;
   track: Track;
   zone: Zone;
@@ -195,7 +167,7 @@ export interface JudgeDraft {
   findings: string[];
 }
 
-export function buildJudgePrompt(drafts: readonly JudgeDraft[]): BuiltPrompt & { ids: string[] } {
+export function buildJudgePrompt(drafts: readonly JudgePromptDraft[]): BuiltPrompt & { ids: string[] } {
   if (drafts.length === 0) throw new Error('buildJudgePrompt: no drafts');
   const prompt = renderTemplate(template('judge'), {
     n_drafts: String(drafts.length),
@@ -209,7 +181,7 @@ export function buildJudgePrompt(drafts: readonly JudgeDraft[]): BuiltPrompt & {
 
 export interface RevisionInput {
   id: string;
-  draft: JudgeDraft;
+  draft: JudgePromptDraft;
   issues: string[];
   fix_suggestion: string;
 }

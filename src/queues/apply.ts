@@ -1,7 +1,7 @@
 /** apply: the verdicts of one chunk → records, and DROP files pruned when their hash still matches. */
 import { z } from 'zod';
 import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
-import { VerdictRecordSchema } from './schemas.js';
+import { VerdictRecordSchema } from '../domain/verdict.js';
 
 export const ApplyDraftSchema = z.object({ id: z.string(), path: z.string(), fileHash: z.string(), track: z.string() });
 

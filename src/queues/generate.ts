@@ -1,20 +1,13 @@
 /** generate: one plan cell; workers batch the cells they hold into one provider call. */
 import { z } from 'zod';
 import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
-import { DraftSchema, PlanCellSchema, UsageSchema } from './schemas.js';
+import { DraftSchema } from '../domain/draft.js';
+import { GenerateCellSchema } from '../domain/plan-cell.js';
+import { UsageSchema } from './schemas.js';
 
 export const generateQueue = defineQueue({
   name: 'generate',
-  payload: z.object({
-    runId: z.string().min(1),
-    iter: z.number().int().nonnegative(),
-    cellIndex: z.number().int().nonnegative(),
-    cell: PlanCellSchema,
-    /** Unique per run, iteration and cell, so repeated cells give different drafts. */
-    variant: z.string().min(1),
-    /** The draft's id, minted by the plan step in plan order. */
-    draftId: z.string().regex(/^[a-z]+-\d+$/),
-  }),
+  payload: GenerateCellSchema,
   result: z.object({
     cellIndex: z.number().int().nonnegative(),
     draft: DraftSchema,

@@ -1,20 +1,10 @@
 /** judge: one chunk of drafts; one provider call (after the deterministic pre-judge). */
 import { z } from 'zod';
 import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
-import { DraftSchema, UsageSchema, VerdictRecordSchema } from './schemas.js';
+import { JudgeDraftSchema } from '../domain/draft.js';
+import { VerdictRecordSchema } from '../domain/verdict.js';
+import { UsageSchema } from './schemas.js';
 
-export const JudgeDraftSchema = DraftSchema.extend({
-  path: z.string().min(1),
-  fileHash: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Nearest vault question by text similarity, computed by the corpus host. */
-  vaultNearest: z.object({ id: z.string(), similarity: z.number() }).nullable(),
-  /**
-   * The dispatch's pre-judge (src/checks/prejudge.ts): certain findings (the draft is dropped
-   * without a call) and evidence for the judge prompt. Absent for drafts judged without it.
-   */
-  prejudge: z.object({ certain: z.array(z.string()), evidence: z.array(z.string()) }).optional(),
-});
-export type JudgeDraft = z.infer<typeof JudgeDraftSchema>;
 
 export const judgeQueue = defineQueue({
   name: 'judge',

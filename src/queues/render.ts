@@ -1,7 +1,7 @@
 /** render: one visual source of one draft → SVG text or a render error. */
 import { z } from 'zod';
 import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
-import { VisualSourceSchema } from './schemas.js';
+import { VisualSourceSchema } from '../domain/draft.js';
 
 export const renderQueue = defineQueue({
   name: 'render',

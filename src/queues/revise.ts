@@ -1,13 +1,9 @@
 /** revise: one NEEDS_FIX draft with the judge's issues and fix suggestion → the revised draft. */
 import { z } from 'zod';
 import { defineQueue, KEEP_COMPLETED, KEEP_FAILED } from './define.js';
-import { DraftSchema, UsageSchema } from './schemas.js';
+import { DraftSchema, ReviseTargetSchema } from '../domain/draft.js';
+import { UsageSchema } from './schemas.js';
 
-export const ReviseTargetSchema = DraftSchema.extend({
-  path: z.string().min(1),
-  /** sha256 of the file as judged: the revision replaces the file only if it still has it. */
-  fileHash: z.string().regex(/^[0-9a-f]{64}$/),
-});
 
 export const reviseQueue = defineQueue({
   name: 'revise',

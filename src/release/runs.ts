@@ -6,35 +6,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { VERDICTS } from '../corpus/taxonomy.js';
+import { JudgeVerdictsSchema, RunJsonSchema, type JudgeVerdicts } from '../domain/records.js';
 import { CorpusFileError } from '../errors.js';
 
 export const RUNS_DIR = join('_validation_results', 'coverage_loop');
 const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const ITER_RE = /^iter_(\d+)$/;
 
-const RunJsonSchema = z.looseObject({
-  run_id: z.string().optional(),
-  started_at: z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an ISO date-time'),
-  judge: z.looseObject({ provider: z.string().optional(), model: z.string().optional() }).optional(),
-});
-
-const JudgeDetailSchema = z.looseObject({
-  id: z.string().min(1),
-  path: z.string().min(1),
-  file_hash: z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest'),
-  verdict: z.enum(VERDICTS),
-  model: z.string().optional(),
-  checks: z.looseObject({ arithmetic: z.enum(['passed', 'failed', 'not-run']).optional() }).optional(),
-  /** A person's review in the dashboard: an accepted NEEDS_FIX draft is promoted like a PASS. */
-  review: z.looseObject({ action: z.string() }).optional(),
-});
-export type JudgeDetail = z.output<typeof JudgeDetailSchema>;
-
-const JudgeSummarySchema = z.looseObject({
-  model: z.string().optional(),
-  details: z.array(JudgeDetailSchema),
-});
+/** One verdict of a judge summary as promote and export read it. */
+export type JudgeDetail = JudgeVerdicts['details'][number];
 
 export interface RunInfo {
   runId: string;
@@ -126,7 +106,7 @@ export async function readRunVerdicts(run: RunInfo): Promise<RunVerdict[]> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw e;
     }
-    const r = JudgeSummarySchema.safeParse(raw);
+    const r = JudgeVerdictsSchema.safeParse(raw);
     if (!r.success) throw zodProblem(file, r.error);
     for (const d of r.data.details) {
       byId.delete(d.id);

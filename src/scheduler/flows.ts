@@ -6,7 +6,8 @@
 import { FlowProducer, Job, type ConnectionOptions, type FlowJob } from 'bullmq';
 import { applyQueue, controlQueue, generateQueue, judgeQueue, jobId, renderQueue, reviseQueue, type Queues, type RevisePayload } from '../queues/index.js';
 import { bullPrefix } from '../redis/index.js';
-import type { Flows, GenCellPayload, JudgeChunkPlan } from './steps.js';
+import type { GenerateCell } from '../domain/plan-cell.js';
+import type { Flows, JudgeChunkPlan } from './steps.js';
 
 /** Round 0 is the first judging; later rounds (revisions) carry `r<round>` in their ids. */
 const r = (round: number): string[] => (round > 0 ? [`r${round}`] : []);
@@ -59,7 +60,7 @@ export class BullFlows implements Flows {
     return (await Job.fromId(queue, id)) !== undefined;
   }
 
-  async addGenerate(runId: string, iter: number, cells: GenCellPayload[]): Promise<void> {
+  async addGenerate(runId: string, iter: number, cells: GenerateCell[]): Promise<void> {
     const parentId = ids.dispatch(runId, iter);
     if (await this.#exists(this.#queues.control, parentId)) return;
     await this.#producer.add({

@@ -4,6 +4,7 @@
  * names the failure and one command that continues it. The rules are pure; `failedJudgeChunks`
  * reads the state they need.
  */
+import type { FailedChunk } from '../domain/records.js';
 import type { RunStore, UnjudgedRecord } from './state.js';
 
 /** The marker every never-connected provider error carries (src/llm/errors.ts). */
@@ -19,12 +20,7 @@ export const FAILURE = {
   judgeFailed: (n: number) => `judge failed for ${n} chunk${n === 1 ? '' : 's'}`,
 } as const;
 
-export interface FailedChunk {
-  iter: number;
-  chunk: number;
-  drafts: string[];
-  reason: string;
-}
+export type { FailedChunk } from '../domain/records.js';
 
 /** Judge chunks that failed for good and whose drafts are still unjudged, in iteration/chunk order. */
 export function groupFailedChunks(unjudged: Iterable<UnjudgedRecord>): FailedChunk[] {

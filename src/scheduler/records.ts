@@ -5,9 +5,13 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { z } from 'zod';
 import { atomicWrite } from '../corpus/writer.js';
-import { continueCommand, failedJudgeChunks, type FailedChunk } from './outcome.js';
-import type { AppliedVerdict, RunStore, UnjudgedRecord } from './state.js';
+import { IterRecordSchema, JudgeSummarySchema, LoopSummarySchema, RunJsonSchema, type IterRecord, type JudgeSummary, type LoopSummary } from '../domain/records.js';
+import { continueCommand, failedJudgeChunks } from './outcome.js';
+
+export type { IterRecord, JudgeSummary, LoopSummary } from '../domain/records.js';
+import type { RunStore, UnjudgedRecord } from './state.js';
 
 export const LOOP_DIR = join('_validation_results', 'coverage_loop');
 
@@ -23,6 +27,33 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
 export function readJson<T>(path: string): T | null {
   if (!existsSync(path)) return null;
   return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** A record file written through its schema (src/domain/records.ts): what does not fit is an error, not a file. */
+export async function writeRecord<S extends z.ZodType>(schema: S, path: string, value: z.output<S>): Promise<void> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw recordProblem(path, r.error, 'not written');
+  // The value as built (its key order), not zod's copy: rewriting the same state gives the same bytes.
+  await writeJson(path, value);
+}
+
+/** A record file read through its schema; null when absent. A file that does not fit names its field. */
+export function readRecord<S extends z.ZodType>(schema: S, path: string): z.output<S> | null {
+  if (!existsSync(path)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not valid JSON: ${(e as Error).message}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw recordProblem(path, r.error, 'not read');
+  return r.data;
+}
+
+function recordProblem(path: string, error: z.ZodError, what: string): Error {
+  const first = error.issues[0]!;
+  return new Error(`${path}: at ${first.path.join('.') || '(top level)'}: ${first.message} (${what})`);
 }
 
 /**
@@ -45,57 +76,10 @@ export function listRunsOnDisk(vault: string): { runId: string; startedAt: strin
   const dir = join(vault, LOOP_DIR);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .map((runId) => ({ runId, run: readJson<{ started_at?: string }>(join(dir, runId, 'run.json')) }))
-    .filter((r) => r.run?.started_at)
-    .map((r) => ({ runId: r.runId, startedAt: r.run!.started_at! }))
+    .map((runId) => ({ runId, run: RunJsonSchema.safeParse(readJson<unknown>(join(dir, runId, 'run.json'))) }))
+    .filter((r) => r.run.success)
+    .map((r) => ({ runId: r.runId, startedAt: r.run.data!.started_at }))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.runId.localeCompare(b.runId));
-}
-
-export interface IterRecord {
-  iter: number;
-  /** `catch-up`: the iteration only judged drafts earlier runs left unjudged (no generation). */
-  kind: 'generate' | 'catch-up';
-  top_cell: [string, string, string] | null;
-  top_priority: number | null;
-  generated: number;
-  calls_used_total: number;
-  drop_rate: number;
-  pass_rate: number;
-  applied: { dropped: number; kept_pass: number; kept_needs_fix: number };
-  plan_size: number;
-  cells_failed: { cell: number; error: string }[];
-  unjudged: number;
-  skipped_changed: number;
-  calls_used_iter: number;
-  /** cached: input tokens served from the providers' prompt caches (part of input). */
-  tokens: { input: number; output: number; cached?: number };
-  cost_usd: number;
-  visual: boolean;
-  started_at: string | null;
-  finished_at: string | null;
-  wall_ms: number | null;
-  late_applied: number;
-  /** Drafts whose model answer was adjusted on the way (an area normalized, an id or path it sent ignored…). */
-  generation_notes: { id: string; notes: string[] }[];
-  /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
-  revisions: { revised: number; skipped: { id: string; reason: string }[]; verdicts_before: { PASS: number; NEEDS_FIX: number; DROP: number } };
-  /** This iteration's calls and cost per PASS draft (null: no PASS). */
-  calls_per_pass: number | null;
-  cost_per_pass_usd: number | null;
-  /** The pre-judge before chunking: drafts it dropped for certain, and the judge calls that saved. */
-  prejudge: { dropped: number; calls_saved: number };
-}
-
-export interface JudgeSummary {
-  model: string;
-  n_items: number;
-  n_judged: number;
-  verdicts: { PASS: number; NEEDS_FIX: number; DROP: number };
-  drop_rate: number;
-  pass_rate: number;
-  details: (Omit<AppliedVerdict, 'fileHash'> & { file_hash: string })[];
-  unjudged: { id: string; path: string; reason: string }[];
-  generated_at: string;
 }
 
 const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFixed(4));
@@ -127,7 +111,7 @@ export function prejudgeCallsSaved(rec: { prejudge?: { calls_saved?: unknown } }
 export function runPrejudgeCallsSaved(vault: string, runId: string): number {
   let n = 0;
   for (let i = 0; existsSync(iterDir(vault, runId, i)); i++) {
-    const rec = readJson<IterRecord>(join(iterDir(vault, runId, i), 'iter_record.json'));
+    const rec = readRecord(IterRecordSchema, join(iterDir(vault, runId, i), 'iter_record.json'));
     if (rec) n += prejudgeCallsSaved(rec);
   }
   return n;
@@ -158,7 +142,7 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
   };
   const dir = iterDir(vault, runId, iter);
   mkdirSync(dir, { recursive: true });
-  if (generated > 0) await writeJson(join(dir, 'judge_summary.json'), summary);
+  if (generated > 0) await writeRecord(JudgeSummarySchema, join(dir, 'judge_summary.json'), summary);
 
   const topCell = ih.topCell ? (JSON.parse(ih.topCell) as [string, string, string]) : null;
   const startedAt = ih.startedAt ?? null;
@@ -205,36 +189,8 @@ export async function writeIterationRecords(vault: string, store: RunStore, runI
     prejudge: { dropped: Number(ih.prejudgeDropped ?? 0), calls_saved: Number(ih.callsSaved ?? 0) },
   };
   // The iteration's record exists once its checkpoint ran; a late apply rewrites it.
-  if (ih.closed === '1') await writeJson(join(dir, 'iter_record.json'), record);
+  if (ih.closed === '1') await writeRecord(IterRecordSchema, join(dir, 'iter_record.json'), record);
   return record;
-}
-
-export interface LoopSummary {
-  run_id: string;
-  status: string;
-  iterations: number;
-  calls_used_total: number;
-  calls_reserved: number;
-  /** Judge calls the pre-judge saved over the run (sum of the iterations' prejudge.calls_saved). */
-  calls_saved_total: number;
-  max_calls: number;
-  /** cached: input tokens served from the providers' prompt caches (part of input). */
-  tokens: { input: number; output: number; cached?: number };
-  cost_usd: number;
-  /** PASS drafts of the run, and its calls and cost per PASS draft (null: no PASS). */
-  passes: number;
-  calls_per_pass: number | null;
-  cost_per_pass_usd: number | null;
-  history: IterRecord[];
-  stopped_reason: string | null;
-  /** Judge chunks that failed for good and are not judged yet (`vault-loop retry` judges them). */
-  failed_judge_chunks: FailedChunk[];
-  /** The one command that continues a failed run, or null. */
-  continue_with: string | null;
-  started_at: string;
-  finished_at: string | null;
-  wall_ms: number | null;
-  generated_at: string;
 }
 
 /** Writes loop_summary.json from the iteration records that exist. */
@@ -245,7 +201,7 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
   for (let i = 0; ; i++) {
     const dir = iterDir(vault, runId, i);
     if (!existsSync(dir)) break;
-    const rec = readJson<IterRecord>(join(dir, 'iter_record.json'));
+    const rec = readRecord(IterRecordSchema, join(dir, 'iter_record.json'));
     if (rec) history.push(rec);
   }
   const failed = await failedJudgeChunks(store, runId);
@@ -270,6 +226,6 @@ export async function writeLoopSummary(vault: string, store: RunStore, runId: st
     wall_ms: run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : null,
     generated_at: [run.finishedAt ?? '', ...history.map((h) => h.finished_at ?? '')].sort().at(-1) || new Date().toISOString(),
   };
-  await writeJson(join(runDir(vault, runId), 'loop_summary.json'), summary);
+  await writeRecord(LoopSummarySchema, join(runDir(vault, runId), 'loop_summary.json'), summary);
   return summary;
 }

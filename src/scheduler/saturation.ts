@@ -7,7 +7,7 @@
  *
  * Pure rules here; `iterationEvidence` reads what they need from the run's state.
  */
-import type { PlanCell } from '../analysis/types.js';
+import type { PlanCell } from '../domain/plan-cell.js';
 import type { RunStore } from './state.js';
 
 /** How many earlier iterations must repeat the top cell before the run counts as converged. */

@@ -13,27 +13,20 @@ import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
+import type { BudgetCounters } from '../core/ports.js';
+import type { DraftRecord } from '../domain/draft.js';
+import type { AppliedVerdict, UnjudgedRecord } from '../domain/verdict.js';
 
 export const RUN_STATUSES = ['running', 'paused', 'stopping', 'completed', 'stopped', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'stopped', 'failed'];
 
-export interface RunState {
+export interface RunState extends BudgetCounters {
   runId: string;
   status: RunStatus;
   iter: number;
   phase: string;
   vault: string;
-  maxCalls: number;
-  callsUsed: number;
-  callsReserved: number;
-  /** Judge calls set aside for the current iteration's drafts (not yet made). */
-  judgePool: number;
-  tokensIn: number;
-  tokensOut: number;
-  /** Input tokens served from the providers' prompt caches (part of tokensIn). */
-  tokensCached?: number;
-  costUsd: number;
   stopReason: string | null;
   stopRequested: boolean;
   /** Why the run cannot go on without the user (a refused API key), in one line naming what to set. */
@@ -431,61 +424,5 @@ export class RunStore {
   }
 }
 
-export interface DraftRecord {
-  id: string;
-  iter: number;
-  cellIndex: number;
-  chunk: number;
-  path: string;
-  fileHash: string;
-  track: string;
-  /** Visual files written with the draft (vault-relative). */
-  visualFiles: string[];
-  /** What was normalized or ignored in the model's answer for this draft. */
-  notes?: string[];
-  /** The run that wrote it, when this run only judged it (a catch-up of unjudged drafts). */
-  adoptedFrom?: string;
-}
-
-export interface AppliedVerdict {
-  id: string;
-  iter: number;
-  chunk: number;
-  path: string;
-  fileHash: string;
-  verdict: 'PASS' | 'NEEDS_FIX' | 'DROP';
-  criteria: Record<string, string>;
-  issues: string[];
-  fix_suggestion: string;
-  reasoning?: string;
-  model: string;
-  source: 'model' | 'prejudge';
-  checks: { arithmetic: 'passed' | 'failed' | 'not-run'; findings: string[] };
-  /** What apply did: pruned (DROP, deleted), kept, or skipped because the file changed since judging. */
-  applied: 'pruned' | 'kept' | 'skipped-changed' | 'already-gone';
-  late: boolean;
-  appliedAt: string;
-  /** Revision round of this verdict (0: the first judging). */
-  round: number;
-  /** Earlier verdicts of this draft, before each revision. */
-  history: VerdictHistoryEntry[];
-  /** A person's review in the dashboard (accept keeps it for promotion, reject deleted it). */
-  review?: { action: 'accepted' | 'rejected' | 'sent-to-revision'; by: string; at: string; note?: string };
-}
-
-export interface VerdictHistoryEntry {
-  round: number;
-  verdict: 'PASS' | 'NEEDS_FIX' | 'DROP';
-  issues: string[];
-  fix_suggestion: string;
-  fileHash: string;
-  model: string;
-}
-
-export interface UnjudgedRecord {
-  id: string;
-  iter: number;
-  chunk: number;
-  path: string;
-  reason: string;
-}
+export type { DraftRecord } from '../domain/draft.js';
+export type { AppliedVerdict, UnjudgedRecord, VerdictHistoryEntry } from '../domain/verdict.js';

@@ -6,58 +6,26 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { CoverageReport, PlanCell, Strategy } from '../analysis/types.js';
+import type { CoverageReport, Strategy } from '../analysis/types.js';
+import type { GenerateCell, PlanCell } from '../domain/plan-cell.js';
+import type { RunConfig } from '../domain/run-config.js';
 import { callsSaved, prejudge } from '../checks/prejudge.js';
 import { TRACKS, type Track } from '../corpus/taxonomy.js';
 import type { GenerateResult } from '../queues/generate.js';
-import type { JudgeDraft } from '../queues/judge.js';
+import type { JudgeDraft } from '../domain/draft.js';
 import type { RevisePayload, ReviseResult } from '../queues/revise.js';
 import { sha256 } from '../corpus/loader.js';
 import { readFile } from 'node:fs/promises';
 import { parseQuestionText } from '../corpus/loader.js';
 import { atomicWrite } from '../corpus/writer.js';
-import { iterDir, iterDirName, readJson, writeIterationRecords, writeJson, writeLoopSummary, type IterRecord, type JudgeSummary } from './records.js';
+import { IterRecordSchema, JudgeSummarySchema, RunJsonSchema, type JudgeSummary } from '../domain/records.js';
+import { iterDir, iterDirName, readRecord, writeIterationRecords, writeJson, writeLoopSummary, writeRecord } from './records.js';
 import { failedJudgeChunks, finalOutcome, iterationFailure } from './outcome.js';
 import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
 import type { LeftoverDraft } from './leftovers.js';
 import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
 
-/** The run configuration the steps read (stored in run.json and in Redis). */
-export interface RunConfig {
-  maxIters: number;
-  maxCalls: number;
-  genBatchSize: number;
-  genCallsPerIter: number;
-  judgeChunkSize: number;
-  gapThreshold: number;
-  maxDropRate: number;
-  visualEachIter: boolean;
-  strategy: Strategy;
-  dryRun: boolean;
-  seed: number;
-  /** In place of the run id in cell variants (reproducible prompts); absent: the run id. */
-  variantSalt?: string;
-  allowPythonVisuals: boolean;
-  /** Revise NEEDS_FIX drafts before the checkpoint, up to maxRevisions rounds. */
-  revise?: boolean;
-  maxRevisions?: number;
-  /** A revision run (`vault-loop revise`): revise the NEEDS_FIX drafts this earlier run left. */
-  reviseFrom?: string;
-  /** Generation and judge calls go through the provider's batch API (openai, anthropic). */
-  batchMode?: boolean;
-  /** A judging run (`vault-loop judge`): judge what earlier runs left unjudged, generate nothing. */
-  judgeOnly?: boolean;
-}
-
-export interface GenCellPayload {
-  runId: string;
-  iter: number;
-  cellIndex: number;
-  cell: PlanCell;
-  variant: string;
-  /** The draft's id, minted here in plan order so that ids do not depend on which batch ends first. */
-  draftId: string;
-}
+export type { RunConfig } from '../domain/run-config.js';
 
 export interface JudgeChunkPlan {
   chunk: number;
@@ -66,7 +34,7 @@ export interface JudgeChunkPlan {
 
 export interface Flows {
   /** control:dispatch over one generate job per cell (skipped when already added). */
-  addGenerate(runId: string, iter: number, cells: GenCellPayload[]): Promise<void>;
+  addGenerate(runId: string, iter: number, cells: GenerateCell[]): Promise<void>;
   /** control:checkpoint over apply ← judge ← render jobs (skipped when already added). */
   addJudge(runId: string, iter: number, chunks: JudgeChunkPlan[], allowPython: boolean, round?: number): Promise<void>;
   /** control:redispatch over one revise job per draft (skipped when already added). */
@@ -164,9 +132,9 @@ export async function finishRun(deps: StepDeps, runId: string, reason: string, s
   const final = ending ? status : (run?.status ?? status);
   await writeLoopSummary(deps.vault, deps.store, runId, final);
   const runJsonPath = join(deps.vault, '_validation_results', 'coverage_loop', runId, 'run.json');
-  const runJson = readJson<Record<string, unknown>>(runJsonPath);
+  const runJson = readRecord(RunJsonSchema, runJsonPath);
   const after = await deps.store.get(runId);
-  if (runJson && after) await writeJson(runJsonPath, { ...runJson, status: final, stopped_reason: after.stopReason, finished_at: after.finishedAt });
+  if (runJson && after) await writeRecord(RunJsonSchema, runJsonPath, { ...runJson, status: final, stopped_reason: after.stopReason, finished_at: after.finishedAt });
   if (ending) {
     await deps.store.setStatus(runId, status);
     deps.log('run finished', { runId, reason, status });
@@ -225,7 +193,7 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   if (top.priority < cfg.gapThreshold) return await stop(STOP.gap(top.priority, cfg.gapThreshold));
   // A catch-up iteration judged other runs' drafts: its DROP rate and top cell say nothing of this plan.
   if (iter - catchUp > 0) {
-    const prev = readJson<IterRecord>(join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
+    const prev = readRecord(IterRecordSchema, join(iterDir(deps.vault, runId, iter - 1), 'iter_record.json'));
     if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
   }
   const earlier = await iterationEvidence(store, runId, Array.from({ length: CONVERGENCE_WINDOW }, (_, k) => iter - 1 - k), cfg.dryRun);
@@ -561,7 +529,7 @@ async function planRevision(runId: string, iter: number, cfg: RunConfig, deps: S
     const latest = new Map<string, JudgeSummary['details'][number]>();
     const sourceDir = join(deps.vault, '_validation_results', 'coverage_loop', source);
     for (let i = 0; existsSync(join(sourceDir, iterDirName(i))); i++) {
-      const js = readJson<JudgeSummary>(join(sourceDir, iterDirName(i), 'judge_summary.json'));
+      const js = readRecord(JudgeSummarySchema, join(sourceDir, iterDirName(i), 'judge_summary.json'));
       for (const d of js?.details ?? []) latest.set(d.id, d);
     }
     const now = deps.now().toISOString();

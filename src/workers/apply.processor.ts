@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { atomicWrite, safeVaultPath } from '../corpus/writer.js';
 import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
-import type { VerdictRecord } from '../queues/schemas.js';
+import type { VerdictRecord } from '../domain/verdict.js';
 import { pruneDraft } from '../scheduler/prune.js';
 import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
 

@@ -6,7 +6,7 @@
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
-import { generatorSettings, judgeSettings, type Config, type ProviderKeys } from '../config/index.js';
+import { generatorSettings, judgeSettings, type Config } from '../config/index.js';
 import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
 import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
@@ -14,12 +14,11 @@ import { validateQuestion } from '../corpus/schema.js';
 import { Applicability, TRACKS, type Area, type Level, type Track } from '../corpus/taxonomy.js';
 import { safeVaultPath, writeQuestion } from '../corpus/writer.js';
 import { cachedProvider } from '../llm/cache.js';
-import { costOf, priceTable, type ModelPrice } from '../llm/cost.js';
+import { costOf, priceTable } from '../llm/cost.js';
 import { limitedProvider } from '../llm/limiter.js';
 import { createOfflineProvider } from '../llm/offline/index.js';
-import type { OfflineDefect } from '../llm/offline/generate.js';
 import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
-import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
+import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgePromptDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import { createProvider, resolvedModel, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
@@ -31,7 +30,7 @@ import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
 import { LlmAuthError } from '../errors.js';
-import { budgetedProvider } from './budget.js';
+import { budgetedProvider } from '../core/budgeted-provider.js';
 import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
 import { OpenAiBatchClient } from '../llm/batch/openai.js';
 import type { BatchClient } from '../llm/batch/types.js';
@@ -41,25 +40,12 @@ import { BatchStore } from '../scheduler/batches.js';
 import { BATCH_COLLECT_MS, type BatchDeps } from './batch.processor.js';
 import { batchedProvider } from './batched-provider.js';
 import { usesBatches } from '../llm/batch/types.js';
-import type { GenCell, GenerateDeps, PromptCell } from './generate.processor.js';
+import type { GenerateDeps } from './generate.processor.js';
+import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
+import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
 import type { JudgeDeps } from './judge.processor.js';
 import type { ReviseDeps } from './revise.processor.js';
 import type { RuntimeContext, WorkerTimings } from './runtime.js';
-
-/** Settings of a run that the stateless side needs (from the run's stored config). */
-interface RunProviderConfig extends ProviderKeys {
-  callTimeoutMs: number;
-  cacheTtlSeconds: number;
-  requestsPerMinute: number;
-  tokensPerMinute: number;
-  offlineLatencyMs: number;
-  offlineDefectRate: number;
-  offlineDefectKinds?: OfflineDefect[];
-  seed: number;
-  prices?: Record<string, ModelPrice>;
-  batchMode?: boolean;
-  batchPollMs?: number;
-}
 
 /** The job id of a stage's collection round `seq` (one batch). */
 export const batchJobId = (runId: string, iter: number, stage: BatchStage, seq: number): string => jobId(runId, `i${iter}`, stage, `b${seq}`);
@@ -101,7 +87,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   const { cfg, store, redis, log } = o;
   const baseProviders = new Map<string, LlmProvider>();
 
-  const baseProvider = (choice: ProviderChoice, rc: RunProviderConfig): LlmProvider => {
+  const baseProvider = (choice: ProviderChoice, rc: RunConfig): LlmProvider => {
     const key = JSON.stringify([choice, rc.offlineLatencyMs, rc.offlineDefectRate, rc.offlineDefectKinds, rc.seed]);
     let p = baseProviders.get(key);
     if (!p) {
@@ -132,7 +118,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     client: async (runId, stage) => {
       const run = await store.get(runId);
       if (!run) throw new Error(`run ${runId} does not exist`);
-      const rc = run.config as unknown as RunProviderConfig;
+      const rc = parseRunConfig(runId, run.config);
       const choice: ProviderChoice = stage === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
       const key = JSON.stringify([choice, rc.callTimeoutMs]);
       let c = batchClients.get(key);
@@ -152,10 +138,12 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     },
     costOf: async (runId, model, usage) => {
       const run = await store.get(runId);
-      const rc = (run?.config ?? {}) as unknown as RunProviderConfig;
-      return costOf(model, usage, priceTable(rc.prices ?? {}), 'batch');
+      return costOf(model, usage, priceTable((run ? parseRunConfig(runId, run.config).prices : undefined) ?? {}), 'batch');
     },
-    pollMs: async (runId) => ((await store.get(runId))?.config as unknown as RunProviderConfig | undefined)?.batchPollMs ?? 60_000,
+    pollMs: async (runId) => {
+      const run = await store.get(runId);
+      return (run ? parseRunConfig(runId, run.config).batchPollMs : undefined) ?? 60_000;
+    },
     now: () => Date.now(),
     log: (msg, extra) => log.info(extra ?? {}, msg),
   });
@@ -163,7 +151,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
   const providerFor = async (runId: string, iter: number, role: 'generate' | 'judge') => {
     const run = await store.get(runId);
     if (!run) throw new Error(`run ${runId} does not exist`);
-    const rc = run.config as unknown as RunProviderConfig;
+    const rc = parseRunConfig(runId, run.config);
     const choice: ProviderChoice = role === 'generate' ? generatorSettings(rc) : judgeSettings(rc);
     const base = stopOnRefusedKey(baseProvider(choice, rc), (message) => store.recordFatal(runId, message));
     const limited = rc.requestsPerMinute > 0 || rc.tokensPerMinute > 0 ? limitedProvider(base, redis, { prefix: cfg.prefix, rpm: rc.requestsPerMinute, tpm: rc.tokensPerMinute }) : base;
@@ -190,7 +178,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     return { provider, temperature: choice.temperature ?? 0.7, timeoutMs: rc.callTimeoutMs };
   };
 
-  const generateDeps = (): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] } => ({
+  const generateDeps = (): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenerateCell[]): PromptCell[] } => ({
     provider: (runId, iter) => providerFor(runId, iter, 'generate'),
     toPromptCells: (cells) =>
       cells.map((c, i) =>
@@ -204,13 +192,13 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
           ...(c.cell.competency_area ? { competency_area: c.cell.competency_area } : {}),
           variant: c.variant,
         }),
-      ) as PromptCell[],
+      ),
     buildPrompt: (cells) => {
-      const built = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
+      const built = buildGeneratePrompt(cells);
       return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
     },
     buildRepairPrompt: (items, cells, raw) => {
-      const original = buildGeneratePrompt(cells as Parameters<typeof buildGeneratePrompt>[0]);
+      const original = buildGeneratePrompt(cells);
       const built = buildRepairPrompt(
         raw ?? items.map((i) => ({ cell_index: i.index, item: i.item })),
         items.flatMap((i) => i.errors.map((e) => `cell_index ${i.index}: ${e}`)),
@@ -219,7 +207,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
       return { prompt: built.prompt, jsonSchema: built.jsonSchema };
     },
     parse: (text, cells) => {
-      const r = parseGenerateAnswer(text, cells as Parameters<typeof parseGenerateAnswer>[1]);
+      const r = parseGenerateAnswer(text, cells);
       for (const u of r.unknown) log.info({ position: u.position, reason: u.reason }, 'generate answer item ignored');
       return {
         items: new Map([...r.items].map(([k, v]) => [k, v])),
@@ -238,7 +226,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     const run = await store.get(runId);
     let applicability = applicabilityCache.get(runId);
     if (!applicability) {
-      const stored = (run?.config as { applicability?: Record<string, string[]> } | undefined)?.applicability;
+      const stored = run ? parseRunConfig(runId, run.config).applicability : undefined;
       applicability = stored
         ? new Applicability(new Map(Object.entries(stored).map(([t, tr]) => [t, new Set(tr as Track[])])), `run ${runId}`)
         : Applicability.builtin();

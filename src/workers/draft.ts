@@ -3,16 +3,12 @@
  * original generator's key order. Ids and paths never come from the model: the id is minted by
  * the pipeline, the path is derived from the id, track and area.
  */
-import type { PlanCell } from '../analysis/types.js';
-import type { GeneratedItem as ParsedItem } from '../llm/parse.js';
+import type { PlanCell } from '../domain/plan-cell.js';
+import type { ItemText } from '../domain/generated-item.js';
 import { LEVEL_BLOOM, TOPIC_AREA, type Area } from '../corpus/taxonomy.js';
 
 /** A parsed generation item (src/llm/parse.ts); optional fields fall back to defaults here. */
-export type GeneratedItem = Pick<ParsedItem, 'title' | 'scenario' | 'question' | 'realistic_solution' | 'common_mistake' | 'napkin_math' | 'visual_source'> &
-  Partial<Pick<ParsedItem, 'expected_time_minutes' | 'phase' | 'notes'>> & {
-    competency_area: string;
-    visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption?: string };
-  };
+export type GeneratedItem = ItemText;
 
 export interface BuiltDraft {
   doc: Record<string, unknown>;

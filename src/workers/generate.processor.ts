@@ -3,37 +3,11 @@
  * (plus at most one counted repair call for the items that failed validation). Pure: every
  * dependency is passed in; no BullMQ here.
  */
-import type { PlanCell } from '../analysis/types.js';
-import { VISUAL_ARCHETYPES } from '../corpus/taxonomy.js';
+import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
 import { LlmOutputInvalidError } from '../errors.js';
 import type { CompletionRequest, LlmProvider, TokenUsage } from '../llm/types.js';
 import type { GenerateResult } from '../queues/generate.js';
 import { buildDraftDoc, type GeneratedItem } from './draft.js';
-
-export interface GenCell {
-  runId: string;
-  iter: number;
-  cellIndex: number;
-  cell: PlanCell;
-  variant: string;
-  /** Minted by the plan step. */
-  draftId: string;
-}
-
-/** A cell as the prompt shows it (contract: the `<cells>` block). */
-export interface PromptCell {
-  index: number;
-  track: string;
-  topic: string;
-  zone: string;
-  level: string;
-  bloom: string;
-  competency_area: string;
-  with_visual: boolean;
-  visual_format?: 'dot' | 'matplotlib';
-  visual_archetype?: string;
-  variant: string;
-}
 
 export interface BuiltPrompt {
   system?: string;
@@ -59,26 +33,10 @@ export interface GenerateDeps {
 
 export type CellOutcome = { ok: true; result: GenerateResult } | { ok: false; error: Error };
 
-export function toPromptCell(c: GenCell, index: number, bloom: string, area: string): PromptCell {
-  const arche = VISUAL_ARCHETYPES.find((a) => a.topic === c.cell.topic);
-  return {
-    index,
-    track: c.cell.track,
-    topic: c.cell.topic,
-    zone: c.cell.zone,
-    level: c.cell.level,
-    bloom,
-    competency_area: area,
-    with_visual: c.cell.with_visual,
-    ...(c.cell.with_visual && arche ? { visual_format: arche.kind, visual_archetype: arche.archetype } : {}),
-    variant: c.variant,
-  };
-}
-
 const addUsage = (a: TokenUsage, b: TokenUsage): TokenUsage => ({ inputTokens: a.inputTokens + b.inputTokens, outputTokens: a.outputTokens + b.outputTokens });
 
 /** One provider call for the batch; returns one outcome per input cell, in order. */
-export async function generateBatch(cells: GenCell[], promptCells: PromptCell[], deps: GenerateDeps): Promise<CellOutcome[]> {
+export async function generateBatch(cells: GenerateCell[], promptCells: PromptCell[], deps: GenerateDeps): Promise<CellOutcome[]> {
   const first = cells[0];
   if (!first) return [];
   const { provider, temperature, timeoutMs } = await deps.provider(first.runId, first.iter);

@@ -8,8 +8,8 @@ import { criterionFor } from '../checks/run.js';
 import type { Verdict } from '../corpus/taxonomy.js';
 import type { JudgePayload, JudgeResult } from '../queues/judge.js';
 import type { RenderResult } from '../queues/render.js';
-import type { VerdictRecord } from '../queues/schemas.js';
-import type { JudgeDraft as PromptJudgeDraft } from '../llm/prompts.js';
+import type { ModelVerdict, VerdictRecord } from '../domain/verdict.js';
+import type { JudgePromptDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { BuiltPrompt } from './generate.processor.js';
 
@@ -19,15 +19,6 @@ export interface CheckOutcome {
   arithmetic: { status: 'passed' | 'failed' | 'not-run' };
   criteria: VerdictRecord['criteria'];
   verdict: Verdict;
-}
-
-export interface ModelVerdict {
-  id: string;
-  verdict: Verdict;
-  criteria: VerdictRecord['criteria'];
-  issues: string[];
-  fix_suggestion: string;
-  reasoning?: string;
 }
 
 /** A draft as the judge prompt shows it (contract: the `<drafts>` block). */

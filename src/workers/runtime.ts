@@ -10,16 +10,20 @@ import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue, revis
 import type { RenderResult } from '../queues/render.js';
 import { bullPrefix } from '../redis/index.js';
 import { cellIndexOfKey, draftIdOfKey, ids, revisedIdOfKey } from '../scheduler/flows.js';
-import { checkpointStep, dispatchStep, planStep, redispatchStep, type RunConfig, type StepDeps } from '../scheduler/steps.js';
+import { checkpointStep, dispatchStep, planStep, redispatchStep, type StepDeps } from '../scheduler/steps.js';
+import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import type { Logger } from '../util/log.js';
 import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
+import { judgeOutcome } from '../core/late-apply.js';
+import type { ParentState } from '../core/ports.js';
 import { Batcher } from './batcher.js';
 import { OtherVaultJobError } from '../errors.js';
 import { parsePayload, RunPausedError, RunStoppedError, translateError } from './errors.js';
-import { generateBatch, type CellOutcome, type GenCell, type GenerateDeps, type PromptCell } from './generate.processor.js';
+import { generateBatch, type CellOutcome, type GenerateDeps } from './generate.processor.js';
+import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
 import { judgeChunk, type JudgeDeps } from './judge.processor.js';
 import { BATCH_COLLECT_MS, processBatch, type BatchDeps } from './batch.processor.js';
 import { batchQueue, type BatchResult } from '../queues/batch.js';
@@ -47,7 +51,7 @@ export interface RuntimeContext {
   genBatchCapacity: number;
   batchWindowMs: number;
   timings?: WorkerTimings;
-  generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenCell[]): PromptCell[] };
+  generateDeps(): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenerateCell[]): PromptCell[] };
   judgeDeps(runId: string): Promise<Omit<JudgeDeps, 'signal'>>;
   reviseDeps(): Omit<ReviseDeps, 'signal'>;
   /** Batch mode's provider batches (absent in contexts that never run a batch job). */
@@ -83,7 +87,7 @@ function comparable(r: unknown): string {
 async function runConfigOf(store: RunStore, runId: string): Promise<RunConfig> {
   const run = await store.get(runId);
   if (!run) throw new RunStoppedError(`run ${runId} does not exist`);
-  return run.config as unknown as RunConfig;
+  return parseRunConfig(runId, run.config);
 }
 
 /** Stateless jobs of a stopped run end; a paused run's jobs wait. */
@@ -143,13 +147,13 @@ export async function inStableOrder<T, R>(items: T[], cmp: (a: T, b: T) => numbe
 
 export function generateWorker(ctx: RuntimeContext): Worker {
   const deps = ctx.generateDeps();
-  const batcher = new Batcher<GenCell, CellOutcome>(
+  const batcher = new Batcher<GenerateCell, CellOutcome>(
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     ctx.batchWindowMs,
   );
   // Batch mode's fixed groups wait for all their members: a group flushed early would register
   // a different request than the one its members find answered later.
-  const fixedGroups = new Batcher<GenCell, CellOutcome>(
+  const fixedGroups = new Batcher<GenerateCell, CellOutcome>(
     async (_key, cells) => await inStableOrder(cells, (a, b) => a.cellIndex - b.cellIndex, async (sorted) => await generateBatch(sorted, deps.toPromptCells(sorted), deps)),
     BATCH_COLLECT_MS,
   );
@@ -170,7 +174,7 @@ export function generateWorker(ctx: RuntimeContext): Worker {
  * so the request a group registers for the provider batch is the one it finds answered when its
  * jobs come back after the batch ended.
  */
-async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenCell, CellOutcome>, p: GenCell, size: number): Promise<CellOutcome> {
+async function submitInFixedGroup(ctx: RuntimeContext, batcher: Batcher<GenerateCell, CellOutcome>, p: GenerateCell, size: number): Promise<CellOutcome> {
   const planSize = Number((await ctx.store.iterGet(p.runId, p.iter)).planSize ?? p.cellIndex + 1);
   const group = Math.floor(p.cellIndex / size);
   const members = Math.max(1, Math.min(size, planSize - group * size));
@@ -225,28 +229,17 @@ export function judgeWorker(ctx: RuntimeContext): Worker {
     }
     const deps = await ctx.judgeDeps(p.runId);
     const result = await judgeChunk(p, renders, { ...deps, ...(signal ? { signal } : {}) });
-    // Late result: the apply job that waited for this chunk already ran (the judge had failed for
-    // good). Its parent is not run again, so this chunk hands its verdicts to a standalone apply.
+    // Late result: the apply job that waited for this chunk already ran (src/core/late-apply.ts).
+    let parent: ParentState | null = null;
     if (job.parent?.id) {
-      const parent = await Job.fromId(ctx.queues.apply, job.parent.id);
-      const state = parent ? await parent.getState() : 'unknown';
-      if (state === 'completed' || state === 'failed' || state === 'unknown') {
-        await ctx.queues.apply.add(
-          'apply-late',
-          applyQueue.payload.parse({
-            runId: p.runId,
-            iter: p.iter,
-            chunk: p.chunk,
-            round: p.round,
-            drafts: p.drafts.map((d) => ({ id: d.id, path: d.path, fileHash: d.fileHash, track: String(d.doc.track) })),
-            late: { judgeJobId: String(job.id), verdicts: result.verdicts, model: result.model, svgs: result.svgs },
-          }),
-          { jobId: ids.lateApply(p.runId, p.iter, p.chunk, job.attemptsStarted, p.round) },
-        );
-        return { ...result, late: true };
-      }
+      const applyJob = await Job.fromId(ctx.queues.apply, job.parent.id);
+      parent = applyJob ? await applyJob.getState() : 'unknown';
     }
-    return result;
+    const outcome = judgeOutcome(p, result, parent, { id: String(job.id), attemptsStarted: job.attemptsStarted });
+    if (outcome.kind === 'late-apply') {
+      await ctx.queues.apply.add('apply-late', outcome.apply, { jobId: ids.lateApply(p.runId, p.iter, p.chunk, outcome.attempt, p.round) });
+    }
+    return outcome.result;
   });
   return new Worker(judgeQueue.name, processor, workerOpts(ctx, ctx.concurrency));
 }

@@ -23,7 +23,7 @@ import { LlmRateLimitedError, LlmTransientError } from '../../src/errors.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { cacheKey } from '../../src/llm/cache.js';
 import { parseGenerateAnswer } from '../../src/llm/parse.js';
-import { type JudgeDraft, readPromptBlock } from '../../src/llm/prompts.js';
+import { type JudgePromptDraft, readPromptBlock } from '../../src/llm/prompts.js';
 import { createQueues } from '../../src/queues/index.js';
 import { CorpusHost, storedConfig } from '../../src/host/corpus-host.js';
 import { RunStore } from '../../src/scheduler/state.js';
@@ -1144,7 +1144,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         const { rec, drafts } = await expectRunApplied(host, vault, runId);
         expectJudgePrompts(server.requests, drafts, cfg.judgeChunkSize);
         const plans = rec.iters.map((i) => (i.plan ?? []) as { track: string; topic: string; zone: string; level: Level }[]);
-        const seen: JudgeDraft[] = server.requests.filter(isJudge).flatMap((r) => readPromptBlock(r.prompt!, 'drafts') as JudgeDraft[]);
+        const seen: JudgePromptDraft[] = server.requests.filter(isJudge).flatMap((r) => readPromptBlock(r.prompt!, 'drafts') as JudgePromptDraft[]);
         expect(seen.length).toBeGreaterThan(0);
         for (const d of seen) {
           const rec = drafts.get(d.id)!;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LlmOutputInvalidError } from '../../src/errors.js';
 import { extractItems, extractJson, normalizeLevel, parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../../src/llm/parse.js';
-import { toPromptCell, type PromptCell } from '../../src/llm/prompts.js';
+import { toPromptCell } from '../../src/llm/prompts.js';
+import type { PromptCell } from '../../src/domain/plan-cell.js';
 
 const cells: PromptCell[] = [
   toPromptCell({ index: 0, track: 'edge', topic: 'queueing-theory', zone: 'analyze', level: 'L4', with_visual: false }),

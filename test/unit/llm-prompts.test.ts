@@ -11,11 +11,11 @@ import {
   PROMPTS_DIR,
   readPromptBlock,
   renderTemplate,
-  type JudgeDraft,
+  type JudgePromptDraft,
 } from '../../src/llm/prompts.js';
 import { AREAS, TOPICS_BY_AREA, TRACK_TOPIC_BLOCKLIST, ZONE_INFO, ZONES } from '../../src/corpus/taxonomy.js';
 
-const draft = (id: string, extra: Partial<JudgeDraft> = {}): JudgeDraft => ({
+const draft = (id: string, extra: Partial<JudgePromptDraft> = {}): JudgePromptDraft => ({
   id,
   track: 'cloud',
   zone: 'design',

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { judgeAnswerSchema } from '../../src/llm/answer-schemas.js';
-import { buildJudgePrompt, type JudgeDraft, PROMPTS_DIR } from '../../src/llm/prompts.js';
+import { buildJudgePrompt, type JudgePromptDraft, PROMPTS_DIR } from '../../src/llm/prompts.js';
 
 const noKeys = loadConfig({ env: {}, cwd: '/nonexistent-vl' });
 
@@ -216,7 +216,7 @@ describe('provider settings from vault-loop.config.yaml, the judge sentence and 
     });
   });
 
-  const draft: JudgeDraft = {
+  const draft: JudgePromptDraft = {
     id: 'cloud-0042',
     track: 'cloud',
     zone: 'design',

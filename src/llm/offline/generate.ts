@@ -16,42 +16,18 @@ import {
   type Track,
   type Zone,
 } from '../../corpus/taxonomy.js';
+import type { AnswerItem } from '../../domain/generated-item.js';
+import type { PromptCellAsRead } from '../../domain/plan-cell.js';
 import { createRng, type Rng } from '../../util/random.js';
 import { HARDWARE, hwClassFor } from './hardware.js';
 import { AREA_TEMPLATES, TEMPLATES, type QuestionParts } from './templates.js';
 import { buildVisual } from './visual.js';
 
-/** One cell of a generate prompt (the contract's `<cells>` entries). */
-export interface OfflineCell {
-  index: number;
-  track: string;
-  topic: string;
-  zone: string;
-  level: string;
-  bloom?: string;
-  competency_area?: string;
-  with_visual?: boolean;
-  visual_format?: 'dot' | 'matplotlib';
-  visual_archetype?: string;
-  variant?: string;
-}
+/** One cell of a generate prompt (the contract's `<cells>` entries), as the offline model reads it. */
+export type OfflineCell = PromptCellAsRead;
 
 /** One answer item (the contract's generate item; `id` instead of `cell_index` for revisions). */
-export interface OfflineItem {
-  cell_index?: number;
-  id?: string;
-  title: string;
-  scenario: string;
-  question: string;
-  realistic_solution: string;
-  common_mistake: string;
-  napkin_math: string;
-  expected_time_minutes: number;
-  competency_area: string;
-  phase?: 'training' | 'inference' | 'both';
-  visual?: { kind: 'dot' | 'matplotlib'; alt: string; caption: string };
-  visual_source?: string;
-}
+export type OfflineItem = AnswerItem;
 
 export const OFFLINE_DEFECTS = ['wrong-arithmetic', 'malformed-area', 'near-copy', 'form'] as const;
 export type OfflineDefect = (typeof OFFLINE_DEFECTS)[number];

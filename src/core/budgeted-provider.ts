@@ -2,14 +2,15 @@
  * The budget around a provider: a call is reserved atomically in Redis before it is made and
  * settled after, so `maxCalls` bounds real calls across every process. Put it inside the response
  * cache: an answer served from the cache reserves nothing and costs nothing. Judge calls draw on the
- * judge pool their iteration set aside (RunStore.reserveJudge), so generation cannot spend them.
+ * judge pool their iteration set aside (RunStore.reserveJudge, src/scheduler/state.ts), so generation cannot spend them.
  */
 import { neverSent } from '../errors.js';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../llm/types.js';
-import type { RunStore } from '../scheduler/state.js';
+import type { BudgetPort } from './ports.js';
 
 export interface BudgetContext {
-  store: RunStore;
+  /** The run's budget (RunStore in Redis; MemoryBudget in tests). */
+  store: BudgetPort;
   runId: string;
   iter: number;
   costOf(model: string, usage: CompletionResult['usage']): number;
