@@ -55,6 +55,12 @@ export type Status = (typeof STATUSES)[number];
 export const PROVENANCES = ['human', 'llm-draft', 'llm-then-human-edited', 'imported'] as const;
 export const VISUAL_KINDS = ['svg', 'mermaid'] as const;
 export const HUMAN_REVIEW_STATUSES = ['not-reviewed', 'verified', 'flagged', 'needs-rework'] as const;
+/**
+ * The fields that place a question in the taxonomy, in the original generator's order: the
+ * writer's key order and the release's hashed fields both list them in this order.
+ */
+export const PLACEMENT_FIELDS = ['track', 'level', 'zone', 'topic', 'competency_area', 'bloom_level', 'phase'] as const;
+
 export const VERDICTS = ['PASS', 'NEEDS_FIX', 'DROP'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 

@@ -7,7 +7,7 @@
  * deterministic arithmetic check passed. Runs twice, it changes nothing the second time.
  */
 import { lstat, readFile } from 'node:fs/promises';
-import { readRegularFile } from '../util/files.js';
+import { nullIfMissing, readRegularFile } from '../util/files.js';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { parseQuestionText, sha256 } from '../corpus/loader.js';
@@ -58,12 +58,7 @@ export interface PromoteOptions {
 const SAFE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isFile();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  return (await nullIfMissing(lstat(path)))?.isFile() ?? false;
 }
 
 /** Where the draft is now: the recorded path, else a unique `questions/**\/<id>.yaml` (a later move). */
