@@ -13,7 +13,7 @@
  * consistent with the verdict: every certain finding is an ERROR somewhere, every other a WARN.
  */
 import { validateQuestion } from '../corpus/schema.js';
-import { Applicability, inLevelAffinity, isArea, isLevel, isZone, TOPIC_AREA, ZONE_INFO, type Verdict } from '../corpus/taxonomy.js';
+import { Applicability, inLevelAffinity, isArea, isLevel, isZone, TOPIC_AREA, topicArea, ZONE_INFO, type Verdict } from '../corpus/taxonomy.js';
 import { checkArithmetic, type ArithmeticResult } from './arithmetic.js';
 import { bloomMismatch, hardwareMismatch } from './fit.js';
 import { findInjections } from './injection.js';
@@ -184,9 +184,9 @@ export function runChecks(draft: DraftDoc, ctx: CheckContext = {}): CheckReport 
   if (!isArea(area)) {
     certain({ check: 'area', criterion: 'cell_fit', field: 'competency_area', message: `competency_area ${JSON.stringify(area ?? null)} is not one of the 13 canonical areas` });
   } else {
-    const topicArea = TOPIC_AREA.get(str(draft.topic));
-    if (topicArea && topicArea !== area) {
-      evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'competency_area', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${topicArea}")` });
+    const ofTopic = topicArea(str(draft.topic));
+    if (ofTopic && ofTopic !== area) {
+      evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'competency_area', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${ofTopic}")` });
     }
   }
   const track = str(draft.track);

@@ -226,6 +226,19 @@ export const EXTRA_TOPIC_AREAS: Record<string, Area> = {
   'distributed-training-economics': 'cross-cutting',
 };
 
+/**
+ * The area a topic belongs to: the taxonomy's, else that of a topic the original generator knew
+ * beyond it (EXTRA_TOPIC_AREAS); undefined for a topic neither knows.
+ */
+export function topicArea(topic: string): Area | undefined {
+  return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic];
+}
+
+/** A cell's area from its topic: topicArea, and cross-cutting for a topic with none. */
+export function areaOfTopic(topic: string): Area {
+  return topicArea(topic) ?? 'cross-cutting';
+}
+
 /** The original's hard-coded topic blocklist per track (used by analyzer and generator). */
 export const TRACK_TOPIC_BLOCKLIST: Record<Track, readonly string[]> = {
   cloud: [],

@@ -10,9 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   AREAS,
-  EXTRA_TOPIC_AREAS,
+  areaOfTopic,
   LEVEL_BLOOM,
-  TOPIC_AREA,
   VISUAL_ARCHETYPES,
   type Area,
   type BloomLevel,
@@ -122,11 +121,6 @@ export interface BuiltPrompt extends Pick<CompletionRequest, 'purpose' | 'prompt
 export function stablePrefix(prompt: string, heading: string): string | undefined {
   const at = prompt.lastIndexOf(`\n# ${heading}`);
   return at > 0 ? prompt.slice(0, at + 1) : undefined;
-}
-
-/** The area a cell's topic belongs to (taxonomy), the fix for the original never sending one. */
-export function areaOfTopic(topic: string): Area {
-  return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic] ?? 'cross-cutting';
 }
 
 export function toPromptCell(c: GenerateCellInput, opts: GeneratePromptOptions = {}): PromptCell {

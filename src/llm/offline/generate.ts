@@ -5,11 +5,11 @@
  */
 import { arithmeticStatements, formatQuantity } from '../../checks/arithmetic.js';
 import {
+  areaOfTopic,
   isArea,
   isLevel,
   isTrack,
   isZone,
-  TOPIC_AREA,
   VISUAL_ARCHETYPES,
   type Area,
   type Level,
@@ -94,7 +94,7 @@ const words = (s: string): number => s.trim().split(/\s+/).filter(Boolean).lengt
 
 function cellArea(cell: OfflineCell): Area {
   if (isArea(cell.competency_area)) return cell.competency_area;
-  return TOPIC_AREA.get(cell.topic) ?? 'cross-cutting';
+  return areaOfTopic(cell.topic);
 }
 
 function itemRng(seed: string | number, cell: OfflineCell): Rng {
