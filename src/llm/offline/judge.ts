@@ -14,8 +14,9 @@ import {
 } from '../../checks/index.js';
 import { normalizeArea } from '../../corpus/areas.js';
 import { Applicability, isLevel, isTrack, topicArea, type Level } from '../../corpus/taxonomy.js';
-import { HARDWARE, hwClassFor } from './hardware.js';
-import { threePartMistake, type OfflineItem } from './generate.js';
+import { HARDWARE, hwClassFor } from '../../corpus/hardware.js';
+import { threePartMistake } from '../../corpus/question-text.js';
+import type { OfflineItem } from './generate.js';
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
