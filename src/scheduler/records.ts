@@ -3,7 +3,7 @@
  * result, a resumed host) gives the same files:
  *   <vault>/_validation_results/coverage_loop/<runId>/run.json, iter_NN/…, loop_summary.json
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { atomicWrite } from '../corpus/writer.js';
 import { continueCommand, failedJudgeChunks, type FailedChunk } from './outcome.js';
@@ -38,17 +38,6 @@ export async function newRunId(vault: string, claim: (id: string) => Promise<boo
     mkdirSync(runDir(vault, id), { recursive: true });
     return id;
   }
-}
-
-/** Runs recorded on disk, oldest first by run.json started_at (never by mtime). */
-export function listRunsOnDisk(vault: string): { runId: string; startedAt: string }[] {
-  const dir = join(vault, LOOP_DIR);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((runId) => ({ runId, run: readJson<{ started_at?: string }>(join(dir, runId, 'run.json')) }))
-    .filter((r) => r.run?.started_at)
-    .map((r) => ({ runId: r.runId, startedAt: r.run!.started_at! }))
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.runId.localeCompare(b.runId));
 }
 
 export interface IterRecord {

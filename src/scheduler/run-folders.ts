@@ -1,6 +1,6 @@
 /**
- * Reading a loop run's records (run.json, iter_NN/judge_summary.json) for the tools that act on a
- * finished run. The latest run is the one with the latest `started_at`, never the newest mtime
+ * The one reader of the run folders on disk (run.json, iter_NN/judge_summary.json) for the tools
+ * that act on recorded runs (promote, revise). The latest run is the one with the latest `started_at`, never the newest mtime
  * (SEED-SPEC §11 bug 1: mtime picks the wrong directory when runs overlap or a step crashes).
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { VERDICTS } from '../corpus/taxonomy.js';
 import { CorpusFileError } from '../errors.js';
+import { LOOP_DIR } from './records.js';
 
-export const RUNS_DIR = join('_validation_results', 'coverage_loop');
+/** The folder of the run folders, relative to the vault. */
+export const RUNS_DIR = LOOP_DIR;
 const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const ITER_RE = /^iter_(\d+)$/;
 
