@@ -3,6 +3,7 @@
  * that act on recorded runs (promote, revise). The latest run is the one with the latest `started_at`, never the newest mtime
  * (SEED-SPEC §11 bug 1: mtime picks the wrong directory when runs overlap or a step crashes).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -109,15 +110,21 @@ export async function listRuns(vaultDir: string): Promise<{ runs: RunInfo[]; pro
   return { runs, problems };
 }
 
+/** The iteration folders (iter_NN) of a run folder, in iteration order; none when the folder is missing. */
+export function iterFolders(runDir: string): { name: string; n: number }[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && ITER_RE.test(d.name))
+    .map((d) => ({ name: d.name, n: Number(ITER_RE.exec(d.name)![1]) }))
+    .sort((a, b) => a.n - b.n);
+}
+
 /**
  * The run's final verdict per draft id: iterations in order, a later judgement of the same id
  * replacing an earlier one (a re-judged draft counts by its latest verdict only).
  */
 export async function readRunVerdicts(run: RunInfo): Promise<RunVerdict[]> {
-  const iters = (await readdir(run.dir, { withFileTypes: true }))
-    .filter((d) => d.isDirectory() && ITER_RE.test(d.name))
-    .map((d) => ({ name: d.name, n: Number(ITER_RE.exec(d.name)![1]) }))
-    .sort((a, b) => a.n - b.n);
+  const iters = iterFolders(run.dir);
   const byId = new Map<string, RunVerdict>();
   for (const it of iters) {
     const file = join(run.dir, it.name, 'judge_summary.json');
