@@ -4,12 +4,13 @@
  * it calls the same RunStore methods and retry function the CLI uses.
  */
 import { BatchStore, summarizeBatches, type BatchSummary } from '../src/scheduler/batches.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEVELS, TRACKS, ZONES } from '../src/corpus/taxonomy.js';
 import type { Queues } from '../src/queues/index.js';
 import { pendingLateWork } from '../src/services/late-work.js';
 import { passCost, readJson, runDir, runPrejudgeCallsSaved, type PassCost } from '../src/scheduler/records.js';
+import { iterFolders } from '../src/scheduler/run-folders.js';
 import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';
 
@@ -148,19 +149,18 @@ export async function runDetail(store: RunStore, queues: Queues, runId: string):
 /** The zone × level gaps of each track from the run's latest iter_NN/report.json. */
 export function coverageGrid(vault: string, runId: string): CoverageGrid {
   const empty: CoverageGrid = { iter: null, zones: ZONES, levels: LEVELS, maxPriority: 0, tracks: [] };
+  if (!vault) return empty;
   const dir = runDir(vault, runId);
-  if (!vault || !existsSync(dir)) return empty;
-  const latest = readdirSync(dir)
-    .filter((d) => /^iter_\d+$/.test(d) && existsSync(join(dir, d, 'report.json')))
-    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)))
+  const latest = iterFolders(dir)
+    .filter((it) => existsSync(join(dir, it.name, 'report.json')))
     .at(-1);
   if (!latest) return empty;
-  const report = readJson<CoverageReport>(join(dir, latest, 'report.json'));
+  const report = readJson<CoverageReport>(join(dir, latest.name, 'report.json'));
   const gaps: TrackZoneLevelGap[] = report?.track_zone_level_gaps ?? [];
   const byKey = new Map(gaps.map((g) => [`${g.track}|${g.zone}|${g.level}`, g]));
   const tracks = [...TRACKS, ...new Set(gaps.map((g) => g.track).filter((t) => !(TRACKS as readonly string[]).includes(t)))].filter((t) => gaps.some((g) => g.track === t));
   return {
-    iter: Number(latest.slice(5)),
+    iter: latest.n,
     zones: ZONES,
     levels: LEVELS,
     maxPriority: Math.max(0, ...gaps.map((g) => g.priority)),

@@ -11,18 +11,14 @@
  */
 import {
   Applicability,
-  AREA_WEIGHTS,
   AREAS,
   FORCED_AREA_CELLS,
   inLevelAffinity,
-  LEVEL_WEIGHTS,
   LEVELS,
   TOPIC_AREA,
   TOPICS_BY_AREA,
-  TRACK_WEIGHTS,
   TRACKS,
   VISUAL_TOPICS,
-  ZONE_WEIGHTS,
   ZONES,
   type Area,
   type Level,
@@ -31,7 +27,7 @@ import {
 } from '../corpus/taxonomy.js';
 import { pyRound } from './pyround.js';
 import { sortByPriority } from './reference.js';
-import { Counter, gapScore, key2, key3, key4, type Tally } from './tally.js';
+import { areaWeight, cellWeight, Counter, gapRow, gapScore, key2, key3, key4, type Tally } from './tally.js';
 import type { PlanCell, TrackAreaGap, TrackZoneLevelGap } from './types.js';
 
 export interface BalancedOptions {
@@ -81,15 +77,8 @@ export function balancedAnalysis(t: Tally, opts: BalancedOptions): BalancedResul
     TRACKS.flatMap((track) =>
       AREAS.map((area): TrackAreaGap => {
         const actual = t.trackArea.get(key2(track, area));
-        const w = TRACK_WEIGHTS[track] * AREA_WEIGHTS[area];
-        return {
-          track,
-          area,
-          actual,
-          expected: pyRound(areaExpected, 1),
-          weight: pyRound(w, 2),
-          priority: pyRound(gapScore(actual, areaExpected, w), 2),
-        };
+        const w = areaWeight(track, area);
+        return { track, area, ...gapRow(actual, areaExpected, w) };
       }),
     ),
   );
@@ -106,7 +95,7 @@ export function balancedAnalysis(t: Tally, opts: BalancedOptions): BalancedResul
           track,
           zone,
           level,
-          weight: TRACK_WEIGHTS[track] * ZONE_WEIGHTS[zone] * LEVEL_WEIGHTS[level] * factor,
+          weight: cellWeight(track, zone, level) * factor,
           factor,
           actual: t.trackZoneLevel.get(key3(track, zone, level)),
           planned: 0,

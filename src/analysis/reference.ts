@@ -5,24 +5,20 @@
  * visual-archetype order is our fixed list where the original iterated a Python set.
  */
 import {
-  AREA_WEIGHTS,
   AREAS,
   FORCED_AREA_CELLS,
-  LEVEL_WEIGHTS,
   LEVELS,
   REFERENCE_AREA_TO_TOPICS,
   REFERENCE_TOPIC_POOL,
   TRACK_TOPIC_BLOCKLIST,
-  TRACK_WEIGHTS,
   TRACKS,
   VISUAL_TOPICS,
-  ZONE_WEIGHTS,
   ZONES,
   type Area,
   type Track,
 } from '../corpus/taxonomy.js';
 import { pyRound } from './pyround.js';
-import { gapScore, key2, key3, type Tally } from './tally.js';
+import { areaWeight, cellWeight, gapRow, key2, key3, type Tally } from './tally.js';
 import type { PlanCell, TrackAreaGap, TrackZoneLevelGap } from './types.js';
 
 /** Stable sort by descending (already rounded) priority: ties keep generation order. */
@@ -36,15 +32,8 @@ export function referenceTrackAreaGaps(t: Tally): TrackAreaGap[] {
     const expected = t.track.get(track) / AREAS.length;
     for (const area of AREAS) {
       const actual = t.trackArea.get(key2(track, area));
-      const w = TRACK_WEIGHTS[track] * AREA_WEIGHTS[area];
-      rows.push({
-        track,
-        area,
-        actual,
-        expected: pyRound(expected, 1),
-        weight: pyRound(w, 2),
-        priority: pyRound(gapScore(actual, expected, w), 2),
-      });
+      const w = areaWeight(track, area);
+      rows.push({ track, area, ...gapRow(actual, expected, w) });
     }
   }
   return sortByPriority(rows);
@@ -58,17 +47,8 @@ export function referenceZoneLevelGaps(t: Tally): TrackZoneLevelGap[] {
     for (const zone of ZONES) {
       for (const level of LEVELS) {
         const actual = t.trackZoneLevel.get(key3(track, zone, level));
-        // Left-to-right, as Python multiplies: (track × zone) × level.
-        const w = TRACK_WEIGHTS[track] * ZONE_WEIGHTS[zone] * LEVEL_WEIGHTS[level];
-        rows.push({
-          track,
-          zone,
-          level,
-          actual,
-          expected: pyRound(expected, 1),
-          weight: pyRound(w, 2),
-          priority: pyRound(gapScore(actual, expected, w), 2),
-        });
+        const w = cellWeight(track, zone, level);
+        rows.push({ track, zone, level, ...gapRow(actual, expected, w) });
       }
     }
   }

@@ -120,16 +120,26 @@ class Scanner {
     return i;
   }
 
+  /**
+   * Line i (blank lines skipped already) when it is the next entry of a block at indent `ind`;
+   * null where the block ends (end of text or a dedent). A deeper line is outside the subset.
+   */
+  entryAt(i: number, ind: number): string | null {
+    if (i >= this.lines.length) return null;
+    const line = this.lines[i]!;
+    const il = indentOf(line);
+    if (il < ind) return null;
+    if (il > ind) defer();
+    return line;
+  }
+
   /** A block mapping whose entries sit at `ind`; returns the index of the first line after it. */
   mapping(start: number, ind: number, onEntry?: (key: string, v: Value) => void): number {
     let i = start;
     for (;;) {
       i = this.skipBlank(i);
-      if (i >= this.lines.length) return i;
-      const line = this.lines[i]!;
-      const il = indentOf(line);
-      if (il < ind) return i;
-      if (il > ind) defer();
+      const line = this.entryAt(i, ind);
+      if (line === null) return i;
       const m = KEY_LINE.exec(line.slice(ind)) ?? defer();
       const r = this.value(i, ind, m[2] ?? '', line.length - (m[2] ?? '').length);
       onEntry?.(m[1]!, r.value);
@@ -243,11 +253,8 @@ class Scanner {
     let i = start;
     for (;;) {
       i = this.skipBlank(i);
-      if (i >= this.lines.length) return i;
-      const line = this.lines[i]!;
-      const il = indentOf(line);
-      if (il < ind) return i;
-      if (il > ind) defer();
+      const line = this.entryAt(i, ind);
+      if (line === null) return i;
       const body = line.slice(ind);
       if (!body.startsWith('- ')) {
         if (body === '-') defer();

@@ -3,6 +3,8 @@
  * a record whose track, zone or level is off-enum counts toward no canonical cell, but still
  * counts toward n_records (and its track total when only the track is canonical).
  */
+import { AREA_WEIGHTS, LEVEL_WEIGHTS, TRACK_WEIGHTS, ZONE_WEIGHTS, type Area, type Level, type Track, type Zone } from '../corpus/taxonomy.js';
+import { pyRound } from './pyround.js';
 import type { CoverageRecord } from './types.js';
 
 const SEP = '\u0000';
@@ -135,4 +137,19 @@ export function gapScore(actual: number, expected: number, weight: number): numb
   if (expected <= 0) return 0;
   // Same operation order as the Python expression `weight * max(0, expected - actual) / expected`.
   return (weight * Math.max(0, expected - actual)) / expected;
+}
+
+/** A gap row's numbers as the reports print them: expected to 1 decimal, weight and priority to 2. */
+export function gapRow(actual: number, expected: number, weight: number): { actual: number; expected: number; weight: number; priority: number } {
+  return { actual, expected: pyRound(expected, 1), weight: pyRound(weight, 2), priority: pyRound(gapScore(actual, expected, weight), 2) };
+}
+
+/** The weight of a track × area gap. */
+export function areaWeight(track: Track, area: Area): number {
+  return TRACK_WEIGHTS[track] * AREA_WEIGHTS[area];
+}
+
+/** The weight of a track × zone × level cell, multiplied left to right as Python does: (track × zone) × level. */
+export function cellWeight(track: Track, zone: Zone, level: Level): number {
+  return TRACK_WEIGHTS[track] * ZONE_WEIGHTS[zone] * LEVEL_WEIGHTS[level];
 }

@@ -3,6 +3,7 @@
  * and is the hardware it is set on plausible for its track? Both are judgement calls (a "design"
  * question can be L3 when the design is small), so they are evidence for the judge, never a DROP.
  */
+import { HW_CLASS_LABEL, HW_CLASS_MENTION, type HwClass } from '../corpus/hardware.js';
 import { BLOOM_LEVELS, LEVEL_BLOOM, isLevel, type BloomLevel } from '../corpus/taxonomy.js';
 
 const BLOOM_VERBS: Record<BloomLevel, readonly string[]> = {
@@ -46,21 +47,12 @@ export function bloomMismatch(question: string, level: unknown): string | null {
   return `the question's verb "${found.verb}" asks to ${found.bloom}, but level ${level} expects ${want}`;
 }
 
-/** Hardware that places a question: datacenter, edge box, phone, microcontroller. */
-const CLASSES = {
-  datacenter: /\b(?:H100|H200|B200|GB200|A100|MI300X?|TPU ?v\d\w*|Gaudi ?\d?|Trainium|DGX|NVLink|InfiniBand|HGX)\b/i,
-  edge: /\b(?:Jetson|Orin|Xavier|Hailo|Coral|Raspberry Pi|Edge ?TPU|Myriad)\b/i,
-  mobile: /\b(?:Snapdragon|iPhone|Pixel \d|Galaxy S\d+|Neural Engine|A1\d (?:Pro|Bionic)|Tensor G\d|Dimensity|Exynos|smartphones?|phones?)\b/i,
-  mcu: /\b(?:Cortex-M\d+\w*|nRF\d+\w*|ESP32\w*|STM32\w*|RP2040|Arduino|microcontrollers?|MCUs?)\b/i,
-} as const;
-type HwClass = keyof typeof CLASSES;
-
 /** Classes a track's questions are set on, and classes that cannot carry it alone. */
 const TRACK_HW: Record<string, { own: HwClass[]; far: HwClass[] }> = {
-  tinyml: { own: ['mcu'], far: ['datacenter', 'edge', 'mobile'] },
-  cloud: { own: ['datacenter'], far: ['mcu'] },
-  mobile: { own: ['mobile'], far: ['datacenter', 'mcu'] },
-  edge: { own: ['edge', 'mcu'], far: ['datacenter'] },
+  tinyml: { own: ['mcu'], far: ['dc', 'edge', 'mobile'] },
+  cloud: { own: ['dc'], far: ['mcu'] },
+  mobile: { own: ['mobile'], far: ['dc', 'mcu'] },
+  edge: { own: ['edge', 'mcu'], far: ['dc'] },
 };
 
 /**
@@ -71,9 +63,9 @@ const TRACK_HW: Record<string, { own: HwClass[]; far: HwClass[] }> = {
 export function hardwareMismatch(text: string, track: unknown): string | null {
   const spec = typeof track === 'string' ? TRACK_HW[track] : undefined;
   if (!spec) return null;
-  if (spec.own.some((c) => CLASSES[c].test(text))) return null;
-  const far = spec.far.find((c) => CLASSES[c].test(text));
+  if (spec.own.some((c) => HW_CLASS_MENTION[c].test(text))) return null;
+  const far = spec.far.find((c) => HW_CLASS_MENTION[c].test(text));
   if (!far) return null;
-  const m = CLASSES[far].exec(text)!;
-  return `the scenario is set on ${far} hardware ("${m[0]}"), which is implausible for the ${String(track)} track`;
+  const m = HW_CLASS_MENTION[far].exec(text)!;
+  return `the scenario is set on ${HW_CLASS_LABEL[far]} hardware ("${m[0]}"), which is implausible for the ${String(track)} track`;
 }

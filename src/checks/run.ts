@@ -13,8 +13,9 @@
  * consistent with the verdict: every certain finding is an ERROR somewhere, every other a WARN.
  */
 import { validateQuestion } from '../corpus/schema.js';
-import { Applicability, inLevelAffinity, isArea, isLevel, isZone, TOPIC_AREA, ZONE_INFO, type Verdict } from '../corpus/taxonomy.js';
+import { Applicability, inLevelAffinity, isArea, isLevel, isZone, TOPIC_AREA, topicArea, ZONE_INFO, type Verdict } from '../corpus/taxonomy.js';
 import { checkArithmetic, type ArithmeticResult } from './arithmetic.js';
+import { HW_CLASS_MENTION } from '../corpus/hardware.js';
 import { bloomMismatch, hardwareMismatch } from './fit.js';
 import { findInjections } from './injection.js';
 import { similarityScores, type NearestMatch } from './neardup.js';
@@ -93,15 +94,16 @@ export interface CheckReport {
   hasVisual: boolean;
 }
 
-/** Hardware a scenario can be grounded in: named parts, or the kind of machine. */
+/**
+ * Hardware a scenario can be grounded in: the names of every machine class of the hardware table,
+ * other named parts, or the kind of machine.
+ */
 const HARDWARE_RE = new RegExp(
   [
-    'H100', 'H200', 'B200', 'GB200', 'A100', 'A10G?', 'L4', 'L40S?', 'V100', 'T4', 'MI\\d{3}\\w*', 'TPU', 'Gaudi', 'Trainium', 'Inferentia',
-    'RTX ?\\d{4}', 'Jetson', 'Orin', 'Xavier', 'Hailo', 'Coral', 'Edge ?TPU', 'Myriad', 'A1\\d (?:Pro|Bionic)', 'M[1-4] (?:Pro|Max|Ultra)?',
-    'Snapdragon', 'Hexagon', 'Dimensity', 'Exynos', 'Tensor G\\d', 'Pixel', 'iPhone', 'Galaxy', 'Neural Engine', 'Cortex-[AMR]\\d+\\w*',
-    'nRF\\d+\\w*', 'ESP32\\w*', 'STM32\\w*', 'RP2040', 'Arduino', 'Raspberry Pi', 'Ethos', 'NVLink', 'InfiniBand', 'PCIe', 'HBM\\d?e?', 'LPDDR\\d?X?',
-    'DDR\\d', 'UFS', 'eMMC', 'SRAM', 'DRAM', 'flash', 'GPUs?', 'NPUs?', 'CPUs?', 'DSPs?', 'MCUs?', 'FPGAs?', 'ASICs?', 'SoCs?',
-    'accelerators?', 'microcontrollers?', 'servers?', 'nodes?', 'clusters?', 'phones?', 'smartphones?', 'chips?', 'boards?',
+    ...Object.values(HW_CLASS_MENTION).map((re) => re.source),
+    'MI\\d{3}\\w*', 'L4', 'L40S?', 'V100', 'T4', 'A10G?', 'TPU', 'Pixel', 'Galaxy', 'Cortex-[AMR]\\d+\\w*', 'RTX ?\\d{4}', 'M[1-4] (?:Pro|Max|Ultra)?', 'Hexagon', 'Ethos', 'PCIe', 'HBM\\d?e?',
+    'LPDDR\\d?X?', 'DDR\\d', 'UFS', 'eMMC', 'SRAM', 'DRAM', 'flash', 'GPUs?', 'NPUs?', 'CPUs?', 'DSPs?', 'FPGAs?', 'ASICs?', 'SoCs?',
+    'accelerators?', 'servers?', 'nodes?', 'clusters?', 'chips?', 'boards?', 'Inferentia',
     'devices?', 'sensors?', 'cameras?', 'racks?', 'links?', 'NICs?', 'switch(?:es)?', 'SSDs?', 'batter(?:y|ies)', 'wearables?',
   ].join('|'),
 );
@@ -184,9 +186,9 @@ export function runChecks(draft: DraftDoc, ctx: CheckContext = {}): CheckReport 
   if (!isArea(area)) {
     certain({ check: 'area', criterion: 'cell_fit', field: 'competency_area', message: `competency_area ${JSON.stringify(area ?? null)} is not one of the 13 canonical areas` });
   } else {
-    const topicArea = TOPIC_AREA.get(str(draft.topic));
-    if (topicArea && topicArea !== area) {
-      evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'competency_area', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${topicArea}")` });
+    const ofTopic = topicArea(str(draft.topic));
+    if (ofTopic && ofTopic !== area) {
+      evidence({ check: 'cell-fit', criterion: 'cell_fit', field: 'competency_area', message: `competency_area "${area}" is not the area of topic ${str(draft.topic)} ("${ofTopic}")` });
     }
   }
   const track = str(draft.track);

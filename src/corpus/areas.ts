@@ -5,7 +5,7 @@
  * vault. This maps such a value to one of the 13 areas by a named rule, or says it cannot; it
  * never guesses (no fuzzy matching).
  */
-import { AREAS, EXTRA_TOPIC_AREAS, isArea, isZone, TOPIC_AREA, TRACKS, type Area } from './taxonomy.js';
+import { AREAS, isArea, isZone, topicArea, TRACKS, type Area } from './taxonomy.js';
 
 const TOPIC_REMAP: Record<string, Area> = {
   'data-pipeline-engineering': 'data',
@@ -123,8 +123,8 @@ export function normalizeArea(value: unknown): AreaNormalization {
   if (isArea(key)) return withTrack({ area: key, rule: 'kebab-area' });
   const remapped = AREA_REMAP[key];
   if (remapped) return withTrack({ area: remapped, rule: 'kebab-remap' });
-  const topicArea = TOPIC_AREA.get(key) ?? EXTRA_TOPIC_AREAS[key];
-  if (topicArea) return withTrack({ area: topicArea, rule: 'topic-area' });
+  const ofTopic = topicArea(key);
+  if (ofTopic) return withTrack({ area: ofTopic, rule: 'topic-area' });
   if (isZone(key)) return withTrack({ area: 'cross-cutting', rule: 'zone' });
   return { unmappable: true, reason: `"${value}" is not an area, topic, zone or known malformed value (areas: ${AREAS.join(', ')})` };
 }

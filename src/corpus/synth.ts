@@ -10,7 +10,9 @@ import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng, type Rng } from '../util/random.js';
+import { HARDWARE, hwClassFor, type HwProfile } from './hardware.js';
 import { formatId } from './ids.js';
+import { napkinMath, threePartMistake } from './question-text.js';
 import { atomicWrite, QuestionWriter, safeVaultPath } from './writer.js';
 import {
   Applicability,
@@ -63,35 +65,10 @@ const STATUS_WEIGHTS = { published: 875, draft: 81, flagged: 21, deleted: 23 } a
 type SynthStatus = keyof typeof STATUS_WEIGHTS;
 const BASE_DAY = Date.UTC(2026, 3, 25);
 
-interface Hardware {
-  name: string;
-  memGB: number;
-  bwTBs: number;
-  tflops: number;
+/** A part of the hardware table for the track; global questions are set in the datacenter. */
+function pickHardware(rng: Rng, track: Track): HwProfile {
+  return rng.pick(HARDWARE[hwClassFor(track, () => 'dc')]);
 }
-const HARDWARE: Record<Track, readonly Hardware[]> = {
-  cloud: [
-    { name: 'H100 SXM', memGB: 80, bwTBs: 3.35, tflops: 989 },
-    { name: 'A100 80GB', memGB: 80, bwTBs: 2.0, tflops: 312 },
-    { name: 'MI300X', memGB: 192, bwTBs: 5.3, tflops: 1307 },
-  ],
-  global: [
-    { name: 'H100 SXM', memGB: 80, bwTBs: 3.35, tflops: 989 },
-    { name: 'A100 80GB', memGB: 80, bwTBs: 2.0, tflops: 312 },
-  ],
-  edge: [
-    { name: 'Jetson AGX Orin', memGB: 64, bwTBs: 0.2, tflops: 275 },
-    { name: 'Jetson Orin Nano', memGB: 8, bwTBs: 0.1, tflops: 40 },
-  ],
-  mobile: [
-    { name: 'Snapdragon 8 Gen 3', memGB: 12, bwTBs: 0.08, tflops: 45 },
-    { name: 'A17 Pro', memGB: 8, bwTBs: 0.05, tflops: 35 },
-  ],
-  tinyml: [
-    { name: 'Cortex-M7 MCU', memGB: 0.001, bwTBs: 0.0004, tflops: 0.0004 },
-    { name: 'Cortex-M4 MCU', memGB: 0.000256, bwTBs: 0.0002, tflops: 0.0001 },
-  ],
-};
 
 /** Shows a number with at most `digits` decimals and says whether that rounding was exact. */
 function num(x: number, digits = 2): { text: string; exact: boolean } {
@@ -115,7 +92,7 @@ type Template = (rng: Rng, track: Track, topic: string) => Body;
 
 /** Bytes over a link: "61 GB / 2.0 TB/s = 30.5 ms" (GB / (TB/s) = ms). */
 const bandwidthTemplate: Template = (rng, track, topic) => {
-  const hw = rng.pick(HARDWARE[track]);
+  const hw = pickHardware(rng, track);
   const mb = track === 'tinyml';
   const size = mb ? rng.int(1, 40) * 10 : rng.int(2, 400);
   const bw = mb ? rng.pick([0.5, 1, 2, 4]) : rng.pick([0.05, 0.1, 0.2, 0.9, 1.6, 2.0, 3.35, 5.3]);
@@ -138,7 +115,7 @@ const bandwidthTemplate: Template = (rng, track, topic) => {
 
 /** Weight footprint: params × bytes per param against the device's memory. */
 const footprintTemplate: Template = (rng, track, topic) => {
-  const hw = rng.pick(HARDWARE[track]);
+  const hw = pickHardware(rng, track);
   const prec = rng.pick([
     { name: 'FP16', bytes: 2 },
     { name: 'INT8', bytes: 1 },
@@ -148,11 +125,11 @@ const footprintTemplate: Template = (rng, track, topic) => {
   const small = track === 'mobile' || track === 'edge';
   const params = tiny ? rng.int(20, 900) : small ? rng.int(1, 16) * 0.5 : rng.pick([7, 8, 13, 34, 70, 180, 405]);
   const pu = tiny ? 'K' : 'B';
-  const mu = tiny ? 'KB' : 'GB';
-  const capacity = tiny ? hw.memGB * 1e6 : hw.memGB;
+  // K parameters on a microcontroller (memory in KB), B parameters elsewhere (memory in GB).
+  const mu = hw.memUnit;
   const need = num(params * prec.bytes, 2);
-  const fits = params * prec.bytes <= capacity;
-  const cap = num(capacity, 2);
+  const fits = params * prec.bytes <= hw.mem;
+  const cap = num(hw.mem, 2);
   return {
     title: `${params}${pu}-Parameter Model in ${prec.name} on ${hw.name}`,
     scenario: `A team wants to ship a ${params}${pu}-parameter model for ${topic} on ${hw.name}, which has ${cap.text} ${mu} of memory, storing weights in ${prec.name}.`,
@@ -213,20 +190,20 @@ const dutyTemplate: Template = (rng, track, topic) => {
 const computeTemplate: Template = (rng, track, topic) => {
   // A billion-parameter prefill makes no sense on a microcontroller.
   if (track === 'tinyml') return footprintTemplate(rng, track, topic);
-  const hw = rng.pick(HARDWARE[track]);
+  const hw = pickHardware(rng, track);
   const params = rng.pick([1, 3, 7, 8, 13]);
   const tokens = rng.pick([128, 256, 512, 1024, 2048]);
   const gflop = 2 * params * tokens;
   const util = rng.pick([30, 40, 50]);
-  const eff = num((hw.tflops * util) / 100, 2);
+  const eff = num((hw.peak * util) / 100, 2);
   const t = num(gflop / Number(eff.text), 3);
   return {
     title: `Prefill of ${tokens} Tokens on ${hw.name}`,
-    scenario: `A ${track} service runs a ${params}B-parameter model for ${topic} on ${hw.name} (${hw.tflops} TFLOP/s peak) and sustains ${util}% of peak during a ${tokens}-token prefill.`,
+    scenario: `A ${track} service runs a ${params}B-parameter model for ${topic} on ${hw.name} (${hw.peak} ${hw.peakUnit} peak) and sustains ${util}% of peak during a ${tokens}-token prefill.`,
     question: 'How long does the prefill take if it is compute-bound?',
     solution: `The prefill needs ${gflop} GFLOP; at ${eff.text} TFLOP/s sustained that is ${t.text} ms.`,
     mistake: ['Using peak instead of sustained throughput.', 'Spec sheets quote peak dense or sparse figures.', 'Latency budgets come out several times too optimistic.'],
-    assumptions: [`${params}B params; ${tokens} tokens; 2 FLOPs per param per token.`, `Sustained: ${hw.tflops} TFLOP/s × ${util}% ${eq(eff)} ${eff.text} TFLOP/s.`],
+    assumptions: [`${params}B params; ${tokens} tokens; 2 FLOPs per param per token.`, `Sustained: ${hw.peak} ${hw.peakUnit} × ${util}% ${eq(eff)} ${eff.text} ${hw.peakUnit}.`],
     calculations: [`FLOPs: 2 × ${params}B × ${tokens} = ${gflop} GFLOP.`, `Time: ${gflop} GFLOP / ${eff.text} TFLOP/s ${eq(t)} ${t.text} ms.`],
     result: `${t.text} ms (Compute-Bound)`,
   };
@@ -260,20 +237,6 @@ const AREA_TEMPLATES: Partial<Record<Area, readonly Template[]>> = {
   latency: [queueTemplate, computeTemplate],
   precision: [footprintTemplate],
 };
-
-function napkin(b: Body): string {
-  return [
-    '**Assumptions & Constraints:**',
-    ...b.assumptions.map((a) => `- ${a}`),
-    '',
-    '**Calculations:**',
-    ...b.calculations.map((c) => `- ${c}`),
-    '',
-    '**Conclusion & Interpretation:**',
-    `- **Result: ${b.result}**.`,
-    '',
-  ].join('\n');
-}
 
 /** The 21 in-affinity (zone, level) pairs: dealing these first puts every zone and level in the vault. */
 const AFFINITY_PAIRS: readonly { zone: Zone; level: Level }[] = ZONES.flatMap((zone) => ZONE_INFO[zone].levels.map((level) => ({ zone, level })));
@@ -324,8 +287,8 @@ function buildQuestion(
   const { body } = c;
   const details: Record<string, unknown> = {
     realistic_solution: body.solution,
-    common_mistake: `**The Pitfall:** ${body.mistake[0]}\n**The Rationale:** ${body.mistake[1]}\n**The Consequence:** ${body.mistake[2]}\n`,
-    napkin_math: napkin(body),
+    common_mistake: `${threePartMistake(...body.mistake)}\n`,
+    napkin_math: `${napkinMath(body)}\n`,
   };
   if (rng.chance(0.05)) {
     const correct = rng.int(0, 3);

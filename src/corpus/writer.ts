@@ -9,18 +9,13 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { CorpusFileError, UnsafePathError } from '../errors.js';
 import { sha256, toPosix } from './loader.js';
 import { validateQuestion } from './schema.js';
+import { PLACEMENT_FIELDS } from './taxonomy.js';
 
 /** The original generator's key order; other keys follow in their existing order. */
 export const QUESTION_KEY_ORDER = [
   'schema_version',
   'id',
-  'track',
-  'level',
-  'zone',
-  'topic',
-  'competency_area',
-  'bloom_level',
-  'phase',
+  ...PLACEMENT_FIELDS,
   'title',
   'scenario',
   'question',

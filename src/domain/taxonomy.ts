@@ -52,6 +52,12 @@ export type Status = (typeof STATUSES)[number];
 export const PROVENANCES = ['human', 'llm-draft', 'llm-then-human-edited', 'imported'] as const;
 export const VISUAL_KINDS = ['svg', 'mermaid'] as const;
 export const HUMAN_REVIEW_STATUSES = ['not-reviewed', 'verified', 'flagged', 'needs-rework'] as const;
+/**
+ * The fields that place a question in the taxonomy, in the original generator's order: the
+ * writer's key order and the release's hashed fields both list them in this order.
+ */
+export const PLACEMENT_FIELDS = ['track', 'level', 'zone', 'topic', 'competency_area', 'bloom_level', 'phase'] as const;
+
 export const VERDICTS = ['PASS', 'NEEDS_FIX', 'DROP'] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -216,6 +222,19 @@ export const TOPICS: readonly string[] = [...TOPIC_AREA.keys()];
 export const EXTRA_TOPIC_AREAS: Record<string, Area> = {
   'distributed-training-economics': 'cross-cutting',
 };
+
+/**
+ * The area a topic belongs to: the taxonomy's, else that of a topic the original generator knew
+ * beyond it (EXTRA_TOPIC_AREAS); undefined for a topic neither knows.
+ */
+export function topicArea(topic: string): Area | undefined {
+  return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic];
+}
+
+/** A cell's area from its topic: topicArea, and cross-cutting for a topic with none. */
+export function areaOfTopic(topic: string): Area {
+  return topicArea(topic) ?? 'cross-cutting';
+}
 
 /** The original's hard-coded topic blocklist per track (used by analyzer and generator). */
 export const TRACK_TOPIC_BLOCKLIST: Record<Track, readonly string[]> = {

@@ -6,56 +6,33 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, anthropicMessageBody, anthropicMessageResult } from './wire.js';
-import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError } from './errors.js';
-import { DEFAULT_TIMEOUT_MS, type ProviderSettings } from './openai.js';
+import { clientOptions, lazyImport, LazyClient, liveTimeoutMs, mapStainlessError, SdkBacked } from './sdk.js';
 
 export const ANTHROPIC_DEFAULT_MODEL = 'claude-sonnet-4-5';
 export { ANTHROPIC_DEFAULT_MAX_TOKENS };
 
 type Sdk = typeof import('@anthropic-ai/sdk');
-let sdk: Promise<Sdk> | undefined;
-/** The SDK loads on the first call, so a command that makes none does not pay for it. */
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('@anthropic-ai/sdk'));
+export const loadAnthropicSdk = lazyImport<Sdk>(() => import('@anthropic-ai/sdk'));
 
-export class AnthropicProvider implements LlmProvider {
+export class AnthropicProvider extends SdkBacked<Sdk, Anthropic> implements LlmProvider {
   readonly name = 'anthropic';
-  readonly model: string;
-  #client: Anthropic | undefined;
-  readonly #settings: ProviderSettings;
+  protected readonly sdk = new LazyClient<Sdk, Anthropic>(loadAnthropicSdk, (m) => new m.default(clientOptions(this.settings, liveTimeoutMs(this.settings))));
 
-  constructor(settings: ProviderSettings) {
-    this.model = settings.model;
-    this.#settings = settings;
-  }
-
-  async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
-    const started = performance.now();
-    let mod: Sdk | undefined;
-    try {
-      mod = await loadSdk();
-      this.#client ??= new mod.default({
-        apiKey: this.#settings.apiKey,
-        baseURL: this.#settings.baseUrl ?? null,
-        maxRetries: 0,
-        timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
-      });
-      deadline.throwIfCancelled();
-      const wire = anthropicMessageBody(req, { ...this.#settings, model: this.model });
-      const res = await this.#client.messages.create(wire.body, { signal: deadline.signal });
-      return anthropicMessageResult(res, wire, this.model, Math.round(performance.now() - started));
-    } catch (err) {
-      throw deadline.translate(this.name, err, (e) => mapAnthropicError(this.name, e, mod));
-    } finally {
-      deadline.dispose();
-    }
+  complete(req: CompletionRequest): Promise<CompletionResult> {
+    return this.underDeadline(
+      this.name,
+      req,
+      async (client, deadline, started) => {
+        const wire = anthropicMessageBody(req, { ...this.settings, model: this.model });
+        const res = await client.messages.create(wire.body, { signal: deadline.signal });
+        return anthropicMessageResult(res, wire, this.model, Math.round(performance.now() - started));
+      },
+      (e, mod) => mapAnthropicError(this.name, e, mod),
+    );
   }
 }
 
+/** SDK errors → the error family (status, headers and connection failures). */
 export function mapAnthropicError(provider: string, e: unknown, mod: Sdk | undefined): Error {
-  if (mod && e instanceof mod.default.APIConnectionError) return transientConnectionError(provider, e);
-  if (mod && e instanceof mod.default.APIError && typeof e.status === 'number') {
-    return errorForStatus(provider, e.status, e.message, retryAfterFromHeaders(e.headers));
-  }
-  return e instanceof Error ? e : new Error(String(e));
+  return mapStainlessError(provider, e, mod?.default);
 }

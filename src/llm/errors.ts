@@ -8,7 +8,7 @@ import { LlmAuthError, LlmFatalError, LlmRateLimitedError, LlmTransientError, Ll
 /** Used when a 429 carries no usable retry-after: retrying at once would only earn another 429. */
 export const DEFAULT_RETRY_AFTER_MS = 1000;
 
-type HeaderBag = Headers | Record<string, string | string[] | undefined> | undefined | null;
+export type HeaderBag = Headers | Record<string, string | string[] | undefined> | undefined | null;
 
 function header(headers: HeaderBag, name: string): string | undefined {
   if (!headers) return undefined;

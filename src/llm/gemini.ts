@@ -6,30 +6,33 @@
 import type { GenerateContentConfig, GoogleGenAI } from '@google/genai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { withPropertyOrdering } from './answer-schemas.js';
-import { CallDeadline, errorForStatus, retryAfterFromGoogleBody, retryAfterFromHeaders, transientConnectionError } from './errors.js';
-import { DEFAULT_TIMEOUT_MS, type ProviderSettings } from './openai.js';
+import { errorForStatus, retryAfterFromGoogleBody, retryAfterFromHeaders, transientConnectionError } from './errors.js';
+import { lazyImport, LazyClient, liveTimeoutMs, SdkBacked } from './sdk.js';
 
 export const GEMINI_DEFAULT_MODEL = 'gemini-2.5-flash';
 
 type Sdk = typeof import('@google/genai');
-let sdk: Promise<Sdk> | undefined;
-/** The SDK loads on the first call, so a command that makes none does not pay for it. */
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('@google/genai'));
+const loadSdk = lazyImport<Sdk>(() => import('@google/genai'));
 
-export class GeminiProvider implements LlmProvider {
+export class GeminiProvider extends SdkBacked<Sdk, GoogleGenAI> implements LlmProvider {
   readonly name = 'gemini';
-  readonly model: string;
-  #client: GoogleGenAI | undefined;
-  readonly #settings: ProviderSettings;
+  protected readonly sdk = new LazyClient<Sdk, GoogleGenAI>(
+    loadSdk,
+    (m) =>
+      new m.GoogleGenAI({
+        apiKey: this.settings.apiKey,
+        // GOOGLE_GENAI_USE_VERTEXAI in the environment must not silently switch backends.
+        vertexai: false,
+        httpOptions: {
+          ...(this.settings.baseUrl ? { baseUrl: this.settings.baseUrl } : {}),
+          timeout: liveTimeoutMs(this.settings),
+          // One attempt: retries are the queue's job.
+          retryOptions: { attempts: 1 },
+        },
+      }),
+  );
 
-  constructor(settings: ProviderSettings) {
-    this.model = settings.model;
-    this.#settings = settings;
-  }
-
-  async complete(req: CompletionRequest): Promise<CompletionResult> {
-    const deadline = new CallDeadline(req.timeoutMs ?? this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS, req.signal);
-    const started = performance.now();
+  complete(req: CompletionRequest): Promise<CompletionResult> {
     // ApiError keeps the status and body but drops headers: a per-call fetch keeps retry-after.
     let retryAfterHeaderMs: number | undefined;
     const fetchKeepingRetryAfter: typeof fetch = async (input, init) => {
@@ -37,62 +40,49 @@ export class GeminiProvider implements LlmProvider {
       if (res.status === 429) retryAfterHeaderMs = retryAfterFromHeaders(res.headers);
       return res;
     };
-    let mod: Sdk | undefined;
-    try {
-      mod = await loadSdk();
-      this.#client ??= new mod.GoogleGenAI({
-        apiKey: this.#settings.apiKey,
-        // GOOGLE_GENAI_USE_VERTEXAI in the environment must not silently switch backends.
-        vertexai: false,
-        httpOptions: {
-          ...(this.#settings.baseUrl ? { baseUrl: this.#settings.baseUrl } : {}),
-          timeout: (this.#settings.timeoutMs ?? DEFAULT_TIMEOUT_MS) + 5_000,
-          // One attempt: retries are the queue's job.
-          retryOptions: { attempts: 1 },
-        },
-      });
-      deadline.throwIfCancelled();
-      const temperature = req.temperature ?? this.#settings.temperature;
-      const maxTokens = req.maxOutputTokens ?? this.#settings.maxOutputTokens;
-      const config: GenerateContentConfig = {
-        abortSignal: deadline.signal,
-        httpOptions: { fetch: fetchKeepingRetryAfter },
-        ...(req.system ? { systemInstruction: req.system } : {}),
-        ...(temperature !== undefined ? { temperature } : {}),
-        ...(maxTokens !== undefined ? { maxOutputTokens: maxTokens } : {}),
-        ...(req.jsonSchema ? { responseMimeType: 'application/json', responseJsonSchema: withPropertyOrdering(req.jsonSchema.schema) } : {}),
-      };
-      const res = await this.#client.models.generateContent({
-        model: this.model,
-        contents: [{ role: 'user', parts: [{ text: req.prompt }] }],
-        config,
-      });
-      const candidate = res.candidates?.[0];
-      // Read the parts ourselves: the SDK's `text` getter console.warns on non-text parts.
-      const text = (candidate?.content?.parts ?? [])
-        .filter((p) => typeof p.text === 'string' && !p.thought)
-        .map((p) => p.text)
-        .join('');
-      const u = res.usageMetadata;
-      return {
-        text,
-        usage: {
-          inputTokens: u?.promptTokenCount ?? 0,
-          // Thinking tokens are billed as output.
-          outputTokens: (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0),
-          // Implicit and explicit context caching: part of promptTokenCount, billed at the cached rate.
-          ...(u?.cachedContentTokenCount ? { cachedInputTokens: u.cachedContentTokenCount } : {}),
-        },
-        model: res.modelVersion || this.model,
-        latencyMs: Math.round(performance.now() - started),
-        cached: false,
-        ...(candidate?.finishReason === 'MAX_TOKENS' ? { truncated: true } : {}),
-      };
-    } catch (err) {
-      throw deadline.translate(this.name, err, (e) => mapGeminiError(this.name, e, mod, retryAfterHeaderMs));
-    } finally {
-      deadline.dispose();
-    }
+    return this.underDeadline(
+      this.name,
+      req,
+      async (client, deadline, started) => {
+        const temperature = req.temperature ?? this.settings.temperature;
+        const maxTokens = req.maxOutputTokens ?? this.settings.maxOutputTokens;
+        const config: GenerateContentConfig = {
+          abortSignal: deadline.signal,
+          httpOptions: { fetch: fetchKeepingRetryAfter },
+          ...(req.system ? { systemInstruction: req.system } : {}),
+          ...(temperature !== undefined ? { temperature } : {}),
+          ...(maxTokens !== undefined ? { maxOutputTokens: maxTokens } : {}),
+          ...(req.jsonSchema ? { responseMimeType: 'application/json', responseJsonSchema: withPropertyOrdering(req.jsonSchema.schema) } : {}),
+        };
+        const res = await client.models.generateContent({
+          model: this.model,
+          contents: [{ role: 'user', parts: [{ text: req.prompt }] }],
+          config,
+        });
+        const candidate = res.candidates?.[0];
+        // Read the parts ourselves: the SDK's `text` getter console.warns on non-text parts.
+        const text = (candidate?.content?.parts ?? [])
+          .filter((p) => typeof p.text === 'string' && !p.thought)
+          .map((p) => p.text)
+          .join('');
+        const u = res.usageMetadata;
+        return {
+          text,
+          usage: {
+            inputTokens: u?.promptTokenCount ?? 0,
+            // Thinking tokens are billed as output.
+            outputTokens: (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0),
+            // Implicit and explicit context caching: part of promptTokenCount, billed at the cached rate.
+            ...(u?.cachedContentTokenCount ? { cachedInputTokens: u.cachedContentTokenCount } : {}),
+          },
+          model: res.modelVersion || this.model,
+          latencyMs: Math.round(performance.now() - started),
+          cached: false,
+          ...(candidate?.finishReason === 'MAX_TOKENS' ? { truncated: true } : {}),
+        };
+      },
+      (e, mod) => mapGeminiError(this.name, e, mod, retryAfterHeaderMs),
+    );
   }
 }
 

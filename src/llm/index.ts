@@ -25,7 +25,6 @@ export {
   promptHashes,
   readPromptBlock,
   toPromptCell,
-  areaOfTopic,
   type BuiltPrompt,
   type GeneratePromptOptions,
   type JudgePromptDraft,

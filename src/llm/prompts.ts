@@ -11,16 +11,15 @@ import { fileURLToPath } from 'node:url';
 import {
   AREAS,
   EXTRA_TOPIC_AREAS,
+  areaOfTopic,
   LEVEL_BLOOM,
   LEVELS,
-  TOPIC_AREA,
   TOPICS_BY_AREA,
   TRACK_TOPIC_BLOCKLIST,
   TRACKS,
   VISUAL_ARCHETYPES,
   ZONE_INFO,
   ZONES,
-  type Area,
   type Level,
   type Track,
   type Zone,
@@ -100,11 +99,6 @@ export interface BuiltPrompt extends Pick<CompletionRequest, 'purpose' | 'prompt
 export function stablePrefix(prompt: string, heading: string): string | undefined {
   const at = prompt.lastIndexOf(`\n# ${heading}`);
   return at > 0 ? prompt.slice(0, at + 1) : undefined;
-}
-
-/** The area a cell's topic belongs to (taxonomy), the fix for the original never sending one. */
-export function areaOfTopic(topic: string): Area {
-  return TOPIC_AREA.get(topic) ?? EXTRA_TOPIC_AREAS[topic] ?? 'cross-cutting';
 }
 
 export function toPromptCell(c: PromptCellInput, opts: GeneratePromptOptions = {}): PromptCell {

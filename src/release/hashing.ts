@@ -17,6 +17,7 @@
  * - Like the original, strings are NFC/LF-normalised as values; mapping keys are left as they are.
  */
 import { createHash } from 'node:crypto';
+import { PLACEMENT_FIELDS } from '../corpus/taxonomy.js';
 import { compareCodePoints, dateText, pyJsonDumps } from './pyjson.js';
 
 export const CANON_VERSION = 2;
@@ -24,13 +25,7 @@ export const CANON_VERSION = 2;
 export const HASHED_FIELDS = [
   'id',
   'title',
-  'track',
-  'level',
-  'zone',
-  'topic',
-  'competency_area',
-  'bloom_level',
-  'phase',
+  ...PLACEMENT_FIELDS,
   'chains',
   'status',
   'scenario',

@@ -8,10 +8,8 @@ export { MANIFEST_FILE, buildDateOf, buildManifest, manifestText, readManifest, 
 export type { VaultManifest } from './manifest.js';
 export { CORPUS_FILE, CORPUS_SUMMARY_FILE, buildCorpus, corpusItem, corpusText, exportCorpus, loadBookRefs, slugTitle, summaryItem, summaryText } from './export.js';
 export type { BookRef, ExportResult } from './export.js';
-export { ARITHMETIC_CHECK_MODEL, promoteRun, promoteText } from './promote.js';
-export type { PromoteOptions, PromoteReport, PromoteResult, PromoteRow } from './promote.js';
-export { RUNS_DIR, isRunId, listRuns, readRunInfo, readRunVerdicts } from './runs.js';
-export type { JudgeDetail, RunInfo, RunVerdict } from './runs.js';
+export { ARITHMETIC_CHECK_MODEL, PROMOTED_MARKER, markPromoted, promoteText, promoteVerdicts, promotedAt } from './promote.js';
+export type { PromotableVerdict, PromoteResult, PromoteRow } from './promote.js';
 export { compareCodePoints, pyFloatRepr, pyJsonDumps } from './pyjson.js';
 export type { PyJsonOptions } from './pyjson.js';
 export { resolveInVault } from './files.js';

@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AREAS, LEVELS, TOPICS, TRACKS } from '../corpus/taxonomy.js';
 import { atomicWrite } from '../corpus/writer.js';
+import { nullIfMissing } from '../util/files.js';
 import { pyJsonDumps } from './pyjson.js';
 import type { ReleaseSet } from './release.js';
 
@@ -97,12 +98,6 @@ export function staleFields(stored: unknown, fresh: VaultManifest, opts: { compa
 
 /** The stored manifest, or null when the file does not exist. Throws on unreadable JSON. */
 export async function readManifest(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-  return JSON.parse(text) as unknown;
+  const text = await nullIfMissing(readFile(path, 'utf8'));
+  return text === null ? null : (JSON.parse(text) as unknown);
 }

@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { STATUSES } from '../corpus/taxonomy.js';
 import { CorpusFileError } from '../errors.js';
+import { nullIfMissing } from '../util/files.js';
 
 export const POLICY_FILE = 'release-policy.yaml';
 
@@ -58,13 +59,8 @@ export function parsePolicy(raw: unknown, source: string): ReleasePolicy {
 /** Reads `<vault>/release-policy.yaml`; the defaults when it does not exist. */
 export async function loadPolicy(vaultDir: string): Promise<LoadedPolicy> {
   const path = join(vaultDir, POLICY_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { policy: DEFAULT_POLICY, raw: null, path: null };
-    throw e;
-  }
+  const text = await nullIfMissing(readFile(path, 'utf8'));
+  if (text === null) return { policy: DEFAULT_POLICY, raw: null, path: null };
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;

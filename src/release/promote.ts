@@ -1,21 +1,22 @@
 /**
- * Promotion: PASS drafts of ONE run (and drafts a person accepted in review) become `status: published`.
+ * Promotion of judged drafts: PASS drafts (and drafts a person accepted in review) become
+ * `status: published`. Which runs' verdicts count is src/services/promote.ts (it reads the run
+ * folders); this module acts on the verdicts it is given.
  *
- * Unlike the original promoter (SEED-SPEC §11 bug 10) it reads a single run, promotes a file only
- * when its bytes are exactly what the judge saw (sha256 = the recorded `file_hash`) and it is
- * still a draft, stamps the judge's real model, and marks math verified only when the
- * deterministic arithmetic check passed. Runs twice, it changes nothing the second time.
+ * Unlike the original promoter (SEED-SPEC §11 bug 10) it promotes a file only when its bytes are
+ * exactly what the judge saw (sha256 = the recorded `file_hash`) and it is still a draft, stamps
+ * the judge's real model, and marks math verified only when the deterministic arithmetic check
+ * passed. Runs twice, it changes nothing the second time.
  */
 import { lstat, readFile } from 'node:fs/promises';
-import { readRegularFile } from '../util/files.js';
+import { nullIfMissing, readRegularFile } from '../util/files.js';
 import { join } from 'node:path';
 import fg from 'fast-glob';
 import { parseQuestionText, sha256 } from '../corpus/loader.js';
 import { validateQuestion } from '../corpus/schema.js';
 import { atomicWrite, serializeQuestion } from '../corpus/writer.js';
-import { CorpusFileError, UnsafePathError } from '../errors.js';
+import { UnsafePathError } from '../errors.js';
 import { resolveInVault } from './files.js';
-import { listRuns, readRunInfo, RUNS_DIR, readRunVerdicts, type RunInfo, type RunVerdict } from './runs.js';
 
 export const ARITHMETIC_CHECK_MODEL = 'vault-loop arithmetic check';
 
@@ -36,38 +37,29 @@ export interface PromoteRow {
   mathVerified: boolean;
 }
 
-export interface PromoteReport {
-  /** The last run read (the only one with `--run`). */
-  run: RunInfo;
-  /** Every run whose verdicts were read, oldest first (a later run's verdict on a draft wins). */
-  runs: RunInfo[];
-  /** Runs left out without `--run`: promoted before (their promoted.json says when). */
-  skippedRuns: { runId: string; reason: string }[];
-  dryRun: boolean;
-  rows: PromoteRow[];
-  /** Verdicts other than PASS in the run (not promoted), by verdict. */
-  notPass: Record<string, number>;
-}
-
-export interface PromoteOptions {
-  runId?: string;
-  dryRun?: boolean;
-  now?: Date;
+/** What promotion needs of a run's latest verdict on a draft (the run's judge summary gives it). */
+export interface PromotableVerdict {
+  id: string;
+  /** Vault-relative path of the YAML the judge saw. */
+  path: string;
+  /** sha256 of the YAML's bytes when it was judged. */
+  file_hash: string;
+  verdict: string;
+  /** The judge's model for this draft. */
+  judgeModel: string;
+  checks?: { arithmetic?: string };
+  /** A person's review in the dashboard: an accepted NEEDS_FIX draft is promoted like a PASS. */
+  review?: { action: string };
 }
 
 const SAFE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isFile();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  return (await nullIfMissing(lstat(path)))?.isFile() ?? false;
 }
 
 /** Where the draft is now: the recorded path, else a unique `questions/**\/<id>.yaml` (a later move). */
-async function locate(vaultDir: string, v: RunVerdict): Promise<{ abs: string; rel: string } | null> {
+async function locate(vaultDir: string, v: PromotableVerdict): Promise<{ abs: string; rel: string } | null> {
   const abs = resolveInVault(vaultDir, v.path);
   if (await isFile(abs)) return { abs, rel: v.path };
   if (!SAFE_ID_RE.test(v.id)) return null;
@@ -83,7 +75,7 @@ async function locate(vaultDir: string, v: RunVerdict): Promise<{ abs: string; r
  */
 export function promoteText(
   text: string,
-  v: Pick<RunVerdict, 'judgeModel' | 'checks'>,
+  v: Pick<PromotableVerdict, 'judgeModel' | 'checks'>,
   today: string,
   relPath = 'question.yaml',
 ): { text: string; doc: Record<string, unknown>; mathVerified: boolean } | null {
@@ -105,7 +97,7 @@ export function promoteText(
   return { text: serializeQuestion(doc, { keyOrder: 'preserve' }), doc, mathVerified };
 }
 
-async function promoteOne(vaultDir: string, v: RunVerdict, today: string, dryRun: boolean): Promise<PromoteRow> {
+async function promoteOne(vaultDir: string, v: PromotableVerdict, today: string, dryRun: boolean): Promise<PromoteRow> {
   const row = (result: PromoteResult, path = v.path, mathVerified = false): PromoteRow => ({ id: v.id, path, result, mathVerified });
   let where: { abs: string; rel: string } | null;
   try {
@@ -138,55 +130,40 @@ async function promoteOne(vaultDir: string, v: RunVerdict, today: string, dryRun
 /** Written into a run's folder once its drafts were promoted: a plain `promote` leaves it out next time. */
 export const PROMOTED_MARKER = 'promoted.json';
 
-async function promotedAt(run: RunInfo): Promise<string | null> {
+/** When the run whose folder is `runDir` was promoted, or null when it was not. */
+export async function promotedAt(runDir: string): Promise<string | null> {
   try {
-    const raw = JSON.parse(await readFile(join(run.dir, PROMOTED_MARKER), 'utf8')) as { promoted_at?: unknown };
+    const raw = JSON.parse(await readFile(join(runDir, PROMOTED_MARKER), 'utf8')) as { promoted_at?: unknown };
     return typeof raw.promoted_at === 'string' ? raw.promoted_at : 'an earlier promote';
   } catch {
     return null;
   }
 }
 
+/** Marks a run's folder as promoted; the first promotion is what the marker records. */
+export async function markPromoted(runDir: string, at: string, promoted: number): Promise<void> {
+  if (await promotedAt(runDir)) return;
+  await atomicWrite(join(runDir, PROMOTED_MARKER), `${JSON.stringify({ promoted_at: at, promoted }, null, 2)}\n`);
+}
+
 /**
- * Promotes the PASS (and accepted) drafts of one run (`runId`), or of every run not promoted yet,
- * oldest first; when several runs judged the same draft (a revision run re-judging a loop run's
- * NEEDS_FIX), the latest verdict counts.
+ * Promotes the PASS (and accepted, unless dropped) drafts among `verdicts` (one per draft id, the
+ * latest), in id order; the other verdicts are counted by kind.
  */
-export async function promoteRun(vaultDir: string, opts: PromoteOptions = {}): Promise<PromoteReport> {
-  const runs: RunInfo[] = [];
-  const skippedRuns: PromoteReport['skippedRuns'] = [];
-  if (opts.runId !== undefined) {
-    runs.push(await readRunInfo(vaultDir, opts.runId));
-  } else {
-    const { runs: all, problems } = await listRuns(vaultDir);
-    if (all.length === 0) {
-      throw new CorpusFileError(join(vaultDir, RUNS_DIR), `no run with a readable run.json${problems.length ? ` (${problems[0]})` : ''}`);
-    }
-    for (const r of all) {
-      const at = await promotedAt(r);
-      if (at) skippedRuns.push({ runId: r.runId, reason: `already promoted (${at}); promote it again with --run ${r.runId}` });
-      else runs.push(r);
-    }
-  }
-  const byId = new Map<string, RunVerdict>();
-  for (const r of runs) for (const v of await readRunVerdicts(r)) byId.set(v.id, v);
-  const verdicts = [...byId.values()];
-  const today = (opts.now ?? new Date()).toISOString().slice(0, 10);
+export async function promoteVerdicts(
+  vaultDir: string,
+  verdicts: readonly PromotableVerdict[],
+  opts: { today: string; dryRun: boolean },
+): Promise<{ rows: PromoteRow[]; notPass: Record<string, number> }> {
   const rows: PromoteRow[] = [];
   const notPass: Record<string, number> = {};
-  for (const v of verdicts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+  for (const v of [...verdicts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     const accepted = v.review?.action === 'accepted' && v.verdict !== 'DROP';
     if (v.verdict !== 'PASS' && !accepted) {
       notPass[v.verdict] = (notPass[v.verdict] ?? 0) + 1;
       continue;
     }
-    rows.push(await promoteOne(vaultDir, v, today, opts.dryRun ?? false));
+    rows.push(await promoteOne(vaultDir, v, opts.today, opts.dryRun));
   }
-  if (!opts.dryRun) {
-    const at = (opts.now ?? new Date()).toISOString();
-    // The first promotion is what the marker records: running again changes no file.
-    for (const r of runs) if (!(await promotedAt(r))) await atomicWrite(join(r.dir, PROMOTED_MARKER), `${JSON.stringify({ promoted_at: at, promoted: rows.filter((x) => x.result === 'promoted').length }, null, 2)}\n`);
-  }
-  const last = runs.at(-1) ?? (await readRunInfo(vaultDir, skippedRuns.at(-1)!.runId));
-  return { run: last, runs, skippedRuns, dryRun: opts.dryRun ?? false, rows, notPass };
+  return { rows, notPass };
 }

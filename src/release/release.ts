@@ -3,7 +3,7 @@
  * the structural leaves and the release hash. Manifest and export both start here, so they can
  * never disagree about what is published.
  */
-import { readRegularText } from '../util/files.js';
+import { nullIfMissing, readRegularText } from '../util/files.js';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { loadVault, type CorpusProblem } from '../corpus/loader.js';
@@ -43,18 +43,9 @@ export interface ReleaseSet {
 /** The structural leaf files, at the vault root as in the original compiler. */
 export const LEAF_FILES = { taxonomy: 'taxonomy.yaml', chains: 'chains.yaml', zones: 'zones.yaml' } as const;
 
-async function readOptional(path: string): Promise<string | null> {
-  try {
-    return await readRegularText(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
 /** Hash of a leaf YAML file, or of `{}` when the file does not exist. */
 export async function leafHash(path: string): Promise<string> {
-  const text = await readOptional(path);
+  const text = await nullIfMissing(readRegularText(path));
   if (text === null) return MISSING_LEAF_HASH;
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -77,7 +68,7 @@ export async function computeLeaves(vaultDir: string, policy: LoadedPolicy): Pro
 /** Reads `<vault>/chains.json` (array of `{chain_id | id, questions:[{id}], tier?}`); null when absent. */
 export async function loadChainSidecar(vaultDir: string): Promise<Map<string, ChainMembership> | null> {
   const path = join(vaultDir, 'chains.json');
-  const text = await readOptional(path);
+  const text = await nullIfMissing(readRegularText(path));
   if (text === null) return null;
   let data: unknown;
   try {

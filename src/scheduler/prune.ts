@@ -6,6 +6,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { sha256 } from '../corpus/loader.js';
 import { safeVaultPath } from '../corpus/writer.js';
+import { nullIfMissing } from '../util/files.js';
 import { visualPaths } from '../visuals/paths.js';
 
 /** What pruning did: deleted, found nothing to delete, or left a file edited since it was judged. */
@@ -20,31 +21,14 @@ export interface PrunedDraft {
   fileHash: string;
 }
 
-async function readIfExists(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
-
-async function unlinkIfExists(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
-
 /** Deletes the draft's YAML and visual files unless the YAML changed since it was judged. Safe to run twice. */
 export async function pruneDraft(vault: string, d: PrunedDraft): Promise<PruneOutcome> {
   const abs = safeVaultPath(vault, d.path);
-  const bytes = await readIfExists(abs);
+  const bytes = await nullIfMissing(readFile(abs));
   if (bytes !== null && sha256(bytes) !== d.fileHash) return 'skipped-changed';
   if (bytes !== null) await unlink(abs);
   // Also when the YAML is already gone: a prune cut short between the two leaves no stray visuals.
   const v = visualPaths(vault, d.track, d.id);
-  for (const f of [v.dot, v.py, v.svg]) await unlinkIfExists(f);
+  for (const f of [v.dot, v.py, v.svg]) await nullIfMissing(unlink(f));
   return bytes === null ? 'already-gone' : 'pruned';
 }

@@ -3,11 +3,11 @@
  * result, a resumed host) gives the same files:
  *   <vault>/_validation_results/coverage_loop/<runId>/run.json, iter_NN/…, loop_summary.json
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { z } from 'zod';
 import { atomicWrite } from '../corpus/writer.js';
-import { IterRecordSchema, JudgeSummarySchema, LoopSummarySchema, RunJsonSchema, type IterRecord, type JudgeSummary, type LoopSummary } from '../domain/records.js';
+import { IterRecordSchema, JudgeSummarySchema, LoopSummarySchema, type IterRecord, type JudgeSummary, type LoopSummary } from '../domain/records.js';
 import { continueCommand, failedJudgeChunks } from './outcome.js';
 
 export type { IterRecord, JudgeSummary, LoopSummary } from '../domain/records.js';
@@ -69,17 +69,6 @@ export async function newRunId(vault: string, claim: (id: string) => Promise<boo
     mkdirSync(runDir(vault, id), { recursive: true });
     return id;
   }
-}
-
-/** Runs recorded on disk, oldest first by run.json started_at (never by mtime). */
-export function listRunsOnDisk(vault: string): { runId: string; startedAt: string }[] {
-  const dir = join(vault, LOOP_DIR);
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((runId) => ({ runId, run: RunJsonSchema.safeParse(readJson<unknown>(join(dir, runId, 'run.json'))) }))
-    .filter((r) => r.run.success)
-    .map((r) => ({ runId: r.runId, startedAt: r.run.data!.started_at }))
-    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.runId.localeCompare(b.runId));
 }
 
 const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFixed(4));

@@ -71,6 +71,19 @@ export function readRegularFileSync(path: string): Buffer {
   }
 }
 
+/**
+ * The result of a file operation, or null when the file is not there (ENOENT); any other failure
+ * (a permission, a directory where a file was expected) is thrown.
+ */
+export async function nullIfMissing<T>(op: Promise<T>): Promise<T | null> {
+  try {
+    return await op;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
 /** Control characters other than tab, newline and carriage return (NUL among them). */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 export const CONTROL_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
-import { promoteRun } from '../../src/release/index.js';
+import { promoteRun } from '../../src/services/promote.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import type { AppliedVerdict } from '../../src/scheduler/state.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';

@@ -3,7 +3,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parseQuestionText } from '../../src/corpus/loader.js';
-import { promoteRun } from '../../src/release/index.js';
+import { promoteRun } from '../../src/services/promote.js';
 import { fileRedis } from '../helpers/redis.js';
 import { freshVault, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 

@@ -2,7 +2,7 @@
 import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { promoteRun } from '../../src/release/index.js';
+import { promoteRun } from '../../src/services/promote.js';
 import { StateConflictError } from '../../src/errors.js';
 import { reviewDraft } from '../../src/services/review.js';
 import { revisionCandidates } from '../../src/scheduler/steps.js';

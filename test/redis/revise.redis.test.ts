@@ -14,7 +14,8 @@ import { freshVault, inProcessWorkers, judgedRun, offlineAnswerer, openHost, rea
 import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
-import { listRunsOnDisk, readJson, runDir } from '../../src/scheduler/records.js';
+import { readJson, runDir } from '../../src/scheduler/records.js';
+import { listRuns } from '../../src/scheduler/run-folders.js';
 import { type AppliedVerdict, RunStore } from '../../src/scheduler/state.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -698,7 +699,7 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
       await host.close();
       expect(ra.status, ra.stopReason ?? '').toBe('completed');
       expect(readJson(join(runDir(vault, revisionOfA), 'run.json'))).toMatchObject({ kind: 'revise', source_run: a.runId });
-      const runsOnDisk = listRunsOnDisk(vault).map((x) => x.runId);
+      const runsOnDisk = (await listRuns(vault)).runs.map((x) => x.runId);
       expect(runsOnDisk).toEqual([a.runId, b.runId, revisionOfA]);
 
       const r = await runCli(['revise', '--vault', vault, '--max-calls', '20', '--progress', 'none', '--json', ...conn()], {}, children);

@@ -1,11 +1,14 @@
 /**
  * The offline generator's hardware fits the track: over many cells of every track (every zone ×
  * level, several variants and seeds), each question names hardware from its track's table in
- * src/llm/offline/hardware.ts and never a part that belongs only to another track's table. With
- * defects off, every napkin math of that same sweep re-checks as correct.
+ * src/corpus/hardware.ts and never a part that belongs only to another track's table. With
+ * defects off, every napkin math of that same sweep re-checks as correct. The same table grounds
+ * the synthetic vault and names the machine classes for the checks' hardware fit.
  */
 import { describe, expect, it } from 'vitest';
-import { checkArithmetic } from '../../src/checks/index.js';
+import { checkArithmetic, hardwareMismatch } from '../../src/checks/index.js';
+import { HW_CLASS_MENTION } from '../../src/corpus/hardware.js';
+import { synthesizeQuestions } from '../../src/corpus/synth.js';
 import { Applicability, TRACKS, type Track } from '../../src/corpus/taxonomy.js';
 import { createOfflineProvider, HARDWARE, hwClassFor, type HwClass, type OfflineCell, type OfflineItem } from '../../src/llm/offline/index.js';
 import { fixtureVaultDir } from '../helpers/fixtures.js';
@@ -138,5 +141,23 @@ describe('offline generator: hardware fitting the track', () => {
     }
     // Most questions carry several checked statements, not one.
     expect(statements).toBeGreaterThan(2 * all.length);
+  });
+
+  it('is the one table: the checks recognise each part as its own class, and the synthetic vault states its numbers', () => {
+    for (const cls of CLASSES)
+      for (const hw of HARDWARE[cls]) {
+        expect(HW_CLASS_MENTION[cls].test(hw.name), `${hw.name} is not recognised as ${cls}`).toBe(true);
+        for (const other of CLASSES.filter((c) => c !== cls)) expect(HW_CLASS_MENTION[other].test(hw.name), `${hw.name} also reads as ${other}`).toBe(false);
+      }
+    expect(hardwareMismatch('A Jetson AGX Orin runs the model.', 'tinyml')).toMatch(/edge hardware/);
+    expect(hardwareMismatch('An H100 node runs the model.', 'tinyml')).toMatch(/datacenter hardware/);
+    // The vault's own questions give the Jetson AGX Orin 32 GB; so does every synthetic question.
+    const orin = HARDWARE.edge.find((h) => h.name === 'Jetson AGX Orin')!;
+    expect([orin.mem, orin.memUnit]).toEqual([32, 'GB']);
+    const stated = synthesizeQuestions(3000, 5, app)
+      .map((q) => String(q.doc.scenario))
+      .filter((s) => s.includes('on Jetson AGX Orin, which has'));
+    expect(stated.length).toBeGreaterThan(0);
+    for (const s of stated) expect(s).toContain('on Jetson AGX Orin, which has 32 GB of memory');
   });
 });

@@ -6,7 +6,8 @@ import { dirname, join } from 'node:path';
 import fg from 'fast-glob';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { promoteRun, type PromoteRow } from '../../src/release/index.js';
+import type { PromoteRow } from '../../src/release/index.js';
+import { promoteRun } from '../../src/services/promote.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'release-promote-'));

@@ -1,4 +1,5 @@
-import { isRunId, promoteRun } from '../../release/index.js';
+import { isRunId } from '../../scheduler/run-folders.js';
+import { promoteRun } from '../../services/promote.js';
 import { withVaultLock } from '../../scheduler/lock.js';
 import { table, UserError } from '../output.js';
 import { requireVault } from './release-shared.js';

@@ -5,43 +5,27 @@
  * results_url, one `{custom_id, result: {type: succeeded | errored | canceled | expired}}` line each.
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { mapAnthropicError } from '../anthropic.js';
-import type { ProviderSettings } from '../openai.js';
+import { loadAnthropicSdk, mapAnthropicError } from '../anthropic.js';
+import { clientOptions, DEFAULT_TIMEOUT_MS, LazyClient, SdkBacked } from '../sdk.js';
 import type { CompletionRequest } from '../types.js';
 import { anthropicMessageBody, anthropicMessageResult } from '../wire.js';
 import { ANTHROPIC_BATCH_LIMITS, type BatchClient, type BatchItemOutcome, type BatchRequestItem, type BatchStatus } from './types.js';
 
 type Sdk = typeof import('@anthropic-ai/sdk');
-let sdk: Promise<Sdk> | undefined;
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('@anthropic-ai/sdk'));
 /** How far the provider's clock may be behind ours when a lost submission is looked up. */
 const CLOCK_SKEW_MS = 5_000;
 
-export class AnthropicBatchClient implements BatchClient {
+export class AnthropicBatchClient extends SdkBacked<Sdk, Anthropic> implements BatchClient {
   readonly provider = 'anthropic' as const;
-  readonly model: string;
   readonly limits = ANTHROPIC_BATCH_LIMITS;
-  readonly #settings: ProviderSettings;
-  #client: Anthropic | undefined;
-  #mod: Sdk | undefined;
+  protected readonly sdk = new LazyClient<Sdk, Anthropic>(loadAnthropicSdk, (m) => new m.default(clientOptions(this.settings, this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
 
-  constructor(settings: ProviderSettings) {
-    this.model = settings.model;
-    this.#settings = settings;
-  }
-
-  async #call<T>(fn: (c: Anthropic) => Promise<T>): Promise<T> {
-    this.#mod ??= await loadSdk();
-    this.#client ??= new this.#mod.default({ apiKey: this.#settings.apiKey, baseURL: this.#settings.baseUrl ?? null, maxRetries: 0, timeout: this.#settings.timeoutMs ?? 300_000 });
-    try {
-      return await fn(this.#client);
-    } catch (e) {
-      throw mapAnthropicError('anthropic', e, this.#mod);
-    }
+  #call<T>(fn: (c: Anthropic) => Promise<T>): Promise<T> {
+    return this.sdk.call(fn, (e, mod) => mapAnthropicError('anthropic', e, mod));
   }
 
   #entry(item: BatchRequestItem): Anthropic.Messages.Batches.BatchCreateParams.Request {
-    return { custom_id: item.customId, params: anthropicMessageBody(item.req, { ...this.#settings, model: this.model }).body };
+    return { custom_id: item.customId, params: anthropicMessageBody(item.req, { ...this.settings, model: this.model }).body };
   }
 
   itemBytes(item: BatchRequestItem): number {
@@ -99,7 +83,7 @@ export class AnthropicBatchClient implements BatchClient {
         if (!req) continue; // not ours: never trust an id the results invent
         const r = line.result;
         if (r.type === 'succeeded') {
-          out.set(line.custom_id, { ok: true, result: anthropicMessageResult(r.message, anthropicMessageBody(req, { ...this.#settings, model: this.model }), this.model, 0) });
+          out.set(line.custom_id, { ok: true, result: anthropicMessageResult(r.message, anthropicMessageBody(req, { ...this.settings, model: this.model }), this.model, 0) });
         } else if (r.type === 'errored') {
           out.set(line.custom_id, { ok: false, kind: 'errored', error: `${r.error.error.type}: ${r.error.error.message}` });
         } else {

@@ -6,50 +6,30 @@
  * and failures (including expired requests) in the error file.
  */
 import type OpenAI from 'openai';
-import { mapOpenAiError, type OpenAiSettings } from '../openai.js';
+import { loadOpenAiSdk, mapOpenAiError, type OpenAiSettings } from '../openai.js';
+import { clientOptions, DEFAULT_TIMEOUT_MS, LazyClient, SdkBacked } from '../sdk.js';
 import { openAiChatBody, openAiChatResult } from '../wire.js';
 import type { CompletionRequest } from '../types.js';
 import { OPENAI_BATCH_LIMITS, type BatchClient, type BatchItemOutcome, type BatchRequestItem, type BatchStatus } from './types.js';
 
 type Sdk = typeof import('openai');
-let sdk: Promise<Sdk> | undefined;
-const loadSdk = (): Promise<Sdk> => (sdk ??= import('openai'));
 
 export const BATCH_KEY_FIELD = 'vault_loop_key';
 const ENDED = new Set(['completed', 'failed', 'expired', 'cancelled']);
 /** How far the provider's clock may be behind ours when a lost submission is looked up. */
 const CLOCK_SKEW_MS = 60_000;
 
-export class OpenAiBatchClient implements BatchClient {
+export class OpenAiBatchClient extends SdkBacked<Sdk, OpenAI, OpenAiSettings> implements BatchClient {
   readonly provider = 'openai' as const;
-  readonly model: string;
   readonly limits = OPENAI_BATCH_LIMITS;
-  readonly #settings: OpenAiSettings;
-  #client: OpenAI | undefined;
-  #mod: Sdk | undefined;
+  protected readonly sdk = new LazyClient<Sdk, OpenAI>(loadOpenAiSdk, (m) => new m.default(clientOptions(this.settings, this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS)));
 
-  constructor(settings: OpenAiSettings) {
-    this.model = settings.model;
-    this.#settings = settings;
-  }
-
-  async #sdk(): Promise<OpenAI> {
-    this.#mod ??= await loadSdk();
-    this.#client ??= new this.#mod.default({ apiKey: this.#settings.apiKey, baseURL: this.#settings.baseUrl ?? null, maxRetries: 0, timeout: this.#settings.timeoutMs ?? 300_000 });
-    return this.#client;
-  }
-
-  async #call<T>(fn: (c: OpenAI) => Promise<T>): Promise<T> {
-    const c = await this.#sdk();
-    try {
-      return await fn(c);
-    } catch (e) {
-      throw mapOpenAiError('openai', e, this.#mod);
-    }
+  #call<T>(fn: (c: OpenAI) => Promise<T>): Promise<T> {
+    return this.sdk.call(fn, (e, mod) => mapOpenAiError('openai', e, mod));
   }
 
   #line(item: BatchRequestItem): string {
-    const { body } = openAiChatBody(item.req, { ...this.#settings, model: this.model });
+    const { body } = openAiChatBody(item.req, { ...this.settings, model: this.model });
     return JSON.stringify({ custom_id: item.customId, method: 'POST', url: '/v1/chat/completions', body });
   }
 
@@ -63,7 +43,7 @@ export class OpenAiBatchClient implements BatchClient {
     return await this.#call(async (c) => {
       // A retry after a crash between upload and batch create: that upload is the input file.
       const earlier = retrySince === undefined ? null : await this.#findUpload(c, filename, Buffer.byteLength(jsonl), retrySince);
-      const fileId = earlier ?? (await c.files.create({ file: await this.#mod!.toFile(Buffer.from(jsonl), filename, { type: 'application/jsonl' }), purpose: 'batch' })).id;
+      const fileId = earlier ?? (await c.files.create({ file: await this.sdk.mod!.toFile(Buffer.from(jsonl), filename, { type: 'application/jsonl' }), purpose: 'batch' })).id;
       const batch = await c.batches.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { [BATCH_KEY_FIELD]: key } });
       return batch.id;
     });
@@ -110,7 +90,7 @@ export class OpenAiBatchClient implements BatchClient {
       const req = requests.get(customId);
       if (!req) continue; // not ours: never trust an id the file invents
       if (response?.status_code === 200 && !error) {
-        const { wrapped } = openAiChatBody(req, { ...this.#settings, model: this.model });
+        const { wrapped } = openAiChatBody(req, { ...this.settings, model: this.model });
         out.set(customId, { ok: true, result: openAiChatResult(response.body as OpenAI.Chat.Completions.ChatCompletion, wrapped, this.model, 0) });
       } else if (error?.code === 'batch_expired') {
         out.set(customId, { ok: false, kind: 'expired', error: error.message ?? 'batch expired before this request ran' });

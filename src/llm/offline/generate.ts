@@ -5,11 +5,11 @@
  */
 import { arithmeticStatements, formatQuantity } from '../../checks/arithmetic.js';
 import {
+  areaOfTopic,
   isArea,
   isLevel,
   isTrack,
   isZone,
-  TOPIC_AREA,
   VISUAL_ARCHETYPES,
   type Area,
   type Level,
@@ -18,9 +18,10 @@ import {
 } from '../../corpus/taxonomy.js';
 import type { AnswerItem } from '../../domain/generated-item.js';
 import type { PromptCellAsRead } from '../../domain/plan-cell.js';
+import { napkinMath, threePartMistake } from '../../corpus/question-text.js';
 import { createRng, type Rng } from '../../util/random.js';
-import { HARDWARE, hwClassFor } from './hardware.js';
-import { AREA_TEMPLATES, TEMPLATES, type QuestionParts } from './templates.js';
+import { HARDWARE, hwClassFor } from '../../corpus/hardware.js';
+import { AREA_TEMPLATES, TEMPLATES } from './templates.js';
 import { buildVisual } from './visual.js';
 
 /** One cell of a generate prompt (the contract's `<cells>` entries), as the offline model reads it. */
@@ -70,28 +71,11 @@ const words = (s: string): number => s.trim().split(/\s+/).filter(Boolean).lengt
 
 function cellArea(cell: OfflineCell): Area {
   if (isArea(cell.competency_area)) return cell.competency_area;
-  return TOPIC_AREA.get(cell.topic) ?? 'cross-cutting';
+  return areaOfTopic(cell.topic);
 }
 
 function itemRng(seed: string | number, cell: OfflineCell): Rng {
   return createRng(`${seed}|${cell.track}|${cell.topic}|${cell.zone}|${cell.level}|${cell.variant ?? cell.index}`);
-}
-
-function napkin(parts: QuestionParts): string {
-  return [
-    '**Assumptions & Constraints:**',
-    ...parts.assumptions.map((a) => `- ${a}`),
-    '',
-    '**Calculations:**',
-    ...parts.calculations.map((c) => `- ${c}`),
-    '',
-    '**Conclusion & Interpretation:**',
-    `- **Result: ${parts.result} (${parts.bound})**. ${parts.conclusion}`,
-  ].join('\n');
-}
-
-export function threePartMistake(pitfall: string, rationale: string, consequence: string): string {
-  return `**The Pitfall:** ${pitfall}\n**The Rationale:** ${rationale}\n**The Consequence:** ${consequence}`;
 }
 
 /** A clean item for one cell (no defect). */
@@ -117,7 +101,7 @@ export function generateItem(cell: OfflineCell, seed: string | number): OfflineI
     question: FRAMES[zone](parts.ask),
     realistic_solution: parts.solution,
     common_mistake: threePartMistake(parts.pitfall, parts.rationale, parts.consequence),
-    napkin_math: napkin(parts),
+    napkin_math: napkinMath({ assumptions: parts.assumptions, calculations: parts.calculations, result: `${parts.result} (${parts.bound})`, conclusion: parts.conclusion }),
     expected_time_minutes: MINUTES[level] + rng.int(0, 2),
     competency_area: area,
     phase: parts.phase,

@@ -4,13 +4,12 @@ export {
   generateItem,
   OFFLINE_DEFECTS,
   offlineDefectFor,
-  threePartMistake,
   type GenerateOptions,
   type OfflineCell,
   type OfflineDefect,
   type OfflineItem,
 } from './generate.js';
-export { HARDWARE, hwClassFor, type HwClass, type HwProfile } from './hardware.js';
+export { HARDWARE, hwClassFor, type HwClass, type HwProfile } from '../../corpus/hardware.js';
 export { draftToDoc, judgeDrafts, reviseDraft, type JudgeOptions, type OfflineVerdict, type RevisionRequest } from './judge.js';
 export { createOfflineProvider, OFFLINE_MODEL, offlineAnswer, type OfflineProviderOptions } from './provider.js';
 export { repairAnswer } from './repair.js';

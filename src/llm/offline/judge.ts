@@ -13,9 +13,10 @@ import {
   type DraftDoc,
 } from '../../checks/index.js';
 import { normalizeArea } from '../../corpus/areas.js';
-import { Applicability, isLevel, isTrack, TOPIC_AREA, type Level } from '../../corpus/taxonomy.js';
-import { HARDWARE, hwClassFor } from './hardware.js';
-import { threePartMistake, type OfflineItem } from './generate.js';
+import { Applicability, isLevel, isTrack, topicArea, type Level } from '../../corpus/taxonomy.js';
+import { HARDWARE, hwClassFor } from '../../corpus/hardware.js';
+import { threePartMistake } from '../../corpus/question-text.js';
+import type { OfflineItem } from './generate.js';
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
@@ -173,9 +174,8 @@ export function reviseDraft(r: RevisionRequest): OfflineItem {
     const hw = HARDWARE[hwClassFor(track, (xs) => xs[0]!)][0]!;
     scenario = `${scenario} It runs on a ${hw.name} with ${hw.mem} ${hw.memUnit} of memory and ${hw.bw} ${hw.bwUnit} of bandwidth.`.trim();
   }
-  const topicArea = TOPIC_AREA.get(topic);
   const n = normalizeArea(d.competency_area);
-  const area = topicArea ?? ('area' in n ? n.area : 'cross-cutting');
+  const area = topicArea(topic) ?? ('area' in n ? n.area : 'cross-cutting');
   const item: OfflineItem = {
     id: r.id,
     title,

@@ -8,7 +8,7 @@
 import type { Area, Level, Track, Zone } from '../../corpus/taxonomy.js';
 import type { Rng } from '../../util/random.js';
 import { formatQuantity } from '../../checks/arithmetic.js';
-import type { HwClass, HwProfile } from './hardware.js';
+import type { HwClass, HwProfile } from '../../corpus/hardware.js';
 
 export interface TemplateInput {
   rng: Rng;

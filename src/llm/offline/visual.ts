@@ -4,7 +4,7 @@
  * drawn from the question's own numbers, with an objective alt text.
  */
 import { formatQuantity } from '../../checks/arithmetic.js';
-import type { HwProfile } from './hardware.js';
+import type { HwProfile } from '../../corpus/hardware.js';
 import type { QuestionParts } from './templates.js';
 
 export interface OfflineVisual {

@@ -1,9 +1,11 @@
 /**
- * Hardware the offline generator grounds its scenarios in, per track, with the numbers of the
- * prompts' hardware reference (prompts/hardware.md). Each profile states its numbers in the units
- * natural to its class, so a tinyml question talks KB and ms, a cloud one GB and s.
+ * The hardware table: the parts synthetic questions are grounded in (the offline generator's and
+ * the synthetic vault's), with the numbers of the prompts' hardware reference (prompts/hardware.md)
+ * and of the real vault (a Jetson AGX Orin has 32 GB, as the vault's questions say), and the names
+ * by which the checks recognise each machine class in a scenario. Each profile states its numbers
+ * in the units natural to its class, so a tinyml question talks KB and ms, a cloud one GB and s.
  */
-import type { Track } from '../../corpus/taxonomy.js';
+import type { Track } from './taxonomy.js';
 
 export type HwClass = 'dc' | 'edge' | 'mobile' | 'mcu';
 
@@ -50,6 +52,21 @@ export const HARDWARE: Record<HwClass, readonly HwProfile[]> = {
   ],
 };
 
+/** What the class is called in a finding ("set on datacenter hardware"). */
+export const HW_CLASS_LABEL: Record<HwClass, string> = { dc: 'datacenter', edge: 'edge', mobile: 'mobile', mcu: 'mcu' };
+
+/**
+ * The names that place a scenario on a machine class: every part of the table above and the
+ * common others of its class. Each profile's name matches its class's pattern (a test holds it).
+ */
+export const HW_CLASS_MENTION: Record<HwClass, RegExp> = {
+  dc: /\b(?:H100|H200|B200|GB200|A100|MI300X?|TPU ?v\d\w*|Gaudi ?\d?|Trainium|DGX|NVLink|InfiniBand|HGX)\b/i,
+  edge: /\b(?:Jetson|Orin|Xavier|Hailo|Coral|Raspberry Pi|Edge ?TPU|Myriad)\b/i,
+  mobile: /\b(?:Snapdragon|iPhone|Pixel \d|Galaxy S\d+|Neural Engine|A1\d (?:Pro|Bionic)|Tensor G\d|Dimensity|Exynos|smartphones?|phones?)\b/i,
+  mcu: /\b(?:Cortex-M\d+\w*|nRF\d+\w*|ESP32\w*|STM32\w*|RP2040|Arduino|microcontrollers?|MCUs?)\b/i,
+};
+
+/** The machine class of a track (global questions pick one with `pick`). */
 export function hwClassFor(track: Track, pick: (xs: readonly HwClass[]) => HwClass): HwClass {
   switch (track) {
     case 'cloud':

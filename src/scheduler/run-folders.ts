@@ -1,15 +1,18 @@
 /**
- * Reading a loop run's records (run.json, iter_NN/judge_summary.json) for the tools that act on a
- * finished run. The latest run is the one with the latest `started_at`, never the newest mtime
+ * The one reader of the run folders on disk (run.json, iter_NN/judge_summary.json) for the tools
+ * that act on recorded runs (promote, revise). The latest run is the one with the latest `started_at`, never the newest mtime
  * (SEED-SPEC §11 bug 1: mtime picks the wrong directory when runs overlap or a step crashes).
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { JudgeVerdictsSchema, RunJsonSchema, type JudgeVerdicts } from '../domain/records.js';
 import { CorpusFileError } from '../errors.js';
+import { LOOP_DIR } from './records.js';
 
-export const RUNS_DIR = join('_validation_results', 'coverage_loop');
+/** The folder of the run folders, relative to the vault. */
+export const RUNS_DIR = LOOP_DIR;
 const RUN_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 const ITER_RE = /^iter_(\d+)$/;
 
@@ -87,15 +90,21 @@ export async function listRuns(vaultDir: string): Promise<{ runs: RunInfo[]; pro
   return { runs, problems };
 }
 
+/** The iteration folders (iter_NN) of a run folder, in iteration order; none when the folder is missing. */
+export function iterFolders(runDir: string): { name: string; n: number }[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && ITER_RE.test(d.name))
+    .map((d) => ({ name: d.name, n: Number(ITER_RE.exec(d.name)![1]) }))
+    .sort((a, b) => a.n - b.n);
+}
+
 /**
  * The run's final verdict per draft id: iterations in order, a later judgement of the same id
  * replacing an earlier one (a re-judged draft counts by its latest verdict only).
  */
 export async function readRunVerdicts(run: RunInfo): Promise<RunVerdict[]> {
-  const iters = (await readdir(run.dir, { withFileTypes: true }))
-    .filter((d) => d.isDirectory() && ITER_RE.test(d.name))
-    .map((d) => ({ name: d.name, n: Number(ITER_RE.exec(d.name)![1]) }))
-    .sort((a, b) => a.n - b.n);
+  const iters = iterFolders(run.dir);
   const byId = new Map<string, RunVerdict>();
   for (const it of iters) {
     const file = join(run.dir, it.name, 'judge_summary.json');
