@@ -18,7 +18,8 @@ import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
 import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
-import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
+import type { WorkerTimings } from '../workers/runtime.js';
+import { startWorkers, type RunningWorkers } from './start-workers.js';
 import { BullFlows } from '../scheduler/flows.js';
 import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
 import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
@@ -60,7 +61,7 @@ export interface HostOptions {
   /** Which command holds the lock (shown to whoever is refused); default `run`. */
   command?: string;
   /** Test hooks passed to the runtime (see ContextOptions). */
-  hooks?: Pick<ContextOptions, 'onProviderCall' | 'repeatEachJob'>;
+  hooks?: Pick<ContextOptions, 'onProviderCall' | 'aroundJob'>;
   /** Only these queues' workers (default: control and apply, plus the stateless ones when inProcessWorkers). */
   queues?: QueueName[];
 }

@@ -61,7 +61,8 @@ export interface ContextOptions {
   corpus?: { vault: string; flows: BullFlows };
   /** Observes every call that reaches a provider (tests count calls with it). */
   onProviderCall?: (req: CompletionRequest, provider: string) => void;
-  repeatEachJob?: RuntimeContext['repeatEachJob'];
+  /** Runs around every job body (the at-least-once test runs each twice). */
+  aroundJob?: RuntimeContext['aroundJob'];
 }
 
 /**
@@ -299,7 +300,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     genBatchCapacity: cfg.genBatchSize,
     batchWindowMs: cfg.batchWindowMs,
     ...(o.timings ? { timings: o.timings } : {}),
-    ...(o.repeatEachJob ? { repeatEachJob: o.repeatEachJob } : {}),
+    ...(o.aroundJob ? { aroundJob: o.aroundJob } : {}),
     generateDeps,
     judgeDeps,
     batchDeps,

@@ -14,7 +14,8 @@ import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary 
 import { RunStore, type AppliedVerdict, type RunState } from '../../src/scheduler/state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers, type WorkerTimings } from '../../src/workers/runtime.js';
+import type { WorkerTimings } from '../../src/workers/runtime.js';
+import { startWorkers } from '../../src/host/start-workers.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestRedis } from './redis.js';
 

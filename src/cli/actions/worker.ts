@@ -3,7 +3,7 @@ import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore } from '../../scheduler/state.js';
 import { createLogger } from '../../util/log.js';
 import { createRuntimeContext } from '../../workers/context.js';
-import { startWorkers } from '../../workers/runtime.js';
+import { startWorkers } from '../../host/start-workers.js';
 import { configFromOptions, connectRedis, onSignals, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';
 
