@@ -21,12 +21,12 @@ import { createRuntimeContext, type ContextOptions } from '../workers/context.js
 import type { WorkerTimings } from '../workers/runtime.js';
 import { startWorkers, type RunningWorkers } from './start-workers.js';
 import { BullFlows } from '../scheduler/flows.js';
-import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
+import { identityKey, VaultLock, vaultIdentity } from '../state/lock.js';
 import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
 import { RunJsonSchema, type RunJson } from '../domain/records.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import { newRunId, runDir, writeRecord } from '../scheduler/records.js';
-import { RunStore, TERMINAL_STATUSES, type RunState } from '../scheduler/state.js';
+import { RunStore, TERMINAL_STATUSES, type RunState } from '../state/run-state.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
 const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
@@ -40,7 +40,7 @@ export function configHash(stored: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-export { VaultLockedError } from '../scheduler/lock.js';
+export { VaultLockedError } from '../state/lock.js';
 
 export { RunNotFoundError } from '../errors.js';
 

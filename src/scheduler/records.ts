@@ -11,7 +11,7 @@ import { IterRecordSchema, JudgeSummarySchema, LoopSummarySchema, RunJsonSchema,
 import { continueCommand, failedJudgeChunks } from './outcome.js';
 
 export type { IterRecord, JudgeSummary, LoopSummary } from '../domain/records.js';
-import type { RunStore, UnjudgedRecord } from './state.js';
+import type { RunStore, UnjudgedRecord } from '../state/run-state.js';
 
 export const LOOP_DIR = join('_validation_results', 'coverage_loop');
 

@@ -6,7 +6,7 @@
 import { Worker, type Job } from 'bullmq';
 import { applyQueue } from '../queues/index.js';
 import type { JudgeResult } from '../queues/judge.js';
-import { TERMINAL_STATUSES } from '../scheduler/state.js';
+import { TERMINAL_STATUSES } from '../state/run-state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';

@@ -25,7 +25,7 @@ import type { Queues } from '../queues/index.js';
 import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { BullFlows } from '../scheduler/flows.js';
 import { findLeftoverDrafts } from '../scheduler/leftovers.js';
-import type { RunStore } from '../scheduler/state.js';
+import type { RunStore } from '../state/run-state.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';

@@ -13,7 +13,7 @@ import type { RenderResult } from '../queues/render.js';
 import { bullPrefix } from '../redis/index.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
-import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
+import { TERMINAL_STATUSES, type RunStore } from '../state/run-state.js';
 import type { Logger } from '../util/log.js';
 import { OtherVaultJobError } from '../errors.js';
 import { RunPausedError, RunStoppedError, translateError } from './errors.js';

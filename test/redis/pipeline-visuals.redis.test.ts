@@ -20,7 +20,7 @@ import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
 import type { Queues } from '../../src/queues/index.js';
 import { bullPrefix } from '../../src/redis/index.js';
 import { ids } from '../../src/scheduler/flows.js';
-import { type AppliedVerdict, type DraftRecord, RunStore } from '../../src/scheduler/state.js';
+import { type AppliedVerdict, type DraftRecord, RunStore } from '../../src/state/run-state.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
 import { createQueues } from '../../src/queues/index.js';

@@ -1,5 +1,5 @@
 import { isRunId, promoteRun } from '../../release/index.js';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { table, UserError } from '../output.js';
 import { requireVault } from './release-shared.js';
 
