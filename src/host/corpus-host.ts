@@ -25,7 +25,8 @@ import { identityKey, VaultLock, vaultIdentity } from '../state/lock.js';
 import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
 import { RunJsonSchema, type RunJson } from '../domain/records.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
-import { newRunId, runDir, writeRecord } from '../scheduler/records.js';
+import { runDir, writeRecord } from '../scheduler/records.js';
+import { newRunId } from '../state/ids.js';
 import { RunStore, TERMINAL_STATUSES, type RunState } from '../state/run-state.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
@@ -130,7 +131,7 @@ export class CorpusHost {
     if (opts.reviseFrom && !existsSync(runDir(this.vault, opts.reviseFrom))) {
       throw new Error(`run ${opts.reviseFrom} has no records in ${runDir(this.vault, opts.reviseFrom)}`);
     }
-    const runId = await newRunId(this.vault, (id) => this.store.claimRunId(id));
+    const runId = await newRunId((id) => runDir(this.vault, id), (id) => this.store.claimRunId(id));
     const stored = {
       ...storedConfig(cfg),
       applicability: Applicability.forVault(this.vault).toRecord(),

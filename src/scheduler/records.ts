@@ -56,21 +56,6 @@ function recordProblem(path: string, error: z.ZodError, what: string): Error {
   return new Error(`${path}: at ${first.path.join('.') || '(top level)'}: ${first.message} (${what})`);
 }
 
-/**
- * A fresh run id: UTC YYYYMMDD_HHMMSS, with -2, -3 … when that id is taken, on disk or by
- * `claim` (Redis: runs of other vaults share the prefix). Never shared, never racy.
- */
-export async function newRunId(vault: string, claim: (id: string) => Promise<boolean>, now = new Date()): Promise<string> {
-  const base = now.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
-  for (let n = 1; ; n++) {
-    const id = n === 1 ? base : `${base}-${n}`;
-    if (existsSync(runDir(vault, id))) continue;
-    if (!(await claim(id))) continue;
-    mkdirSync(runDir(vault, id), { recursive: true });
-    return id;
-  }
-}
-
 /** Runs recorded on disk, oldest first by run.json started_at (never by mtime). */
 export function listRunsOnDisk(vault: string): { runId: string; startedAt: string }[] {
   const dir = join(vault, LOOP_DIR);

@@ -34,7 +34,7 @@ import { budgetedProvider } from '../core/budgeted-provider.js';
 import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
 import { OpenAiBatchClient } from '../llm/batch/openai.js';
 import type { BatchClient } from '../llm/batch/types.js';
-import { jobId } from '../queues/define.js';
+import { batchJobId } from '../state/ids.js';
 import type { BatchStage } from '../queues/batch.js';
 import { BatchStore } from '../scheduler/batches.js';
 import { BATCH_COLLECT_MS, type BatchDeps } from './batch.processor.js';
@@ -46,9 +46,6 @@ import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
 import type { JudgeDeps } from './judge.processor.js';
 import type { ReviseDeps } from './revise.processor.js';
 import type { RuntimeContext, WorkerTimings } from './runtime.js';
-
-/** The job id of a stage's collection round `seq` (one batch). */
-export const batchJobId = (runId: string, iter: number, stage: BatchStage, seq: number): string => jobId(runId, `i${iter}`, stage, `b${seq}`);
 
 export interface ContextOptions {
   cfg: Config;

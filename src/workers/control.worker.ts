@@ -5,7 +5,7 @@
 import { Worker, type Job } from 'bullmq';
 import { controlQueue, generateQueue, reviseQueue, type ReviseResult } from '../queues/index.js';
 import type { GenerateResult } from '../queues/generate.js';
-import { cellIndexOfKey, revisedIdOfKey } from '../scheduler/flows.js';
+import { cellIndexOfKey, revisedIdOfKey } from '../state/ids.js';
 import { checkpointStep, dispatchStep, planStep, redispatchStep } from '../scheduler/steps.js';
 import { parsePayload } from './errors.js';
 import { ensureOwnVault, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';
