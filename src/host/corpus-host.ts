@@ -17,7 +17,7 @@ import { defaultModel } from '../llm/registry.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
-import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
+import { createRuntimeContext, type ContextOptions } from './runtime-context.js';
 import type { WorkerTimings } from '../workers/runtime.js';
 import { startWorkers, type RunningWorkers } from './start-workers.js';
 import { BullFlows } from '../scheduler/flows.js';

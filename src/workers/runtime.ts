@@ -1,10 +1,10 @@
 /**
  * What every queue's worker shares: the runtime context it is built from, the job wrapper (the
  * one place a job's error meets BullMQ, src/workers/errors.ts), the run-state guards and the
- * stable order of a batch. Each queue's worker is `src/workers/<queue>.worker.ts`; the host's
- * wiring starts them (src/host/start-workers.ts). Stateless workers (generate, judge, render,
- * revise, batch) need only Redis and the provider; the corpus host's workers (control, apply)
- * also get the vault.
+ * stable order of a batch. Each queue's worker is `src/workers/<queue>.worker.ts`; the host
+ * builds the context (src/host/runtime-context.ts) and starts them (src/host/start-workers.ts).
+ * Stateless workers (generate, judge, render, revise, batch) need only Redis and the provider;
+ * the corpus host's workers (control, apply) also get the vault.
  */
 import type { Job, ConnectionOptions, Processor } from 'bullmq';
 import type { RedisClient } from '../redis/index.js';

@@ -13,7 +13,7 @@ import { CorpusHost } from '../../src/host/corpus-host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
 import { RunStore, type AppliedVerdict, type RunState } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
+import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import type { WorkerTimings } from '../../src/workers/runtime.js';
 import { startWorkers } from '../../src/host/start-workers.js';
 import { PROJECT_ROOT } from './fixtures.js';

@@ -28,7 +28,7 @@ import { createQueues } from '../../src/queues/index.js';
 import { CorpusHost, storedConfig } from '../../src/host/corpus-host.js';
 import { RunStore } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
+import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import { CONFIG_FILE_NAME, type ConfigInput } from '../../src/config/index.js';
 import { type Level, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 

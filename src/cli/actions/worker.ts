@@ -2,7 +2,7 @@ import { createQueues, QUEUE_NAMES, STATELESS_QUEUES, type QueueName } from '../
 import { bullConnection, createRedis } from '../../redis/index.js';
 import { RunStore } from '../../state/run-state.js';
 import { createLogger } from '../../util/log.js';
-import { createRuntimeContext } from '../../workers/context.js';
+import { createRuntimeContext } from '../../host/runtime-context.js';
 import { startWorkers } from '../../host/start-workers.js';
 import { configFromOptions, connectRedis, onSignals, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';

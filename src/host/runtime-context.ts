@@ -37,15 +37,15 @@ import type { BatchClient } from '../llm/batch/types.js';
 import { batchJobId } from '../state/ids.js';
 import type { BatchStage } from '../queues/batch.js';
 import { BatchStore } from '../scheduler/batches.js';
-import { BATCH_COLLECT_MS, type BatchDeps } from './batch.processor.js';
-import { batchedProvider } from './batched-provider.js';
+import { BATCH_COLLECT_MS, type BatchDeps } from '../workers/batch.processor.js';
+import { batchedProvider } from '../workers/batched-provider.js';
 import { usesBatches } from '../llm/batch/types.js';
-import type { GenerateDeps } from './generate.processor.js';
+import type { GenerateDeps } from '../workers/generate.processor.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
-import type { JudgeDeps } from './judge.processor.js';
-import type { ReviseDeps } from './revise.processor.js';
-import type { RuntimeContext, WorkerTimings } from './runtime.js';
+import type { JudgeDeps } from '../workers/judge.processor.js';
+import type { ReviseDeps } from '../workers/revise.processor.js';
+import type { RuntimeContext, WorkerTimings } from '../workers/runtime.js';
 
 export interface ContextOptions {
   cfg: Config;
