@@ -3,12 +3,22 @@
  * dispatch, checkpoint, redispatch; src/scheduler/steps.ts) with what its children returned.
  */
 import { Worker, type Job } from 'bullmq';
-import { controlQueue, generateQueue, reviseQueue, type ReviseResult } from '../queues/index.js';
-import type { GenerateResult } from '../queues/generate.js';
+import type { z } from 'zod';
+import { controlQueue, generateQueue, reviseQueue } from '../queues/index.js';
 import { cellIndexOfKey, revisedIdOfKey } from '../state/ids.js';
 import { checkpointStep, dispatchStep, planStep, redispatchStep } from '../scheduler/steps.js';
 import { parsePayload } from './errors.js';
 import { ensureOwnVault, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';
+
+/** A parent's children: the values that parse as `schema`, and the failed children's errors by job key. */
+async function childResults<S extends z.ZodType>(job: Job, schema: S): Promise<{ values: z.output<S>[]; failures: [string, string][] }> {
+  const values: z.output<S>[] = [];
+  for (const v of Object.values(await job.getChildrenValues<unknown>())) {
+    const r = schema.safeParse(v);
+    if (r.success) values.push(r.data);
+  }
+  return { values, failures: Object.entries(await job.getIgnoredChildrenFailures()) };
+}
 
 export function controlWorker(ctx: RuntimeContext): Worker {
   const corpus = ctx.corpus!;
@@ -21,24 +31,14 @@ export function controlWorker(ctx: RuntimeContext): Worker {
       case 'plan':
         return await planStep(p.runId, p.iter, cfg, deps);
       case 'dispatch': {
-        const generated: GenerateResult[] = [];
-        for (const v of Object.values(await job.getChildrenValues<unknown>())) {
-          const r = generateQueue.result.safeParse(v);
-          if (r.success) generated.push(r.data);
-        }
-        const failures = Object.entries(await job.getIgnoredChildrenFailures()).map(([key, error]) => ({ cellIndex: cellIndexOfKey(key), error }));
-        return await dispatchStep(p.runId, p.iter, cfg, generated, failures, deps);
+        const { values: generated, failures } = await childResults(job as Job, generateQueue.result);
+        return await dispatchStep(p.runId, p.iter, cfg, generated, failures.map(([key, error]) => ({ cellIndex: cellIndexOfKey(key), error })), deps);
       }
       case 'checkpoint':
         return await checkpointStep(p.runId, p.iter, p.round, cfg, deps);
       case 'redispatch': {
-        const revised: ReviseResult[] = [];
-        for (const v of Object.values(await job.getChildrenValues<unknown>())) {
-          const r = reviseQueue.result.safeParse(v);
-          if (r.success) revised.push(r.data);
-        }
-        const failures = Object.entries(await job.getIgnoredChildrenFailures()).map(([key, error]) => ({ id: revisedIdOfKey(key), error }));
-        return await redispatchStep(p.runId, p.iter, p.round, cfg, revised, failures, deps);
+        const { values: revised, failures } = await childResults(job as Job, reviseQueue.result);
+        return await redispatchStep(p.runId, p.iter, p.round, cfg, revised, failures.map(([key, error]) => ({ id: revisedIdOfKey(key), error })), deps);
       }
     }
   });
