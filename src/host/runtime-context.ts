@@ -34,7 +34,7 @@ import { budgetedProvider } from '../core/budgeted-provider.js';
 import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
 import { OpenAiBatchClient } from '../llm/batch/openai.js';
 import type { BatchClient } from '../llm/batch/types.js';
-import { batchJobId } from '../state/ids.js';
+import { batchJobId } from '../state/job-ids.js';
 import type { BatchStage } from '../queues/batch.js';
 import { BatchStore } from '../scheduler/batches.js';
 import { BATCH_COLLECT_MS, type BatchDeps } from '../workers/batch.processor.js';

@@ -8,7 +8,7 @@ import { applyQueue, controlQueue, generateQueue, judgeQueue, renderQueue, revis
 import { bullPrefix } from '../redis/index.js';
 import type { GenerateCell } from '../domain/plan-cell.js';
 import type { Flows, JudgeChunkPlan } from './steps.js';
-import { ids } from '../state/ids.js';
+import { ids } from '../state/job-ids.js';
 
 const child = { ignoreDependencyOnFailure: true } as const;
 

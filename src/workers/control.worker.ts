@@ -5,7 +5,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { z } from 'zod';
 import { controlQueue, generateQueue, reviseQueue } from '../queues/index.js';
-import { cellIndexOfKey, revisedIdOfKey } from '../state/ids.js';
+import { cellIndexOfKey, revisedIdOfKey } from '../state/job-ids.js';
 import { checkpointStep, dispatchStep, planStep, redispatchStep } from '../scheduler/steps.js';
 import { parsePayload } from './errors.js';
 import { ensureOwnVault, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';

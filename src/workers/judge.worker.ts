@@ -7,7 +7,7 @@ import { Job, Worker } from 'bullmq';
 import { judgeQueue } from '../queues/index.js';
 import type { JudgeResult } from '../queues/judge.js';
 import type { RenderResult } from '../queues/render.js';
-import { draftIdOfKey, ids } from '../state/ids.js';
+import { draftIdOfKey, ids } from '../state/job-ids.js';
 import { judgeOutcome } from '../core/late-apply.js';
 import type { ParentState } from '../core/ports.js';
 import { parsePayload } from './errors.js';

@@ -19,7 +19,7 @@ import { type ConnectionOptions, Job } from 'bullmq';
 import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
 import type { Queues } from '../../src/queues/index.js';
 import { bullPrefix } from '../../src/redis/index.js';
-import { ids } from '../../src/state/ids.js';
+import { ids } from '../../src/state/job-ids.js';
 import { type AppliedVerdict, type DraftRecord, RunStore } from '../../src/state/run-state.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';

@@ -21,7 +21,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { Job } from 'bullmq';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../../src/config/index.js';
-import { ids } from '../../src/state/ids.js';
+import { ids } from '../../src/state/job-ids.js';
 import type { RunState } from '../../src/state/run-state.js';
 import { sizeIteration } from '../../src/scheduler/steps.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
