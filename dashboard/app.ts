@@ -20,7 +20,7 @@ import { LateWorkKeeper, raiseRunBudget } from '../src/services/late-work.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../src/redis/index.js';
 import { REVIEW_ACTIONS, reviewDraft, type ReviewAction } from '../src/services/review.js';
 import { controlRun, RUN_CONTROL_ACTIONS } from '../src/services/run-control.js';
-import { RunStore, type RunState } from '../src/scheduler/state.js';
+import { RunStore, type RunState } from '../src/state/run-state.js';
 import { InvalidRequestError, NotFoundError, RunNotFoundError, UnsafePathError, VaultLoopError, type ErrorCode } from '../src/errors.js';
 import { silentLogger, type Logger } from '../src/util/log.js';
 import { authMiddleware, checkBindSecurity, type Credentials, type Role } from './auth.js';

@@ -11,7 +11,7 @@ import type { Queues } from '../src/queues/index.js';
 import { pendingLateWork } from '../src/services/late-work.js';
 import { passCost, readJson, runDir, runPrejudgeCallsSaved, type PassCost } from '../src/scheduler/records.js';
 import { iterFolders } from '../src/scheduler/run-folders.js';
-import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/scheduler/state.js';
+import { TERMINAL_STATUSES, type RunState, type RunStore } from '../src/state/run-state.js';
 import type { CoverageReport, TrackZoneLevelGap } from '../src/analysis/types.js';
 
 export type RunSummary = Omit<RunState, 'config'> & { durationMs: number | null };

@@ -1,7 +1,7 @@
 /** /metrics in the Prometheus text exposition format (version 0.0.4). */
 import { QUEUE_CATALOG, type Queues } from '../src/queues/index.js';
 import { passCost, runPrejudgeCallsSaved } from '../src/scheduler/records.js';
-import { RUN_STATUSES, type RunStore } from '../src/scheduler/state.js';
+import { RUN_STATUSES, type RunStore } from '../src/state/run-state.js';
 
 export const JOB_STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'waiting-children', 'prioritized'] as const;
 

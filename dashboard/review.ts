@@ -9,7 +9,7 @@ import { relative, isAbsolute, sep } from 'node:path';
 import { DEFAULT_MAX_FILE_BYTES, parseQuestionText, sha256 } from '../src/corpus/loader.js';
 import { safeVaultPath } from '../src/corpus/writer.js';
 import { UnsafePathError } from '../src/errors.js';
-import type { AppliedVerdict, RunState, RunStore, VerdictHistoryEntry } from '../src/scheduler/state.js';
+import type { AppliedVerdict, RunState, RunStore, VerdictHistoryEntry } from '../src/state/run-state.js';
 import type { Role } from './auth.js';
 import { esc, VERDICT_COLORS } from './charts.js';
 import { layout } from './views.js';

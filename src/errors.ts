@@ -152,7 +152,7 @@ export class ConfigError extends VaultLoopError {
   readonly code: ErrorCode = 'CONFIG';
 }
 
-/** Another process holds the vault's lock (src/scheduler/lock.ts); the message names it. */
+/** Another process holds the vault's lock (src/state/lock.ts); the message names it. */
 export class VaultLockedError extends VaultLoopError {
   override readonly name = 'VaultLockedError';
   readonly code: ErrorCode = 'VAULT_LOCKED';

@@ -14,7 +14,7 @@ import { synthesizeVault } from '../../src/corpus/synth.js';
 import { DEFAULT_LOCAL_URL, deleteByPattern, optionsFromUrl, pingRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { iterDir, readJson, type IterRecord } from '../../src/scheduler/records.js';
-import type { RunState } from '../../src/scheduler/state.js';
+import type { RunState } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
 
 import { table } from '../../src/cli/output.js';

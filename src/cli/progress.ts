@@ -1,6 +1,6 @@
 /** Live progress of a run: a redrawn line on a TTY, plain lines (on change) otherwise. */
 import { PENDING_STATES } from '../queues/define.js';
-import type { RunState } from '../scheduler/state.js';
+import type { RunState } from '../state/run-state.js';
 
 export interface ProgressSnapshot {
   state: RunState;

@@ -2,7 +2,7 @@
  * The budget around a provider: a call is reserved atomically in Redis before it is made and
  * settled after, so `maxCalls` bounds real calls across every process. Put it inside the response
  * cache: an answer served from the cache reserves nothing and costs nothing. Judge calls draw on the
- * judge pool their iteration set aside (RunStore.reserveJudge, src/scheduler/state.ts), so generation cannot spend them.
+ * judge pool their iteration set aside (RunStore.reserveJudge, src/state/budget.ts), so generation cannot spend them.
  */
 import { neverSent } from '../errors.js';
 import type { CompletionRequest, CompletionResult, LlmProvider } from '../llm/types.js';

@@ -1,7 +1,7 @@
 /**
  * In-memory implementations of the core's ports, for unit tests of the core and for reasoning
  * about a rule without Redis. The budget follows the rules of the Lua scripts in
- * src/scheduler/state.ts: `maxCalls` bounds used + reserved + the judge pools; a judge call draws
+ * src/state/budget.ts: `maxCalls` bounds used + reserved + the judge pools; a judge call draws
  * on its iteration's pool first.
  */
 import { BudgetExhaustedError } from '../errors.js';

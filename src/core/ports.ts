@@ -5,7 +5,7 @@
  */
 import type { TokenUsage } from '../llm/types.js';
 
-/** A run's budget counters (the run state's hash holds them; src/scheduler/state.ts). */
+/** A run's budget counters (the run state's hash holds them; src/state/run-state.ts). */
 export interface BudgetCounters {
   maxCalls: number;
   callsUsed: number;
@@ -19,7 +19,7 @@ export interface BudgetCounters {
   costUsd: number;
 }
 
-/** The run's budget (src/scheduler/state.ts keeps it in Redis, with one Lua script per rule). */
+/** The run's budget (src/state/budget.ts keeps it in Redis, with one Lua script per rule). */
 export interface BudgetPort {
   /** Reserves one call outside the judge pool; throws BudgetExhaustedError when none is left. */
   reserveCall(runId: string): Promise<void>;

@@ -17,15 +17,17 @@ import { defaultModel } from '../llm/registry.js';
 import { createQueues, STATELESS_QUEUES, type QueueName, type Queues } from '../queues/index.js';
 import { bullConnection, createRedis, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
-import { createRuntimeContext, type ContextOptions } from '../workers/context.js';
-import { startWorkers, type RunningWorkers, type WorkerTimings } from '../workers/runtime.js';
+import { createRuntimeContext, type ContextOptions } from './runtime-context.js';
+import type { WorkerTimings } from '../workers/runtime.js';
+import { startWorkers, type RunningWorkers } from './start-workers.js';
 import { BullFlows } from '../scheduler/flows.js';
-import { identityKey, VaultLock, vaultIdentity } from '../scheduler/lock.js';
+import { identityKey, VaultLock, vaultIdentity } from '../state/lock.js';
 import { RunStateLostError, unknownRunMessage } from '../scheduler/lost-state.js';
 import { RunJsonSchema, type RunJson } from '../domain/records.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
-import { newRunId, runDir, writeRecord } from '../scheduler/records.js';
-import { RunStore, TERMINAL_STATUSES, type RunState } from '../scheduler/state.js';
+import { runDir, writeRecord } from '../scheduler/records.js';
+import { newRunId } from '../state/ids.js';
+import { RunStore, TERMINAL_STATUSES, type RunState } from '../state/run-state.js';
 
 /** Keys never stored with a run (secrets, and what depends on the machine). */
 const NOT_STORED: ReadonlySet<string> = new Set([...SECRET_KEYS, 'redisUrl']);
@@ -39,7 +41,7 @@ export function configHash(stored: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-export { VaultLockedError } from '../scheduler/lock.js';
+export { VaultLockedError } from '../state/lock.js';
 
 export { RunNotFoundError } from '../errors.js';
 
@@ -60,7 +62,7 @@ export interface HostOptions {
   /** Which command holds the lock (shown to whoever is refused); default `run`. */
   command?: string;
   /** Test hooks passed to the runtime (see ContextOptions). */
-  hooks?: Pick<ContextOptions, 'onProviderCall' | 'repeatEachJob'>;
+  hooks?: Pick<ContextOptions, 'onProviderCall' | 'aroundJob'>;
   /** Only these queues' workers (default: control and apply, plus the stateless ones when inProcessWorkers). */
   queues?: QueueName[];
 }
@@ -129,7 +131,7 @@ export class CorpusHost {
     if (opts.reviseFrom && !existsSync(runDir(this.vault, opts.reviseFrom))) {
       throw new Error(`run ${opts.reviseFrom} has no records in ${runDir(this.vault, opts.reviseFrom)}`);
     }
-    const runId = await newRunId(this.vault, (id) => this.store.claimRunId(id));
+    const runId = await newRunId((id) => runDir(this.vault, id), (id) => this.store.claimRunId(id));
     const stored = {
       ...storedConfig(cfg),
       applicability: Applicability.forVault(this.vault).toRecord(),

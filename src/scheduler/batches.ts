@@ -15,7 +15,7 @@ import type { RedisClient } from '../redis/index.js';
 import type { BatchStage } from '../queues/batch.js';
 import type { BatchItemOutcome } from '../llm/batch/types.js';
 import type { CompletionRequest } from '../llm/types.js';
-import type { Keys } from './state.js';
+import type { Keys } from '../state/run-state.js';
 
 export const BATCH_STATUSES = ['collecting', 'collected', 'reserved', 'submitted', 'ended'] as const;
 export type BatchRecordStatus = (typeof BATCH_STATUSES)[number];

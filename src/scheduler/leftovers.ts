@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { sha256 } from '../corpus/loader.js';
 import { safeVaultPath } from '../corpus/writer.js';
-import { TERMINAL_STATUSES, type DraftRecord, type RunState, type RunStore } from './state.js';
+import { TERMINAL_STATUSES, type DraftRecord, type RunState, type RunStore } from '../state/run-state.js';
 
 export interface LeftoverDraft {
   id: string;

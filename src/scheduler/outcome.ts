@@ -5,7 +5,7 @@
  * reads the state they need.
  */
 import type { FailedChunk } from '../domain/records.js';
-import type { RunStore, UnjudgedRecord } from './state.js';
+import type { RunStore, UnjudgedRecord } from '../state/run-state.js';
 
 /** The marker every never-connected provider error carries (src/llm/errors.ts). */
 export const UNREACHABLE_MARK = 'provider unreachable';

@@ -11,7 +11,7 @@ import { IterRecordSchema, JudgeSummarySchema, LoopSummarySchema, type IterRecor
 import { continueCommand, failedJudgeChunks } from './outcome.js';
 
 export type { IterRecord, JudgeSummary, LoopSummary } from '../domain/records.js';
-import type { RunStore, UnjudgedRecord } from './state.js';
+import type { RunStore, UnjudgedRecord } from '../state/run-state.js';
 
 export const LOOP_DIR = join('_validation_results', 'coverage_loop');
 
@@ -54,21 +54,6 @@ export function readRecord<S extends z.ZodType>(schema: S, path: string): z.outp
 function recordProblem(path: string, error: z.ZodError, what: string): Error {
   const first = error.issues[0]!;
   return new Error(`${path}: at ${first.path.join('.') || '(top level)'}: ${first.message} (${what})`);
-}
-
-/**
- * A fresh run id: UTC YYYYMMDD_HHMMSS, with -2, -3 … when that id is taken, on disk or by
- * `claim` (Redis: runs of other vaults share the prefix). Never shared, never racy.
- */
-export async function newRunId(vault: string, claim: (id: string) => Promise<boolean>, now = new Date()): Promise<string> {
-  const base = now.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
-  for (let n = 1; ; n++) {
-    const id = n === 1 ? base : `${base}-${n}`;
-    if (existsSync(runDir(vault, id))) continue;
-    if (!(await claim(id))) continue;
-    mkdirSync(runDir(vault, id), { recursive: true });
-    return id;
-  }
 }
 
 const rate = (n: number, d: number): number => Number((n / Math.max(d, 1)).toFixed(4));

@@ -8,7 +8,7 @@
  * Pure rules here; `iterationEvidence` reads what they need from the run's state.
  */
 import type { PlanCell } from '../domain/plan-cell.js';
-import type { RunStore } from './state.js';
+import type { RunStore } from '../state/run-state.js';
 
 /** How many earlier iterations must repeat the top cell before the run counts as converged. */
 export const CONVERGENCE_WINDOW = 2;

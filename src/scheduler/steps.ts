@@ -23,7 +23,7 @@ import { iterDir, iterDirName, readRecord, writeIterationRecords, writeJson, wri
 import { failedJudgeChunks, finalOutcome, iterationFailure } from './outcome.js';
 import { CONVERGENCE_WINDOW, isConverged, iterationEvidence } from './saturation.js';
 import type { LeftoverDraft } from './leftovers.js';
-import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from './state.js';
+import { freeCalls, TERMINAL_STATUSES, type DraftRecord, type RunStore } from '../state/run-state.js';
 
 export type { RunConfig } from '../domain/run-config.js';
 

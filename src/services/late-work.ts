@@ -13,7 +13,7 @@ import { PENDING_STATES, type Queues } from '../queues/index.js';
 import type { RedisTarget } from '../redis/index.js';
 import type { Logger } from '../util/log.js';
 import { CorpusHost, VaultLockedError } from '../host/corpus-host.js';
-import { TERMINAL_STATUSES, type RunStore } from '../scheduler/state.js';
+import { TERMINAL_STATUSES, type RunStore } from '../state/run-state.js';
 
 export interface PendingLateWork {
   runId: string;

@@ -7,7 +7,7 @@
 import { NotFoundError, RunNotFoundError, StateConflictError } from '../errors.js';
 import { pruneDraft } from '../scheduler/prune.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
-import { TERMINAL_STATUSES, type AppliedVerdict, type RunStore } from '../scheduler/state.js';
+import { TERMINAL_STATUSES, type AppliedVerdict, type RunStore } from '../state/run-state.js';
 
 export const REVIEW_ACTIONS = ['accept', 'reject', 'revise'] as const;
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];

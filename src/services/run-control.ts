@@ -4,7 +4,7 @@
  * StateConflictError); the CLI and the dashboard word them.
  */
 import { RunNotFoundError, StateConflictError } from '../errors.js';
-import { TERMINAL_STATUSES, type RunState, type RunStore } from '../scheduler/state.js';
+import { TERMINAL_STATUSES, type RunState, type RunStore } from '../state/run-state.js';
 
 export const RUN_CONTROL_ACTIONS = ['stop', 'pause', 'resume'] as const;
 export type RunControlAction = (typeof RUN_CONTROL_ACTIONS)[number];

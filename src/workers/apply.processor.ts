@@ -9,7 +9,7 @@ import { atomicWrite, safeVaultPath } from '../corpus/writer.js';
 import type { ApplyPayload, ApplyResult } from '../queues/apply.js';
 import type { VerdictRecord } from '../domain/verdict.js';
 import { pruneDraft } from '../scheduler/prune.js';
-import type { AppliedVerdict, RunStore } from '../scheduler/state.js';
+import type { AppliedVerdict, RunStore } from '../state/run-state.js';
 
 export interface ApplyDeps {
   vault: string;

@@ -20,8 +20,8 @@ import { splitByLimits } from '../llm/batch/types.js';
 import type { CompletionRequest, TokenUsage } from '../llm/types.js';
 import type { BatchPayload, BatchResult } from '../queues/batch.js';
 import { batchName, type BatchPart, type BatchStore } from '../scheduler/batches.js';
-import type { RunStore } from '../scheduler/state.js';
-import { TERMINAL_STATUSES } from '../scheduler/state.js';
+import type { RunStore } from '../state/run-state.js';
+import { TERMINAL_STATUSES } from '../state/run-state.js';
 
 /** How long a stage's first registered request waits for the others before its batch is taken. */
 export const BATCH_COLLECT_MS = 3_000;

@@ -20,7 +20,7 @@ import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, pag
 import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { isJudge } from '../helpers/provider-runs.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
-import type { RunState } from '../../src/scheduler/state.js';
+import type { RunState } from '../../src/state/run-state.js';
 import { type LoopSummary, readJson, runDir } from '../../src/scheduler/records.js';
 import type { CoverageReport } from '../../src/analysis/types.js';
 import { NOT_PLANNED_FILL, VERDICT_COLORS } from '../../dashboard/charts.js';

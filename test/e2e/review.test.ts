@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { promoteRun } from '../../src/services/promote.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
-import type { AppliedVerdict } from '../../src/scheduler/state.js';
+import type { AppliedVerdict } from '../../src/state/run-state.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';

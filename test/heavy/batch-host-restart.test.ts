@@ -12,7 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { BatchStore, type BatchRecord } from '../../src/scheduler/batches.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { FakeBatchServer, type BatchProtocol } from '../helpers/fake-llm/index.js';
 import { freshVault, offlineAnswerer, spawnCli } from '../helpers/pipeline.js';
 import { isJudge } from '../helpers/provider-runs.js';

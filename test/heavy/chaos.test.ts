@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RunStore, TERMINAL_STATUSES } from '../../src/scheduler/state.js';
+import { RunStore, TERMINAL_STATUSES } from '../../src/state/run-state.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
 import { iterDir, readJson, runDir, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
-import { RunStore, TERMINAL_STATUSES } from '../../src/scheduler/state.js';
+import { RunStore, TERMINAL_STATUSES } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import type { RedisClient } from '../../src/redis/index.js';
 

@@ -9,7 +9,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { createRedis, resolveRedis, type RedisClient } from '../../src/redis/index.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { freshVault } from '../helpers/pipeline.js';
 import { RedisProcesses } from '../helpers/redis-servers.js';
 import { until } from './checks.js';

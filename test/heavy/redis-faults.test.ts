@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
 import { EmbeddedRedis, freePort } from '../../src/redis/index.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
 import { collect, exited, proveRun, questionFiles, sleep, tempFiles, until } from './checks.js';
 

@@ -8,7 +8,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
 import { command, RedisProcesses, startSentinelSet } from '../helpers/redis-servers.js';
 import { collect, exited, proveRun, questionFiles, sleep, until } from './checks.js';

@@ -11,10 +11,11 @@ import { createQueues, type QueueName } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
-import { RunStore, type AppliedVerdict, type RunState } from '../../src/scheduler/state.js';
+import { RunStore, type AppliedVerdict, type RunState } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
-import { startWorkers, type WorkerTimings } from '../../src/workers/runtime.js';
+import { createRuntimeContext } from '../../src/host/runtime-context.js';
+import type { WorkerTimings } from '../../src/workers/runtime.js';
+import { startWorkers } from '../../src/host/start-workers.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestRedis } from './redis.js';
 

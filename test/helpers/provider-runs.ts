@@ -12,7 +12,7 @@ import { isLevel, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 import { promptHashes, readPromptBlock } from '../../src/llm/prompts.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
-import type { AppliedVerdict, DraftRecord } from '../../src/scheduler/state.js';
+import type { AppliedVerdict, DraftRecord } from '../../src/state/run-state.js';
 import { FakeLlmServer, type Protocol, type SeenRequest } from './fake-llm/index.js';
 import { offlineAnswerer, readRecords, type RunRecords } from './pipeline.js';
 

@@ -13,7 +13,7 @@ import { BAD_FILES, questionDir } from '../helpers/bad-files.js';
 import type { Config } from '../../src/config/index.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { runDir } from '../../src/scheduler/records.js';
-import type { DraftRecord } from '../../src/scheduler/state.js';
+import type { DraftRecord } from '../../src/state/run-state.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
 

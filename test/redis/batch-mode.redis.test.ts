@@ -13,7 +13,7 @@ import { OpenAiBatchClient } from '../../src/llm/batch/openai.js';
 import { AnthropicBatchClient } from '../../src/llm/batch/anthropic.js';
 import type { BatchClient } from '../../src/llm/batch/types.js';
 import { BatchStore } from '../../src/scheduler/batches.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { processBatch, type BatchDeps } from '../../src/workers/batch.processor.js';
 import { BatchPendingError } from '../../src/errors.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
-import { ids } from '../../src/scheduler/flows.js';
+import { ids } from '../../src/state/job-ids.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';

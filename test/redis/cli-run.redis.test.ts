@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'bullmq';
 import { createQueues } from '../../src/queues/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { freshVault, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 
 const children: ChildProcess[] = [];

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardConfigError, type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { createQueues, QUEUE_NAMES, type Queues } from '../../src/queues/index.js';
-import { type RunState, RunStore } from '../../src/scheduler/state.js';
+import { type RunState, RunStore } from '../../src/state/run-state.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import { freshVault, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
 import { type ChildProcess, spawn } from 'node:child_process';

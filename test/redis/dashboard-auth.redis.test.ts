@@ -15,7 +15,7 @@ import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { storedConfig } from '../../src/host/corpus-host.js';
 import { runDir } from '../../src/scheduler/records.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { runCli, startCli } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 

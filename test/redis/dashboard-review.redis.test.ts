@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type ReviewItem, type RunningDashboard } from '../../dashboard/index.js';
-import { RunStore, type AppliedVerdict } from '../../src/scheduler/state.js';
+import { RunStore, type AppliedVerdict } from '../../src/state/run-state.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 import { freshVault, judgedRun, readRecords, testConfig } from '../helpers/pipeline.js';
 

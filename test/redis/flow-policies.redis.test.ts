@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { judgeQueue, QUEUE_NAMES, type Queues } from '../../src/queues/index.js';
 import { bullPrefix } from '../../src/redis/index.js';
-import { ids } from '../../src/scheduler/flows.js';
+import { ids } from '../../src/state/job-ids.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { FAILURE } from '../../src/scheduler/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { findLeftoverDrafts } from '../../src/scheduler/leftovers.js';
-import type { RunStore } from '../../src/scheduler/state.js';
+import type { RunStore } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { Config } from '../../src/config/index.js';

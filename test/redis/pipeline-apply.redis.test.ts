@@ -13,6 +13,7 @@ import { retryFailed } from '../../src/services/retry-jobs.js';
 import { silentLogger } from '../../src/util/log.js';
 import { loadVault } from '../../src/corpus/loader.js';
 import { failingJudge } from '../helpers/provider-runs.js';
+import { repeatEachJob } from '../helpers/repeat-each-job.js';
 import { fileRedis } from '../helpers/redis.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot, inProcessWorkers } from '../helpers/pipeline.js';
 
@@ -131,7 +132,7 @@ describe('apply', () => {
         log: silentLogger,
         inProcessWorkers: true,
         hooks: {
-          repeatEachJob: {
+          aroundJob: repeatEachJob({
             snapshot: () => vaultSnapshot(vault),
             report: (queue, sameResult, sameFiles, detail) => {
               if (!sameResult || !sameFiles) console.error('not idempotent', queue, { sameResult, sameFiles }, detail.job, detail.first.slice(0, 300), detail.second.slice(0, 300));
@@ -141,7 +142,7 @@ describe('apply', () => {
               s.sameFiles += Number(sameFiles);
               seen.set(queue, s);
             },
-          },
+          }),
         },
       });
       const runId = await host.startRun(cfg);

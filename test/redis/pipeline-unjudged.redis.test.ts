@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { judgeQueue } from '../../src/queues/index.js';
-import { ids } from '../../src/scheduler/flows.js';
+import { ids } from '../../src/state/job-ids.js';
 import { readJson, runDir, type LoopSummary } from '../../src/scheduler/records.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';

@@ -26,9 +26,9 @@ import { parseGenerateAnswer } from '../../src/llm/parse.js';
 import { type JudgePromptDraft, readPromptBlock } from '../../src/llm/prompts.js';
 import { createQueues } from '../../src/queues/index.js';
 import { CorpusHost, storedConfig } from '../../src/host/corpus-host.js';
-import { RunStore } from '../../src/scheduler/state.js';
+import { RunStore } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
-import { createRuntimeContext } from '../../src/workers/context.js';
+import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import { CONFIG_FILE_NAME, type ConfigInput } from '../../src/config/index.js';
 import { type Level, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 

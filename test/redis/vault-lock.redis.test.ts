@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorpusHost, VaultLockedError } from '../../src/host/corpus-host.js';
-import { identityKey, vaultIdentity } from '../../src/scheduler/lock.js';
-import { Keys } from '../../src/scheduler/state.js';
+import { identityKey, vaultIdentity } from '../../src/state/lock.js';
+import { Keys } from '../../src/state/run-state.js';
 import { freshVault, openHost, testConfig } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
 

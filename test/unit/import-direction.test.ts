@@ -37,7 +37,7 @@ const PLANTED: Record<string, string> = {
   'src/scheduler/planted.ts': "import { translateError } from '../workers/errors.js';\nexport const planted = translateError;\n",
   // A folder not created yet is held to its layer.
   'src/core/planted.ts':
-    "import { Queue } from 'bullmq';\nimport { readFileSync } from 'node:fs';\nimport { startWorkers } from '../workers/runtime.js';\nexport const planted = [Queue, readFileSync, startWorkers];\n",
+    "import { Queue } from 'bullmq';\nimport { readFileSync } from 'node:fs';\nimport { inStableOrder } from '../workers/runtime.js';\nexport const planted = [Queue, readFileSync, inStableOrder];\n",
   // The two user interfaces crossing.
   'dashboard/planted.ts': "import { UserError } from '../src/cli/output.js';\nexport const planted = UserError;\n",
   'src/cli/planted.ts': "import { metricsText } from '../../dashboard/metrics.js';\nexport const planted = metricsText;\n",

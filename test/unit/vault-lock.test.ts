@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { lockPathOf, VaultLock, VaultLockedError, vaultIdentity, withVaultLock, type LockRecord } from '../../src/scheduler/lock.js';
+import { lockPathOf, VaultLock, VaultLockedError, vaultIdentity, withVaultLock, type LockRecord } from '../../src/state/lock.js';
 
 const held: VaultLock[] = [];
 afterEach(async () => {

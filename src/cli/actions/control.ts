@@ -1,6 +1,6 @@
 import { RunNotFoundError } from '../../errors.js';
 import { createRedis } from '../../redis/index.js';
-import { RunStore } from '../../scheduler/state.js';
+import { RunStore } from '../../state/run-state.js';
 import { controlRun as applyControl, type RunControlAction } from '../../services/run-control.js';
 import { configFromOptions, connectRedis } from '../common.js';
 import { UserError } from '../output.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { exportCorpus, loadReleaseSet } from '../../release/index.js';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { requireVault, reportProblems } from './release-shared.js';
 
 export interface ExportFlags {

@@ -1,5 +1,5 @@
 import { fixAreas } from '../../corpus/fix-areas.js';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { requireVault } from '../common.js';
 import { table } from '../output.js';
 

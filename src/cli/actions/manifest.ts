@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { buildManifest, loadReleaseSet, MANIFEST_FILE, readManifest, staleFields, writeManifest } from '../../release/index.js';
 import { UserError } from '../output.js';
 import { requireVault, reportProblems } from './release-shared.js';

@@ -1,6 +1,6 @@
 import { isRunId } from '../../scheduler/run-folders.js';
 import { promoteRun } from '../../services/promote.js';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { table, UserError } from '../output.js';
 import { requireVault } from './release-shared.js';
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, trustedSettingLines } from '../../config/index.js';
 import { vaultFoldersProblem } from '../../corpus/loader.js';
-import { withVaultLock } from '../../scheduler/lock.js';
+import { withVaultLock } from '../../state/lock.js';
 import { renderVault } from '../../visuals/index.js';
 import { UserError } from '../output.js';
 

@@ -5,7 +5,7 @@ import { createQueues, type Queues } from '../../queues/index.js';
 import { retryFailedJobs, type RetriedJob } from '../../services/retry-jobs.js';
 import { bullConnection, createRedis, type RedisTarget } from '../../redis/index.js';
 import { blockedByBudget, drainLateWork, pendingLateWork, raiseRunBudget, RETRY_BUDGET_FLAG } from '../../services/late-work.js';
-import { RunStore } from '../../scheduler/state.js';
+import { RunStore } from '../../state/run-state.js';
 import { createLogger } from '../../util/log.js';
 import { configFromOptions, connectRedis, onSignals } from '../common.js';
 import { UserError } from '../output.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LeftoverDraft } from '../../scheduler/leftovers.js';
 import { bullConnection, createRedis } from '../../redis/index.js';
-import { Keys, RunStore, type RunState } from '../../scheduler/state.js';
+import { Keys, RunStore, type RunState } from '../../state/run-state.js';
 import { BatchStore, summarizeBatches } from '../../scheduler/batches.js';
 import { configFromOptions, connectRedis } from '../common.js';
 import { table, terminalWidth, UserError, wrapWords } from '../output.js';

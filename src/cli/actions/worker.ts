@@ -1,9 +1,9 @@
 import { createQueues, QUEUE_NAMES, STATELESS_QUEUES, type QueueName } from '../../queues/index.js';
 import { bullConnection, createRedis } from '../../redis/index.js';
-import { RunStore } from '../../scheduler/state.js';
+import { RunStore } from '../../state/run-state.js';
 import { createLogger } from '../../util/log.js';
-import { createRuntimeContext } from '../../workers/context.js';
-import { startWorkers } from '../../workers/runtime.js';
+import { createRuntimeContext } from '../../host/runtime-context.js';
+import { startWorkers } from '../../host/start-workers.js';
 import { configFromOptions, connectRedis, onSignals, stopBoundMs, timingsFromOptions } from '../common.js';
 import { UserError } from '../output.js';
 

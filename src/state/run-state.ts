@@ -8,11 +8,14 @@
  *   {p}:run:<id>:cellids          HASH "<iter>-<cell>" → minted draft id (retries reuse it)
  *   {p}:ids:<vaultKey>:<track>    counter of the highest id per track
  *   {p}:lock:<vaultKey>           the corpus host's lock on a vault (see lock.ts; keyed on the vault's identity)
+ * The budget's Lua scripts are in budget.ts, the id scripts in ids.ts; RunStore runs them.
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis/index.js';
 import type { Track } from '../corpus/taxonomy.js';
 import { BudgetExhaustedError } from '../errors.js';
+import { freeCalls, releaseJudgePool, reserveCall, reserveCalls, reserveJudgeCall, reserveJudgePool, settleCall } from './budget.js';
+import { mintDraftId, raiseIdCounter } from './ids.js';
 import type { BudgetCounters } from '../core/ports.js';
 import type { DraftRecord } from '../domain/draft.js';
 import type { AppliedVerdict, UnjudgedRecord } from '../domain/verdict.js';
@@ -20,6 +23,8 @@ import type { AppliedVerdict, UnjudgedRecord } from '../domain/verdict.js';
 export const RUN_STATUSES = ['running', 'paused', 'stopping', 'completed', 'stopped', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'stopped', 'failed'];
+
+export { freeCalls } from './budget.js';
 
 export interface RunState extends BudgetCounters {
   runId: string;
@@ -58,120 +63,6 @@ export class Keys {
   lock = (identity: string): string => `${this.base}:lock:${vaultKey(identity)}`;
   events = (runId: string): string => `${this.base}:run:${runId}:events`;
 }
-
-/*
- * The budget. `maxCalls` bounds used + reserved (in flight) + the judge pool. The judge pool
- * (`judgePool` on the run, and per iteration on its hash) holds the judge calls an iteration's
- * drafts will need, set aside by the plan step before any generate call: generation and its
- * repairs can only take what is outside it, so a tight budget never buys drafts nobody judges.
- */
-const FREE = `
-local function free(run)
-  local max = tonumber(redis.call('HGET', run, 'maxCalls') or '0')
-  local used = tonumber(redis.call('HGET', run, 'callsUsed') or '0')
-  local res = tonumber(redis.call('HGET', run, 'callsReserved') or '0')
-  local pool = tonumber(redis.call('HGET', run, 'judgePool') or '0')
-  return max - used - res - pool
-end
-`;
-
-// Reserve one call outside the judge pool. Returns 1 on success, 0 when exhausted.
-const RESERVE = `${FREE}
-if free(KEYS[1]) < 1 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
-return 1`;
-
-// Reserve one judge call of iteration KEYS[2]: from its pool first, else like any other call.
-const RESERVE_JUDGE_CALL = `${FREE}
-local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
-if mine > 0 then
-  redis.call('HINCRBY', KEYS[2], 'judgePool', -1)
-  redis.call('HINCRBY', KEYS[1], 'judgePool', -1)
-  redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
-  return 1
-end
-if free(KEYS[1]) < 1 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'callsReserved', 1)
-return 1`;
-
-// Add up to ARGV[2] calls to iteration KEYS[2]'s judge pool, once per tag ARGV[1] (a step run
-// twice gets the first answer). Returns how many were granted.
-const RESERVE_JUDGE_POOL = `${FREE}
-local tag = 'judgeTag:' .. ARGV[1]
-local prev = redis.call('HGET', KEYS[2], tag)
-if prev then return tonumber(prev) end
-local n = math.max(0, math.min(tonumber(ARGV[2]), free(KEYS[1])))
-redis.call('HINCRBY', KEYS[2], 'judgePool', n)
-redis.call('HINCRBY', KEYS[1], 'judgePool', n)
-redis.call('HSET', KEYS[2], tag, n)
-return n`;
-
-// Shrink iteration KEYS[2]'s judge pool to at most ARGV[1] calls (never grows it). Returns the
-// number of calls given back to the run.
-const RELEASE_JUDGE_POOL = `
-local mine = tonumber(redis.call('HGET', KEYS[2], 'judgePool') or '0')
-local keep = tonumber(ARGV[1])
-if mine <= keep then return 0 end
-local d = mine - keep
-redis.call('HINCRBY', KEYS[2], 'judgePool', -d)
-redis.call('HINCRBY', KEYS[1], 'judgePool', -d)
-return d`;
-
-// Settle a reservation: the call was made (count it) or not (release it).
-const SETTLE = `
-redis.call('HINCRBY', KEYS[1], 'callsReserved', -1)
-if ARGV[1] == '1' then
-  redis.call('HINCRBY', KEYS[1], 'callsUsed', 1)
-  redis.call('HINCRBY', KEYS[2], 'callsUsed', 1)
-end
-redis.call('HINCRBY', KEYS[1], 'tokensIn', ARGV[2])
-redis.call('HINCRBY', KEYS[1], 'tokensOut', ARGV[3])
-redis.call('HINCRBYFLOAT', KEYS[1], 'costUsd', ARGV[4])
-redis.call('HINCRBY', KEYS[2], 'tokensIn', ARGV[2])
-redis.call('HINCRBY', KEYS[2], 'tokensOut', ARGV[3])
-redis.call('HINCRBYFLOAT', KEYS[2], 'costUsd', ARGV[4])
-return 1`;
-
-// Batch mode: reserve up to ARGV[1] calls at once, once per guard (KEYS[2] field ARGV[2]), as many
-// as fit within maxCalls. Returns how many were reserved (the stored number when already done).
-// Reserve up to ARGV[1] calls at once (a provider batch), once per guard field ARGV[2] of KEYS[2].
-// Judge batches (ARGV[3] == 'judge') draw on iteration KEYS[3]'s judge pool first; every other
-// batch only on what is outside every pool, as single calls do.
-const RESERVE_MANY = `${FREE}
-local done = redis.call('HGET', KEYS[2], ARGV[2])
-if done then return tonumber(done) end
-local want = math.max(0, tonumber(ARGV[1]))
-local fromPool = 0
-if ARGV[3] == 'judge' then
-  local mine = tonumber(redis.call('HGET', KEYS[3], 'judgePool') or '0')
-  fromPool = math.min(want, mine)
-  if fromPool > 0 then
-    redis.call('HINCRBY', KEYS[3], 'judgePool', -fromPool)
-    redis.call('HINCRBY', KEYS[1], 'judgePool', -fromPool)
-  end
-end
-local n = fromPool + math.max(0, math.min(want - fromPool, free(KEYS[1])))
-redis.call('HINCRBY', KEYS[1], 'callsReserved', n)
-redis.call('HSET', KEYS[2], ARGV[2], n)
-return n`;
-
-// Mint the id of one cell once: a retry of the same cell gets the same id.
-const MINT = `
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
-if existing then return existing end
-local n = redis.call('INCR', KEYS[2])
-local id = ARGV[2] .. '-' .. string.format('%04d', n)
-redis.call('HSET', KEYS[1], ARGV[1], id)
-return id`;
-
-// Raise a counter to at least ARGV[1].
-const RAISE = `
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('GET', KEYS[1])`;
-
-/** Calls neither made, nor in flight, nor set aside for judging. */
-export const freeCalls = (s: Pick<RunState, 'maxCalls' | 'callsUsed' | 'callsReserved' | 'judgePool'>): number => Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved - s.judgePool);
 
 function num(v: string | undefined, d = 0): number {
   const n = v === undefined ? NaN : Number(v);
@@ -291,14 +182,12 @@ export class RunStore {
 
   /** Reserve one provider call outside the judge pool; throws BudgetExhaustedError when none is left. */
   async reserveCall(runId: string): Promise<void> {
-    const ok = await this.redis.eval(RESERVE, 1, this.keys.run(runId));
-    if (ok !== 1) await this.#exhausted(runId);
+    if (!(await reserveCall(this.redis, this.keys, runId))) await this.#exhausted(runId);
   }
 
   /** Reserve one judge call of an iteration: from its judge pool first, else from what is free. */
   async reserveJudgeCall(runId: string, iter: number): Promise<void> {
-    const ok = await this.redis.eval(RESERVE_JUDGE_CALL, 2, this.keys.run(runId), this.keys.iter(runId, iter));
-    if (ok !== 1) await this.#exhausted(runId);
+    if (!(await reserveJudgeCall(this.redis, this.keys, runId, iter))) await this.#exhausted(runId);
   }
 
   async #exhausted(runId: string): Promise<never> {
@@ -311,25 +200,16 @@ export class RunStore {
    * the first answer). Returns how many were granted (fewer when less is free).
    */
   async reserveJudge(runId: string, iter: number, tag: string, calls: number): Promise<number> {
-    return Number(await this.redis.eval(RESERVE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), tag, String(Math.max(0, Math.floor(calls)))));
+    return await reserveJudgePool(this.redis, this.keys, runId, iter, tag, calls);
   }
 
   /** Gives back the iteration's judge pool beyond `keep` calls (an iteration that came out smaller). */
   async releaseJudge(runId: string, iter: number, keep = 0): Promise<number> {
-    return Number(await this.redis.eval(RELEASE_JUDGE_POOL, 2, this.keys.run(runId), this.keys.iter(runId, iter), String(Math.max(0, keep))));
+    return await releaseJudgePool(this.redis, this.keys, runId, iter, keep);
   }
 
   async settleCall(runId: string, iter: number, made: boolean, usage: { inputTokens: number; outputTokens: number }, costUsd: number): Promise<void> {
-    await this.redis.eval(
-      SETTLE,
-      2,
-      this.keys.run(runId),
-      this.keys.iter(runId, iter),
-      made ? '1' : '0',
-      String(Math.round(usage.inputTokens)),
-      String(Math.round(usage.outputTokens)),
-      String(costUsd),
-    );
+    await settleCall(this.redis, this.keys, runId, iter, made, usage, costUsd);
   }
 
   /**
@@ -338,7 +218,7 @@ export class RunStore {
    * settleCall like a single reservation.
    */
   async reserveCalls(runId: string, iter: number, stage: 'generate' | 'judge', n: number, guardKey: string, guardField: string): Promise<number> {
-    return Number(await this.redis.eval(RESERVE_MANY, 3, this.keys.run(runId), guardKey, this.keys.iter(runId, iter), String(n), guardField, stage));
+    return await reserveCalls(this.redis, this.keys, runId, iter, stage, n, guardKey, guardField);
   }
 
   /** Input tokens the provider served from its prompt cache (part of tokensIn). */
@@ -353,11 +233,11 @@ export class RunStore {
   }
 
   async raiseIdCounter(vault: string, track: Track, atLeast: number): Promise<number> {
-    return Number(await this.redis.eval(RAISE, 1, this.keys.idCounter(vault, track), String(atLeast)));
+    return await raiseIdCounter(this.redis, this.keys.idCounter(vault, track), atLeast);
   }
 
   async mintId(runId: string, vault: string, track: Track, cellKey: string): Promise<string> {
-    return String(await this.redis.eval(MINT, 2, this.keys.cellIds(runId), this.keys.idCounter(vault, track), cellKey, track));
+    return await mintDraftId(this.redis, this.keys.cellIds(runId), this.keys.idCounter(vault, track), cellKey, track);
   }
 
   async iterGet(runId: string, iter: number): Promise<Record<string, string>> {

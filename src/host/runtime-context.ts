@@ -25,7 +25,7 @@ import type { Queues } from '../queues/index.js';
 import { bullConnection, type RedisClient, type RedisTarget } from '../redis/index.js';
 import type { BullFlows } from '../scheduler/flows.js';
 import { findLeftoverDrafts } from '../scheduler/leftovers.js';
-import type { RunStore } from '../scheduler/state.js';
+import type { RunStore } from '../state/run-state.js';
 import type { StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
@@ -34,21 +34,18 @@ import { budgetedProvider } from '../core/budgeted-provider.js';
 import { AnthropicBatchClient } from '../llm/batch/anthropic.js';
 import { OpenAiBatchClient } from '../llm/batch/openai.js';
 import type { BatchClient } from '../llm/batch/types.js';
-import { jobId } from '../queues/define.js';
+import { batchJobId } from '../state/job-ids.js';
 import type { BatchStage } from '../queues/batch.js';
 import { BatchStore } from '../scheduler/batches.js';
-import { BATCH_COLLECT_MS, type BatchDeps } from './batch.processor.js';
-import { batchedProvider } from './batched-provider.js';
+import { BATCH_COLLECT_MS, type BatchDeps } from '../workers/batch.processor.js';
+import { batchedProvider } from '../workers/batched-provider.js';
 import { usesBatches } from '../llm/batch/types.js';
-import type { GenerateDeps } from './generate.processor.js';
+import type { GenerateDeps } from '../workers/generate.processor.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
-import type { JudgeDeps } from './judge.processor.js';
-import type { ReviseDeps } from './revise.processor.js';
-import type { RuntimeContext, WorkerTimings } from './runtime.js';
-
-/** The job id of a stage's collection round `seq` (one batch). */
-export const batchJobId = (runId: string, iter: number, stage: BatchStage, seq: number): string => jobId(runId, `i${iter}`, stage, `b${seq}`);
+import type { JudgeDeps } from '../workers/judge.processor.js';
+import type { ReviseDeps } from '../workers/revise.processor.js';
+import type { RuntimeContext, WorkerTimings } from '../workers/runtime.js';
 
 export interface ContextOptions {
   cfg: Config;
@@ -61,7 +58,8 @@ export interface ContextOptions {
   corpus?: { vault: string; flows: BullFlows };
   /** Observes every call that reaches a provider (tests count calls with it). */
   onProviderCall?: (req: CompletionRequest, provider: string) => void;
-  repeatEachJob?: RuntimeContext['repeatEachJob'];
+  /** Runs around every job body (the at-least-once test runs each twice). */
+  aroundJob?: RuntimeContext['aroundJob'];
 }
 
 /**
@@ -299,7 +297,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     genBatchCapacity: cfg.genBatchSize,
     batchWindowMs: cfg.batchWindowMs,
     ...(o.timings ? { timings: o.timings } : {}),
-    ...(o.repeatEachJob ? { repeatEachJob: o.repeatEachJob } : {}),
+    ...(o.aroundJob ? { aroundJob: o.aroundJob } : {}),
     generateDeps,
     judgeDeps,
     batchDeps,
