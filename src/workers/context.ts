@@ -26,7 +26,7 @@ import { bullConnection, type RedisClient, type RedisTarget } from '../redis/ind
 import type { BullFlows } from '../scheduler/flows.js';
 import { findLeftoverDrafts } from '../scheduler/leftovers.js';
 import type { RunStore } from '../scheduler/state.js';
-import type { StepDeps } from '../scheduler/steps.js';
+import { diskRecords, diskVaultFiles, type StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
 import { LlmAuthError } from '../errors.js';
@@ -321,6 +321,8 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
     vault,
     store,
     flows,
+    records: diskRecords(vault, store),
+    files: diskVaultFiles(vault),
     analyze: async ({ strategy, total, visual }) => {
       const { report, records } = await analyzeVault(vault, { strategy, total, visual, publishedOnly: false, includeAreas: [] });
       return { report, markdown: renderReportMarkdown(report, records) };
@@ -333,7 +335,6 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
       const r = await writeQuestion(vault, doc);
       return { relPath: r.relPath, fileHash: r.fileHash };
     },
-    vaultPath: (...segments) => safeVaultPath(vault, ...segments),
     vaultNearest: (doc) => {
       // The vault as it is at this dispatch (earlier drafts included; a draft is never compared
       // with itself).
