@@ -10,7 +10,7 @@ import type { RunStorePort } from './ports.js';
 
 /** The marker every never-connected provider error carries (src/llm/errors.ts). */
 export const UNREACHABLE_MARK = 'provider unreachable';
-/** The prefix of an unjudged record whose chunk's judge failed for good (src/workers/apply.processor.ts). */
+/** The prefix of an unjudged record whose chunk's judge failed for good (src/core/prune.ts). */
 export const JUDGE_FAILED_PREFIX = 'judge failed: ';
 /** What a call refused for the run's budget says (src/errors.ts BudgetExhaustedError). */
 const BUDGET_MARK = /BudgetExhaustedError|budget exhausted/;

@@ -98,7 +98,7 @@ export interface RecordsPort {
   writeRunJson(runId: string, value: RunJson): Promise<void>;
 }
 
-/** Files of the vault by vault-relative path (the file system in src/scheduler/steps.ts). */
+/** Files of the vault by vault-relative path (the file system in src/scheduler/vault-files.ts). */
 export interface VaultFilesPort {
   /** The file's bytes, or null when it does not exist (any other error is thrown). */
   read(relPath: string): Promise<Buffer | null>;

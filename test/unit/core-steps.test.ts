@@ -38,15 +38,22 @@ describe('plan step', () => {
     expect(p.flows.added).toEqual([]);
   });
 
-  it('stops when less than two calls are free, on an empty plan, and below the gap threshold', async () => {
+  it('stops when less than two calls are free, and on an empty plan', async () => {
     const budget = memoryPorts(RUN, runConfig({ maxCalls: 1 }), planCells(2));
     expect((await planStep(RUN, 0, runConfig({ maxCalls: 1 }), budget.deps)).detail).toEqual({ reason: STOP.budget });
     const empty = memoryPorts(RUN, runConfig(), []);
     expect((await planStep(RUN, 0, runConfig(), empty.deps)).detail).toEqual({ reason: STOP.emptyPlan });
+  });
+
+  it('gap threshold: a threshold above every gap stops before spending anything, the analysis that decided kept', async () => {
     const gap = memoryPorts(RUN, runConfig({ gapThreshold: 11 }), planCells(2));
     expect((await planStep(RUN, 0, runConfig({ gapThreshold: 11 }), gap.deps)).detail).toEqual({ reason: STOP.gap(10, 11) });
-    // The report is kept even when the plan stops the run.
+    expect(await gap.store.get(RUN)).toMatchObject({ status: 'completed', stopReason: STOP.gap(10, 11), callsUsed: 0, judgePool: 0 });
+    expect(gap.calls).toEqual([]);
+    expect(gap.flows.added).toEqual([]);
+    expect(gap.records.files.get(`${RUN}/loop_summary.json`)).toMatchObject({ stopped_reason: STOP.gap(10, 11), iterations: 0 });
     expect(gap.records.files.has(`${RUN}/iter_00/report.json`)).toBe(true);
+    expect(gap.records.readIterRecord(RUN, 0)).toBeNull();
   });
 
   it('sizes the iteration to the budget with repair headroom and sets its judge calls aside', async () => {
