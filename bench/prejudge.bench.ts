@@ -20,7 +20,7 @@ import { DEFAULT_NEAR_DUP_THRESHOLD, NearDupIndex, prejudge, similarityScores, t
 import { Applicability } from '../src/corpus/taxonomy.js';
 import { synthesizeQuestions } from '../src/corpus/synth.js';
 import { buildJudgePrompt } from '../src/llm/prompts.js';
-import { toPromptDraft } from '../src/workers/judge.processor.js';
+import { toPromptDraft } from '../src/core/judge-chunk.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'test', 'fixtures', 'prejudge');

@@ -4,21 +4,18 @@
  * deterministic checks, the renderer, and — on the corpus host — the control steps' vault access.
  */
 import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
-import { runChecks } from '../checks/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
+import { generateCodec, judgeCodec, reviseCodec } from '../core/codecs.js';
 import { generatorSettings, judgeSettings, type Config } from '../config/index.js';
 import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
 import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
-import { validateQuestion } from '../corpus/schema.js';
-import { Applicability, TRACKS, type Area, type Level, type Track } from '../corpus/taxonomy.js';
+import { Applicability, TRACKS, type Track } from '../corpus/taxonomy.js';
 import { safeVaultPath, writeQuestion } from '../corpus/writer.js';
 import { cachedProvider } from '../llm/cache.js';
 import { costOf, priceTable } from '../llm/cost.js';
 import { limitedProvider } from '../llm/limiter.js';
 import { createOfflineProvider } from '../llm/offline/index.js';
-import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
-import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgePromptDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import { createProvider, resolvedModel, type ProviderChoice } from '../llm/registry.js';
 import type { CompletionRequest, LlmProvider } from '../llm/types.js';
 import type { Queues } from '../queues/index.js';
@@ -26,7 +23,7 @@ import { bullConnection, type RedisClient, type RedisTarget } from '../redis/ind
 import type { BullFlows } from '../scheduler/flows.js';
 import { findLeftoverDrafts } from '../scheduler/leftovers.js';
 import type { RunStore } from '../state/run-state.js';
-import type { StepDeps } from '../scheduler/steps.js';
+import { diskRecords, diskVaultFiles, type StepDeps } from '../scheduler/steps.js';
 import type { Logger } from '../util/log.js';
 import { renderVisual } from '../visuals/index.js';
 import { LlmAuthError } from '../errors.js';
@@ -178,44 +175,7 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
 
   const generateDeps = (): Omit<GenerateDeps, 'signal'> & { toPromptCells(cells: GenerateCell[]): PromptCell[] } => ({
     provider: (runId, iter) => providerFor(runId, iter, 'generate'),
-    toPromptCells: (cells) =>
-      cells.map((c, i) =>
-        llmPromptCell({
-          index: i,
-          track: c.cell.track,
-          topic: c.cell.topic,
-          zone: c.cell.zone,
-          level: c.cell.level,
-          with_visual: c.cell.with_visual,
-          ...(c.cell.competency_area ? { competency_area: c.cell.competency_area } : {}),
-          variant: c.variant,
-        }),
-      ),
-    buildPrompt: (cells) => {
-      const built = buildGeneratePrompt(cells);
-      return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
-    },
-    buildRepairPrompt: (items, cells, raw) => {
-      const original = buildGeneratePrompt(cells);
-      const built = buildRepairPrompt(
-        raw ?? items.map((i) => ({ cell_index: i.index, item: i.item })),
-        items.flatMap((i) => i.errors.map((e) => `cell_index ${i.index}: ${e}`)),
-        original,
-      );
-      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
-    },
-    parse: (text, cells) => {
-      const r = parseGenerateAnswer(text, cells);
-      for (const u of r.unknown) log.info({ position: u.position, reason: u.reason }, 'generate answer item ignored');
-      return {
-        items: new Map([...r.items].map(([k, v]) => [k, v])),
-        failures: r.failures.map((f) => ({ index: f.cellIndex, error: f.error, ...(f.item !== undefined ? { item: f.item } : {}) })),
-      };
-    },
-    validate: (doc) =>
-      validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)
-        .filter((p) => p.severity === 'error')
-        .map((p) => p.message),
+    ...generateCodec(log),
     now: () => new Date(),
   });
 
@@ -233,56 +193,14 @@ export function createRuntimeContext(o: ContextOptions): RuntimeContext {
     const app = applicability;
     return {
       provider: (rid, iter) => providerFor(rid, iter, 'judge'),
-      buildPrompt: (drafts) => {
-        const built = buildJudgePrompt(drafts as PromptJudgeDraft[]);
-        return { prompt: built.prompt, jsonSchema: built.jsonSchema, ...(built.cachePrefix ? { cachePrefix: built.cachePrefix } : {}) };
-      },
-      parse: (text, ids) => {
-        const r = parseJudgeAnswer(text, ids);
-        return {
-          verdicts: new Map([...r.verdicts].map(([k, v]) => [k, { ...v, fix_suggestion: v.fix_suggestion ?? '', issues: v.issues ?? [] }])),
-          unknown: r.unknown.map((u) => u.id ?? '(no id)'),
-          missing: r.missing,
-        };
-      },
-      check: (doc, ctx) => {
-        const report = runChecks(doc, {
-          applicability: app,
-          // No plan cell here: one built from the draft's own fields compared the draft with itself
-          // (and printed "undefined" for a field it lacked).
-          batch: ctx.batch,
-          vaultNearest: ctx.vaultNearest,
-          ...(ctx.renderError ? { renderError: ctx.renderError } : {}),
-        });
-        return report;
-      },
+      ...judgeCodec(app),
       onUnknownVerdict: (id) => log.warn({ runId, id }, 'judge returned a verdict for an unknown id; ignored'),
     };
   };
 
   const reviseDeps = (): Omit<ReviseDeps, 'signal'> => ({
     provider: (runId, iter) => providerFor(runId, iter, 'generate'),
-    buildPrompt: (revisions) => {
-      const built = buildRevisePrompt(revisions as Parameters<typeof buildRevisePrompt>[0]);
-      return { prompt: built.prompt, jsonSchema: built.jsonSchema };
-    },
-    parse: (text, targets) => {
-      const r = parseReviseAnswer(
-        text,
-        targets.map((t) => ({
-          id: t.id,
-          competency_area: t.doc.competency_area as Area,
-          level: t.doc.level as Level,
-          ...(t.visualKind ? { visual_kind: t.visualKind } : {}),
-        })),
-      );
-      for (const u of r.unknown) log.info({ id: u.id, reason: u.reason }, 'revise answer item ignored');
-      return { items: new Map([...r.items].map(([k, v]) => [k, v])), failures: r.failures };
-    },
-    validate: (doc) =>
-      validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)
-        .filter((p) => p.severity === 'error')
-        .map((p) => p.message),
+    ...reviseCodec(log),
     now: () => new Date(),
   });
 
@@ -319,6 +237,8 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
     vault,
     store,
     flows,
+    records: diskRecords(vault, store),
+    files: diskVaultFiles(vault),
     analyze: async ({ strategy, total, visual }) => {
       const { report, records } = await analyzeVault(vault, { strategy, total, visual, publishedOnly: false, includeAreas: [] });
       return { report, markdown: renderReportMarkdown(report, records) };
@@ -331,7 +251,6 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
       const r = await writeQuestion(vault, doc);
       return { relPath: r.relPath, fileHash: r.fileHash };
     },
-    vaultPath: (...segments) => safeVaultPath(vault, ...segments),
     vaultNearest: (doc) => {
       // The vault as it is at this dispatch (earlier drafts included; a draft is never compared
       // with itself).

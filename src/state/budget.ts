@@ -107,8 +107,8 @@ redis.call('HINCRBY', KEYS[1], 'callsReserved', n)
 redis.call('HSET', KEYS[2], ARGV[2], n)
 return n`;
 
-/** Calls neither made, nor in flight, nor set aside for judging. */
-export const freeCalls = (s: Pick<BudgetCounters, 'maxCalls' | 'callsUsed' | 'callsReserved' | 'judgePool'>): number => Math.max(0, s.maxCalls - s.callsUsed - s.callsReserved - s.judgePool);
+/** Calls neither made, nor in flight, nor set aside for judging: the core's one rule (src/core/control.ts). */
+export { freeCalls } from '../core/control.js';
 
 /** Reserves one provider call outside the judge pool; false when none is left. */
 export async function reserveCall(redis: RedisClient, keys: BudgetKeys, runId: string): Promise<boolean> {

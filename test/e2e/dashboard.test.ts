@@ -14,7 +14,7 @@ import { QUEUE_NAMES } from '../../src/queues/index.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy, type FailingProxy } from '../helpers/failing-proxy.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
-import { FAILURE } from '../../src/scheduler/outcome.js';
+import { FAILURE } from '../../src/core/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, pageOnlyFor, screenshot } from '../helpers/browser.js';
 import { freshVault, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';

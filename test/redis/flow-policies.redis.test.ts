@@ -15,7 +15,7 @@ import { judgeQueue, QUEUE_NAMES, type Queues } from '../../src/queues/index.js'
 import { bullPrefix } from '../../src/redis/index.js';
 import { ids } from '../../src/state/job-ids.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
-import { FAILURE } from '../../src/scheduler/outcome.js';
+import { FAILURE } from '../../src/core/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';

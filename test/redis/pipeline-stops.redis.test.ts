@@ -63,20 +63,6 @@ describe('stop conditions', () => {
     expect(b.state.stopReason).toBe(STOP.maxIters);
   });
 
-  it('gap threshold: a threshold above every gap stops before spending anything', async () => {
-    const vault = await freshVault(300);
-    const cfg = testConfig(redis, vault, { gapThreshold: 1000 });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    await host.close();
-    expect(state.stopReason).toMatch(/^top priority gap [\d.]+ below threshold 1000$/);
-    expect(state.callsUsed).toBe(0);
-    const rec = readRecords(vault, runId);
-    expect(rec.summary.stopped_reason).toBe(state.stopReason);
-    expect(rec.summary.iterations).toBe(0);
-    // The analysis that decided is on disk.
-    expect(rec.iters[0]!.record).toBeNull();
-  });
-
   it('DROP rate: an iteration that drops more than maxDropRate stops the next one', async () => {
     const vault = await freshVault(300);
     const cfg = testConfig(redis, vault, { offlineDefectRate: 1, offlineDefectKinds: ['wrong-arithmetic'], maxDropRate: 0.05, maxIters: 5, maxCalls: 100 });

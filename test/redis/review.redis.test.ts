@@ -5,8 +5,7 @@ import { expect, it } from 'vitest';
 import { promoteRun } from '../../src/services/promote.js';
 import { StateConflictError } from '../../src/errors.js';
 import { reviewDraft } from '../../src/services/review.js';
-import { revisionCandidates } from '../../src/scheduler/steps.js';
-import { safeVaultPath } from '../../src/corpus/writer.js';
+import { diskVaultFiles, revisionCandidates } from '../../src/scheduler/steps.js';
 import { fileRedis } from '../helpers/redis.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
@@ -38,7 +37,7 @@ it('accept keeps a draft for promotion, reject deletes it, revise marks it for t
   expect(details.find((d) => d.id === r!.id)!.applied).toBe('pruned');
   expect(details.find((d) => d.id === x!.id)!.review).toMatchObject({ action: 'sent-to-revision' });
   // Revision takes the one sent to it (and unreviewed NEEDS_FIX), never the accepted or rejected ones.
-  const candidates = (await revisionCandidates(runId, 0, 0, { store, vaultPath: (...s: string[]) => safeVaultPath(vault, ...s) })).map((c) => c.draft.id);
+  const candidates = (await revisionCandidates(runId, 0, 0, { store, files: diskVaultFiles(vault) })).map((c) => c.draft.id);
   expect(candidates).toContain(x!.id);
   expect(candidates).not.toContain(a!.id);
   expect(candidates).not.toContain(r!.id);

@@ -1,11 +1,11 @@
 /**
- * One judge chunk (judgeChunk, src/workers/judge.processor.ts) with fake checks, prompt, parser and
+ * One judge chunk (judgeChunk, src/core/judge-chunk.ts) with fake checks, prompt, parser and
  * provider: a hard check failure is DROPped with no call; the model judges the rest; an unknown id
  * is reported and ignored; a draft with no verdict stays unjudged; an unparsable answer is
  * forgotten from the cache before the error goes up (so a retry asks again).
  */
 import { describe, expect, it } from 'vitest';
-import { judgeChunk, type CheckOutcome, type JudgeDeps } from '../../src/workers/judge.processor.js';
+import { judgeChunk, type CheckOutcome, type JudgeDeps } from '../../src/core/judge-chunk.js';
 import type { ModelVerdict } from '../../src/domain/verdict.js';
 import type { JudgePayload } from '../../src/queues/judge.js';
 import type { CompletionRequest, LlmProvider } from '../../src/llm/types.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callsSaved, checkArithmetic, findInjections, NearDupIndex, prejudge, runChecks, similarityScores, type DraftDoc } from '../../src/checks/index.js';
 import { prejudgeChunks } from '../../src/scheduler/steps.js';
-import { judgeChunk, type JudgeDeps } from '../../src/workers/judge.processor.js';
+import { judgeChunk, type JudgeDeps } from '../../src/core/judge-chunk.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'prejudge');
 const labelled = readFileSync(join(fixtures, 'labelled.jsonl'), 'utf8')

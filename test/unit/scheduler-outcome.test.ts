@@ -5,7 +5,7 @@
  * command that continues it.
  */
 import { describe, expect, it } from 'vitest';
-import { continueCommand, finalOutcome, groupFailedChunks, iterationFailure } from '../../src/scheduler/outcome.js';
+import { continueCommand, finalOutcome, groupFailedChunks, iterationFailure } from '../../src/core/outcome.js';
 
 const unreachable = 'openai: connection failed: ECONNREFUSED (provider unreachable; not charged)';
 

@@ -3,7 +3,7 @@
  * each of which kept at least one draft of that cell (an all-DROPped top cell is no evidence).
  */
 import { describe, expect, it } from 'vitest';
-import { CONVERGENCE_WINDOW, isConverged, isEvidence, type IterationEvidence, type TopCell } from '../../src/scheduler/saturation.js';
+import { CONVERGENCE_WINDOW, isConverged, isEvidence, type IterationEvidence, type TopCell } from '../../src/core/saturation.js';
 
 const cell: TopCell = ['cloud', 'design', 'L4'];
 const other: TopCell = ['edge', 'recall', 'L2'];

@@ -5,10 +5,25 @@
  * top-cell drafts were all DROPped (or that produced none) changed nothing in the cell: seeing the
  * same gap again says the generator failed, not that the vault is balanced.
  *
- * Pure rules here; `iterationEvidence` reads what they need from the run's state.
+ * The one place the stop conditions are decided: `stopDecision` (the order of the design) and the
+ * convergence rule. Pure; `iterationEvidence` reads what they need through the run-store port.
  */
 import type { PlanCell } from '../domain/plan-cell.js';
-import type { RunStore } from '../state/run-state.js';
+import type { RunStorePort } from './ports.js';
+
+/** The reasons a run stops, in the order the plan step checks them (src/core/plan.ts). */
+export const STOP = {
+  user: 'stopped by user',
+  maxIters: 'max iterations reached',
+  budget: 'budget exhausted',
+  emptyPlan: 'empty plan',
+  gap: (top: number, t: number) => `top priority gap ${top} below threshold ${t}`,
+  dropRate: (r: number, m: number) => `DROP rate ${r} exceeds ${m} — likely hallucination`,
+  converged: 'same top-priority cell and priority over the two previous iterations — converged',
+  leftoversJudged: 'unjudged drafts of earlier runs judged',
+  noLeftovers: 'no unjudged drafts to judge',
+} as const;
+
 
 /** How many earlier iterations must repeat the top cell before the run counts as converged. */
 export const CONVERGENCE_WINDOW = 2;
@@ -47,7 +62,7 @@ export function isConverged(current: { iter: number; topCell: TopCell; topPriori
 }
 
 /** The evidence of one earlier iteration, from its stored plan, drafts and verdicts. */
-export async function iterationEvidence(store: RunStore, runId: string, iters: readonly number[], dryRun: boolean): Promise<IterationEvidence[]> {
+export async function iterationEvidence(store: Pick<RunStorePort, 'drafts' | 'verdicts' | 'iterGet'>, runId: string, iters: readonly number[], dryRun: boolean): Promise<IterationEvidence[]> {
   const wanted = iters.filter((i) => i >= 0);
   if (wanted.length === 0) return [];
   const [drafts, verdicts] = await Promise.all([store.drafts(runId), store.verdicts(runId)]);
