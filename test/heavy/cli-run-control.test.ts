@@ -149,7 +149,8 @@ describe('vault-loop run (CLI): signals, resume, control from another process, d
   });
 
   it('demo: a complete loop on a fresh synthetic vault, and where its records are', async () => {
-    const r = await cli(['demo', '--questions', '400', '--max-iters', '2', '--offline-latency', '0', ...conn()]);
+    // A prefix of its own: the judge jobs the stop test above re-enqueued stay out of the demo's queues.
+    const r = await cli(['demo', '--questions', '400', '--max-iters', '2', '--offline-latency', '0', '--redis', redis.url, '--prefix', `${redis.prefix}-demo`]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/writing a synthetic vault of 400 questions/);
     expect(r.out).toMatch(/records: \S+_validation_results\/coverage_loop/);
