@@ -3,21 +3,21 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * The slowest files (whole runs through the CLI, the browser, provider runs), started first so
- * that none of them is left running alone at the end. `npm run test:slowest` prints the current
+ * The slowest files (whole runs, the browser, provider runs), started first so that none of them
+ * is left running alone at the end. `npm run test:slowest` prints the current
  * ten; vitest's own timing cache, once it has one, orders the rest.
  */
 const SLOW_FIRST = [
-  'test/redis/cli-run.redis.test.ts',
-  'test/redis/revise.redis.test.ts',
-  'test/e2e/dashboard.test.ts',
   'test/redis/budget-judge-reserve.redis.test.ts',
   'test/redis/pipeline-visuals.redis.test.ts',
   'test/redis/pipeline-apply.redis.test.ts',
+  'test/redis/pipeline-batching.redis.test.ts',
+  'test/redis/batch-mode.redis.test.ts',
   'test/redis/providers-run.redis.test.ts',
-  'test/unit/visuals-render.test.ts',
   'test/redis/leftover-drafts.redis.test.ts',
-  'test/redis/pipeline-stops.redis.test.ts',
+  'test/redis/revise.redis.test.ts',
+  'test/e2e/dashboard.test.ts',
+  'test/redis/cli-run.redis.test.ts',
 ];
 
 class SlowFirst extends BaseSequencer {

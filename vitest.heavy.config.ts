@@ -2,10 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Heavy tests (`npm run test:heavy`): chaos, Redis faults, provider faults through whole runs,
- * stateless worker processes, `run` flags through the real CLI, the embedded redis-server with no
- * network. They spawn CLI processes and redis-servers and kill them, so they run one file at a time
- * with long, bounded timeouts. `npm test` keeps a whole-run invariant of each area (cli-run,
- * providers-run, pipeline-*); CI runs this suite after it.
+ * stateless worker processes, `run` flags and run control through the real CLI, revise through
+ * every entry point, the dashboard's pages in the browser, provider settings in whole runs, each
+ * bad input file alone, the embedded redis-server with no network. They spawn CLI processes,
+ * browsers and redis-servers and kill them, so they run one file at a time with long, bounded
+ * timeouts. `npm test` keeps one fast whole-run representative of each (cli-run, revise,
+ * e2e/dashboard, providers-run, pipeline-*); CI runs this suite after it. The README's Testing
+ * section lists which suite holds what.
  */
 export default defineConfig({
   test: {

@@ -9,7 +9,6 @@
  * what is outside it, so a tight budget never buys drafts nobody judges.
  */
 import type { RedisClient } from '../redis/index.js';
-import type { BudgetCounters } from '../core/ports.js';
 
 /** The run's and an iteration's hash keys (Keys in src/state/run-state.ts). */
 export interface BudgetKeys {

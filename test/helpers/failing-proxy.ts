@@ -5,7 +5,10 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { FakeLlmServer } from './fake-llm/index.js';
+import { readPromptBlock } from '../../src/llm/prompts.js';
+import { FakeLlmServer } from './fake-llm/index.js';
+import { offlineAnswerer } from './pipeline.js';
+import { isJudge } from './provider-runs.js';
 
 export interface ProxiedRequest {
   /** The user messages of the chat request, joined (the pipeline's prompt). */
@@ -72,4 +75,27 @@ export async function failingProxy(upstream: FakeLlmServer, decide: (prompt: str
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
+}
+
+/**
+ * A judge behind a proxy that fails (503, every attempt) one judge chunk in two, in the order it
+ * first sees them, until healed: each iteration judges some drafts and leaves a chunk failed for
+ * good. (An iteration whose every chunk failed would end the run failed at once, with no second
+ * iteration.) The run then ends `failed` ("judge failed for N chunks; …") until its retries land.
+ */
+export async function halfFailingJudge(seed: number): Promise<{ server: FakeLlmServer; proxy: FailingProxy; judge: Record<string, string>; heal: () => void }> {
+  const apiKey = 'sk-test';
+  const server = await FakeLlmServer.start({ protocol: 'openai', apiKey, answer: await offlineAnswerer(seed) });
+  const fails = new Map<string, boolean>();
+  let healed = false;
+  const proxy = await failingProxy(server, (prompt) => {
+    if (healed || !isJudge({ prompt })) return null;
+    const key = (readPromptBlock(prompt, 'drafts') as { id: string }[]).map((d) => d.id).sort().join(',');
+    if (!fails.has(key)) fails.set(key, fails.size % 2 === 0);
+    return fails.get(key) ? 503 : null;
+  });
+  const heal = () => {
+    healed = true;
+  };
+  return { server, proxy, judge: { judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: proxy.baseUrl, openaiApiKey: apiKey }, heal };
 }

@@ -2,14 +2,12 @@
  * Bad input to `run` (real Redis): each bad question file is named in a warning before the run
  * starts, the run goes on without it, and no question file (the bad one included) changes.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
 import { fileRedis } from '../helpers/redis.js';
-import { BAD_FILES, questionDir } from '../helpers/bad-files.js';
+import { BAD_FILES, execCli, questionDir } from '../helpers/bad-files.js';
 import type { Config } from '../../src/config/index.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { runDir } from '../../src/scheduler/records.js';
@@ -19,31 +17,26 @@ import { expectRunApplied, isGenerate, isJudge, isRepair } from '../helpers/prov
 
 const redis = fileRedis('bad-input');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], { env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'error' }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => execCli(args, { env: { VAULT_LOOP_LOG_LEVEL: 'error' } });
 
 describe('bad question files: run', () => {
-  for (const bad of BAD_FILES) {
-    it(`${bad.name}: run warns about the file by name, completes, and changes no question file`, async () => {
-      const vault = await freshVault(40, 8);
+  // Every kind at once, in one vault: each case one at a time is test/heavy/bad-question-files.test.ts.
+  it('every kind of bad file in one vault: run warns about each by name, completes, and changes no question file', async () => {
+    const vault = await freshVault(40, 8);
+    const files = BAD_FILES.map((bad) => {
       const abs = join(questionDir(vault), bad.file);
       bad.write(abs);
-      const rel = abs.slice(vault.length + 1);
-      const before = vaultSnapshot(join(vault, 'questions'));
-      const badBytes = readFileSync(abs);
-      const r = await cli(['run', '--vault', vault, '--redis', redis.url, '--prefix', redis.prefix, '--dry-run', '--max-iters', '1', '--progress', 'none']);
-      expect(r.code, r.stderr).toBe(0);
-      expect(r.stderr).toContain(`vault-loop: warning: skipping ${rel}: `);
-      expect(r.stderr).not.toMatch(/unexpected error/);
-      expect(vaultSnapshot(join(vault, 'questions'))).toBe(before);
-      expect(readFileSync(abs).equals(badBytes)).toBe(true);
+      return { rel: abs.slice(vault.length + 1), abs };
     });
-  }
+    const before = vaultSnapshot(join(vault, 'questions'));
+    const badBytes = files.map((f) => readFileSync(f.abs));
+    const r = await cli(['run', '--vault', vault, '--redis', redis.url, '--prefix', redis.prefix, '--dry-run', '--max-iters', '1', '--progress', 'none']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of files) expect(r.stderr).toContain(`vault-loop: warning: skipping ${f.rel}: `);
+    expect(r.stderr).not.toMatch(/unexpected error/);
+    expect(vaultSnapshot(join(vault, 'questions'))).toBe(before);
+    files.forEach((f, i) => expect(readFileSync(f.abs).equals(badBytes[i]!), f.rel).toBe(true));
+  });
 });
 
 describe('model output whose ids and paths try ../ through whole runs: the vault stays byte-identical', () => {

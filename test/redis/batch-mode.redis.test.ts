@@ -4,6 +4,7 @@
  * through the live parse / repair / validate / apply path, failed and expired items fall back to
  * live calls, the budget reserves batches before they are sent and is never exceeded, and a
  * submission cut off before its id was recorded is found at the provider instead of sent twice.
+ * Whole runs that a budget ends mid-way: test/heavy/batch-budget-edge.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { costOf, priceTable } from '../../src/llm/cost.js';
@@ -14,13 +15,12 @@ import { AnthropicBatchClient } from '../../src/llm/batch/anthropic.js';
 import type { BatchClient } from '../../src/llm/batch/types.js';
 import { BatchStore } from '../../src/scheduler/batches.js';
 import { RunStore } from '../../src/state/run-state.js';
-import { STOP } from '../../src/scheduler/steps.js';
 import { processBatch, type BatchDeps } from '../../src/workers/batch.processor.js';
 import { BatchPendingError } from '../../src/errors.js';
 import { FakeBatchServer, type BatchProtocol } from '../helpers/fake-llm/index.js';
 import { expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('batchmode');
 
@@ -140,50 +140,6 @@ describe('batch mode end to end', () => {
   });
 });
 
-describe('batch mode at the edge of the budget', () => {
-  it.each(['openai', 'anthropic'] as const)('%s: a budget that ends the run mid-way, batches sized to it, failed items falling back live, answers repaired: never one call over', async (protocol) => {
-    const MAX = 9;
-    const vault = await freshVault(300, 33);
-    const server = await FakeBatchServer.start({ protocol, apiKey: `key-${protocol}`, answer: await offlineAnswerer(33, 0.4) });
-    // Generation: one item errors (its cells go live); judging: the batch expires half its items (live again).
-    server.plan({ fates: { 0: 'errored' } }, { end: protocol === 'openai' ? 'expired' : 'completed', fates: protocol === 'anthropic' ? { 0: 'expired' } : {} });
-    const cfg = testConfig(redis, vault, {
-      provider: protocol,
-      model: protocol === 'openai' ? 'gpt-4.1-mini' : 'claude-haiku-4-5',
-      baseUrl: server.baseUrl,
-      [KEY[protocol]]: `key-${protocol}`,
-      batchMode: true,
-      batchPollMs: 150,
-      maxIters: 3,
-      maxDropRate: 1,
-      maxCalls: MAX,
-      genCallsPerIter: 4,
-    });
-    const host = await openHost(redis, cfg);
-    try {
-      const runId = await host.startRun(cfg);
-      // The ledger, at every look: calls made, reserved and set aside for judging never above the limit.
-      let peak = 0;
-      const state = await host.waitForRun(runId, (s) => void (peak = Math.max(peak, s.callsUsed + s.callsReserved + s.judgePool)), undefined, 20);
-      expect(state.status, state.stopReason ?? '').toBe('completed');
-      expect(server.violations).toEqual([]);
-      expect(peak).toBeLessThanOrEqual(MAX);
-      // What the provider answered (batch items and live calls) is what the run counted, within the limit.
-      const billed = server.answered.length + server.live.length;
-      expect(state.callsUsed).toBe(billed);
-      expect(billed).toBeLessThanOrEqual(MAX);
-      expect(state.callsReserved).toBe(0);
-      // The budget, not the plan, ended the run (fewer than two calls left), and some of it went live.
-      expect([state.stopReason, state.callsUsed >= MAX - 1], JSON.stringify({ used: state.callsUsed, batches: server.batches.map((b) => b.items.length), live: server.live.length })).toEqual([STOP.budget, true]);
-      expect(server.live.length).toBeGreaterThan(0);
-      const { verdicts, unjudged, drafts } = await expectRunApplied(host, vault, runId);
-      for (const id of drafts.keys()) expect(Number(verdicts.has(id)) + Number(unjudged.has(id))).toBe(1);
-    } finally {
-      await host.close();
-      await server.close();
-    }
-  });
-});
 
 /** Runs the batch job as its worker would (again after each pending poll) until the batch ended. */
 async function processUntilEnded(p: Parameters<typeof processBatch>[0], deps: BatchDeps, onPending: () => Promise<void> = async () => {}) {

@@ -3,61 +3,40 @@
  * (snapshot before and after). validate and analyze on bad question files; a config file with
  * wrong types; unknown flags on every command.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { commands } from '../../src/cli/commands/index.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { BAD_FILES, questionDir } from '../helpers/bad-files.js';
+import { BAD_FILES, execCli, questionDir } from '../helpers/bad-files.js';
 import { freshVault, vaultSnapshot } from '../helpers/pipeline.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vl-bad-input-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], { cwd: tmp, env: { ...process.env, REDIS_URL: '', ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => execCli(args, { cwd: tmp, env: { REDIS_URL: '', ...env } });
 
 describe('bad question files: validate and analyze', () => {
-  let template: string;
-  beforeAll(async () => {
-    template = await freshVault(40, 5);
+  // Every kind at once, in one vault: each case one at a time is test/heavy/bad-question-files.test.ts.
+  it('every kind of bad file in one vault: validate names each and exits 1; analyze skips each and says so; the vault is unchanged', async () => {
+    const vault = await freshVault(40, 5);
+    for (const bad of BAD_FILES) bad.write(join(questionDir(vault), bad.file));
+    const before = vaultSnapshot(vault);
+
+    const v = await cli(['validate', '--vault', vault, '--errors-only']);
+    expect(v.code, v.stderr).toBe(1);
+    for (const bad of BAD_FILES) expect(v.stdout, bad.name).toMatch(bad.validate);
+    expect(v.stdout).toMatch(new RegExp(`validated ${40 + BAD_FILES.length} files: \\d+ errors? in ${BAD_FILES.length} files`));
+    expect(v.stderr).toBe('');
+
+    const a = await cli(['analyze', '--vault', vault, '--no-index', '--out', join(tmp, 'report-all-bad')]);
+    expect(a.code, a.stderr).toBe(0);
+    for (const bad of BAD_FILES) expect(a.stdout, bad.name).toMatch(bad.analyze);
+    expect(a.stderr).not.toMatch(/unexpected error/);
+
+    expect(vaultSnapshot(vault)).toBe(before);
   });
-
-  for (const bad of BAD_FILES) {
-    it(`${bad.name}: validate names the file and exits 1; analyze skips it and says so; the vault is unchanged`, async () => {
-      const vault = await freshVault(40, 5);
-      bad.write(join(questionDir(vault), bad.file));
-      const before = vaultSnapshot(vault);
-
-      const v = await cli(['validate', '--vault', vault, '--errors-only']);
-      expect(v.code, v.stderr).toBe(1);
-      expect(v.stdout).toMatch(bad.validate);
-      expect(v.stdout).toMatch(/validated 41 files: \d+ errors? in 1 file/);
-      expect(v.stderr).toBe('');
-
-      const a = await cli(['analyze', '--vault', vault, '--no-index', '--out', join(tmp, `report-${bad.file}`)]);
-      expect(a.code, a.stderr).toBe(0);
-      expect(a.stdout).toMatch(bad.analyze);
-      expect(a.stderr).not.toMatch(/unexpected error/);
-
-      expect(vaultSnapshot(vault)).toBe(before);
-      expect(template).not.toBe(vault);
-    });
-  }
 });
 
 describe('a config file with wrong types', () => {

@@ -169,15 +169,13 @@ describe('renderVault / render CLI over a temp copy of the fixture vault', () =>
   });
 });
 
-describe('python sandbox network isolation, and vault-loop render through the real CLI', () => {
+describe('python sandbox network isolation', () => {
   /**
    * Visuals outside the pipeline:
    *  - the python sandbox keeps scripts off the network: a script that tries to reach a server the
    *    test runs on 127.0.0.1 never reaches it and its render fails with the reason; where `unshare -n`
-   *    is permitted the script runs in a network namespace of its own;
-   *  - `vault-loop render` through the real CLI binary: stale means "source newer or source hash
-   *    changed", `--allow-python-visuals` runs a .py source and without it the source is skipped with
-   *    the reason, `--force`, and `rendered=N skipped=N errors=N` with exit 1 on errors.
+   *    is permitted the script runs in a network namespace of its own. (`vault-loop render` through
+   *    the real CLI binary, case by case: test/heavy/render-cli.test.ts.)
    */
   /** A plain-Python "plotting" script (matplotlib is not installed here): it writes SVG text to VISUAL_OUT_PATH. */
   const svgWriter = (text: string, pre = '') =>
@@ -243,96 +241,6 @@ describe('python sandbox network isolation, and vault-loop render through the re
       expect(devs).toBe('lo');
       expect(r.warnings).toEqual([]);
       expect(connections).toBe(0);
-    });
-  });
-
-  describe('vault-loop render (CLI)', () => {
-    let vault: string;
-    const cli = (...args: string[]) => runCli(['render', '--vault', vault, ...args]);
-    const abs = (rel: string) => join(vault, rel);
-    const at = (year: number) => new Date(Date.UTC(year, 0, 1));
-    const DOT = 'visuals/cloud/cloud-0104.dot';
-    const DOT_SVG = 'visuals/cloud/cloud-0104.svg';
-    const DOT2 = 'visuals/mobile/mobile-0304.dot';
-    const DOT2_SVG = 'visuals/mobile/mobile-0304.svg';
-    const PY = 'visuals/cloud/cloud-0109.py';
-    const PY_SVG = 'visuals/cloud/cloud-0109.svg';
-
-    beforeEach(() => {
-      vault = copyFixtureVault(join(mkdtempSync(join(tmpdir(), 'vault-loop-render-cli-')), 'vault'));
-      // The fixture's cloud-0109.py needs matplotlib; this one writes its SVG with plain Python.
-      writeFileSync(abs(PY), svgWriter("'60 GB/s of ' + str(204.8) + ' GB/s'"));
-    });
-    afterEach(() => rmSync(join(vault, '..'), { recursive: true, force: true }));
-
-    it('a source whose mtime is newer than its SVG is re-rendered even with the same content; an older source with the same hash is skipped', async () => {
-      // Rendered once already (the same code the command runs), so every dot visual has its SVG and its render record.
-      // The fixture's mobile-0304.svg is removed first: a committed SVG newer than its source would be trusted, not rendered.
-      rmSync(abs(DOT2_SVG));
-      expect(await renderVault({ vault })).toMatchObject({ rendered: 2, errors: 0 });
-      const svg = readFileSync(abs(DOT2_SVG), 'utf8');
-      // cloud-0104: same source bytes, source older than its SVG. mobile-0304: same source bytes (the recorded hash),
-      // source touched after its SVG, and the SVG on disk no longer what the source renders to.
-      writeFileSync(abs(DOT2_SVG), svg.replace('</svg>', '<!-- edited since -->\n</svg>'));
-      utimesSync(abs(DOT), at(2001), at(2001));
-      utimesSync(abs(DOT_SVG), at(2002), at(2002));
-      utimesSync(abs(DOT2_SVG), at(2002), at(2002));
-      utimesSync(abs(DOT2), at(2003), at(2003));
-      const r = await cli();
-      expect(r.code, r.out).toBe(0);
-      expect(r.out).toMatch(/^rendered=1 skipped=2 errors=0$/m);
-      expect(statSync(abs(DOT_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
-      expect(statSync(abs(DOT2_SVG)).mtimeMs).toBeGreaterThan(at(2003).getTime());
-      expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
-
-      // Touched again, and the render gives the bytes already on disk: rendered, but not rewritten (nothing to commit).
-      utimesSync(abs(DOT2_SVG), at(2002), at(2002));
-      utimesSync(abs(DOT2), at(2003), at(2003));
-      const same = await cli();
-      expect(same.code, same.out).toBe(0);
-      expect(same.out).toMatch(/^rendered=0 skipped=3 errors=0$/m);
-      expect(statSync(abs(DOT2_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
-      expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
-    });
-
-    it('a .py source renders only with --allow-python-visuals; without it it is skipped with the reason', async () => {
-      const without = await cli('--id', 'cloud-0109');
-      expect(without.code, without.out).toBe(0);
-      expect(without.out).toContain('note cloud-0109: skipped, python visuals disabled (--allow-python-visuals)');
-      expect(without.out).toMatch(/^rendered=0 skipped=1 errors=0$/m);
-      expect(existsSync(abs(PY_SVG))).toBe(false);
-
-      const allowed = await cli('--id', 'cloud-0109', '--allow-python-visuals');
-      expect(allowed.code, allowed.out).toBe(0);
-      expect(allowed.out).toMatch(/^rendered=1 skipped=0 errors=0$/m);
-      expect(allowed.out).not.toContain('python visuals disabled');
-      const svg = readFileSync(abs(PY_SVG), 'utf8');
-      expect(svg).toContain('60 GB/s of 204.8 GB/s');
-      expect(sanitizeSvg(svg, { source: 'svg' }).errors).toEqual([]);
-      expect((await readRenderIndex(vault)).entries[PY_SVG]).toMatchObject({ source: PY, kind: 'matplotlib' });
-    });
-
-    it('--force re-renders up-to-date visuals; a source that fails to render is one error line, the counts say errors=1, and the exit code is 1', async () => {
-      // The fixture's mobile-0304.svg is removed first: a committed SVG newer than its source would be trusted, not rendered.
-      rmSync(abs(DOT2_SVG));
-      expect(await renderVault({ vault })).toMatchObject({ rendered: 2, errors: 0 });
-      // Both dot visuals up to date (sources older than their SVGs, hashes as recorded), but their SVG bytes edited since:
-      // a forced render that gives the bytes already on disk rewrites nothing, so these show it did render.
-      for (const [src, svg] of [[DOT, DOT_SVG], [DOT2, DOT2_SVG]] as const) {
-        writeFileSync(abs(svg), readFileSync(abs(svg), 'utf8').replace('</svg>', '<!-- edited since -->\n</svg>'));
-        utimesSync(abs(src), at(2001), at(2001));
-        utimesSync(abs(svg), at(2002), at(2002));
-      }
-      const unforced = await cli('--dry-run');
-      expect(unforced.out).toMatch(/^would render 0.*skipped=3 errors=0/m);
-      writeFileSync(abs(PY), 'import os\nraise ValueError("no plot today")\n');
-      const r = await cli('--force', '--allow-python-visuals');
-      expect(r.code, r.out).toBe(1);
-      expect(r.out).toMatch(/^error cloud-0109 \(visuals\/cloud\/cloud-0109\.svg\): python script failed \(exit 1\): .*ValueError: no plot today/m);
-      expect(r.out).toMatch(/^rendered=2 skipped=0 errors=1$/m);
-      expect(existsSync(abs(PY_SVG))).toBe(false);
-      // The up-to-date dot visuals were rendered again all the same.
-      expect(statSync(abs(DOT_SVG)).mtimeMs).toBeGreaterThan(at(2002).getTime());
     });
   });
 });
