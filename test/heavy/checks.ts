@@ -5,13 +5,14 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
 import { iterDir, readJson, runDir, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
 import { RunStore, TERMINAL_STATUSES } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import type { RedisClient } from '../../src/redis/index.js';
+import { RedisProcesses } from '../helpers/redis-servers.js';
 
 /** Vault-relative paths of every question file (drafts included). */
 export function questionFiles(vault: string): string[] {
@@ -185,4 +186,19 @@ export async function until<T>(what: string, ms: number, pred: () => Promise<T |
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/**
+ * The redis-server processes a heavy test file starts and the CLI children it spawns, all ended
+ * after the file (children SIGKILLed, servers stopped).
+ */
+export function fileRedisProcesses(): { procs: RedisProcesses; children: ChildProcess[] } {
+  const procs = new RedisProcesses();
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await Promise.all(children.map(exited));
+    await procs.stopAll();
+  });
+  return { procs, children };
 }

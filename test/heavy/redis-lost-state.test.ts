@@ -5,27 +5,19 @@
  * go on, the open iteration lists the drafts it left unjudged, and `--resume` of that run says
  * plainly why it cannot continue. A `--resume` of an id that was never a run is a clear error too.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { iterDir, readJson, runDir } from '../../src/scheduler/records.js';
 import { freshVault, runCli, spawnCli } from '../helpers/pipeline.js';
-import { RedisProcesses } from '../helpers/redis-servers.js';
-import { collect, exited, sleep, until } from './checks.js';
+import { collect, exited, fileRedisProcesses, sleep, until } from './checks.js';
 
 const PORT = 17062;
 const URL_ = `redis://127.0.0.1:${PORT}`;
 const PREFIX = 'vl-heavy-lost';
 const ENV = { VAULT_LOOP_REDIS_TIMEOUT_MS: '2000', VAULT_LOOP_LOG_LEVEL: 'error' };
 
-const procs = new RedisProcesses();
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  await procs.stopAll();
-});
+const { procs, children } = fileRedisProcesses();
 
 describe('Redis lost its data mid-run', () => {
   it('the run says Redis lost its state, its records say interrupted, and --resume says why it cannot continue', async () => {

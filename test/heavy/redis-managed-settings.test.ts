@@ -3,20 +3,12 @@
  * real redis-server started with an evicting policy (a common managed default), every command
  * says so once on stderr, with the fix, and still works; with noeviction it says nothing.
  */
-import type { ChildProcess } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/pipeline.js';
-import { RedisProcesses } from '../helpers/redis-servers.js';
-import { exited } from './checks.js';
+import { fileRedisProcesses } from './checks.js';
 
 const PORTS = { evicting: 17060, safe: 17061 };
-const procs = new RedisProcesses();
-const children: ChildProcess[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  await procs.stopAll();
-});
+const { procs, children } = fileRedisProcesses();
 
 describe('managed Redis settings', () => {
   it('an evicting maxmemory-policy gets one warning naming noeviction; noeviction gets none', async () => {
