@@ -14,7 +14,7 @@ import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { type FailingProxy, halfFailingJudge } from '../helpers/failing-proxy.js';
 import { FAILURE } from '../../src/core/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, screenshot } from '../helpers/browser.js';
+import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, retryInBullBoard, screenshot } from '../helpers/browser.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { type TestRedis, useTestRedis } from '../helpers/redis.js';
 import type { RunState } from '../../src/state/run-state.js';
@@ -271,16 +271,7 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       expect(tally.PASS + tally.NEEDS_FIX + tally.DROP).toBeGreaterThan(0);
       expect(verdictsBefore).toBe(`${tally.PASS} / ${tally.NEEDS_FIX} / ${tally.DROP}`);
 
-      await page.goto(`${dash.url}queues/queue/judge?status=failed`);
-      const card = page.locator('div[class^="card-"]', { has: page.getByText(jobId, { exact: true }) });
-      await card.waitFor({ timeout: 15_000 });
-      await card.locator('button:has(svg.lucide-refresh-cw)').click();
-      // Bull Board asks first (its "confirm job actions" setting is on by default).
-      const confirm = page.getByRole('alertdialog').or(page.getByRole('dialog')).filter({ hasText: 'Are you sure that you want to retry this job?' });
-      await confirm.waitFor();
-      const put = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes(`/queues/api/queues/judge/${encodeURIComponent(jobId)}/retry`));
-      await confirm.getByRole('button', { name: 'Confirm' }).click();
-      expect((await put).ok()).toBe(true);
+      await retryInBullBoard(page, dash.url, 'judge', jobId, 15_000);
 
       // Bull Board shows it among the completed judge jobs.
       await expect.poll(async () => (await host.queues.judge.getJob(jobId))?.getState(), { timeout: 30_000 }).toBe('completed');

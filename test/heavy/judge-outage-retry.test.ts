@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contextOnlyFor, launchChromium } from '../helpers/browser.js';
+import { contextOnlyFor, launchChromium, retryInBullBoard } from '../helpers/browser.js';
 import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { freshVault, joinedCommands, offlineAnswerer, readRecords, runCli, startCli } from '../helpers/pipeline.js';
 import { useTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -97,15 +97,7 @@ describe('judge outage, then Retry in Bull Board with no run alive', () => {
         await page.goto(`${url}?token=${TOKEN}`);
         for (const chunk of [0, 1]) {
           const jobId = `${runId}-i0-k${chunk}-judge`;
-          await page.goto(`${url}queues/queue/judge?status=failed`);
-          const card = page.locator('div[class^="card-"]', { has: page.getByText(jobId, { exact: true }) });
-          await card.waitFor({ timeout: 30_000 });
-          await card.locator('button:has(svg.lucide-refresh-cw)').click();
-          const confirm = page.getByRole('alertdialog').or(page.getByRole('dialog')).filter({ hasText: 'Are you sure that you want to retry this job?' });
-          await confirm.waitFor();
-          const put = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes(`/queues/api/queues/judge/${encodeURIComponent(jobId)}/retry`));
-          await confirm.getByRole('button', { name: 'Confirm' }).click();
-          expect((await put).ok()).toBe(true);
+          await retryInBullBoard(page, url, 'judge', jobId, 30_000);
         }
         expect(offHost).toEqual([]);
       } finally {

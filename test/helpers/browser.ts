@@ -1,6 +1,7 @@
 /** Debian's Chromium through playwright-core, for the browser tests (never a downloaded browser). */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { PROJECT_ROOT } from './fixtures.js';
@@ -54,4 +55,21 @@ export async function dashboardInChromium(redis: TestRedis, token: string, offHo
   const dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token, liveIntervalMs: 300 });
   const browser = await launchChromium();
   return { dash, browser, page: await pageOnlyFor(browser, new URL(dash.url).origin, offHost) };
+}
+
+/**
+ * Presses Retry on a failed job in Bull Board's own UI (`dashboardUrl` ends in "/"), confirms the
+ * dialog Bull Board shows first ("confirm job actions" is on by default) and expects its PUT to
+ * succeed.
+ */
+export async function retryInBullBoard(page: Page, dashboardUrl: string, queue: string, jobId: string, waitMs: number): Promise<void> {
+  await page.goto(`${dashboardUrl}queues/queue/${queue}?status=failed`);
+  const card = page.locator('div[class^="card-"]', { has: page.getByText(jobId, { exact: true }) });
+  await card.waitFor({ timeout: waitMs });
+  await card.locator('button:has(svg.lucide-refresh-cw)').click();
+  const confirm = page.getByRole('alertdialog').or(page.getByRole('dialog')).filter({ hasText: 'Are you sure that you want to retry this job?' });
+  await confirm.waitFor();
+  const put = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes(`/queues/api/queues/${queue}/${encodeURIComponent(jobId)}/retry`));
+  await confirm.getByRole('button', { name: 'Confirm' }).click();
+  expect((await put).ok()).toBe(true);
 }
