@@ -37,11 +37,11 @@ import { BatchStore } from '../scheduler/batches.js';
 import { BATCH_COLLECT_MS, type BatchDeps } from '../workers/batch.processor.js';
 import { batchedProvider } from '../workers/batched-provider.js';
 import { usesBatches } from '../llm/batch/types.js';
-import type { GenerateDeps } from '../workers/generate.processor.js';
+import type { GenerateDeps } from '../core/generate-batch.js';
 import { parseRunConfig, type RunConfig } from '../domain/run-config.js';
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
-import type { JudgeDeps } from '../workers/judge.processor.js';
-import type { ReviseDeps } from '../workers/revise.processor.js';
+import type { JudgeDeps } from '../core/judge-chunk.js';
+import type { ReviseDeps } from '../core/revise-batch.js';
 import type { RuntimeContext, WorkerTimings } from '../workers/runtime.js';
 
 export interface ContextOptions {

@@ -9,7 +9,7 @@ import type { GenerateCell } from '../domain/plan-cell.js';
 import { Batcher } from './batcher.js';
 import { parsePayload } from './errors.js';
 import { BATCH_COLLECT_MS } from './batch.processor.js';
-import { generateBatch, type CellOutcome } from './generate.processor.js';
+import { generateBatch, type CellOutcome } from '../core/generate-batch.js';
 import { ensureRunActive, inStableOrder, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';
 
 export function generateWorker(ctx: RuntimeContext): Worker {

@@ -1,6 +1,6 @@
 /**
  * The judge queue's worker: reads the chunk's renders, calls the judge processor (one judge chunk,
- * src/workers/judge.processor.ts) and enqueues what the outcome says: a late apply when the apply
+ * src/core/judge-chunk.ts) and enqueues what the outcome says: a late apply when the apply
  * job that waited for this chunk already ran (src/core/late-apply.ts decides).
  */
 import { Job, Worker } from 'bullmq';
@@ -11,7 +11,7 @@ import { draftIdOfKey, ids } from '../state/job-ids.js';
 import { judgeOutcome } from '../core/late-apply.js';
 import type { ParentState } from '../core/ports.js';
 import { parsePayload } from './errors.js';
-import { judgeChunk } from './judge.processor.js';
+import { judgeChunk } from '../core/judge-chunk.js';
 import { ensureRunActive, workerOpts, wrap, type RuntimeContext } from './runtime.js';
 
 export function judgeWorker(ctx: RuntimeContext): Worker {

@@ -4,7 +4,7 @@ import { reviseQueue, type ReviseResult } from '../queues/index.js';
 import type { RevisePayload } from '../queues/revise.js';
 import { Batcher } from './batcher.js';
 import { parsePayload } from './errors.js';
-import { reviseBatch, type ReviseOutcome } from './revise.processor.js';
+import { reviseBatch, type ReviseOutcome } from '../core/revise-batch.js';
 import { ensureRunActive, inStableOrder, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';
 
 export function reviseWorker(ctx: RuntimeContext): Worker {

@@ -17,11 +17,11 @@ import { TERMINAL_STATUSES, type RunStore } from '../state/run-state.js';
 import type { Logger } from '../util/log.js';
 import { OtherVaultJobError } from '../errors.js';
 import { RunPausedError, RunStoppedError, translateError } from './errors.js';
-import type { GenerateDeps } from './generate.processor.js';
+import type { GenerateDeps } from '../core/generate-batch.js';
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
-import type { JudgeDeps } from './judge.processor.js';
+import type { JudgeDeps } from '../core/judge-chunk.js';
 import type { BatchDeps } from './batch.processor.js';
-import type { ReviseDeps } from './revise.processor.js';
+import type { ReviseDeps } from '../core/revise-batch.js';
 
 export interface WorkerTimings {
   lockDuration?: number;
