@@ -10,39 +10,6 @@ export type Track = (typeof TRACKS)[number];
 export const LEVELS = ['L1', 'L2', 'L3', 'L4', 'L5', 'L6+'] as const;
 export type Level = (typeof LEVELS)[number];
 
-/** Analyzer order (ties in the stable sort keep it). */
-export const ZONES = [
-  'recall',
-  'analyze',
-  'design',
-  'implement',
-  'diagnosis',
-  'fluency',
-  'specification',
-  'evaluation',
-  'realization',
-  'optimization',
-  'mastery',
-] as const;
-export type Zone = (typeof ZONES)[number];
-
-export const AREAS = [
-  'compute',
-  'memory',
-  'networking',
-  'latency',
-  'parallelism',
-  'deployment',
-  'data',
-  'power',
-  'precision',
-  'reliability',
-  'optimization',
-  'architecture',
-  'cross-cutting',
-] as const;
-export type Area = (typeof AREAS)[number];
-
 export const BLOOM_LEVELS = ['remember', 'understand', 'apply', 'analyze', 'evaluate', 'create'] as const;
 export type BloomLevel = (typeof BLOOM_LEVELS)[number];
 
@@ -78,7 +45,8 @@ export interface ZoneInfo {
   levels: readonly Level[];
 }
 
-export const ZONE_INFO: Record<Zone, ZoneInfo> = {
+/** The zones in the analyzer's order (ties in its stable sort keep it): ZONES lists these keys. */
+const ZONE_TABLE = {
   recall: { skills: ['recall'], description: 'Facts & definitions', levels: ['L1', 'L2'] },
   analyze: { skills: ['analyze'], description: 'Tradeoffs & reasoning', levels: ['L3', 'L4'] },
   design: { skills: ['design'], description: 'Architecture decisions', levels: ['L4', 'L5'] },
@@ -90,7 +58,10 @@ export const ZONE_INFO: Record<Zone, ZoneInfo> = {
   realization: { skills: ['design', 'implement'], description: 'Architecture to concrete numbers', levels: ['L5', 'L6+'] },
   optimization: { skills: ['analyze', 'implement'], description: 'Diagnose and fix bottlenecks', levels: ['L4', 'L5'] },
   mastery: { skills: ['recall', 'analyze', 'design', 'implement'], description: 'Full Staff-level synthesis', levels: ['L6+'] },
-};
+} satisfies Record<string, ZoneInfo>;
+export type Zone = keyof typeof ZONE_TABLE;
+export const ZONE_INFO: Readonly<Record<Zone, ZoneInfo>> = ZONE_TABLE;
+export const ZONES = Object.keys(ZONE_INFO) as readonly Zone[];
 
 export function inLevelAffinity(zone: Zone, level: Level): boolean {
   return ZONE_INFO[zone].levels.includes(level);
@@ -101,7 +72,7 @@ export function inLevelAffinity(zone: Zone, level: Level): boolean {
  * v1.0 additions had none in the original and are given one here (communication-computation-overlap
  * follows the analyzer, generator and REMAP: optimization; taxonomy_data files it under parallelism).
  */
-export const TOPICS_BY_AREA: Record<Area, readonly string[]> = {
+const TOPIC_TABLE = {
   compute: [
     'roofline-analysis',
     'gpu-compute-architecture',
@@ -211,7 +182,11 @@ export const TOPICS_BY_AREA: Record<Area, readonly string[]> = {
     'responsible-ai',
     'tco-cost-modeling',
   ],
-};
+} satisfies Record<string, readonly string[]>;
+/** The areas, in the analyzer's order: the keys of the topic table. */
+export type Area = keyof typeof TOPIC_TABLE;
+export const TOPICS_BY_AREA: Readonly<Record<Area, readonly string[]>> = TOPIC_TABLE;
+export const AREAS = Object.keys(TOPICS_BY_AREA) as readonly Area[];
 
 export const TOPIC_AREA: ReadonlyMap<string, Area> = new Map(
   AREAS.flatMap((area) => TOPICS_BY_AREA[area].map((topic) => [topic, area] as const)),
