@@ -69,6 +69,11 @@ function q(x: number): [string, number] {
 
 const pct = (x: number): [string, number] => q(x * 100);
 
+/** The chart of a question: one bar per label, in the order given (labels are words, never integer-like keys, so the object keeps it), all in `unit`. */
+function chart(unit: string, bars: Record<string, number>): Pick<QuestionParts, 'series' | 'unit'> {
+  return { series: Object.entries(bars).map(([label, value]) => ({ label, value })), unit };
+}
+
 type Template = (t: TemplateInput) => QuestionParts;
 
 const stream: Template = ({ rng, hw, cls, topicLabel }) => {
@@ -99,11 +104,7 @@ const stream: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Memory-Bandwidth-Bound',
     conclusion: over ? `The floor exceeds the ${budget} ms budget before any compute runs.` : `It leaves ${q(budget - tv)[0]} ms for everything else in the pass.`,
     phase: 'inference',
-    series: [
-      { label: 'stream', value: tv },
-      { label: 'budget', value: budget },
-    ],
-    unit: 'ms',
+    ...chart('ms', { stream: tv, budget }),
   };
 };
 
@@ -129,12 +130,7 @@ const footprint: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Memory-Capacity-Bound',
       conclusion: fv >= 0 ? `It fits with ${free} KB to spare.` : 'It does not fit in SRAM as planned.',
       phase: 'inference',
-      series: [
-        { label: 'weights', value: wv },
-        { label: 'arena', value: arena },
-        { label: 'stack', value: stack },
-      ],
-      unit: 'KB',
+      ...chart('KB', { weights: wv, arena, stack }),
     };
   }
   const params = cls === 'dc' ? rng.pick([7, 8, 13, 34, 70]) : rng.pick([1, 3, 7]);
@@ -170,11 +166,7 @@ const footprint: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Memory-Capacity-Bound',
     conclusion: gv >= 0 ? `It fits in ${hw.mem} GB with ${gap} GB spare.` : `It exceeds the ${hw.mem} GB device.`,
     phase: 'inference',
-    series: [
-      { label: 'weights', value: wv },
-      { label: 'KV cache', value: kvv },
-    ],
-    unit: 'GB',
+    ...chart('GB', { weights: wv, 'KV cache': kvv }),
   };
 };
 
@@ -201,11 +193,7 @@ const compute: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Compute-Bound',
       conclusion: tv > slo ? `It misses the ${slo} ms target.` : `It meets the ${slo} ms target with ${q(slo - tv)[0]} ms to spare.`,
       phase: 'inference',
-      series: [
-        { label: 'prefill', value: tv },
-        { label: 'target', value: slo },
-      ],
-      unit: 'ms',
+      ...chart('ms', { prefill: tv, target: slo }),
     };
   }
   if (cls === 'mcu') {
@@ -227,11 +215,7 @@ const compute: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Compute-Bound',
       conclusion: tv > deadline ? `It misses the ${deadline} ms deadline.` : `It meets the ${deadline} ms deadline.`,
       phase: 'inference',
-      series: [
-        { label: 'inference', value: tv },
-        { label: 'deadline', value: deadline },
-      ],
-      unit: 'ms',
+      ...chart('ms', { inference: tv, deadline }),
     };
   }
   const gop = rng.pick([8, 12, 20, 35, 60]);
@@ -253,11 +237,7 @@ const compute: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Compute-Bound',
     conclusion: tv <= bv ? `It fits the ${budget} ms frame.` : `It overruns the ${budget} ms frame.`,
     phase: 'inference',
-    series: [
-      { label: 'compute', value: tv },
-      { label: 'frame budget', value: bv },
-    ],
-    unit: 'ms',
+    ...chart('ms', { compute: tv, 'frame budget': bv }),
   };
 };
 
@@ -344,11 +324,7 @@ const collective: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Network-Bound',
       conclusion: tv > windowS ? `It exceeds the ${windowS}-second window.` : `It fits the ${windowS}-second window.`,
       phase: 'training',
-      series: [
-        { label: 'transfer', value: tv },
-        { label: 'window', value: windowS },
-      ],
-      unit: 's',
+      ...chart('s', { transfer: tv, window: windowS }),
     };
   }
   const ranks = cls === 'dc' ? rng.pick([8, 16, 32, 64]) : rng.pick([2, 4]);
@@ -371,11 +347,7 @@ const collective: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Bandwidth-Bound',
     conclusion: `Communication is ${pct(tv / step)[0]}% of the compute time.`,
     phase: 'training',
-    series: [
-      { label: 'compute', value: step },
-      { label: 'allreduce', value: tv },
-    ],
-    unit: 'ms',
+    ...chart('ms', { compute: step, allreduce: tv }),
   };
 };
 
@@ -410,11 +382,7 @@ const energy: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Energy-Bound',
       conclusion: `That is about ${days} days per charge.`,
       phase: 'inference',
-      series: [
-        { label: 'active', value: eav },
-        { label: 'sleep', value: esv },
-      ],
-      unit: 'μJ',
+      ...chart('μJ', { active: eav, sleep: esv }),
     };
   }
   const count = cls === 'dc' ? 8 : rng.pick([4, 10, 25]);
@@ -437,11 +405,7 @@ const energy: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Power-Bound',
     conclusion: `Energy cost scales linearly with units and hours.`,
     phase: 'both',
-    series: [
-      { label: 'power (kW)', value: kv },
-      { label: 'energy (kWh)', value: khv },
-    ],
-    unit: 'kW / kWh',
+    ...chart('kW / kWh', { 'power (kW)': kv, 'energy (kWh)': khv }),
   };
 };
 
@@ -466,10 +430,7 @@ const cost: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Cost-Bound',
       conclusion: 'Cost scales with GPU count times wall-clock hours.',
       phase: 'training',
-      series: [
-        { label: 'GPU-hours', value: ghv },
-      ],
-      unit: 'GPU-hours',
+      ...chart('GPU-hours', { 'GPU-hours': ghv }),
     };
   }
   const devices = rng.pick([5000, 20000, 100000]);
@@ -491,8 +452,7 @@ const cost: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Cost-Bound',
     conclusion: 'Delta or staged updates cut this linearly.',
     phase: 'inference',
-    series: [{ label: 'egress GB', value: gbv }],
-    unit: 'GB',
+    ...chart('GB', { 'egress GB': gbv }),
   };
 };
 
@@ -517,11 +477,7 @@ const quant: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'Memory-Capacity-Bound',
       conclusion: `Quantization cuts weight storage by ${ratio}x.`,
       phase: 'inference',
-      series: [
-        { label: 'FP32', value: av },
-        { label: 'INT8', value: bv },
-      ],
-      unit: 'KB',
+      ...chart('KB', { FP32: av, INT8: bv }),
     };
   }
   const params = cls === 'dc' ? rng.pick([8, 13, 34, 70]) : rng.pick([1, 3, 7]);
@@ -543,11 +499,7 @@ const quant: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'Memory-Bandwidth-Bound',
     conclusion: `INT4 cuts bytes per token by 4x against FP16.`,
     phase: 'inference',
-    series: [
-      { label: 'FP16', value: av },
-      { label: 'INT4', value: bv },
-    ],
-    unit: 'GB',
+    ...chart('GB', { FP16: av, INT4: bv }),
   };
 };
 
@@ -575,11 +527,7 @@ const checkpoint: Template = ({ rng, hw, cls, topicLabel }) => {
       bound: 'I/O-Bound',
       conclusion: `Synchronous saves cost ${share}% of each hour.`,
       phase: 'training',
-      series: [
-        { label: 'write', value: tv },
-        { label: 'per hour', value: ov },
-      ],
-      unit: 's',
+      ...chart('s', { write: tv, 'per hour': ov }),
     };
   }
   const mcu = cls === 'mcu';
@@ -602,11 +550,7 @@ const checkpoint: Template = ({ rng, hw, cls, topicLabel }) => {
     bound: 'I/O-Bound',
     conclusion: tv > hold ? `It misses the ${hold} ms window.` : `It fits the ${hold} ms window.`,
     phase: 'inference',
-    series: [
-      { label: 'write', value: tv },
-      { label: 'hold-up', value: hold },
-    ],
-    unit: 'ms',
+    ...chart('ms', { write: tv, 'hold-up': hold }),
   };
 };
 
