@@ -21,29 +21,38 @@ import { register as demo } from './demo.js';
 export type Register = (program: Command) => void;
 
 /**
- * Every CLI command, in help order, with the command words its register function adds (a test
- * checks they agree): a start for one command defines only that one.
+ * Every command module, in help order, by its file name: its register function adds the command of
+ * that name, or the words MODULE_WORDS gives it (a test checks they agree). A start for one
+ * command defines only that one.
  */
-export const COMMAND_TABLE: readonly { words: readonly string[]; register: Register }[] = [
-  { words: ['validate'], register: validate },
-  { words: ['check'], register: check },
-  { words: ['fix-areas'], register: fixAreas },
-  { words: ['synth'], register: synth },
-  { words: ['analyze'], register: analyze },
-  { words: ['run'], register: run },
-  { words: ['worker'], register: worker },
-  { words: ['status'], register: status },
-  { words: ['stop', 'pause', 'resume'], register: control },
-  { words: ['retry'], register: retry },
-  { words: ['render'], register: render },
-  { words: ['dashboard'], register: dashboard },
-  { words: ['promote'], register: promote },
-  { words: ['manifest'], register: manifest },
-  { words: ['export'], register: exportCmd },
-  { words: ['revise'], register: revise },
-  { words: ['judge'], register: judge },
-  { words: ['demo'], register: demo },
-];
+const MODULES: Readonly<Record<string, Register>> = {
+  validate,
+  check,
+  'fix-areas': fixAreas,
+  synth,
+  analyze,
+  run,
+  worker,
+  status,
+  control,
+  retry,
+  render,
+  dashboard,
+  promote,
+  manifest,
+  export: exportCmd,
+  revise,
+  judge,
+  demo,
+};
+/** The modules that add more than the command of their own name. */
+const MODULE_WORDS: Readonly<Record<string, readonly string[]>> = { control: ['stop', 'pause', 'resume'] };
+
+/** Every CLI command with the command words its register function adds, in help order. */
+export const COMMAND_TABLE: readonly { words: readonly string[]; register: Register }[] = Object.entries(MODULES).map(([name, register]) => ({
+  words: MODULE_WORDS[name] ?? [name],
+  register,
+}));
 
 /** Every CLI command's register function, in help order. */
 export const commands: Register[] = COMMAND_TABLE.map((c) => c.register);
