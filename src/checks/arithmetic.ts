@@ -157,9 +157,10 @@ interface NumTok {
   start: number;
   end: number;
 }
+type Op = '+' | '-' | '*' | '/' | '^';
 type Tok =
   | NumTok
-  | { k: 'op'; op: '+' | '-' | '*' | '/' | '^'; start: number; end: number }
+  | { k: 'op'; op: Op; start: number; end: number }
   | { k: 'lp' | 'rp' | 'tilde'; start: number; end: number }
   | { k: 'rel'; approx: boolean; prose: boolean; start: number; end: number }
   | { k: 'word'; text: string; start: number; end: number }
@@ -384,6 +385,9 @@ interface Parsed {
   first: NumTok | null;
 }
 
+/** `left op right` as one parsed expression: its value, ending where `right` ends. */
+const applied = (left: Parsed, right: Parsed, val: Val): Parsed => ({ val, end: right.end, hasOp: true, first: left.first });
+
 type Pick = 'lo' | 'hi';
 
 function numVal(t: NumTok, pick: Pick = 'lo'): Val {
@@ -435,52 +439,32 @@ class Parser {
   }
 
   expr(i: number): Parsed | null {
-    let left = this.term(i);
-    if (!left) return null;
-    for (;;) {
-      const op = this.at(left.end);
-      if (!op || op.k !== 'op' || (op.op !== '+' && op.op !== '-')) return left;
-      const right = this.term(left.end + 1);
-      if (!right) return left;
-      const sign = op.op === '+' ? 1 : -1;
-      left = {
-        val: join(
-          left.val,
-          right.val,
-          left.val.raw + sign * right.val.raw,
-          left.val.scaled + sign * right.val.scaled,
-          left.val.dims && right.val.dims && sameDims(left.val.dims, right.val.dims) ? left.val.dims : null,
-          left.val.dataPow === right.val.dataPow ? left.val.dataPow : null,
-        ),
-        end: right.end,
-        hasOp: true,
-        first: left.first,
-      };
-    }
+    return this.chain(i, (j) => this.term(j), ['+', '-'], (op, a, b) => {
+      const sign = op === '+' ? 1 : -1;
+      const dims = a.dims && b.dims && sameDims(a.dims, b.dims) ? a.dims : null;
+      return join(a, b, a.raw + sign * b.raw, a.scaled + sign * b.scaled, dims, a.dataPow === b.dataPow ? a.dataPow : null);
+    });
   }
 
   private term(i: number): Parsed | null {
-    let left = this.factor(i);
+    return this.chain(i, (j) => this.factor(j), ['*', '/'], (op, a, b) => {
+      const mul = op === '*';
+      const dims = a.dims && b.dims ? combineDims(a.dims, b.dims, mul ? 1 : -1) : null;
+      const dataPow = a.dataPow !== null && b.dataPow !== null ? a.dataPow + (mul ? 1 : -1) * b.dataPow : null;
+      return join(a, b, mul ? a.raw * b.raw : a.raw / b.raw, mul ? a.scaled * b.scaled : a.scaled / b.scaled, dims, dataPow);
+    });
+  }
+
+  /** A left-associative chain `operand (op operand)*` over the operators in `ops`, folded by `fold`. */
+  private chain(i: number, operand: (i: number) => Parsed | null, ops: readonly Op[], fold: (op: Op, a: Val, b: Val) => Val): Parsed | null {
+    let left = operand(i);
     if (!left) return null;
     for (;;) {
       const op = this.at(left.end);
-      if (!op || op.k !== 'op' || (op.op !== '*' && op.op !== '/')) return left;
-      const right = this.factor(left.end + 1);
+      if (!op || op.k !== 'op' || !ops.includes(op.op)) return left;
+      const right = operand(left.end + 1);
       if (!right) return left;
-      const mul = op.op === '*';
-      left = {
-        val: join(
-          left.val,
-          right.val,
-          mul ? left.val.raw * right.val.raw : left.val.raw / right.val.raw,
-          mul ? left.val.scaled * right.val.scaled : left.val.scaled / right.val.scaled,
-          left.val.dims && right.val.dims ? combineDims(left.val.dims, right.val.dims, mul ? 1 : -1) : null,
-          left.val.dataPow !== null && right.val.dataPow !== null ? left.val.dataPow + (mul ? 1 : -1) * right.val.dataPow : null,
-        ),
-        end: right.end,
-        hasOp: true,
-        first: left.first,
-      };
+      left = applied(left, right, fold(op.op, left.val, right.val));
     }
   }
 
@@ -492,20 +476,15 @@ class Parser {
     const exp = this.factor(base.end + 1);
     if (!exp) return base;
     // Exponents are plain numbers: the raw reading is the exponent in both readings.
-    return {
-      val: {
-        ...base.val,
-        raw: base.val.raw ** exp.val.raw,
-        scaled: base.val.scaled ** exp.val.raw,
-        dims: base.val.dims && exp.val.dims && exp.val.dims.every((x) => x === 0) ? scaleDims(base.val.dims, exp.val.raw) : null,
-        // 2^30 is a power, not a conversion constant of the writer's.
-        constants: [],
-        dataPow: null,
-      },
-      end: exp.end,
-      hasOp: true,
-      first: base.first,
-    };
+    return applied(base, exp, {
+      ...base.val,
+      raw: base.val.raw ** exp.val.raw,
+      scaled: base.val.scaled ** exp.val.raw,
+      dims: base.val.dims && exp.val.dims && exp.val.dims.every((x) => x === 0) ? scaleDims(base.val.dims, exp.val.raw) : null,
+      // 2^30 is a power, not a conversion constant of the writer's.
+      constants: [],
+      dataPow: null,
+    });
   }
 
   private unary(i: number): Parsed | null {
