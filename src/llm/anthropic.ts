@@ -6,7 +6,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, anthropicMessageBody, anthropicMessageResult } from './wire.js';
-import { clientOptions, lazyImport, LazyClient, liveTimeoutMs, mapStainlessError, SdkBacked } from './sdk.js';
+import { lazyImport, mapStainlessError, StainlessProvider } from './sdk.js';
 
 export const ANTHROPIC_DEFAULT_MODEL = 'claude-sonnet-4-5';
 export { ANTHROPIC_DEFAULT_MAX_TOKENS };
@@ -14,21 +14,14 @@ export { ANTHROPIC_DEFAULT_MAX_TOKENS };
 type Sdk = typeof import('@anthropic-ai/sdk');
 export const loadAnthropicSdk = lazyImport<Sdk>(() => import('@anthropic-ai/sdk'));
 
-export class AnthropicProvider extends SdkBacked<Sdk, Anthropic> implements LlmProvider {
+export class AnthropicProvider extends StainlessProvider<Sdk, Anthropic> implements LlmProvider {
   readonly name = 'anthropic';
-  protected readonly sdk = new LazyClient<Sdk, Anthropic>(loadAnthropicSdk, (m) => new m.default(clientOptions(this.settings, liveTimeoutMs(this.settings))));
+  protected readonly loadSdk = loadAnthropicSdk;
 
-  complete(req: CompletionRequest): Promise<CompletionResult> {
-    return this.underDeadline(
-      this.name,
-      req,
-      async (client, deadline, started) => {
-        const wire = anthropicMessageBody(req, { ...this.settings, model: this.model });
-        const res = await client.messages.create(wire.body, { signal: deadline.signal });
-        return anthropicMessageResult(res, wire, this.model, Math.round(performance.now() - started));
-      },
-      (e, mod) => mapAnthropicError(this.name, e, mod),
-    );
+  protected async send(client: Anthropic, req: CompletionRequest, signal: AbortSignal, started: number): Promise<CompletionResult> {
+    const wire = anthropicMessageBody(req, { ...this.settings, model: this.model });
+    const res = await client.messages.create(wire.body, { signal });
+    return anthropicMessageResult(res, wire, this.model, Math.round(performance.now() - started));
   }
 }
 

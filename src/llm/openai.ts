@@ -7,7 +7,7 @@ import type OpenAI from 'openai';
 import type { CompletionRequest, CompletionResult, LlmProvider } from './types.js';
 import { openAiChatBody, openAiChatResult } from './wire.js';
 import type { StructuredOutput } from '../config/index.js';
-import { clientOptions, lazyImport, LazyClient, liveTimeoutMs, mapStainlessError, SdkBacked, type ProviderSettings } from './sdk.js';
+import { lazyImport, mapStainlessError, StainlessProvider, type ProviderSettings } from './sdk.js';
 
 export type { StructuredOutput };
 export { DEFAULT_TIMEOUT_MS, type ProviderSettings } from './sdk.js';
@@ -22,21 +22,14 @@ export const OPENAI_DEFAULT_MODEL = 'gpt-4.1-mini';
 type Sdk = typeof import('openai');
 export const loadOpenAiSdk = lazyImport<Sdk>(() => import('openai'));
 
-export class OpenAiProvider extends SdkBacked<Sdk, OpenAI, OpenAiSettings> implements LlmProvider {
+export class OpenAiProvider extends StainlessProvider<Sdk, OpenAI, OpenAiSettings> implements LlmProvider {
   readonly name = 'openai';
-  protected readonly sdk = new LazyClient<Sdk, OpenAI>(loadOpenAiSdk, (m) => new m.default(clientOptions(this.settings, liveTimeoutMs(this.settings))));
+  protected readonly loadSdk = loadOpenAiSdk;
 
-  complete(req: CompletionRequest): Promise<CompletionResult> {
-    return this.underDeadline(
-      this.name,
-      req,
-      async (client, deadline, started) => {
-        const { body, wrapped } = openAiChatBody(req, { ...this.settings, model: this.model });
-        const res = await client.chat.completions.create(body, { signal: deadline.signal });
-        return openAiChatResult(res, wrapped, this.model, Math.round(performance.now() - started));
-      },
-      (e, mod) => mapOpenAiError(this.name, e, mod),
-    );
+  protected async send(client: OpenAI, req: CompletionRequest, signal: AbortSignal, started: number): Promise<CompletionResult> {
+    const { body, wrapped } = openAiChatBody(req, { ...this.settings, model: this.model });
+    const res = await client.chat.completions.create(body, { signal });
+    return openAiChatResult(res, wrapped, this.model, Math.round(performance.now() - started));
   }
 }
 

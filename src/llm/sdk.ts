@@ -2,10 +2,11 @@
  * What every provider built on a vendor SDK shares (anthropic, openai, gemini, and the batch
  * clients of the first two): the settings, the SDK imported on first use, one client per provider
  * object built with our key, base URL, timeout and no SDK retries, and a live call run under a
- * deadline whose failures become the error family.
+ * deadline whose failures become the error family. The two live providers on Stainless-generated
+ * SDKs (anthropic, openai) share all of it but the request itself (StainlessProvider).
  */
 import { CallDeadline, errorForStatus, retryAfterFromHeaders, transientConnectionError, type HeaderBag } from './errors.js';
-import type { CompletionRequest } from './types.js';
+import type { CompletionRequest, CompletionResult } from './types.js';
 
 export interface ProviderSettings {
   apiKey: string;
@@ -116,4 +117,34 @@ export function mapStainlessError(provider: string, e: unknown, errors: Stainles
     return errorForStatus(provider, e.status, e.message, retryAfterFromHeaders(e.headers));
   }
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** An SDK whose default export is a Stainless-generated client class (openai, @anthropic-ai/sdk). */
+export interface StainlessSdk<C> {
+  default: StainlessErrors & (new (options: ReturnType<typeof clientOptions>) => C);
+}
+
+/**
+ * A live provider on a Stainless-generated SDK: the client is the SDK's default export built with
+ * the live timeout, and a failed call maps through the SDK's error classes. `send` makes the one
+ * request (the signal is the call deadline's) and reads its result.
+ */
+export abstract class StainlessProvider<M extends StainlessSdk<C>, C, S extends ProviderSettings = ProviderSettings> extends SdkBacked<M, C, S> {
+  abstract readonly name: string;
+  protected abstract readonly loadSdk: () => Promise<M>;
+  protected readonly sdk = new LazyClient<M, C>(
+    () => this.loadSdk(),
+    (m) => new m.default(clientOptions(this.settings, liveTimeoutMs(this.settings))),
+  );
+
+  protected abstract send(client: C, req: CompletionRequest, signal: AbortSignal, started: number): Promise<CompletionResult>;
+
+  complete(req: CompletionRequest): Promise<CompletionResult> {
+    return this.underDeadline(
+      this.name,
+      req,
+      (client, deadline, started) => this.send(client, req, deadline.signal, started),
+      (e, mod) => mapStainlessError(this.name, e, mod?.default),
+    );
+  }
 }
