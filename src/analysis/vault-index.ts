@@ -21,6 +21,7 @@
  * into a wrong count.
  */
 import { createHash } from 'node:crypto';
+import { internId } from '../util/intern.js';
 import { tallyFromJSON, tallyToJSON, type Tally } from './tally.js';
 import type { CoverageRecord } from './types.js';
 
@@ -100,16 +101,7 @@ interface Header {
 export function encodeIndex(d: IndexData): Buffer {
   const strings: string[] = [];
   const ids = new Map<string, number>();
-  const sid = (s: string | null | undefined): number => {
-    if (typeof s !== 'string') return -1;
-    let i = ids.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      ids.set(s, i);
-    }
-    return i;
-  };
+  const sid = (s: string | null | undefined): number => (typeof s === 'string' ? internId(ids, strings, s, s) : -1);
   const records = d.records.map(({ record, skip }): PackedRecord => {
     if (!record) return [-1, -1, -1, -1, -1, -1, 0, sid(skip)];
     const packed = FIELDS.map((k) => sid(record[k] as string | null));

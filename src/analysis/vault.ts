@@ -28,6 +28,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { Applicability, isTrack, type Track } from '../corpus/taxonomy.js';
 import { analyzeTally, resolveOptions } from './analyze.js';
 import { CONTROL_CHARACTER, DEFAULT_MAX_FILE_BYTES, NotRegularFileError, readRegularFileSync } from '../util/files.js';
+import { internId } from '../util/intern.js';
 import { parseCoverage, type SkipReason } from './scan.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
@@ -645,15 +646,8 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
   let recordIds: Map<string, number> | undefined;
   let changed = dirsChanged;
   const intern = (r: IndexRecord): number => {
-    const key = recordKey(r);
     recordIds ??= prev.recordIds ? new Map(prev.recordIds) : new Map(records.map((x, i) => [recordKey(x), i]));
-    let id = recordIds.get(key);
-    if (id === undefined) {
-      id = records.length;
-      records.push(r);
-      recordIds.set(key, id);
-    }
-    return id;
+    return internId(recordIds, records, recordKey(r), r);
   };
   const ps = prev.scanStartMs;
   for (let i = 0; i < n; i++) {
