@@ -3,22 +3,22 @@
  * never written again), pre-judges them, cuts the judge chunks and adds the judge flow.
  */
 import { callsSaved, prejudge } from '../checks/prejudge.js';
-import type { DraftRecord, JudgeDraft } from '../domain/draft.js';
+import type { Draft, DraftRecord, JudgeDraft } from '../domain/draft.js';
 import type { RunConfig } from '../domain/run-config.js';
 import type { GenerateResult } from '../queues/generate.js';
 import { isTerminal, mapLimit, writeVisualSource, type StepDeps, type StepResult } from './control.js';
 import type { JudgeChunkPlan } from './ports.js';
 
+/** What the child jobs of a stage gave back: the results that parsed, and the failed children's errors. */
+export interface ChildOutcomes<R, K> {
+  results: R[];
+  failures: (K & { error: string })[];
+}
+
 /** Writes the drafts the generate jobs returned and adds the judge flow. */
-export async function dispatchStep(
-  runId: string,
-  iter: number,
-  cfg: RunConfig,
-  generated: GenerateResult[],
-  failures: { cellIndex: number; error: string }[],
-  deps: StepDeps,
-): Promise<StepResult> {
+export async function dispatchStep(runId: string, iter: number, cfg: RunConfig, children: ChildOutcomes<GenerateResult, { cellIndex: number }>, deps: StepDeps): Promise<StepResult> {
   const { store } = deps;
+  const { results: generated, failures } = children;
   if (await isTerminal(deps, runId)) return { decision: 'run already finished' };
   await store.set(runId, { phase: 'dispatch' });
   const cellsFailed = [...failures.map((f) => ({ cell: f.cellIndex, error: f.error }))];
@@ -50,7 +50,7 @@ export async function dispatchStep(
       return;
     }
     const chunk = Math.floor(written.length / cfg.judgeChunkSize);
-    written.push({ id: g.draft.id, doc: g.draft.doc, ...(g.draft.visual ? { visual: g.draft.visual } : {}), path: file.relPath, fileHash: file.fileHash, vaultNearest: deps.vaultNearest(g.draft.doc) });
+    written.push(forJudge(deps, g.draft.id, g.draft, file.relPath, file.fileHash));
     const notes = g.notes ?? [];
     records.push({ id: g.draft.id, iter, cellIndex: g.cellIndex, chunk, path: file.relPath, fileHash: file.fileHash, track: file.track, visualFiles: file.visualFiles, ...(notes.length ? { notes } : {}) });
     if (notes.length) deps.log('model answer adjusted', { runId, iter, id: g.draft.id, notes });
@@ -66,12 +66,23 @@ export async function dispatchStep(
   await store.iterSet(runId, iter, { cellsFailed: JSON.stringify(cellsFailed), generated: written.length, prejudgeDropped: dropped, callsSaved: saved });
   if (written.length > 0) await deps.records.writeIterText(runId, iter, 'judge_inputs.txt', written.map((d) => d.path).join('\n') + '\n');
 
-  // Fewer drafts than planned need fewer judge calls: the surplus goes back to the run (the retry
-  // headroom stays, at most one call per chunk).
-  await store.releaseJudge(runId, iter, 2 * chunks.length);
-  await store.set(runId, { phase: 'judge' });
-  await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals);
+  await startJudging(deps, runId, iter, 0, cfg, chunks);
   return { decision: 'judge', detail: { drafts: written.length, failed: cellsFailed.length, chunks: chunks.length, prejudgeDropped: dropped, callsSaved: saved } };
+}
+
+/** A written draft as the judge gets it: where it was written, and its nearest vault question. */
+export function forJudge(deps: Pick<StepDeps, 'vaultNearest'>, id: string, draft: Draft, path: string, fileHash: string): JudgeDraft {
+  return { id, doc: draft.doc, ...(draft.visual ? { visual: draft.visual } : {}), path, fileHash, vaultNearest: deps.vaultNearest(draft.doc) };
+}
+
+/**
+ * Hands the chunks of `round` to the judge. Fewer drafts than planned need fewer judge calls: the
+ * surplus goes back to the run (the retry headroom stays, at most one call per chunk).
+ */
+export async function startJudging(deps: StepDeps, runId: string, iter: number, round: number, cfg: RunConfig, chunks: JudgeChunkPlan[]): Promise<void> {
+  await deps.store.releaseJudge(runId, iter, 2 * chunks.length);
+  await deps.store.set(runId, { phase: 'judge' });
+  await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
 }
 
 /**

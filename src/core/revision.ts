@@ -8,6 +8,7 @@ import type { JudgeDraft } from '../domain/draft.js';
 import type { JudgeSummary } from '../domain/records.js';
 import type { RunConfig } from '../domain/run-config.js';
 import type { RevisePayload, ReviseResult } from '../queues/revise.js';
+import { forJudge, startJudging, type ChildOutcomes } from './dispatch.js';
 import { finishRun, freeCalls, judgeReservation, readVisualSource, sizeIteration, writeVisualSource, type StepDeps, type StepResult } from './control.js';
 import type { JudgeChunkPlan } from './ports.js';
 import { STOP } from './saturation.js';
@@ -36,16 +37,9 @@ export async function revisionCandidates(runId: string, iter: number, round: num
  * Writes the revised drafts — only where the file still has the hash that was judged — and adds
  * the judging of the revision round.
  */
-export async function redispatchStep(
-  runId: string,
-  iter: number,
-  round: number,
-  cfg: RunConfig,
-  revised: ReviseResult[],
-  failures: { id: string; error: string }[],
-  deps: StepDeps,
-): Promise<StepResult> {
+export async function redispatchStep(runId: string, iter: number, round: number, cfg: RunConfig, children: ChildOutcomes<ReviseResult, { id: string }>, deps: StepDeps): Promise<StepResult> {
   const { store } = deps;
+  const { results: revised, failures } = children;
   const [verdicts, drafts] = await Promise.all([store.verdicts(runId), store.drafts(runId)]);
   const written: JudgeDraft[] = [];
   const skipped: { id: string; reason: string }[] = failures.map((f) => ({ id: f.id, reason: `revision failed: ${f.error}` }));
@@ -66,7 +60,7 @@ export async function redispatchStep(
     const { relPath, fileHash } = await deps.writeDraft(r.draft.doc);
     if (r.draft.visual && r.draft.visual.kind !== 'svg') await writeVisualSource(deps, String(r.draft.doc.track), r.id, r.draft.visual);
     const chunk = Math.floor(written.length / cfg.judgeChunkSize);
-    written.push({ id: r.id, doc: r.draft.doc, ...(r.draft.visual ? { visual: r.draft.visual } : {}), path: relPath, fileHash, vaultNearest: deps.vaultNearest(r.draft.doc) });
+    written.push(forJudge(deps, r.id, r.draft, relPath, fileHash));
     await store.putDraft(runId, r.id, { ...rec, path: relPath, fileHash, chunk });
   }
   const prev = JSON.parse((await store.iterGet(runId, iter)).revisionsSkipped ?? '[]') as { id: string; reason: string }[];
@@ -74,9 +68,7 @@ export async function redispatchStep(
   await store.iterSet(runId, iter, { revisionsSkipped: JSON.stringify(merged), [`revised_r${round}`]: written.length });
   const chunks: JudgeChunkPlan[] = [];
   for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
-  await store.releaseJudge(runId, iter, 2 * chunks.length);
-  await store.set(runId, { phase: 'judge' });
-  await deps.flows.addJudge(runId, iter, chunks, cfg.allowPythonVisuals, round);
+  await startJudging(deps, runId, iter, round, cfg, chunks);
   return { decision: 'judge revisions', detail: { revised: written.length, skipped: skipped.length, round } };
 }
 

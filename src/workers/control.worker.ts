@@ -7,17 +7,18 @@ import type { z } from 'zod';
 import { controlQueue, generateQueue, reviseQueue } from '../queues/index.js';
 import { cellIndexOfKey, revisedIdOfKey } from '../state/job-ids.js';
 import { checkpointStep, dispatchStep, planStep, redispatchStep } from '../scheduler/steps.js';
+import type { ChildOutcomes } from '../core/dispatch.js';
 import { parsePayload } from './errors.js';
 import { ensureOwnVault, runConfigOf, workerOpts, wrap, type RuntimeContext } from './runtime.js';
 
-/** A parent's children: the values that parse as `schema`, and the failed children's errors by job key. */
-async function childResults<S extends z.ZodType>(job: Job, schema: S): Promise<{ values: z.output<S>[]; failures: [string, string][] }> {
-  const values: z.output<S>[] = [];
+/** A parent's children: the values that parse as `schema`, and the failed children's errors, each with what `keyOf` reads from its job key. */
+async function childResults<S extends z.ZodType, K>(job: Job, schema: S, keyOf: (jobKey: string) => K): Promise<ChildOutcomes<z.output<S>, K>> {
+  const results: z.output<S>[] = [];
   for (const v of Object.values(await job.getChildrenValues<unknown>())) {
     const r = schema.safeParse(v);
-    if (r.success) values.push(r.data);
+    if (r.success) results.push(r.data);
   }
-  return { values, failures: Object.entries(await job.getIgnoredChildrenFailures()) };
+  return { results, failures: Object.entries(await job.getIgnoredChildrenFailures()).map(([key, error]) => ({ ...keyOf(key), error })) };
 }
 
 export function controlWorker(ctx: RuntimeContext): Worker {
@@ -30,16 +31,12 @@ export function controlWorker(ctx: RuntimeContext): Worker {
     switch (p.step) {
       case 'plan':
         return await planStep(p.runId, p.iter, cfg, deps);
-      case 'dispatch': {
-        const { values: generated, failures } = await childResults(job as Job, generateQueue.result);
-        return await dispatchStep(p.runId, p.iter, cfg, generated, failures.map(([key, error]) => ({ cellIndex: cellIndexOfKey(key), error })), deps);
-      }
+      case 'dispatch':
+        return await dispatchStep(p.runId, p.iter, cfg, await childResults(job as Job, generateQueue.result, (key) => ({ cellIndex: cellIndexOfKey(key) })), deps);
       case 'checkpoint':
         return await checkpointStep(p.runId, p.iter, p.round, cfg, deps);
-      case 'redispatch': {
-        const { values: revised, failures } = await childResults(job as Job, reviseQueue.result);
-        return await redispatchStep(p.runId, p.iter, p.round, cfg, revised, failures.map(([key, error]) => ({ id: revisedIdOfKey(key), error })), deps);
-      }
+      case 'redispatch':
+        return await redispatchStep(p.runId, p.iter, p.round, cfg, await childResults(job as Job, reviseQueue.result, (key) => ({ id: revisedIdOfKey(key) })), deps);
     }
   });
   // Control steps are sequential per run; a little concurrency serves several runs.

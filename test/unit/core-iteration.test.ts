@@ -46,7 +46,7 @@ it('plans, generates, judges, prunes the DROP drafts and checkpoints one iterati
   }
   expect(failures).toEqual([]);
   expect(p.calls.map((c) => c.purpose)).toEqual(['generate', 'generate']);
-  const dispatched = await dispatchStep(RUN, 0, cfg, generated, failures, p.deps);
+  const dispatched = await dispatchStep(RUN, 0, cfg, { results: generated, failures }, p.deps);
   // The deterministic pre-judge drops the two drafts with wrong arithmetic before any judge call:
   // they go last, in a chunk of their own.
   expect(dispatched).toEqual({ decision: 'judge', detail: { drafts: 6, failed: 0, chunks: 3, prejudgeDropped: 2, callsSaved: 0 } });

@@ -80,9 +80,9 @@ describe('dispatch step', () => {
     const cfg = runConfig();
     const p = await planned(cfg);
     const generated = await generateAll(p);
-    const first = await dispatchStep(RUN, 0, cfg, generated, [], p.deps);
+    const first = await dispatchStep(RUN, 0, cfg, { results: generated, failures: [] }, p.deps);
     const bytes = new Map(p.files.files);
-    const second = await dispatchStep(RUN, 0, cfg, generated, [], p.deps);
+    const second = await dispatchStep(RUN, 0, cfg, { results: generated, failures: [] }, p.deps);
     expect(second).toEqual(first);
     expect(p.files.files).toEqual(bytes);
     const judges = p.flows.added.filter((f) => f.kind === 'judge');
@@ -94,10 +94,10 @@ describe('dispatch step', () => {
     const cfg = runConfig();
     const p = await planned(cfg);
     const generated = (await generateAll(p)).slice(1);
-    expect(await dispatchStep(RUN, 0, cfg, generated, [{ cellIndex: 0, error: 'LlmOutputInvalidError: no JSON' }], p.deps)).toMatchObject({ decision: 'judge', detail: { drafts: 3, failed: 1 } });
+    expect(await dispatchStep(RUN, 0, cfg, { results: generated, failures: [{ cellIndex: 0, error: 'LlmOutputInvalidError: no JSON' }] }, p.deps)).toMatchObject({ decision: 'judge', detail: { drafts: 3, failed: 1 } });
     expect(JSON.parse((await p.store.iterGet(RUN, 0)).cellsFailed!)).toEqual([{ cell: 0, error: 'LlmOutputInvalidError: no JSON' }]);
     await p.store.setStatus(RUN, 'stopped');
-    expect(await dispatchStep(RUN, 0, cfg, generated, [], p.deps)).toEqual({ decision: 'run already finished' });
+    expect(await dispatchStep(RUN, 0, cfg, { results: generated, failures: [] }, p.deps)).toEqual({ decision: 'run already finished' });
   });
 });
 
@@ -106,7 +106,7 @@ describe('checkpoint step', () => {
     const cfg = runConfig();
     const p = await planned(cfg, 2);
     const failures = [0, 1].map((cellIndex) => ({ cellIndex, error: 'provider unreachable: connect ECONNREFUSED' }));
-    await dispatchStep(RUN, 0, cfg, [], failures, p.deps);
+    await dispatchStep(RUN, 0, cfg, { results: [], failures }, p.deps);
     const r = await checkpointStep(RUN, 0, 0, cfg, p.deps);
     expect(r.decision).toBe('stop');
     expect(String(r.detail?.reason)).toMatch(/^provider unreachable: /);
@@ -118,7 +118,7 @@ describe('checkpoint step', () => {
     const cfg = runConfig({ revise: true, maxRevisions: 1 });
     const p = await planned(cfg);
     const generated = await generateAll(p);
-    await dispatchStep(RUN, 0, cfg, generated, [], p.deps);
+    await dispatchStep(RUN, 0, cfg, { results: generated, failures: [] }, p.deps);
     const d = (await p.store.drafts(RUN)).get(generated[0]!.draft.id)!;
     const criteria = { math_correct: 'PASS', cell_fit: 'WARN', scenario_realism: 'PASS', uniqueness: 'PASS', visual_alignment: 'PASS' };
     await p.store.putVerdict(RUN, d.id, { id: d.id, verdict: 'NEEDS_FIX', criteria, issues: ['vague'], fix_suggestion: 'name the device', model: 'm', source: 'model', checks: { arithmetic: 'passed', findings: [] }, iter: 0, chunk: 0, path: d.path, fileHash: d.fileHash, applied: 'kept', late: false, appliedAt: NOW.toISOString(), round: 0, history: [] });
