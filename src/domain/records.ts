@@ -12,6 +12,10 @@ const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected
 const VerdictCounts = z.object({ PASS: z.number(), NEEDS_FIX: z.number(), DROP: z.number() });
 const Tokens = z.object({ input: z.number(), output: z.number(), cached: z.number().optional() });
 const ModelInfo = z.looseObject({ provider: z.string().optional(), model: z.string().optional() });
+/** What an iteration or a run spent (tokens.cached: input tokens served from the providers' prompt caches, part of input). */
+const Spend = { tokens: Tokens, cost_usd: z.number() };
+/** Calls and cost per PASS draft (null: no PASS). */
+const PerPass = { calls_per_pass: z.number().nullable(), cost_per_pass_usd: z.number().nullable() };
 
 /** run.json: what the run was started with. */
 export const RunJsonSchema = z.looseObject({
@@ -90,9 +94,7 @@ export const IterRecordSchema = z.object({
   unjudged: z.number(),
   skipped_changed: z.number(),
   calls_used_iter: z.number(),
-  /** cached: input tokens served from the providers' prompt caches (part of input). */
-  tokens: Tokens,
-  cost_usd: z.number(),
+  ...Spend,
   visual: z.boolean(),
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
@@ -102,9 +104,8 @@ export const IterRecordSchema = z.object({
   generation_notes: z.array(z.object({ id: z.string(), notes: z.array(z.string()) })),
   /** Revision of NEEDS_FIX drafts (`--revise`): how many, and the verdicts before revision. */
   revisions: z.object({ revised: z.number(), skipped: z.array(z.object({ id: z.string(), reason: z.string() })), verdicts_before: VerdictCounts }),
-  /** This iteration's calls and cost per PASS draft (null: no PASS). */
-  calls_per_pass: z.number().nullable(),
-  cost_per_pass_usd: z.number().nullable(),
+  /** This iteration's calls and cost per PASS draft. */
+  ...PerPass,
   /** The pre-judge before chunking: drafts it dropped for certain, and the judge calls that saved. */
   prejudge: z.object({ dropped: z.number(), calls_saved: z.number() }),
 });
@@ -124,13 +125,10 @@ export const LoopSummarySchema = z.object({
   /** Judge calls the pre-judge saved over the run (sum of the iterations' prejudge.calls_saved). */
   calls_saved_total: z.number(),
   max_calls: z.number(),
-  /** cached: input tokens served from the providers' prompt caches (part of input). */
-  tokens: Tokens,
-  cost_usd: z.number(),
-  /** PASS drafts of the run, and its calls and cost per PASS draft (null: no PASS). */
+  ...Spend,
+  /** PASS drafts of the run, and its calls and cost per PASS draft. */
   passes: z.number(),
-  calls_per_pass: z.number().nullable(),
-  cost_per_pass_usd: z.number().nullable(),
+  ...PerPass,
   history: z.array(IterRecordSchema),
   stopped_reason: z.string().nullable(),
   /** Judge chunks that failed for good and are not judged yet (`vault-loop retry` judges them). */
