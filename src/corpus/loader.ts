@@ -147,7 +147,8 @@ export function parseQuestionText(
     };
   }
   try {
-    const doc = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT }) as Record<string, unknown>;
+    // A mapping at the top level (checked above), its values as written.
+    const doc: Record<string, unknown> = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
     // A NUL or other control character in a field would travel into prompts, analysis and files unseen.
     const bad = controlCharacterField(doc);
     if (bad) {
