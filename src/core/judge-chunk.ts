@@ -35,23 +35,15 @@ export interface JudgeDeps {
 }
 
 export function toPromptDraft(doc: QuestionDoc, visual: { kind: string; source: string } | undefined, render: RenderResult | undefined, findings: string[]): JudgePromptDraft {
-  const details = doc.details ?? {};
+  const { id, track, zone, level, topic, competency_area, bloom_level, title, scenario, question } = doc;
+  const { realistic_solution, common_mistake, napkin_math } = doc.details ?? {};
   const alt = doc.visual?.alt;
+  // The prompt shows the draft as it is, a value off the taxonomy included; a missing one is empty.
   return {
-    id: doc.id ?? '',
-    // The prompt shows the draft as it is, a value off the taxonomy included.
-    track: doc.track ?? '',
-    zone: doc.zone ?? '',
-    level: doc.level ?? '',
-    topic: doc.topic ?? '',
-    competency_area: doc.competency_area ?? '',
-    bloom_level: doc.bloom_level ?? '',
-    title: doc.title ?? '',
-    scenario: doc.scenario ?? '',
-    question: doc.question ?? '',
-    realistic_solution: details.realistic_solution ?? '',
-    common_mistake: details.common_mistake ?? '',
-    napkin_math: details.napkin_math ?? '',
+    id: id ?? '', track: track ?? '', zone: zone ?? '', level: level ?? '', topic: topic ?? '',
+    competency_area: competency_area ?? '', bloom_level: bloom_level ?? '',
+    title: title ?? '', scenario: scenario ?? '', question: question ?? '',
+    realistic_solution: realistic_solution ?? '', common_mistake: common_mistake ?? '', napkin_math: napkin_math ?? '',
     ...(visual ? { visual_kind: visual.kind, visual_source: visual.source } : {}),
     ...(alt ? { visual_alt: alt } : {}),
     ...(render && !render.ok && render.error ? { render_error: render.error } : {}),
