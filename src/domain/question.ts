@@ -136,6 +136,10 @@ const lenientDate = dateLike.nullish();
  * still see a broken draft as it is. Unknown keys are kept (`catchall`). Only a value of the wrong
  * kind (a number where a title goes, a list where `details` goes) does not fit: such a file is no
  * question document at all, like one that is not a mapping. `QuestionSchema` is the strict check.
+ *
+ * Hazard: every field being optional, TypeScript lets any `Record<string, unknown>` through where a
+ * QuestionDoc is expected. A parsed mapping enters only through `isQuestionDoc` (or the corpus's
+ * `asQuestionDoc`), never by assignment.
  */
 export const QuestionDocSchema = z
   .object({
