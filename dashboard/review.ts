@@ -7,6 +7,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { relative, isAbsolute, sep } from 'node:path';
 import { DEFAULT_MAX_FILE_BYTES, parseQuestionText, sha256 } from '../src/corpus/loader.js';
+import { isMapping } from '../src/util/mapping.js';
 import { safeVaultPath } from '../src/corpus/writer.js';
 import { UnsafePathError } from '../src/errors.js';
 import type { AppliedVerdict, RunState, RunStore, VerdictHistoryEntry } from '../src/state/run-state.js';
@@ -54,7 +55,7 @@ export interface ReviewItem {
 }
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
-const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+const obj = (v: unknown): Record<string, unknown> => (isMapping(v) ? v : {});
 
 /** questions/<track>/<area>/<id>.yaml → <track>. */
 const trackOfPath = (p: string): string => p.split('/')[1] ?? '';

@@ -11,6 +11,7 @@
  *   multi-line values of the keys we read, duplicate keys we read, odd indentation, and so on.
  * A test feeds every fixture file, and thousands of truncated and mutated copies, to both.
  */
+import { isMapping } from '../util/mapping.js';
 import { yamlModule } from '../util/yaml.js';
 import type { CoverageRecord } from './types.js';
 
@@ -61,11 +62,11 @@ export function parseCoverageFull(text: string): CoverageParse {
     return { ok: false, reason: 'yaml', message: (e as Error).message.split('\n')[0]! };
   }
   if (!truthy(value)) return { ok: false, reason: 'empty', message: 'file is empty' };
-  if (!isMap(doc.contents) || value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isMap(doc.contents) || !isMapping(value)) {
     // The original would have crashed on `d.get`; skipping is the only sane reading.
     return { ok: false, reason: 'not-a-mapping', message: 'top level is not a mapping' };
   }
-  return { ok: true, record: pick(value as Record<string, unknown>) };
+  return { ok: true, record: pick(value) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ function sentences(text: string): { folded: string; raw: string }[] {
 export function stringFields(doc: unknown, path = ''): { field: string; text: string }[] {
   if (typeof doc === 'string') return [{ field: path || '(text)', text: doc }];
   if (Array.isArray(doc)) return doc.flatMap((v, i) => stringFields(v, `${path}[${i}]`));
-  if (doc && typeof doc === 'object') return Object.entries(doc as Record<string, unknown>).flatMap(([k, v]) => stringFields(v, path ? `${path}.${k}` : k));
+  if (doc && typeof doc === 'object') return Object.entries(doc).flatMap(([k, v]) => stringFields(v, path ? `${path}.${k}` : k));
   return [];
 }
 

@@ -19,6 +19,7 @@ import { HW_CLASS_MENTION } from '../corpus/hardware.js';
 import { bloomMismatch, hardwareMismatch } from './fit.js';
 import { findInjections } from './injection.js';
 import { similarityScores, type NearestMatch } from './neardup.js';
+import { isMapping } from '../util/mapping.js';
 
 export { hasPromptInjection } from './injection.js';
 
@@ -41,7 +42,11 @@ export interface CheckCell {
   level: string;
 }
 
-/** A question document as a plain mapping (the YAML about to be, or just, written). */
+/**
+ * A question document as the checks take it: any mapping (a draft about to be written, or a file
+ * as read, a broken one included), since finding what is wrong with it is their job. A
+ * QuestionDoc is one.
+ */
 export type DraftDoc = Record<string, unknown>;
 
 export interface CheckContext {
@@ -117,9 +122,8 @@ function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
 
-function details(doc: DraftDoc): Record<string, unknown> {
-  const d = doc.details;
-  return d && typeof d === 'object' && !Array.isArray(d) ? (d as Record<string, unknown>) : {};
+function details(doc: DraftDoc): DraftDoc {
+  return isMapping(doc.details) ? doc.details : {};
 }
 
 /** Three lines, in order: The Pitfall, The Rationale, The Consequence, each with text. */
@@ -147,7 +151,7 @@ const REQUIRED_TEXT: readonly (readonly string[])[] = [['title'], ['scenario'], 
 
 function at(doc: DraftDoc, path: readonly string[]): unknown {
   let v: unknown = doc;
-  for (const k of path) v = v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of path) v = isMapping(v) ? v[k] : undefined;
   return v;
 }
 
@@ -274,9 +278,9 @@ export function runChecks(draft: DraftDoc, ctx: CheckContext = {}): CheckReport 
   }
   const titleWords = str(draft.title).trim().split(/\s+/).filter(Boolean).length;
   if (titleWords > MAX_TITLE_WORDS) evidence({ check: 'realism', criterion: 'scenario_realism', field: 'title', message: `title has ${titleWords} words (at most ${MAX_TITLE_WORDS})` });
-  const visual = draft.visual && typeof draft.visual === 'object' ? (draft.visual as Record<string, unknown>) : null;
+  const visual = draft.visual;
   if (ctx.renderError) evidence({ check: 'visual', criterion: 'visual_alignment', field: 'visual', message: `visual did not render: ${ctx.renderError}` });
-  if (visual && str(visual.alt).trim() === '') evidence({ check: 'visual', criterion: 'visual_alignment', field: 'visual.alt', message: 'visual has no alt text' });
+  if (visual && typeof visual === 'object' && str(isMapping(visual) ? visual.alt : undefined).trim() === '') evidence({ check: 'visual', criterion: 'visual_alignment', field: 'visual.alt', message: 'visual has no alt text' });
   for (const hit of findInjections(draft)) {
     evidence({
       check: 'injection',

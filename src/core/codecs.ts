@@ -5,8 +5,9 @@
  */
 import { runChecks } from '../checks/index.js';
 import { validateQuestion } from '../corpus/schema.js';
-import type { Applicability, Area, Level } from '../corpus/taxonomy.js';
+import { isArea, isLevel, type Applicability } from '../corpus/taxonomy.js';
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
+import type { QuestionDoc } from '../domain/question.js';
 import { parseGenerateAnswer, parseJudgeAnswer, parseReviseAnswer } from '../llm/parse.js';
 import { buildGeneratePrompt, buildJudgePrompt, buildRepairPrompt, buildRevisePrompt, toPromptCell as llmPromptCell, type JudgePromptDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import type { Logger } from '../util/log.js';
@@ -15,7 +16,7 @@ import type { JudgeDeps } from './judge-chunk.js';
 import type { ReviseDeps } from './revise-batch.js';
 
 /** Schema errors of a full draft document (empty when valid). */
-export const validateDraft = (doc: Record<string, unknown>): string[] =>
+export const validateDraft = (doc: QuestionDoc): string[] =>
   validateQuestion(doc, `questions/${String(doc.track)}/${String(doc.competency_area)}/${String(doc.id)}.yaml`)
     .filter((p) => p.severity === 'error')
     .map((p) => p.message);
@@ -95,17 +96,18 @@ export function reviseCodec(log: Pick<Logger, 'info'>): Pick<ReviseDeps, 'buildP
       return { prompt: built.prompt, jsonSchema: built.jsonSchema };
     },
     parse: (text, targets) => {
-      const r = parseReviseAnswer(
-        text,
-        targets.map((t) => ({
-          id: t.id,
-          competency_area: t.doc.competency_area as Area,
-          level: t.doc.level as Level,
-          ...(t.visualKind ? { visual_kind: t.visualKind } : {}),
-        })),
-      );
+      // A kept draft has a canonical area and level (the judge drops one without); a file that
+      // lost them since is not revised against a made-up target.
+      const offTarget: { id: string; error: string }[] = [];
+      const known = targets.flatMap((t) => {
+        const { competency_area: area, level } = t.doc;
+        if (isArea(area) && isLevel(level)) return [{ id: t.id, competency_area: area, level, ...(t.visualKind ? { visual_kind: t.visualKind } : {}) }];
+        offTarget.push({ id: t.id, error: `competency_area ${JSON.stringify(area)} or level ${JSON.stringify(level)} is not canonical` });
+        return [];
+      });
+      const r = parseReviseAnswer(text, known);
       for (const u of r.unknown) log.info({ id: u.id, reason: u.reason }, 'revise answer item ignored');
-      return { items: new Map([...r.items].map(([k, v]) => [k, v])), failures: r.failures };
+      return { items: new Map([...r.items].map(([k, v]) => [k, v])), failures: [...r.failures, ...offTarget] };
     },
       validate: validateDraft,
   };

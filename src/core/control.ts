@@ -7,6 +7,7 @@
 import type { CoverageReport, Strategy } from '../analysis/types.js';
 import type { Track } from '../corpus/taxonomy.js';
 import type { JudgeDraft } from '../domain/draft.js';
+import type { QuestionDoc } from '../domain/question.js';
 import { failedJudgeChunks, finalOutcome } from './outcome.js';
 import type { BudgetCounters, Clock, FlowsPort, RecordsPort, RunStorePort, VaultFilesPort } from './ports.js';
 
@@ -34,17 +35,17 @@ export interface StepDeps extends Clock {
   analyze(opts: { strategy: Strategy; total: number; visual: boolean }): Promise<{ report: CoverageReport; markdown: string }>;
   scanMaxIds(): Promise<Record<Track, number>>;
   /** Validates and writes a draft; returns its vault-relative path and the sha256 of its bytes. */
-  writeDraft(doc: Record<string, unknown>): Promise<{ relPath: string; fileHash: string }>;
+  writeDraft(doc: QuestionDoc): Promise<{ relPath: string; fileHash: string }>;
   /** Nearest existing vault question (not a draft of this run) by text similarity. */
-  vaultNearest(doc: Record<string, unknown>): { id: string; similarity: number } | null;
+  vaultNearest(doc: QuestionDoc): { id: string; similarity: number } | null;
   /** (Re)loads the vault's near-duplicate index; called once per dispatch. */
   loadNearDup(): Promise<void>;
   /** Starts loading it in the background (the plan step, while generation runs). */
   prefetchNearDup?(): void;
   /** Drafts earlier runs of this vault left unjudged (src/scheduler/leftovers.ts). */
   leftoverDrafts?(exceptRunId: string): Promise<{ id: string; runId: string; path: string; fileHash: string; track: string; visualFiles: string[] }[]>;
-  /** A draft's document as it is on disk, or null when it no longer parses. */
-  readDraft?(relPath: string): Promise<Record<string, unknown> | null>;
+  /** A draft's document as it is on disk, or null when it no longer parses as a QuestionDoc. */
+  readDraft?(relPath: string): Promise<QuestionDoc | null>;
   log(msg: string, extra?: Record<string, unknown>): void;
 }
 

@@ -5,13 +5,14 @@
  */
 import type { PlanCell } from '../domain/plan-cell.js';
 import type { ItemText } from '../domain/generated-item.js';
-import { LEVEL_BLOOM, TOPIC_AREA, type Area } from '../corpus/taxonomy.js';
+import { isArea, LEVEL_BLOOM, TOPIC_AREA, type Area } from '../corpus/taxonomy.js';
+import type { QuestionDoc } from '../domain/question.js';
 
 /** A parsed generation item (src/llm/parse.ts); optional fields fall back to defaults here. */
 export type GeneratedItem = ItemText;
 
 export interface BuiltDraft {
-  doc: Record<string, unknown>;
+  doc: QuestionDoc;
   visual?: { kind: 'dot' | 'matplotlib'; source: string };
 }
 
@@ -20,13 +21,13 @@ const trim = (s: unknown): string => (typeof s === 'string' ? s.trim() : '');
 /** The draft's area: the (already normalized) item value when canonical, else the cell's, else the topic's. */
 export function draftArea(item: Pick<GeneratedItem, 'competency_area'>, cell: PlanCell): Area | undefined {
   const fromTopic = TOPIC_AREA.get(cell.topic);
-  return (item.competency_area as Area) || cell.competency_area || fromTopic;
+  return (isArea(item.competency_area) ? item.competency_area : undefined) || cell.competency_area || fromTopic;
 }
 
 export function buildDraftDoc(item: GeneratedItem, cell: PlanCell, ctx: { id: string; runId: string; now: Date }): BuiltDraft {
   const area = draftArea(item, cell);
   const minutes = Number.isFinite(Number(item.expected_time_minutes)) ? Math.round(Number(item.expected_time_minutes)) : 8;
-  const doc: Record<string, unknown> = {
+  const doc: QuestionDoc = {
     schema_version: '1.0',
     id: ctx.id,
     track: cell.track,

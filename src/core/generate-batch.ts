@@ -4,6 +4,7 @@
  * dependency is passed in; no BullMQ here.
  */
 import type { GenerateCell, PromptCell } from '../domain/plan-cell.js';
+import type { QuestionDoc } from '../domain/question.js';
 import { LlmOutputInvalidError } from '../errors.js';
 import type { CompletionRequest, LlmProvider, TokenUsage } from '../llm/types.js';
 import type { GenerateResult } from '../queues/generate.js';
@@ -26,7 +27,7 @@ export interface GenerateDeps {
   /** Parses the answer; items are keyed by the prompt cell's index, never by any id the model gives. */
   parse(text: string, cells: PromptCell[]): { items: Map<number, GeneratedItem>; failures: { index: number; error: string; item?: unknown }[] };
   /** Schema errors of a full document (empty when valid). */
-  validate(doc: Record<string, unknown>): string[];
+  validate(doc: QuestionDoc): string[];
   now(): Date;
   signal?: AbortSignal;
 }

@@ -8,6 +8,7 @@ import { criterionFor } from '../checks/run.js';
 import type { Verdict } from '../corpus/taxonomy.js';
 import type { JudgePayload, JudgeResult } from '../queues/judge.js';
 import type { RenderResult } from '../queues/render.js';
+import type { QuestionDoc } from '../domain/question.js';
 import type { ModelVerdict, VerdictRecord } from '../domain/verdict.js';
 import type { JudgePromptDraft as PromptJudgeDraft } from '../llm/prompts.js';
 import type { LlmProvider } from '../llm/types.js';
@@ -28,33 +29,23 @@ export interface JudgeDeps {
   provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
   buildPrompt(drafts: JudgePromptDraft[]): BuiltPrompt;
   parse(text: string, ids: string[]): { verdicts: Map<string, ModelVerdict>; unknown: string[]; missing: string[] };
-  check(doc: Record<string, unknown>, ctx: { batch: Record<string, unknown>[]; vaultNearest: { id: string; similarity: number } | null; renderError?: string }): CheckOutcome;
+  check(doc: QuestionDoc, ctx: { batch: QuestionDoc[]; vaultNearest: { id: string; similarity: number } | null; renderError?: string }): CheckOutcome;
   onUnknownVerdict?(id: string): void;
   signal?: AbortSignal;
 }
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-export function toPromptDraft(doc: Record<string, unknown>, visual: { kind: string; source: string } | undefined, render: RenderResult | undefined, findings: string[]): JudgePromptDraft {
-  const details = (doc.details ?? {}) as Record<string, unknown>;
-  const v = doc.visual as { alt?: string } | undefined;
+export function toPromptDraft(doc: QuestionDoc, visual: { kind: string; source: string } | undefined, render: RenderResult | undefined, findings: string[]): JudgePromptDraft {
+  const { id, track, zone, level, topic, competency_area, bloom_level, title, scenario, question } = doc;
+  const { realistic_solution, common_mistake, napkin_math } = doc.details ?? {};
+  const alt = doc.visual?.alt;
+  // The prompt shows the draft as it is, a value off the taxonomy included; a missing one is empty.
   return {
-    id: str(doc.id),
-    // Values come from a validated draft; the prompt shows them as they are.
-    track: str(doc.track) as JudgePromptDraft['track'],
-    zone: str(doc.zone) as JudgePromptDraft['zone'],
-    level: str(doc.level) as JudgePromptDraft['level'],
-    topic: str(doc.topic),
-    competency_area: str(doc.competency_area),
-    bloom_level: str(doc.bloom_level),
-    title: str(doc.title),
-    scenario: str(doc.scenario),
-    question: str(doc.question),
-    realistic_solution: str(details.realistic_solution),
-    common_mistake: str(details.common_mistake),
-    napkin_math: str(details.napkin_math),
+    id: id ?? '', track: track ?? '', zone: zone ?? '', level: level ?? '', topic: topic ?? '',
+    competency_area: competency_area ?? '', bloom_level: bloom_level ?? '',
+    title: title ?? '', scenario: scenario ?? '', question: question ?? '',
+    realistic_solution: realistic_solution ?? '', common_mistake: common_mistake ?? '', napkin_math: napkin_math ?? '',
     ...(visual ? { visual_kind: visual.kind, visual_source: visual.source } : {}),
-    ...(v?.alt ? { visual_alt: v.alt } : {}),
+    ...(alt ? { visual_alt: alt } : {}),
     ...(render && !render.ok && render.error ? { render_error: render.error } : {}),
     findings,
   };

@@ -3,6 +3,7 @@
  * provider call → revised documents, validated like any draft. Identity (id, track, topic, zone,
  * level, area, status) never changes: only the text the judge asked to fix. Pure: no BullMQ here.
  */
+import type { QuestionDoc } from '../domain/question.js';
 import { RevisionInvalidError } from '../errors.js';
 import type { LlmProvider } from '../llm/types.js';
 import type { RevisePayload, ReviseResult } from '../queues/revise.js';
@@ -16,8 +17,8 @@ export type RevisedItem = GeneratedItem;
 export interface ReviseDeps {
   provider(runId: string, iter: number): Promise<{ provider: LlmProvider; temperature: number; timeoutMs: number }>;
   buildPrompt(revisions: { id: string; draft: JudgePromptDraft; issues: string[]; fix_suggestion: string }[]): BuiltPrompt;
-  parse(text: string, targets: { id: string; doc: Record<string, unknown>; visualKind?: 'dot' | 'matplotlib' }[]): { items: Map<string, RevisedItem>; failures: { id: string; error: string }[] };
-  validate(doc: Record<string, unknown>): string[];
+  parse(text: string, targets: { id: string; doc: QuestionDoc; visualKind?: 'dot' | 'matplotlib' }[]): { items: Map<string, RevisedItem>; failures: { id: string; error: string }[] };
+  validate(doc: QuestionDoc): string[];
   now(): Date;
   signal?: AbortSignal;
 }
@@ -25,19 +26,18 @@ export interface ReviseDeps {
 export type ReviseOutcome = { ok: true; result: ReviseResult } | { ok: false; error: Error };
 
 /** The revised document: the original with the revised text in place, marked as revised. */
-export function applyRevision(doc: Record<string, unknown>, item: RevisedItem, round: number, now: Date): Record<string, unknown> {
-  const details = { ...((doc.details ?? {}) as Record<string, unknown>) };
+export function applyRevision(doc: QuestionDoc, item: RevisedItem, round: number, now: Date): QuestionDoc {
+  const details = { ...doc.details };
   details.realistic_solution = item.realistic_solution.trim();
   details.common_mistake = item.common_mistake.trim();
   details.napkin_math = item.napkin_math.trim();
-  const out: Record<string, unknown> = { ...doc, title: item.title.trim(), scenario: item.scenario.trim(), question: item.question.trim(), details };
+  const out: QuestionDoc = { ...doc, title: item.title.trim(), scenario: item.scenario.trim(), question: item.question.trim(), details };
   if (item.phase && ['training', 'inference', 'both'].includes(item.phase)) out.phase = item.phase;
   if (Number.isFinite(Number(item.expected_time_minutes))) out.expected_time_minutes = Math.min(60, Math.max(1, Math.round(Number(item.expected_time_minutes))));
   if (doc.visual && item.visual) {
-    const v = doc.visual as Record<string, unknown>;
-    out.visual = { ...v, alt: item.visual.alt.trim(), ...(item.visual.caption?.trim() ? { caption: item.visual.caption.trim() } : {}) };
+    out.visual = { ...doc.visual, alt: item.visual.alt.trim(), ...(item.visual.caption?.trim() ? { caption: item.visual.caption.trim() } : {}) };
   }
-  const tags = Array.isArray(doc.tags) ? (doc.tags as unknown[]).filter((t) => typeof t === 'string' && !t.startsWith('revised-')) : [];
+  const tags = (doc.tags ?? []).filter((t) => typeof t === 'string' && !t.startsWith('revised-'));
   out.tags = [...tags, `revised-${round}`];
   out.updated_at = now.toISOString().slice(0, 10);
   return out;

@@ -3,7 +3,7 @@
  * writes revised drafts only over the bytes that were judged, and the one iteration of a revision
  * run (the drafts an earlier run left become its round-0 verdicts).
  */
-import { parseQuestionText, sha256 } from '../corpus/loader.js';
+import { asQuestionDoc, parseQuestionText, sha256 } from '../corpus/loader.js';
 import type { JudgeDraft } from '../domain/draft.js';
 import type { JudgeSummary } from '../domain/records.js';
 import type { RunConfig } from '../domain/run-config.js';
@@ -25,7 +25,7 @@ export async function revisionCandidates(runId: string, iter: number, round: num
     const bytes = await deps.files.read(v.path).catch(() => null);
     if (bytes === null) continue;
     if (sha256(bytes) !== v.fileHash) continue; // edited by hand since judging: never overwritten
-    const { doc } = parseQuestionText(bytes.toString('utf8'), v.path);
+    const doc = asQuestionDoc(parseQuestionText(bytes.toString('utf8'), v.path).doc);
     if (!doc) continue;
     const visual: RevisePayload['draft']['visual'] = rec ? await readVisualSource(deps, rec.visualFiles) : undefined;
     out.push({ runId, iter, draft: { id: v.id, doc, ...(visual ? { visual } : {}), path: v.path, fileHash: v.fileHash }, issues: v.issues, fix_suggestion: v.fix_suggestion });

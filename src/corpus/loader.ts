@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import fg from 'fast-glob';
+import { isQuestionDoc, type QuestionDoc } from '../domain/question.js';
 import { CONTROL_CHARACTER, DEFAULT_MAX_FILE_BYTES, readRegularFile } from '../util/files.js';
 import { yamlModule } from '../util/yaml.js';
 
@@ -28,7 +29,11 @@ export interface LoadedFile {
   mtimeMs: number;
   /** sha256 of the file's bytes: what apply compares before it deletes a judged draft. */
   fileHash: string;
-  /** The parsed mapping, or null when the file could not be read as one. */
+  /**
+   * The parsed mapping, every value as written, or null when the file could not be read as one.
+   * An open map on purpose: validation, release hashing and export must see any value; code that
+   * reads the question's fields takes `asQuestionDoc(doc)`.
+   */
   doc: Record<string, unknown> | null;
   problems: CorpusProblem[];
 }
@@ -50,6 +55,15 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The corpus boundary for code that reads a question's fields: the file's mapping typed as a
+ * QuestionDoc (itself, unchanged), or null when it is none (not a mapping, or a known field holds a
+ * value of the wrong kind, such as a number for a title).
+ */
+export function asQuestionDoc(doc: Record<string, unknown> | null): QuestionDoc | null {
+  return doc !== null && isQuestionDoc(doc) ? doc : null;
 }
 
 /** Parses one question file's bytes. Never throws: problems come back in the result. */
@@ -133,7 +147,8 @@ export function parseQuestionText(
     };
   }
   try {
-    const doc = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT }) as Record<string, unknown>;
+    // A mapping at the top level (checked above), its values as written.
+    const doc: Record<string, unknown> = document.toJS({ maxAliasCount: opts.maxAliasCount ?? DEFAULT_MAX_ALIAS_COUNT });
     // A NUL or other control character in a field would travel into prompts, analysis and files unseen.
     const bad = controlCharacterField(doc);
     if (bad) {

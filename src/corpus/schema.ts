@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { CorpusProblem, Severity } from './loader.js';
 import { inLevelAffinity, isArea, isLevel, isTrack, isZone, TOPICS, TRACKS, ZONE_INFO } from './taxonomy.js';
 import { normalizeArea } from './areas.js';
+import { isMapping } from '../util/mapping.js';
 
 export { ChainRefSchema, DetailsSchema, HumanReviewedSchema, ID_PATTERN, QuestionSchema, ResourceSchema, SCENARIO_FORBIDDEN, VisualSchema, type Question, type QuestionInput } from '../domain/question.js';
 import { QuestionSchema } from '../domain/question.js';
@@ -36,7 +37,7 @@ export function validateQuestion(doc: unknown, relPath: string, opts: ValidateOp
   const out: Located[] = [];
   const add = (severity: Severity, code: string, message: string, field?: FieldPath) => out.push({ path: relPath, severity, code, message, field });
 
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+  if (!isMapping(doc)) {
     add('error', 'not-a-mapping', `expected a YAML mapping at the top level; found ${describeValue(doc)}`);
     return out.map(strip);
   }
@@ -48,10 +49,9 @@ export function validateQuestion(doc: unknown, relPath: string, opts: ValidateOp
     }
   }
 
-  const d = doc as Record<string, unknown>;
-  if (!opts.skipLocation) checkLocation(d, relPath, add);
-  if (isZone(d.zone) && isLevel(d.level) && !inLevelAffinity(d.zone, d.level)) {
-    add('warning', 'affinity', `level ${d.level} is outside zone ${d.zone}'s level affinity (${ZONE_INFO[d.zone].levels.join(', ')})`, ['level']);
+  if (!opts.skipLocation) checkLocation(doc, relPath, add);
+  if (isZone(doc.zone) && isLevel(doc.level) && !inLevelAffinity(doc.zone, doc.level)) {
+    add('warning', 'affinity', `level ${doc.level} is outside zone ${doc.zone}'s level affinity (${ZONE_INFO[doc.zone].levels.join(', ')})`, ['level']);
   }
   if (opts.text !== undefined && out.some((p) => p.field)) locate(out, opts.text);
   return out.map(strip);

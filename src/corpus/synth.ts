@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { QuestionDoc } from '../domain/question.js';
 import { createRng, type Rng } from '../util/random.js';
 import { HARDWARE, hwClassFor, type HwProfile } from './hardware.js';
 import { formatId } from './ids.js';
@@ -246,7 +247,10 @@ function isoDay(daysBefore: number): string {
 }
 
 export interface SynthQuestion {
-  doc: Record<string, unknown>;
+  doc: QuestionDoc;
+  /** The question's track and status (also in `doc`), for the writer's folders and the counts. */
+  track: Track;
+  status: SynthStatus;
   /** An SVG to write at visuals/<track>/<id>.svg when the question has a visual. */
   svg?: string;
 }
@@ -285,7 +289,7 @@ function buildQuestion(
   c: { id: string; track: Track; topic: string; area: Area; status: SynthStatus; body: Body; zone: Zone; level: Level },
 ): SynthQuestion {
   const { body } = c;
-  const details: Record<string, unknown> = {
+  const details: NonNullable<QuestionDoc['details']> = {
     realistic_solution: body.solution,
     common_mistake: `${threePartMistake(...body.mistake)}\n`,
     napkin_math: `${napkinMath(body)}\n`,
@@ -299,7 +303,7 @@ function buildQuestion(
     details.correct_index = correct;
   }
   const draft = c.status === 'draft';
-  const doc: Record<string, unknown> = {
+  const doc: QuestionDoc = {
     schema_version: '1.0',
     id: c.id,
     track: c.track,
@@ -335,7 +339,7 @@ function buildQuestion(
     doc.validation_status = 'OK';
     doc.validation_date = isoDay(rng.int(20, 90));
   }
-  return { doc, svg };
+  return { doc, track: c.track, status: c.status, ...(svg !== undefined ? { svg } : {}) };
 }
 
 function syntheticSvg(id: string, label: string): string {
@@ -389,13 +393,13 @@ export async function synthesizeVault(opts: SynthOptions): Promise<SynthResult> 
     while (next < items.length) {
       const item = items[next++]!;
       await writer.write(item.doc);
-      if (item.svg) await atomicWrite(await writer.prepare('visuals', item.doc.track as string, `${item.doc.id as string}.svg`), item.svg, { mkdir: false });
+      if (item.svg) await atomicWrite(await writer.prepare('visuals', item.track, `${item.doc.id ?? ''}.svg`), item.svg, { mkdir: false });
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency ?? 32, items.length)) }, worker));
-  for (const { doc, svg } of items) {
-    byTrack[doc.track as Track]++;
-    byStatus[doc.status as string] = (byStatus[doc.status as string] ?? 0) + 1;
+  for (const { track, status, svg } of items) {
+    byTrack[track]++;
+    byStatus[status] = (byStatus[status] ?? 0) + 1;
     if (svg) visuals++;
   }
   return { outDir, files: items.length, visuals, byTrack, byStatus };

@@ -9,6 +9,8 @@ import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { CorpusFileError, UnsafePathError } from '../errors.js';
 import { sha256, toPosix } from './loader.js';
 import { validateQuestion } from './schema.js';
+import type { QuestionDoc } from '../domain/question.js';
+import { isMapping } from '../util/mapping.js';
 import { PLACEMENT_FIELDS } from './taxonomy.js';
 
 /** The original generator's key order; other keys follow in their existing order. */
@@ -60,12 +62,14 @@ function plain(v: unknown): unknown {
     return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso;
   }
   if (Array.isArray(v)) return v.map(plain);
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = plain(x);
-    return out;
-  }
+  if (isMapping(v)) return plainMap(v);
   return v;
+}
+
+function plainMap(m: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(m)) if (x !== undefined) out[k] = plain(x);
+  return out;
 }
 
 /**
@@ -76,12 +80,12 @@ function plain(v: unknown): unknown {
  * of the time of writing a large vault; the round-trip tests hold the two equivalent.
  */
 export function serializeQuestion(doc: Record<string, unknown>, opts: SerializeOptions = {}): string {
-  let d = plain(doc) as Record<string, unknown>;
+  let d = plainMap(doc);
   if ((opts.keyOrder ?? 'generator') === 'generator') {
     d = ordered(d, QUESTION_KEY_ORDER);
     for (const [key, order] of Object.entries(NESTED_ORDER)) {
       const v = d[key];
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) d[key] = ordered(v as Record<string, unknown>, order);
+      if (isMapping(v)) d[key] = ordered(v, order);
     }
   }
   const lines: string[] = [];
@@ -119,10 +123,6 @@ function literalBlock(s: string, indent: string): string[] | null {
   const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
   const extra = Array.from({ length: Math.max(0, trailing - 1) }, () => '');
   return [`|${chomp}`, ...bodyLines.map((l) => (l === '' ? '' : indent + l)), ...extra];
-}
-
-function isMapping(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 function emitValue(key: string, v: unknown, indent: string, lines: string[]): void {
@@ -218,7 +218,7 @@ async function assertRealInside(vaultDir: string, absPath: string): Promise<void
 }
 
 /** questions/<track>/<competency_area>/<id>.yaml, from checked segments. */
-export function questionRelPath(doc: Record<string, unknown>): string {
+export function questionRelPath(doc: QuestionDoc): string {
   const track = assertSafeSegment(doc.track, 'track');
   const area = assertSafeSegment(doc.competency_area, 'competency_area');
   const id = assertSafeSegment(doc.id, 'id');
@@ -285,7 +285,7 @@ export class QuestionWriter {
    * Validates `doc` as it would sit at questions/<track>/<area>/<id>.yaml (errors → CorpusFileError;
    * warnings such as an off-affinity level are allowed) and writes it there atomically.
    */
-  async write(doc: Record<string, unknown>, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(doc: QuestionDoc, opts: WriteOptions = {}): Promise<WriteResult> {
     const relPath = questionRelPath(doc);
     safeVaultPath(this.vaultDir, relPath);
     const errors = validateQuestion(doc, relPath).filter((p) => p.severity === 'error');
@@ -307,7 +307,7 @@ export class QuestionWriter {
 }
 
 /** One question, through a one-off QuestionWriter (see there). */
-export async function writeQuestion(vaultDir: string, doc: Record<string, unknown>, opts: WriteOptions = {}): Promise<WriteResult> {
+export async function writeQuestion(vaultDir: string, doc: QuestionDoc, opts: WriteOptions = {}): Promise<WriteResult> {
   return new QuestionWriter(vaultDir).write(doc, opts);
 }
 
@@ -326,7 +326,7 @@ export interface MoveResult extends WriteResult {
 export async function moveQuestion(
   vaultDir: string,
   fromRelPath: string,
-  doc: Record<string, unknown>,
+  doc: QuestionDoc,
   opts: SerializeOptions & { expectedHash?: string } = {},
 ): Promise<MoveResult> {
   const fromAbs = safeVaultPath(vaultDir, fromRelPath);

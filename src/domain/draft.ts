@@ -3,21 +3,20 @@
  * between steps, and the record of where it was written.
  */
 import { z } from 'zod';
-import type { QuestionDoc } from './question.js';
+import { QuestionDocInput } from './question.js';
 
 export const VisualSourceSchema = z.object({ kind: z.enum(['dot', 'matplotlib', 'svg']), source: z.string().max(200_000) });
 export type VisualSource = z.infer<typeof VisualSourceSchema>;
 
-/**
- * The document as job data carries it: any mapping (a document read back from disk may be
- * anything; the judge's checks say what is wrong with it), typed as a question where it is one.
- */
-export const QuestionDocSchema = z.record(z.string(), z.unknown()) satisfies z.ZodType<QuestionDoc>;
-
 /** A draft as it travels in job data: the full question document plus its visual source. */
 export const DraftSchema = z.object({
   id: z.string().regex(/^[a-z]+-\d{4,}$/),
-  doc: QuestionDocSchema,
+  /**
+   * The question document, typed where it enters the pipeline (the generator's draft, a file read
+   * back for the judge or the reviser) and checked again as job data; broken values of the right
+   * kind (an off-enum track, a missing field) travel as they are, for the judge to see.
+   */
+  doc: QuestionDocInput,
   visual: VisualSourceSchema.optional(),
 });
 export type Draft = z.infer<typeof DraftSchema>;

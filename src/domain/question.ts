@@ -126,10 +126,60 @@ export const QuestionSchema = z
 export type Question = z.output<typeof QuestionSchema>;
 export type QuestionInput = z.input<typeof QuestionSchema>;
 
+const text = z.string().nullish();
+const lenientDate = dateLike.nullish();
+
 /**
- * A question document as the pipeline carries it between steps (job data, drafts on disk). Not
- * the parsed `Question`: a draft read back from disk, or a model's answer before validation, may
- * be anything, and the judge's checks must see it as it is. `validateQuestion` (src/corpus/schema.ts)
- * checks one against QuestionSchema.
+ * A question document as it may be, read from disk or built from a model's answer: every field the
+ * code reads is typed by its kind and optional (an off-enum track, a missing title or an unknown
+ * key all fit), so a reader sees `doc.title` as `string | null | undefined` and the judge's checks
+ * still see a broken draft as it is. Unknown keys are kept (`catchall`). Only a value of the wrong
+ * kind (a number where a title goes, a list where `details` goes) does not fit: such a file is no
+ * question document at all, like one that is not a mapping. `QuestionSchema` is the strict check.
+ *
+ * Hazard: every field being optional, TypeScript lets any `Record<string, unknown>` through where a
+ * QuestionDoc is expected. A parsed mapping enters only through `isQuestionDoc` (or the corpus's
+ * `asQuestionDoc`), never by assignment.
  */
-export type QuestionDoc = Record<string, unknown>;
+export const QuestionDocSchema = z
+  .object({
+    id: text,
+    track: text,
+    level: text,
+    zone: text,
+    topic: text,
+    competency_area: text,
+    bloom_level: text,
+    phase: text,
+    title: text,
+    scenario: text,
+    question: text,
+    visual: z.object({ kind: text, path: text, alt: text, caption: text }).catchall(z.unknown()).nullish(),
+    details: z.object({ realistic_solution: text, common_mistake: text, napkin_math: text }).catchall(z.unknown()).nullish(),
+    status: text,
+    provenance: text,
+    tags: z.array(z.unknown()).nullish(),
+    chains: z.array(z.unknown()).nullish(),
+    created_at: lenientDate,
+    updated_at: lenientDate,
+  })
+  .catchall(z.unknown());
+
+/**
+ * A question document as the pipeline carries it between steps (drafts in job data, files read
+ * back from disk). A `Question` is one; `validateQuestion` (src/corpus/schema.ts) says whether a
+ * QuestionDoc is a valid Question.
+ */
+export type QuestionDoc = z.output<typeof QuestionDocSchema>;
+
+/**
+ * Whether a parsed mapping fits QuestionDoc. A guard, not a parse: the document itself is kept, so
+ * its key order and every value are exactly what was read (zod's output would list known keys
+ * first, and a file written back would change).
+ */
+export function isQuestionDoc(v: unknown): v is QuestionDoc {
+  return QuestionDocSchema.safeParse(v).success;
+}
+
+/** The same check inside a zod schema (job data): valid documents pass through unchanged. */
+export const QuestionDocInput = z.custom<QuestionDoc>(isQuestionDoc, { error: 'expected a question document (a mapping whose known fields have their kinds)' });

@@ -7,7 +7,7 @@ import { analyzeVault, renderReportMarkdown } from '../analysis/index.js';
 import { NearDupIndex } from '../checks/neardup.js';
 import { generateCodec, judgeCodec, reviseCodec } from '../core/codecs.js';
 import { generatorSettings, judgeSettings, type Config } from '../config/index.js';
-import { listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
+import { asQuestionDoc, listQuestionFiles, loadQuestionFile } from '../corpus/loader.js';
 import { statSync } from 'node:fs';
 import { scanMaxIds } from '../corpus/ids.js';
 import { Applicability, TRACKS, type Track } from '../corpus/taxonomy.js';
@@ -269,7 +269,7 @@ export function corpusStepDeps(vault: string, flows: BullFlows, store: RunStore,
     leftoverDrafts: async (exceptRunId) => await findLeftoverDrafts(store, vault, { exceptRunId, judgePending: (runId, iter, chunk) => flows.judgePending(runId, iter, chunk) }),
     readDraft: async (relPath) => {
       try {
-        return (await loadQuestionFile(vault, relPath)).doc ?? null;
+        return asQuestionDoc((await loadQuestionFile(vault, relPath)).doc);
       } catch {
         return null;
       }

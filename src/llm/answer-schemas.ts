@@ -5,6 +5,7 @@
  * The zod schemas in parse.ts remain the authority; these only steer the model.
  */
 import { AREAS, PHASES, VERDICTS } from '../corpus/taxonomy.js';
+import { isMapping } from '../util/mapping.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -91,8 +92,8 @@ export function objectRootSchema(schema: JsonSchema): { schema: JsonSchema; wrap
 export function unwrapAnswer(text: string): string {
   try {
     const v = JSON.parse(text) as unknown;
-    if (v && typeof v === 'object' && !Array.isArray(v) && Array.isArray((v as Record<string, unknown>)[WRAP_KEY])) {
-      return JSON.stringify((v as Record<string, unknown>)[WRAP_KEY]);
+    if (isMapping(v) && Array.isArray(v[WRAP_KEY])) {
+      return JSON.stringify(v[WRAP_KEY]);
     }
   } catch {
     // Malformed or truncated: left for the parser to report.

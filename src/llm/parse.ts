@@ -10,6 +10,7 @@ import { LlmOutputInvalidError } from '../errors.js';
 import { normalizeArea } from '../corpus/areas.js';
 import { isLevel, PHASES, type Area, type Level } from '../corpus/taxonomy.js';
 import { excerpt } from './errors.js';
+import { isMapping } from '../util/mapping.js';
 import type { GeneratedItem } from '../domain/generated-item.js';
 import type { PromptCell } from '../domain/plan-cell.js';
 
@@ -256,11 +257,11 @@ const IDENTITY_FIELDS = ['id', 'path', 'file', 'filename'] as const;
 
 /** Notes on the identity fields of a raw generate item: each one ignored, and said so. */
 export function identityNotes(value: unknown): string[] {
-  if (!value || typeof value !== 'object') return [];
-  const v = value as Record<string, unknown>;
+  if (!isMapping(value)) return [];
+  const v = value;
   const found: [string, unknown][] = IDENTITY_FIELDS.filter((k) => v[k] !== undefined && v[k] !== null).map((k) => [k, v[k]]);
   const visual = v.visual;
-  if (visual && typeof visual === 'object' && (visual as Record<string, unknown>).path !== undefined) found.push(['visual.path', (visual as Record<string, unknown>).path]);
+  if (isMapping(visual) && visual.path !== undefined) found.push(['visual.path', visual.path]);
   return found.map(([k, x]) => {
     const text = excerpt(typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x)), 120);
     const escapes = typeof x === 'string' && (x.includes('..') || x.startsWith('/') || x.includes('\\'));

@@ -20,9 +20,6 @@ import {
   VISUAL_ARCHETYPES,
   ZONE_INFO,
   ZONES,
-  type Level,
-  type Track,
-  type Zone,
 } from '../corpus/taxonomy.js';
 import { generateAnswerSchema, judgeAnswerSchema, reviseAnswerSchema } from './answer-schemas.js';
 import type { PromptCell, PromptCellInput } from '../domain/plan-cell.js';
@@ -138,12 +135,15 @@ export function buildGeneratePrompt(cells: readonly PromptCellInput[], opts: Gen
   return { purpose: 'generate', prompt, ...(cachePrefix ? { cachePrefix } : {}), jsonSchema: generateAnswerSchema(anyVisual), cells: promptCells };
 }
 
-/** One draft as the judge prompt gives it (the contract's field names). */
+/**
+ * One draft as the judge prompt gives it (the contract's field names). Placement fields are plain
+ * text: the prompt shows a draft as it is, a value off the taxonomy included.
+ */
 export interface JudgePromptDraft {
   id: string;
-  track: Track;
-  zone: Zone;
-  level: Level;
+  track: string;
+  zone: string;
+  level: string;
   topic: string;
   competency_area: string;
   bloom_level: string;

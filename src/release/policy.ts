@@ -77,7 +77,7 @@ export async function loadPolicy(vaultDir: string): Promise<LoadedPolicy> {
 export function isPublished(doc: Readonly<Record<string, unknown>>, policy: ReleasePolicy): boolean {
   if (!(policy.include.status as readonly unknown[]).includes(doc.status)) return false;
   if (policy.include.require_validated && doc.validated !== true) return false;
-  if (policy.exclude_ids.includes(doc.id as string)) return false;
-  if (policy.exclude_topics.includes(doc.topic as string)) return false;
+  if (typeof doc.id === 'string' && policy.exclude_ids.includes(doc.id)) return false;
+  if (typeof doc.topic === 'string' && policy.exclude_topics.includes(doc.topic)) return false;
   return true;
 }

@@ -11,6 +11,7 @@ import { CorpusFileError } from '../errors.js';
 import { contentHash, hashCanonical, MISSING_LEAF_HASH, releaseHash, type ReleaseLeaves } from './hashing.js';
 import { compareCodePoints } from './pyjson.js';
 import { isPublished, loadPolicy, type LoadedPolicy } from './policy.js';
+import { isMapping } from '../util/mapping.js';
 
 export interface ReleaseQuestion {
   id: string;
@@ -78,8 +79,9 @@ export async function loadChainSidecar(vaultDir: string): Promise<Map<string, Ch
   }
   if (!Array.isArray(data)) throw new CorpusFileError(path, 'expected a JSON array of chains');
   const out = new Map<string, ChainMembership>();
-  for (const ch of data as Record<string, unknown>[]) {
-    const cid = (ch?.chain_id || ch?.id) as unknown;
+  for (const ch of data) {
+    if (!isMapping(ch)) continue;
+    const cid = ch.chain_id || ch.id;
     if (typeof cid !== 'string' || cid === '') continue;
     const tier = typeof ch.tier === 'string' && ch.tier !== '' ? ch.tier : 'primary';
     const members = Array.isArray(ch.questions) ? ch.questions : [];
@@ -99,10 +101,11 @@ export async function loadChainSidecar(vaultDir: string): Promise<Map<string, Ch
 export function inlineChains(doc: Readonly<Record<string, unknown>>): ChainMembership | null {
   if (!Array.isArray(doc.chains)) return null;
   const m: ChainMembership = { positions: new Map(), tiers: new Map() };
-  for (const c of doc.chains as unknown[]) {
-    const id = (c as { id?: unknown })?.id;
+  for (const c of doc.chains) {
+    if (!isMapping(c)) continue;
+    const id = c.id;
     if (typeof id !== 'string' || id === '') continue;
-    const pos = (c as { position?: unknown }).position;
+    const pos = c.position;
     m.positions.set(id, typeof pos === 'number' ? pos : 0);
     m.tiers.set(id, 'primary');
   }

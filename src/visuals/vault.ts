@@ -21,6 +21,7 @@ import { assertInside, assertSafeName, visualFile } from './paths.js';
 import { PYTHON_DISABLED } from './python.js';
 import { renderVisual, type VisualKind } from './render.js';
 import { sanitizeSvg } from './sanitize.js';
+import { isMapping } from '../util/mapping.js';
 
 export const RENDER_INDEX_FILE = 'visuals/.render-index.json';
 
@@ -76,7 +77,6 @@ export interface RenderVaultReport {
   items: RenderItem[];
 }
 
-const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 async function statOrNull(p: string) {
   try {
@@ -105,10 +105,9 @@ interface Planned {
 }
 
 /** Resolves one question's visual to its source and output, or an item that is already final. */
-async function plan(vault: string, question: string, doc: Record<string, unknown>): Promise<Planned | RenderItem> {
+async function plan(vault: string, question: string, doc: Record<string, unknown>, visual: Record<string, unknown>): Promise<Planned | RenderItem> {
   const id = typeof doc.id === 'string' ? doc.id : question.split('/').pop()!.replace(/\.yaml$/, '');
   const base: RenderItem = { id, question, status: 'error', reason: '', warnings: [] };
-  const visual = doc.visual as Record<string, unknown>;
   const track = typeof doc.track === 'string' && doc.track !== '' ? doc.track : 'global';
   const declared = visual.kind ?? 'svg';
   if (declared === 'mermaid') return { ...base, status: 'skipped', reason: 'mermaid visuals are reserved and not rendered' };
@@ -157,9 +156,10 @@ export async function renderVault(opts: RenderVaultOptions): Promise<RenderVault
   let indexChanged = false;
 
   for (const f of files) {
-    if (!f.doc || !isMapping(f.doc.visual)) continue;
+    const visual = f.doc?.visual;
+    if (!f.doc || !isMapping(visual)) continue;
     if (opts.id !== undefined && f.doc.id !== opts.id) continue;
-    const p = await plan(vault, f.relPath, f.doc);
+    const p = await plan(vault, f.relPath, f.doc, visual);
     if (!('srcAbs' in p)) {
       items.push(p);
       continue;

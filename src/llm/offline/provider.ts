@@ -12,6 +12,7 @@ import { generateAnswer, type OfflineCell } from './generate.js';
 import { judgeDrafts, reviseDraft, type RevisionRequest } from './judge.js';
 import { repairAnswer } from './repair.js';
 import { extractTaggedJson } from './tags.js';
+import { isMapping } from '../../util/mapping.js';
 import { LlmOutputInvalidError } from '../../errors.js';
 
 export interface OfflineProviderOptions {
@@ -35,7 +36,7 @@ function asArray(value: unknown, tag: string, prompt: string): Record<string, un
   if (!Array.isArray(value)) {
     throw new LlmOutputInvalidError(`offline provider: the <${tag}> block must hold a JSON array`, prompt.slice(0, 300));
   }
-  return value.filter((x): x is Record<string, unknown> => Boolean(x) && typeof x === 'object' && !Array.isArray(x));
+  return value.filter(isMapping);
 }
 
 /** The answer text for a request (pure: no latency, no clock). */
@@ -52,7 +53,7 @@ export function offlineAnswer(req: Pick<CompletionRequest, 'purpose' | 'prompt'>
     case 'revise': {
       const revisions = asArray(extractTaggedJson(req.prompt, 'revisions'), 'revisions', req.prompt) as unknown as RevisionRequest[];
       return JSON.stringify(
-        revisions.map((r) => reviseDraft({ ...r, id: String(r.id ?? ''), draft: (r.draft ?? {}) as Record<string, unknown> })),
+        revisions.map((r) => reviseDraft({ ...r, id: String(r.id ?? ''), draft: isMapping(r.draft) ? r.draft : {} })),
         null,
         2,
       );

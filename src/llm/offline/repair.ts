@@ -6,6 +6,7 @@
  */
 import { normalizeArea } from '../../corpus/areas.js';
 import { findJsonArray } from './tags.js';
+import { isMapping } from '../../util/mapping.js';
 
 const TEXT_FIELDS = ['title', 'scenario', 'question', 'realistic_solution', 'common_mistake', 'napkin_math'] as const;
 const GRADES = new Set(['PASS', 'WARN', 'ERROR', 'N/A']);
@@ -21,11 +22,11 @@ function recoverItems(answer: unknown): Record<string, unknown>[] {
     } catch {
       items = findJsonArray(answer);
     }
-  } else if (answer && typeof answer === 'object') {
-    const wrapped = (answer as Record<string, unknown>).items;
+  } else if (isMapping(answer)) {
+    const wrapped = answer.items;
     items = Array.isArray(wrapped) ? wrapped : [answer];
   }
-  return (items ?? []).filter((x): x is Record<string, unknown> => Boolean(x) && typeof x === 'object' && !Array.isArray(x));
+  return (items ?? []).filter(isMapping);
 }
 
 function repairQuestionItem(item: Record<string, unknown>): Record<string, unknown> {
@@ -48,7 +49,7 @@ function repairQuestionItem(item: Record<string, unknown>): Record<string, unkno
 }
 
 function repairVerdict(item: Record<string, unknown>): Record<string, unknown> {
-  const raw = item.criteria && typeof item.criteria === 'object' ? (item.criteria as Record<string, unknown>) : {};
+  const raw = isMapping(item.criteria) ? item.criteria : {};
   const criteria: Record<string, string> = {};
   for (const c of CRITERIA) {
     const g = String(raw[c] ?? '').trim().toUpperCase().replace(/^NA$/, 'N/A');
@@ -69,7 +70,7 @@ function repairVerdict(item: Record<string, unknown>): Record<string, unknown> {
 }
 
 export function repairAnswer(block: unknown): Record<string, unknown>[] {
-  const b = block && typeof block === 'object' && !Array.isArray(block) ? (block as Record<string, unknown>) : { answer: block };
+  const b = isMapping(block) ? block : { answer: block };
   const items = recoverItems(b.answer);
   return items.map((it) => (b.purpose === 'judge' ? repairVerdict(it) : repairQuestionItem(it)));
 }
