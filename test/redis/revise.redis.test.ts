@@ -1,9 +1,10 @@
 /**
  * NEEDS_FIX is not a dead end: `--revise` revises NEEDS_FIX drafts from the judge's suggestions,
- * judges them again, and never overwrites a draft edited by hand. Every other entry point (the CLI,
- * the review page, budgets, no network): test/heavy/revise-entry-points.test.ts.
+ * judges them again. A draft edited by hand is never overwritten: test/unit/core-runs.test.ts.
+ * Every other entry point (the CLI, the review page, budgets, no network):
+ * test/heavy/revise-entry-points.test.ts.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/util/log.js';
@@ -11,7 +12,7 @@ import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, inProcessWorkers, openHost, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('revise');
 
@@ -70,41 +71,5 @@ describe('revise', () => {
     expect(revise.length).toBeLessThan(revised.length);
     expect(state.callsUsed).toBe(calls.length);
     expect(rec.summary.calls_used_total).toBe(calls.length);
-  });
-
-  it('a draft edited by hand after judging is never overwritten by a revision', async () => {
-    const vault = await freshVault(300, 52);
-    const cfg = testConfig(redis, vault, { ...flags, offlineDefectRate: 1, maxIters: 1, revise: true });
-    const host = await openHost(redis, cfg, false);
-    const stopFirst = inProcessWorkers(redis, cfg, ['generate', 'judge', 'render']);
-    const runId = await host.startRun(cfg);
-    // Revision is planned but no revise worker runs yet: edit some of the NEEDS_FIX drafts now.
-    for (let i = 0; ; i++) {
-      const s = (await host.store.get(runId))!;
-      if (s.phase === 'revise') break;
-      if (s.status !== 'running' || i > 600) throw new Error(`no revision planned: ${s.status} ${s.phase}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const needsFix = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'NEEDS_FIX');
-    expect(needsFix.length).toBeGreaterThan(1);
-    const edited = needsFix.filter((_, i) => i % 2 === 0);
-    for (const v of edited) appendFileSync(join(vault, v.path), '# fixed by hand\n');
-    const stopRevise = inProcessWorkers(redis, cfg, ['revise']);
-    const state = await host.waitForRun(runId, undefined, undefined, 100);
-    const verdicts = await host.store.verdicts(runId);
-    await stopRevise();
-    await stopFirst();
-    await host.close();
-    expect(state.status).toBe('completed');
-    for (const v of edited) {
-      expect(readFileSync(join(vault, v.path), 'utf8')).toContain('# fixed by hand');
-      expect(verdicts.get(v.id)!.round).toBe(0);
-    }
-    const rec = readRecords(vault, runId);
-    const skipped = rec.iters[0]!.record!.revisions.skipped.map((s) => s.id).sort();
-    expect(skipped).toEqual(edited.map((v) => v.id).sort());
-    expect(rec.iters[0]!.record!.revisions.skipped[0]!.reason).toMatch(/changed since it was judged/);
-    // The others were revised and judged again.
-    expect([...verdicts.values()].filter((v) => v.round === 1).length).toBe(needsFix.length - edited.length);
   });
 });
