@@ -4,6 +4,7 @@
  * run per invariant (test/redis/).
  */
 import { describe, expect, it } from 'vitest';
+import { passCost, prejudgeCallsSaved } from '../../src/core/records.js';
 import { STOP } from '../../src/core/saturation.js';
 import type { PlanCell } from '../../src/domain/plan-cell.js';
 import type { JudgeSummary, LoopSummary } from '../../src/domain/records.js';
@@ -197,6 +198,24 @@ it('a draft edited by hand after judging is never overwritten by a revision; the
   const revised = [...verdicts.values()].filter((v) => v.round === 1);
   expect(revised.length).toBe(candidates - edited.length);
   expect(revised.length).toBeGreaterThan(0);
+});
+
+it('cost per accepted question: calls per PASS draft per iteration and per run, none for an iteration without a PASS; pre-judge savings 0 where a record has none', async () => {
+  const cfg = runConfig({ ...small, maxIters: 3, maxCalls: 100, maxDropRate: 1, offlineDefectRate: 0.5 });
+  const p = memoryPorts(RUN, cfg, []);
+  fallingPlan(p);
+  const { state, summary } = await outcome(p, RUN, cfg);
+  const passes = [...(await p.store.verdicts(RUN)).values()].filter((v) => v.verdict === 'PASS').length;
+  expect(passes).toBeGreaterThan(0);
+  expect(summary).toMatchObject({ passes, calls_per_pass: Number((state.callsUsed / passes).toFixed(3)), cost_per_pass_usd: 0 });
+  for (const h of summary.history) {
+    if (h.applied.kept_pass === 0) expect(h).toMatchObject({ calls_per_pass: null, cost_per_pass_usd: null });
+    else expect(h).toMatchObject({ calls_per_pass: Number((h.calls_used_iter / h.applied.kept_pass).toFixed(3)), cost_per_pass_usd: 0 });
+  }
+  expect(passCost(3, 10, 0.5)).toEqual({ calls_per_pass: 3.333, cost_per_pass_usd: 0.166667 });
+  expect(passCost(0, 10, 0.5)).toEqual({ calls_per_pass: null, cost_per_pass_usd: null });
+  expect(prejudgeCallsSaved({})).toBe(0);
+  expect(prejudgeCallsSaved({ prejudge: { calls_saved: 3 } })).toBe(3);
 });
 
 describe('judge what you buy: over budgets of 2 to 10 calls, with and without a repair call per generate call', () => {
