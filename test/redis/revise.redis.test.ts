@@ -12,7 +12,7 @@ import { readPromptBlock } from '../../src/llm/prompts.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, readRecords, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('revise');
 
@@ -20,17 +20,9 @@ const redis = fileRedis('revise');
 const flags = { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 2, maxDropRate: 1, maxCalls: 200, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6 };
 
 describe('revise', () => {
-  it('a run with --revise ends with fewer NEEDS_FIX drafts than the same run without it; revisions are judged again, batched, and counted', async () => {
-    // The same vault, salt and seed: both runs generate the same drafts (no cache, so every call is real).
+  it('a run with --revise ends with fewer NEEDS_FIX drafts than it judged; revisions are judged again, batched, and counted', async () => {
+    // No cache, so every call is real. The same run without --revise: test/unit/core-runs.test.ts.
     const same = { ...flags, maxIters: 1, variantSalt: 'revise-vs-plain', cacheTtlSeconds: 0, batchWindowMs: 2000 };
-    const plain = await runToEnd(redis, testConfig(redis, await freshVault(300, 51), same));
-    const plainVerdicts = [...(await plain.host.store.verdicts(plain.runId)).values()];
-    await plain.host.close();
-    const plainNeedsFix = plainVerdicts.filter((v) => v.verdict === 'NEEDS_FIX').length;
-    expect(plainNeedsFix).toBeGreaterThan(1);
-    // Without --revise nothing is revised.
-    expect(plainVerdicts.every((v) => v.round === 0 && v.history.length === 0)).toBe(true);
-
     const vault = await freshVault(300, 51);
     const calls: CompletionRequest[] = [];
     const host = await CorpusHost.open({
@@ -47,7 +39,7 @@ describe('revise', () => {
     await host.close();
     expect(state.status).toBe('completed');
     const revised = verdicts.filter((v) => v.round === 1);
-    expect(revised.length).toBe(plainNeedsFix);
+    expect(revised.length).toBeGreaterThan(1);
     for (const v of revised) {
       // Both verdicts are on record: NEEDS_FIX before, the new one after.
       expect(v.history).toHaveLength(1);
@@ -58,9 +50,9 @@ describe('revise', () => {
     }
     const rec = readRecords(vault, runId);
     const it0 = rec.iters[0]!;
-    // Before revising, the same NEEDS_FIX count as the run without --revise; after, fewer.
-    expect(it0.record!.revisions.verdicts_before.NEEDS_FIX).toBe(plainNeedsFix);
-    expect(it0.record!.applied.kept_needs_fix).toBeLessThan(plainNeedsFix);
+    // Every NEEDS_FIX draft of the first judging was revised; fewer are NEEDS_FIX after.
+    expect(it0.record!.revisions.verdicts_before.NEEDS_FIX).toBe(revised.length);
+    expect(it0.record!.applied.kept_needs_fix).toBeLessThan(revised.length);
     // The iteration's judge summary shows each revised draft's earlier verdict.
     for (const d of it0.judge!.details.filter((x) => x.round === 1)) expect(d.history[0]!.verdict).toBe('NEEDS_FIX');
     // Revision calls are batched like generation (up to genBatchSize drafts a call), and every call,

@@ -218,6 +218,38 @@ it('cost per accepted question: calls per PASS draft per iteration and per run, 
   expect(prejudgeCallsSaved({ prejudge: { calls_saved: 3 } })).toBe(3);
 });
 
+it('a run with --revise ends with fewer NEEDS_FIX drafts than the same run without it; revisions are judged again, batched, and counted', async () => {
+  // Half the drafts get a form defect (→ NEEDS_FIX), a few a wrong sum (→ DROP); the same salt and
+  // seed make both runs generate the same drafts.
+  const same: Partial<RunConfig> = { genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 6, offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'form', 'form', 'wrong-arithmetic'], maxIters: 1, maxDropRate: 1, maxCalls: 200, variantSalt: 'revise-vs-plain' };
+  const plain = await run(same, planCells(12));
+  const plainVerdicts = [...(await plain.p.store.verdicts(RUN)).values()];
+  const plainNeedsFix = plainVerdicts.filter((v) => v.verdict === 'NEEDS_FIX').length;
+  expect(plainNeedsFix).toBeGreaterThan(1);
+  expect(plainVerdicts.every((v) => v.round === 0 && v.history.length === 0)).toBe(true);
+
+  const revised = await run({ ...same, revise: true }, planCells(12));
+  const verdicts = [...(await revised.p.store.verdicts(RUN)).values()];
+  const round1 = verdicts.filter((v) => v.round === 1);
+  expect(round1).toHaveLength(plainNeedsFix);
+  for (const v of round1) {
+    expect(v.history.map((h) => h.verdict)).toEqual(['NEEDS_FIX']);
+    expect(v.history[0]!.fileHash).not.toBe(v.fileHash);
+    if (v.verdict === 'DROP') expect(revised.p.files.files.has(v.path)).toBe(false);
+    else expect(revised.p.files.files.get(v.path)!.toString('utf8')).toMatch(/revised-1/);
+  }
+  const rec = revised.record(0);
+  expect(rec.revisions.verdicts_before.NEEDS_FIX).toBe(plainNeedsFix);
+  expect(rec.applied.kept_needs_fix).toBeLessThan(plainNeedsFix);
+  // Up to genBatchSize drafts a revision call, and every call is what the budget counted.
+  const sizes = revised.p.calls.filter((c) => c.purpose === 'revise').map((c) => (readPromptBlock(c.prompt, 'revisions') as unknown[]).length);
+  expect(sizes.reduce((n, k) => n + k, 0)).toBe(round1.length);
+  expect(Math.max(...sizes)).toBeLessThanOrEqual(6);
+  expect(sizes.length).toBeLessThan(round1.length);
+  expect(revised.state.callsUsed).toBe(revised.p.calls.length);
+  expect(revised.summary.calls_used_total).toBe(revised.p.calls.length);
+});
+
 describe('judge what you buy: over budgets of 2 to 10 calls, with and without a repair call per generate call', () => {
   /** Every generated item sends its scenario as a list of lines (the schema rejects it); the repair joins them. */
   const needsRepair = (inner: LlmProvider): LlmProvider => ({
