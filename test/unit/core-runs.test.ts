@@ -6,6 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { passCost, prejudgeCallsSaved } from '../../src/core/records.js';
 import { STOP } from '../../src/core/saturation.js';
+import { dispatchStep } from '../../src/core/dispatch.js';
+import { generateBatch } from '../../src/core/generate-batch.js';
+import { planStep } from '../../src/core/plan.js';
+import { parseQuestionText } from '../../src/corpus/loader.js';
+import { TRACKS, type Track } from '../../src/corpus/taxonomy.js';
 import type { PlanCell } from '../../src/domain/plan-cell.js';
 import type { JudgeSummary, LoopSummary } from '../../src/domain/records.js';
 import type { RunConfig } from '../../src/domain/run-config.js';
@@ -248,6 +253,65 @@ it('a run with --revise ends with fewer NEEDS_FIX drafts than the same run witho
   expect(sizes.length).toBeLessThan(round1.length);
   expect(revised.state.callsUsed).toBe(revised.p.calls.length);
   expect(revised.summary.calls_used_total).toBe(revised.p.calls.length);
+});
+
+describe('drafts an earlier run left unjudged', () => {
+  /** Run A planned, generated and dispatched 6 drafts, then nothing judged them; run B's ports see them on the vault. */
+  async function leftBehind(over: Partial<RunConfig>) {
+    const cfgA = runConfig({ ...small, maxCalls: 100 });
+    const a = memoryPorts('run-a', cfgA, planCells(6));
+    await planStep('run-a', 0, cfgA, a.deps);
+    const gen = a.flows.added[0]!;
+    if (gen.kind !== 'generate') throw new Error(`first flow is ${gen.kind}`);
+    const outcomes = await generateBatch(gen.cells, a.generateDeps.toPromptCells(gen.cells), a.generateDeps);
+    await dispatchStep('run-a', 0, cfgA, outcomes.flatMap((o) => (o.ok ? [o.result] : [])), [], a.deps);
+    const left = [...(await a.store.drafts('run-a')).values()];
+    expect(left).toHaveLength(6);
+
+    const cfg = runConfig({ ...small, maxCalls: 100, maxDropRate: 1, offlineDefectRate: 0.5, ...over });
+    const b = memoryPorts(RUN, cfg, planCells(6));
+    for (const [path, bytes] of a.files.files) b.files.files.set(path, bytes);
+    b.deps.leftoverDrafts = async () => left.map((d) => ({ id: d.id, runId: 'run-a', path: d.path, fileHash: d.fileHash, track: d.track, visualFiles: d.visualFiles }));
+    b.deps.readDraft = async (path) => parseQuestionText(b.files.files.get(path)!.toString('utf8'), path).doc ?? null;
+    b.deps.scanMaxIds = async () => Object.fromEntries(TRACKS.map((t) => [t, Math.max(0, ...left.filter((d) => d.track === t).map((d) => Number(d.id.split('-')[1])))])) as Record<Track, number>;
+    return { b, cfg, ids: left.map((d) => d.id).sort() };
+  }
+
+  it('the next run judges them first, in a catch-up iteration 0 that does not count against maxIters', async () => {
+    const { b, cfg, ids } = await leftBehind({ maxIters: 1 });
+    const { state, summary, record } = await outcome(b, RUN, cfg);
+    expect(state.stopReason).toBe(STOP.maxIters);
+    const verdicts = await b.store.verdicts(RUN);
+    const drafts = await b.store.drafts(RUN);
+    for (const id of ids) {
+      expect(verdicts.get(id)?.iter, id).toBe(0);
+      expect(drafts.get(id)?.adoptedFrom, id).toBe('run-a');
+    }
+    expect(record(0)).toMatchObject({ kind: 'catch-up', generated: 6, plan_size: 0 });
+    expect((b.records.judgeSummaries(RUN)[0] as JudgeSummary).n_judged).toBe(6);
+    // maxIters 1 still allowed one generating iteration after the catch-up, with new ids.
+    expect(record(1)).toMatchObject({ kind: 'generate', plan_size: 6 });
+    expect([...drafts.values()].filter((d) => d.iter === 1).every((d) => !ids.includes(d.id))).toBe(true);
+    expect(summary.history.every((h) => h.unjudged === 0)).toBe(true);
+    // DROPped leftovers were pruned like any draft.
+    const pruned = [...verdicts.values()].filter((v) => v.applied === 'pruned');
+    expect(pruned.length).toBeGreaterThan(0);
+    for (const v of pruned) expect(b.files.files.has(v.path)).toBe(false);
+  });
+
+  it('a judge-only run judges them, generates nothing and ends; with nothing left it ends at once', async () => {
+    const { b, cfg, ids } = await leftBehind({ judgeOnly: true, maxIters: 5 });
+    const { state, summary } = await outcome(b, RUN, cfg);
+    expect(state.stopReason).toBe(STOP.leftoversJudged);
+    expect(summary.history).toEqual([expect.objectContaining({ kind: 'catch-up', generated: 6, plan_size: 0, unjudged: 0 })]);
+    expect([...(await b.store.verdicts(RUN)).keys()].sort()).toEqual(ids);
+    expect(b.calls.every((c) => c.purpose === 'judge')).toBe(true);
+
+    // No drafts left behind (memoryPorts has no leftover port): nothing to judge.
+    const none = await run({ judgeOnly: true, maxIters: 5 });
+    expect(none.state.stopReason).toBe(STOP.noLeftovers);
+    expect(none.p.calls).toEqual([]);
+  });
 });
 
 describe('judge what you buy: over budgets of 2 to 10 calls, with and without a repair call per generate call', () => {
