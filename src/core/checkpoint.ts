@@ -7,7 +7,7 @@ import type { RunConfig } from '../domain/run-config.js';
 import { finishRun, freeCalls, isTerminal, judgeReservation, sizeIteration, TERMINAL_STATUSES, type StepDeps, type StepResult } from './control.js';
 import { failedJudgeChunks, iterationFailure } from './outcome.js';
 import { revisionCandidates } from './revision.js';
-import { STOP } from './saturation.js';
+import { decideStop } from './saturation.js';
 
 /**
  * Closes one judging round of an iteration. With `revise` on and rounds left, NEEDS_FIX drafts of
@@ -41,9 +41,10 @@ export async function checkpointStep(runId: string, iter: number, round: number,
     return { decision: 'run already finished' };
   }
   const after = (await store.get(runId))!;
-  if (after.stopRequested) {
-    await finishRun(deps, runId, STOP.user, 'stopped');
-    return { decision: 'stop', detail: { reason: STOP.user } };
+  const stop = decideStop({ stopRequested: after.stopRequested });
+  if (stop) {
+    await finishRun(deps, runId, stop.reason, stop.status);
+    return { decision: 'stop', detail: { reason: stop.reason } };
   }
   // A provider that answered nothing this iteration will not answer the next: end the run as failed.
   const failedChunks = (await failedJudgeChunks(store, runId)).filter((c) => c.iter === iter).length;

@@ -1,7 +1,7 @@
 /**
- * The plan step of an iteration: checks the stop conditions (src/core/saturation.ts), asks the
- * analysis for the plan, sizes it within the budget, sets aside its judge calls, mints one id per
- * cell and adds the generate flow. Iteration 0 first judges drafts earlier runs left (catch-up).
+ * The plan step of an iteration: gathers the evidence of the stop conditions and asks
+ * src/core/saturation.ts whether the run stops; asks the analysis for the plan, sizes it within
+ * the budget, sets aside its judge calls, mints one id per cell and adds the generate flow. Iteration 0 first judges drafts earlier runs left (catch-up).
  * Safe to run twice: the plan, its size and its ids are stored once per iteration.
  */
 import type { PlanCell } from '../domain/plan-cell.js';
@@ -11,7 +11,7 @@ import { TRACKS } from '../corpus/taxonomy.js';
 import { CATCH_UP, finishRun, freeCalls, isTerminal, judgeCalls, judgeReservation, readVisualSource, sizeWithRepairHeadroom, type StepDeps, type StepResult } from './control.js';
 import type { JudgeChunkPlan } from './ports.js';
 import { planRevision } from './revision.js';
-import { CONVERGENCE_WINDOW, isConverged, iterationEvidence, STOP } from './saturation.js';
+import { CONVERGENCE_WINDOW, decideStop, iterationEvidence, type Stop, type StopEvidence, type TopCell } from './saturation.js';
 
 export async function planStep(runId: string, iter: number, cfg: RunConfig, deps: StepDeps): Promise<StepResult> {
   const { store } = deps;
@@ -24,9 +24,11 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
   await store.set(runId, { iter, phase: 'plan' });
   if (cfg.reviseFrom) return await planRevision(runId, iter, cfg, deps);
 
-  // Stop conditions, in the order of the design: user stop, max iterations, budget, empty plan,
-  // gap threshold, DROP rate, convergence.
-  if (run.stopRequested) return await stop(STOP.user, 'stopped');
+  // The stop conditions are decided in src/core/saturation.ts, in the order of the design; this
+  // step gathers their evidence as it learns it and asks after each stage.
+  const evidence: StopEvidence = { stopRequested: run.stopRequested };
+  const userStop = decideStop(evidence);
+  if (userStop) return await stop(userStop);
   const remaining = freeCalls(run);
   // Drafts earlier runs left unjudged are judged first, in a catch-up iteration 0 that does not
   // count against maxIters.
@@ -34,10 +36,10 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
     const caught = await catchUpStep(runId, cfg, deps, remaining);
     if (caught) return caught;
   }
-  const catchUp = iter > 0 && (await store.iterGet(runId, 0)).kind === CATCH_UP ? 1 : 0;
-  if (cfg.judgeOnly) return await stop(catchUp ? STOP.leftoversJudged : STOP.noLeftovers);
-  if (iter - catchUp >= cfg.maxIters) return await stop(STOP.maxIters);
-  if (!cfg.dryRun && remaining < 2) return await stop(STOP.budget);
+  const afterCatchUp = iter > 0 && (await store.iterGet(runId, 0)).kind === CATCH_UP;
+  evidence.schedule = { iter, afterCatchUp, judgeOnly: Boolean(cfg.judgeOnly), maxIters: cfg.maxIters, dryRun: cfg.dryRun, freeCalls: remaining };
+  const scheduled = decideStop(evidence);
+  if (scheduled) return await stop(scheduled);
 
   const visual = cfg.visualEachIter && iter % 2 === 0;
   const ih = await store.iterGet(runId, iter);
@@ -51,25 +53,27 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
     plan = JSON.parse(await store.iterSetOnce(runId, iter, 'plan', JSON.stringify(report.recommended_plan))) as PlanCell[];
   }
 
-  if (plan.length === 0) return await stop(STOP.emptyPlan);
-  const top = plan[0]!;
-  const topCell: [string, string, string] = [top.track, top.zone, top.level];
-  await store.iterSet(runId, iter, { topCell: JSON.stringify(topCell), topPriority: top.priority, visual: visual ? '1' : '0' });
-  if (top.priority < cfg.gapThreshold) return await stop(STOP.gap(top.priority, cfg.gapThreshold));
-  // A catch-up iteration judged other runs' drafts: its DROP rate and top cell say nothing of this plan.
-  if (iter - catchUp > 0) {
-    const prev = deps.records.readIterRecord(runId, iter - 1);
-    if (prev && prev.drop_rate > cfg.maxDropRate) return await stop(STOP.dropRate(prev.drop_rate, cfg.maxDropRate));
-  }
-  const earlier = await iterationEvidence(store, runId, Array.from({ length: CONVERGENCE_WINDOW }, (_, k) => iter - 1 - k), cfg.dryRun);
-  if (isConverged({ iter, topCell, topPriority: top.priority }, earlier)) return await stop(STOP.converged);
+  const first = plan[0];
+  const top = first ? { cell: [first.track, first.zone, first.level] as TopCell, priority: first.priority } : null;
+  if (top) await store.iterSet(runId, iter, { topCell: JSON.stringify(top.cell), topPriority: top.priority, visual: visual ? '1' : '0' });
+  evidence.plan = {
+    top,
+    gapThreshold: cfg.gapThreshold,
+    previousDropRate: top && iter > 0 ? (deps.records.readIterRecord(runId, iter - 1)?.drop_rate ?? null) : null,
+    maxDropRate: cfg.maxDropRate,
+    earlier: top ? await iterationEvidence(store, runId, Array.from({ length: CONVERGENCE_WINDOW }, (_, k) => iter - 1 - k), cfg.dryRun) : [],
+  };
+  const planned = decideStop(evidence);
+  if (planned) return await stop(planned);
 
   // Sized once: a second run of this step must not see the reservations of the first one's jobs.
   const sized = cfg.dryRun ? plan.length : sizeWithRepairHeadroom(plan.length, remaining, cfg.genBatchSize, cfg.judgeChunkSize);
   const n = Number(await store.iterSetOnce(runId, iter, 'planSize', String(sized)));
   // What was free when the iteration was sized (a second run of this step sees its judge pool taken).
   const freeAtPlan = Number(await store.iterSetOnce(runId, iter, 'freeAtPlan', String(remaining)));
-  if (n === 0) return await stop(STOP.budget);
+  evidence.sizedCells = n;
+  const unsized = decideStop(evidence);
+  if (unsized) return await stop(unsized);
   // The judge calls of these drafts are set aside before any generate call (once per iteration):
   // generation and its repairs spend only the rest.
   if (!cfg.dryRun) await store.reserveJudge(runId, iter, 'plan', judgeReservation(n, freeAtPlan, cfg.genBatchSize, cfg.judgeChunkSize));
@@ -102,9 +106,9 @@ export async function planStep(runId: string, iter: number, cfg: RunConfig, deps
     iter,
     cells.map((cell, cellIndex) => ({ runId, iter, cellIndex, cell, variant: `${cfg.variantSalt ?? runId}-${iter}-${cellIndex}-s${cfg.seed}`, draftId: draftIds[cellIndex]! })),
   );
-  return { decision: 'generate', detail: { cells: n, remaining: freeAtPlan, topPriority: top.priority } };
+  return { decision: 'generate', detail: { cells: n, remaining: freeAtPlan, topPriority: top!.priority } };
 
-  async function stop(reason: string, status: 'completed' | 'stopped' = 'completed') {
+  async function stop({ reason, status }: Stop): Promise<StepResult> {
     await finishRun(deps, runId, reason, status);
     return { decision: 'stop', detail: { reason } };
   }

@@ -11,7 +11,7 @@ import type { RevisePayload, ReviseResult } from '../queues/revise.js';
 import { forJudge, startJudging, type ChildOutcomes } from './dispatch.js';
 import { finishRun, freeCalls, judgeReservation, readVisualSource, sizeIteration, writeVisualSource, type StepDeps, type StepResult } from './control.js';
 import type { JudgeChunkPlan } from './ports.js';
-import { STOP } from './saturation.js';
+import { decideStop, STOP } from './saturation.js';
 
 /** NEEDS_FIX drafts judged in `round` of this iteration, kept, and unchanged since judging. */
 export async function revisionCandidates(runId: string, iter: number, round: number, deps: Pick<StepDeps, 'store' | 'files'>): Promise<Omit<RevisePayload, 'round'>[]> {
@@ -86,9 +86,10 @@ export async function planRevision(runId: string, iter: number, cfg: RunConfig, 
     return { decision: 'stop', detail: { reason: REVISION_DONE } };
   }
   const run = (await store.get(runId))!;
-  if (run.stopRequested) {
-    await finishRun(deps, runId, STOP.user, 'stopped');
-    return { decision: 'stop', detail: { reason: STOP.user } };
+  const stop = decideStop({ stopRequested: run.stopRequested });
+  if (stop) {
+    await finishRun(deps, runId, stop.reason, stop.status);
+    return { decision: 'stop', detail: { reason: stop.reason } };
   }
   if (!(await store.iterGet(runId, 0)).seeded) {
     const latest = new Map<string, JudgeSummary['details'][number]>();

@@ -2,8 +2,8 @@
  * NEEDS_FIX is not a dead end, through every entry point: `vault-loop revise` after a run, `run
  * --revise` through the CLI, "send to revision" on the review page, the judge's findings in the
  * revision prompt, invalid revisions refused, the budget, every iteration, the latest run, and the
- * whole path with no network. (One revision run and the hand-edit rule:
- * test/redis/revise.redis.test.ts.)
+ * whole path with no network. (One revision run: test/redis/revise.redis.test.ts; the hand-edit
+ * rule and the comparison with a run without --revise: test/unit/core-runs.test.ts.)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,8 +1,8 @@
 /**
- * No draft stays unjudged forever. A stopped run leaves its unjudged drafts listed by `status`
- * and the next run on the vault judges them first, in a catch-up iteration that does not count
- * against maxIters; after a crash, the next host judges the crashed run's queued chunks and
- * never judges a draft twice; `vault-loop judge` judges leftovers on demand and nothing else.
+ * No draft stays unjudged forever. A stopped run leaves its unjudged drafts listed by `status`,
+ * and `vault-loop judge` judges them and nothing else; after a crash, the next host judges the
+ * crashed run's queued chunks and never judges a draft twice. That the next run judges them first,
+ * in a catch-up iteration that does not count against maxIters: test/unit/core-runs.test.ts.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import type { RunStore } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { Config } from '../../src/config/index.js';
-import { freshVault, inProcessWorkers, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { freshVault, inProcessWorkers, openHost, readRecords, runCli, testConfig } from '../helpers/pipeline.js';
 import { fileRedis } from '../helpers/redis.js';
 
 const redis = fileRedis('leftovers');
@@ -61,7 +61,7 @@ async function verdictRuns(store: RunStore, runIds: string[]): Promise<Map<strin
 }
 
 describe('drafts an earlier run left unjudged', () => {
-  it('a stopped run: listed by status, judged first by the next run (catch-up iteration 0, not counted in maxIters)', async () => {
+  it('a stopped run: listed by status, then judged by `vault-loop judge --vault`, which generates nothing', async () => {
     const vault = await freshVault(300, 23);
     const { runId: runA, written: ids } = await stoppedRun(vault);
     expect(ids.length).toBeGreaterThan(0);
@@ -74,31 +74,22 @@ describe('drafts an earlier run left unjudged', () => {
     expect(listed.map((d) => d.id).sort()).toEqual(ids);
     expect(new Set(listed.map((d) => d.runId))).toEqual(new Set([runA]));
 
-    // The next run judges them first, then generates its one iteration.
-    const cfgB = testConfig(redis, vault, { maxIters: 1, maxCalls: 40, maxDropRate: 1 });
-    const { runId: runB, state: stateB, host: hostB } = await runToEnd(redis, cfgB);
+    // `vault-loop judge` judges them, generates nothing, and ends.
+    const r = await runCli(['judge', '--vault', vault, '--json', '--progress', 'none', '--redis', redis.url, '--prefix', redis.prefix, '--judge-chunk-size', '5']);
+    expect(r.code, r.out).toBe(0);
+    const summary = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { run_id: string; stopped_reason: string; history: { kind: string; generated: number; plan_size: number; unjudged: number }[] };
+    expect(summary.stopped_reason).toBe(STOP.leftoversJudged);
+    expect(summary.history).toEqual([expect.objectContaining({ kind: 'catch-up', generated: written.size, plan_size: 0, unjudged: 0 })]);
+    const host = await openHost(redis, testConfig(redis, vault), false);
     try {
-      expect(stateB.status).toBe('completed');
-      expect(stateB.stopReason).toBe(STOP.maxIters);
-      expect(stateB.callsUsed).toBeLessThanOrEqual(40);
-      const verdictsB = await hostB.store.verdicts(runB);
-      for (const id of ids) expect(verdictsB.get(id)?.iter, id).toBe(0);
-      const draftsB = await hostB.store.drafts(runB);
-      for (const id of ids) expect(draftsB.get(id)?.adoptedFrom).toBe(runA);
-      const rec = readRecords(vault, runB);
-      expect(rec.iters[0]!.record!.kind).toBe('catch-up');
-      expect(rec.iters[0]!.record!.generated).toBe(written.size);
-      expect(rec.iters[0]!.record!.plan_size).toBe(0);
-      expect(rec.iters[0]!.judge!.n_judged).toBe(written.size);
-      // maxIters 1 still allowed one generating iteration after the catch-up.
-      expect(rec.iters[1]!.record!.kind).toBe('generate');
-      expect(rec.iters[1]!.record!.plan_size).toBeGreaterThan(0);
-      expect(rec.summary.history.every((h) => h.unjudged === 0)).toBe(true);
+      expect([...(await host.store.verdicts(summary.run_id)).keys()].sort()).toEqual(ids);
+      const drafts = await host.store.drafts(summary.run_id);
+      for (const id of ids) expect(drafts.get(id)?.adoptedFrom).toBe(runA);
       // DROPped leftovers were pruned like any draft; nothing is left unjudged.
-      for (const v of verdictsB.values()) if (v.applied === 'pruned') expect(existsSync(join(vault, v.path))).toBe(false);
-      expect(await findLeftoverDrafts(hostB.store, vault)).toEqual([]);
+      for (const v of (await host.store.verdicts(summary.run_id)).values()) if (v.applied === 'pruned') expect(existsSync(join(vault, v.path))).toBe(false);
+      expect(await findLeftoverDrafts(host.store, vault)).toEqual([]);
     } finally {
-      await hostB.close();
+      await host.close();
     }
   });
 
@@ -132,23 +123,6 @@ describe('drafts an earlier run left unjudged', () => {
       expect(rec.summary.history.every((h) => h.kind === 'catch-up')).toBe(true);
     } finally {
       await hostB.close();
-    }
-  });
-
-  it('vault-loop judge --vault: judges the leftovers, generates nothing, and ends', async () => {
-    const vault = await freshVault(300, 31);
-    const { written } = await stoppedRun(vault);
-    const r = await runCli(['judge', '--vault', vault, '--json', '--progress', 'none', '--redis', redis.url, '--prefix', redis.prefix, '--judge-chunk-size', '5']);
-    expect(r.code, r.out).toBe(0);
-    const summary = JSON.parse(r.out.slice(r.out.indexOf('{'))) as { run_id: string; stopped_reason: string; history: { kind: string; generated: number; plan_size: number; unjudged: number }[] };
-    expect(summary.stopped_reason).toBe(STOP.leftoversJudged);
-    expect(summary.history).toEqual([expect.objectContaining({ kind: 'catch-up', generated: written.length, plan_size: 0, unjudged: 0 })]);
-    const host = await openHost(redis, testConfig(redis, vault), false);
-    try {
-      expect([...(await host.store.verdicts(summary.run_id)).keys()].sort()).toEqual(written);
-      expect(await findLeftoverDrafts(host.store, vault)).toEqual([]);
-    } finally {
-      await host.close();
     }
   });
 });

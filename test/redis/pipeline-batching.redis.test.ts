@@ -1,10 +1,9 @@
 /**
- * Generation batching (one provider call per genBatchSize cells), a job that cannot reserve a
- * call ending with a clear budget reason, --visual-each-iter on even iterations only, and runs
- * made reproducible by variantSalt.
+ * Generation batching across generate jobs (the cells a worker holds packed into few calls), and a
+ * job that cannot reserve a call ending with a clear budget reason. One call per batch
+ * (test/unit/core-batches.test.ts, and the batcher in pipeline-units.test.ts), --visual-each-iter
+ * and variantSalt are checked without Redis (test/unit/core-runs.test.ts).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import type { CompletionRequest } from '../../src/llm/types.js';
@@ -32,16 +31,6 @@ async function runCounting(cfg: Config): Promise<{ runId: string; generateCalls:
 }
 
 describe('generation batching', () => {
-  it('genBatchSize 1 gives one provider call per cell', async () => {
-    const vault = await freshVault(300, 71);
-    const { runId, generateCalls, host } = await runCounting(testConfig(redis, vault, { maxIters: 1, genBatchSize: 1, genCallsPerIter: 8, maxCalls: 100 }));
-    await host.close();
-    const rec = readRecords(vault, runId).iters[0]!.record!;
-    expect(rec.plan_size).toBe(8);
-    expect(rec.generated).toBe(8);
-    expect(generateCalls).toBe(8);
-  });
-
   it('genBatchSize 5 packs the cells a worker holds into few calls', async () => {
     const vault = await freshVault(300, 72);
     const { runId, generateCalls, host } = await runCounting(testConfig(redis, vault, { maxIters: 1, genBatchSize: 5, genCallsPerIter: 4, maxCalls: 100, batchWindowMs: 500 }));
@@ -81,57 +70,5 @@ describe('budget', () => {
     expect(rec.iters[0]!.record!.cells_failed.length).toBe(failed.length);
     expect(rec.iters[0]!.record!.cells_failed.every((c) => /budget exhausted/.test(c.error))).toBe(true);
     expect(rec.summary.stopped_reason).toBe(STOP.budget);
-  });
-});
-
-describe('--visual-each-iter', () => {
-  it('asks for visuals on iterations 0, 2, 4 … only', async () => {
-    const vault = await freshVault(300, 74);
-    const { runId, host } = await runCounting(testConfig(redis, vault, { maxIters: 3, maxCalls: 100, visualEachIter: true, genBatchSize: 5, genCallsPerIter: 2 }));
-    await host.close();
-    const rec = readRecords(vault, runId);
-    expect(rec.iters.slice(0, 3).map((i) => i.record!.visual)).toEqual([true, false, true]);
-    const withVisual = (i: number) => (rec.iters[i]!.plan as { with_visual: boolean }[]).filter((c) => c.with_visual).length;
-    expect(withVisual(0)).toBeGreaterThan(0);
-    expect(withVisual(1)).toBe(0);
-    expect(withVisual(2)).toBeGreaterThan(0);
-  });
-});
-
-describe('variantSalt', () => {
-  const drafts = async (vault: string, flags: Record<string, unknown>): Promise<{ texts: string[]; variants: string[] }> => {
-    const prompts: string[] = [];
-    const host = await CorpusHost.open({
-      cfg: testConfig(redis, vault),
-      vault,
-      target: { options: redis.options, describe: redis.url },
-      log: silentLogger,
-      inProcessWorkers: true,
-      hooks: { onProviderCall: (req: CompletionRequest) => void (req.purpose === 'generate' && prompts.push(req.prompt)) },
-    });
-    try {
-      const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 20, cacheTtlSeconds: 0, offlineDefectRate: 0.5, ...flags });
-      const runId = await host.startRun(cfg);
-      await host.waitForRun(runId, undefined, undefined, 100);
-      // Every draft's path, and the text of those the judge kept (less the run's own tag and date).
-      const own = (text: string) => text.replaceAll(`run-${runId}`, 'run-<id>').replace(/^created_at: .*$/m, '');
-      const texts = [...(await host.store.drafts(runId)).values()].map((d) => (existsSync(join(vault, d.path)) ? own(readFileSync(join(vault, d.path), 'utf8')) : `(dropped) ${d.path}`)).sort();
-      const variants = prompts.flatMap((p) => [...p.matchAll(/"variant": "([^"]+)"/g)].map((m) => m[1]!)).sort();
-      return { texts, variants };
-    } finally {
-      await host.close();
-    }
-  };
-
-  it('the same vault, seed and salt give the same prompts and drafts; without a salt each run differs', async () => {
-    const a = await drafts(await freshVault(300, 75), { variantSalt: 'repro' });
-    const b = await drafts(await freshVault(300, 75), { variantSalt: 'repro' });
-    expect(a.texts.length).toBeGreaterThan(0);
-    expect(a.variants.length).toBe(a.texts.length);
-    expect(a.variants.every((v) => v.startsWith('repro-0-'))).toBe(true);
-    expect(b).toEqual(a);
-    const c = await drafts(await freshVault(300, 75), { variantSalt: undefined });
-    expect(c.variants.every((v) => /^\d{8}_\d{6}(-\d+)?-0-/.test(v))).toBe(true);
-    expect(c.texts).not.toEqual(a.texts);
   });
 });

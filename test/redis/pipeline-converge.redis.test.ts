@@ -2,6 +2,7 @@
  * Convergence in a real run (calls spent, drafts written and judged): an iteration whose top-cell
  * drafts were all DROPped leaves the coverage as it was, so the next plan has the same top cell at
  * the same priority; that is no evidence of saturation, and the run does not stop "converged".
+ * That kept drafts are evidence (the same plans converge): test/unit/core-runs.test.ts.
  */
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,19 +53,6 @@ describe('convergence in a non-dry run', () => {
     expect(runJson.stopped_reason).toBe(STOP.maxIters);
     // Only the run's records were added to the vault: the questions are as they were.
     expect(vaultSnapshotWithout(vault)).toBe(before);
-  });
-
-  it('the same run with its drafts kept does not converge: the next plan differs and it runs to max iterations', async () => {
-    const vault = await freshVault(300, 51);
-    const cfg = testConfig(redis, vault, { offlineDefectRate: 0, maxDropRate: 1, maxIters: 2, maxCalls: 100 });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    await host.close();
-    expect(state.stopReason).toBe(STOP.maxIters);
-    const rec = readRecords(vault, runId);
-    expect(rec.summary.iterations).toBe(2);
-    const [a, b] = rec.iters.map((i) => i.record!);
-    expect(a!.applied.kept_pass + a!.applied.kept_needs_fix).toBeGreaterThan(0);
-    expect(`${a!.top_cell!.join('|')}@${a!.top_priority}`).not.toBe(`${b!.top_cell!.join('|')}@${b!.top_priority}`);
   });
 });
 

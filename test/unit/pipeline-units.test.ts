@@ -31,6 +31,18 @@ describe('Batcher', () => {
     ]);
   });
 
+  it('genBatchSize 1: every cell is its own provider call, run at once without waiting for the window', async () => {
+    const calls: number[][] = [];
+    const b = new Batcher<number, number>(async (_key, xs) => {
+      calls.push(xs);
+      return xs;
+    }, 3_600_000);
+    const outs = [1, 2, 3].map((x) => b.submit('a', 1, x));
+    expect(calls).toEqual([[1], [2], [3]]);
+    expect(b.pendingCount).toBe(0);
+    expect(await Promise.all(outs)).toEqual([1, 2, 3]);
+  });
+
   it('a failed batch rejects every item', async () => {
     const b = new Batcher<number, number>(async () => {
       throw new Error('provider down');
