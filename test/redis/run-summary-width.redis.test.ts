@@ -28,7 +28,7 @@ describe('the run summary at the terminal width', () => {
   let batches: number;
 
   beforeAll(async () => {
-    vault = await freshVault(300, 71);
+    vault = await freshVault(60, 71);
     const generator = await FakeBatchServer.start({ protocol: 'anthropic', apiKey: 'sk-ant-width', answer: await offlineAnswerer(71) });
     // The third judge chunk asked about (an iteration after the first) fails on every attempt.
     const chunks: string[] = [];
