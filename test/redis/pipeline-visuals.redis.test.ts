@@ -30,7 +30,7 @@ const redis = fileRedis('visuals');
 
 it('with visuals on: renders reach the judge, kept drafts keep source + SVG, DROPped drafts lose them', async () => {
   const vault = await freshVault(60, 21);
-  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, offlineDefectKinds: ['wrong-arithmetic', 'form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 4, judgeChunkSize: 10 });
+  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, offlineDefectKinds: ['wrong-arithmetic', 'form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 2, judgeChunkSize: 10 });
   const judgePrompts: string[] = [];
   const host = await CorpusHost.open({
     cfg,
@@ -261,7 +261,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
           maxDropRate: 1,
           maxCalls: 60,
           genBatchSize: 10,
-          genCallsPerIter: 3,
+          genCallsPerIter: 2,
           judgeChunkSize: 10,
         });
         const { runId, state, host } = await runToEnd(redis, cfg);
@@ -555,7 +555,7 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
     maxDropRate: 1,
     maxCalls: 60,
     genBatchSize: 10,
-    genCallsPerIter: 3,
+    genCallsPerIter: 2,
     judgeChunkSize: 10,
   };
 
