@@ -34,7 +34,7 @@ const offHost: string[] = [];
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   redis = await useTestRedis('e2e-dashboard');
-  const vault = await freshVault(300, 8);
+  const vault = await freshVault(60, 8);
   // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
   const failing = await halfFailingJudge(8);
   server = failing.server;

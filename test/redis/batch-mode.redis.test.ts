@@ -6,7 +6,7 @@
  * submission cut off before its id was recorded is found at the provider instead of sent twice.
  * Whole runs that a budget ends mid-way: test/heavy/batch-budget-edge.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { costOf, priceTable } from '../../src/llm/cost.js';
 import type { TokenUsage } from '../../src/llm/types.js';
 import { anthropicUsage, openAiUsage } from '../../src/llm/wire.js';
@@ -27,7 +27,7 @@ const redis = fileRedis('batchmode');
 const KEY = { openai: 'openaiApiKey', anthropic: 'anthropicApiKey' } as const;
 
 async function batchRun(protocol: BatchProtocol, seed: number, plan: (s: FakeBatchServer) => void = () => {}, flags: Record<string, unknown> = {}, defectRate = 0) {
-  const vault = await freshVault(300, seed);
+  const vault = await freshVault(60, seed);
   const server = await FakeBatchServer.start({ protocol, apiKey: `key-${protocol}`, answer: await offlineAnswerer(seed, defectRate) });
   plan(server);
   const cfg = testConfig(redis, vault, {
@@ -48,50 +48,67 @@ async function batchRun(protocol: BatchProtocol, seed: number, plan: (s: FakeBat
 }
 
 describe('batch mode end to end', () => {
-  it.each(['openai', 'anthropic'] as const)('%s: the iteration goes out as one generate batch and one judge batch; answers are applied like live ones', async (protocol) => {
-    const { vault, server, cfg, runId, state, host } = await batchRun(protocol, 31);
+  /** One iteration as one generate batch and one judge batch, with no live call; its answers applied like live ones. */
+  async function expectBatchedIteration(protocol: BatchProtocol, { vault, server, cfg, runId, state, host }: Awaited<ReturnType<typeof batchRun>>) {
+    expect(state.status, state.stopReason ?? '').toBe('completed');
+    expect(server.violations).toEqual([]);
+    // One batch per stage; no live call at all.
+    expect(server.batches.length).toBe(2);
+    expect(server.live).toEqual([]);
+    expect(server.answered.filter(isGenerate).length).toBe(server.batches[0]!.items.length);
+    const judged = server.answered.filter((r) => isJudge(r));
+    expect(judged.length).toBeGreaterThan(0);
+    // Generation groups of genBatchSize cells, each one batch item.
+    expect(server.batches[0]!.items.length).toBe(Math.ceil(Number((await host.store.iterGet(runId, 0)).planSize) / cfg.genBatchSize));
+    const { verdicts } = await expectRunApplied(host, vault, runId);
+    expect(verdicts.size).toBeGreaterThan(0);
+    // Budget: every batch item counted once, nothing left reserved; cost at batch prices.
+    const run = (await host.store.get(runId))!;
+    expect(run.callsReserved).toBe(0);
+    expect(run.callsUsed).toBe(server.answered.length);
+    expect(run.callsUsed).toBeLessThanOrEqual(cfg.maxCalls);
+    const table = priceTable();
+    const batchCost = usages(protocol, server).reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'batch'), 0);
+    expect(run.costUsd).toBeCloseTo(batchCost, 9);
+    expect(run.costUsd).toBeLessThan(usages(protocol, server).reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'live'), 0));
+    // The run's batches are recorded as ended, with their item counts.
+    const recs = await new BatchStore(redis.client, host.store.keys).list(runId);
+    expect(recs.map((r) => [r.stage, r.status, r.succeeded])).toEqual([
+      ['generate', 'ended', server.batches[0]!.items.length],
+      ['judge', 'ended', server.batches[1]!.items.length],
+    ]);
+  }
+
+  it('openai: the iteration goes out as one generate batch and one judge batch; answers are applied like live ones', async () => {
+    const done = await batchRun('openai', 31);
     try {
-      expect(state.status, state.stopReason ?? '').toBe('completed');
-      expect(server.violations).toEqual([]);
-      // One batch per stage; no live call at all.
-      expect(server.batches.length).toBe(2);
-      expect(server.live).toEqual([]);
-      expect(server.answered.filter(isGenerate).length).toBe(server.batches[0]!.items.length);
-      const judged = server.answered.filter((r) => isJudge(r));
-      expect(judged.length).toBeGreaterThan(0);
-      // Generation groups of genBatchSize cells, each one batch item.
-      expect(server.batches[0]!.items.length).toBe(Math.ceil(Number((await host.store.iterGet(runId, 0)).planSize) / cfg.genBatchSize));
-      const { verdicts } = await expectRunApplied(host, vault, runId);
-      expect(verdicts.size).toBeGreaterThan(0);
-      // Budget: every batch item counted once, nothing left reserved; cost at batch prices.
-      const run = (await host.store.get(runId))!;
-      expect(run.callsReserved).toBe(0);
-      expect(run.callsUsed).toBe(server.answered.length);
-      expect(run.callsUsed).toBeLessThanOrEqual(cfg.maxCalls);
-      const table = priceTable();
-      const batchCost = usages(protocol, server).reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'batch'), 0);
-      expect(run.costUsd).toBeCloseTo(batchCost, 9);
-      expect(run.costUsd).toBeLessThan(usages(protocol, server).reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'live'), 0));
-      // The run's batches are recorded as ended, with their item counts.
-      const recs = await new BatchStore(redis.client, host.store.keys).list(runId);
-      expect(recs.map((r) => [r.stage, r.status, r.succeeded])).toEqual([
-        ['generate', 'ended', server.batches[0]!.items.length],
-        ['judge', 'ended', server.batches[1]!.items.length],
-      ]);
-      if (protocol === 'anthropic') {
-        // The stable prompt head is marked for the prompt cache on every request.
-        for (const b of server.batches) for (const it of b.items) expect(JSON.stringify(it.body)).toContain('"cache_control":{"type":"ephemeral"}');
-      }
+      await expectBatchedIteration('openai', done);
     } finally {
-      await host.close();
-      await server.close();
+      await done.host.close();
+      await done.server.close();
     }
   });
 
-  it('anthropic: every request after the first of its kind reads the marked stable head from the prompt cache; the run counts and prices those tokens', async () => {
-    // claude-sonnet-4 caches a prefix from 1024 tokens on (claude-haiku-4-5 only from 4096: nothing would be cached).
-    const { server, cfg, runId, state, host } = await batchRun('anthropic', 34, () => {}, { model: 'claude-sonnet-4' });
-    try {
+  describe('anthropic', () => {
+    // One run read by both cases. claude-sonnet-4 caches a prefix from 1024 tokens on (claude-haiku-4-5
+    // only from 4096: nothing would be cached).
+    let done: Awaited<ReturnType<typeof batchRun>>;
+    beforeAll(async () => {
+      done = await batchRun('anthropic', 34, () => {}, { model: 'claude-sonnet-4' });
+    });
+    afterAll(async () => {
+      await done?.host.close();
+      await done?.server.close();
+    });
+
+    it('the iteration goes out as one generate batch and one judge batch; answers are applied like live ones', async () => {
+      await expectBatchedIteration('anthropic', done);
+      // The stable prompt head is marked for the prompt cache on every request.
+      for (const b of done.server.batches) for (const it of b.items) expect(JSON.stringify(it.body)).toContain('"cache_control":{"type":"ephemeral"}');
+    });
+
+    it('every request after the first of its kind reads the marked stable head from the prompt cache; the run counts and prices those tokens', async () => {
+      const { server, cfg, runId, state, host } = done;
       expect(state.status, state.stopReason ?? '').toBe('completed');
       const us = usages('anthropic', server);
       // One cache write per kind of head (generate, judge), a read on every other request.
@@ -107,10 +124,7 @@ describe('batch mode end to end', () => {
       expect(run.costUsd).toBeCloseTo(us.reduce((sum, u) => sum + costOf(cfg.model!, u, table, 'batch'), 0), 9);
       const uncached = us.reduce((sum, u) => sum + costOf(cfg.model!, { inputTokens: u.inputTokens, outputTokens: u.outputTokens }, table, 'batch'), 0);
       expect(run.costUsd).toBeLessThan(uncached);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('openai: failed items and an expired judge batch fall back to live calls within the budget', async () => {

@@ -29,7 +29,7 @@ let store: RunStore;
 
 beforeAll(async () => {
   redis = await useTestRedis('dashboard-api');
-  const vault = await freshVault(300, 7);
+  const vault = await freshVault(60, 7);
   const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 40 });
   const done = await runToEnd(redis, cfg);
   runId = done.runId;
@@ -381,7 +381,7 @@ describe('/metrics against the run, Bull Board promote and clean, the dashboard 
     let finished: Promise<RunState> | undefined;
 
     beforeAll(async () => {
-      vault = await freshVault(300, 23);
+      vault = await freshVault(60, 23);
       // Slow provider calls: calls stay reserved (in flight) for a while. Defects give all three
       // verdicts, in shares far enough apart (about 10 PASS, 7 NEEDS_FIX, 3 DROP of 20) that no two
       // counts meet by chance.

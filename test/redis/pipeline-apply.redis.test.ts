@@ -29,7 +29,7 @@ async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 3
 
 describe('apply', () => {
   it('with defects on: every DROP file (and its visual) is gone, every PASS and NEEDS_FIX draft remains', async () => {
-    const vault = await freshVault(300, 2);
+    const vault = await freshVault(60, 2);
     const maxBefore = await scanMaxIds(vault);
     const cfg = testConfig(redis, vault, { offlineDefectRate: 0.6, offlineDefectKinds: ['wrong-arithmetic', 'form', 'near-copy', 'form'], maxIters: 2, maxDropRate: 1, maxCalls: 100, genCallsPerIter: 4, visualEachIter: true });
     const { runId, host } = await runToEnd(redis, cfg);
@@ -85,7 +85,7 @@ describe('apply', () => {
   });
 
   it('a draft edited by hand after it was judged is not deleted, even when judged DROP', async () => {
-    const vault = await freshVault(300, 3);
+    const vault = await freshVault(60, 3);
     const cfg = testConfig(redis, vault, { offlineDefectRate: 1, offlineDefectKinds: ['wrong-arithmetic'], maxIters: 1, maxDropRate: 1, maxCalls: 100 });
     // The host only: generation runs first, judging only once the drafts were edited.
     const host = await openHost(redis, cfg, false);
@@ -123,7 +123,7 @@ describe('apply', () => {
   describe('every job run twice leaves the same files and returns the same result', () => {
     const seen = new Map<string, { runs: number; sameResult: number; sameFiles: number }>();
     beforeAll(async () => {
-      const vault = await freshVault(300, 4);
+      const vault = await freshVault(60, 4);
       const cfg = testConfig(redis, vault, { offlineDefectRate: 0.5, maxIters: 2, maxDropRate: 1, maxCalls: 100, genBatchSize: 1, genCallsPerIter: 6, workers: 1, visualEachIter: true, revise: true });
       const host = await (await import('../../src/host/corpus-host.js')).CorpusHost.open({
         cfg,
@@ -161,7 +161,7 @@ describe('apply', () => {
   });
 
   it('a judge chunk that failed is retried after the run ended, and the records then include its verdicts', async () => {
-    const vault = await freshVault(300, 5);
+    const vault = await freshVault(60, 5);
     // Every judge request fails (503) until the script is cleared, so the chunks fail for good.
     const { server, judge } = await failingJudge(5);
     const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, ...judge });
@@ -191,7 +191,7 @@ describe('apply', () => {
   });
 
   it('`vault-loop retry` after the run process is gone judges and applies the chunks itself, and the records include them', async () => {
-    const vault = await freshVault(300, 6);
+    const vault = await freshVault(60, 6);
     const { server, judge } = await failingJudge(6);
     const cfg = testConfig(redis, vault, { maxIters: 1, maxCalls: 100, ...judge });
     const { runId, state, host } = await runToEnd(redis, cfg);

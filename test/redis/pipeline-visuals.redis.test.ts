@@ -29,8 +29,8 @@ import { readJson, runDir } from '../../src/scheduler/records.js';
 const redis = fileRedis('visuals');
 
 it('with visuals on: renders reach the judge, kept drafts keep source + SVG, DROPped drafts lose them', async () => {
-  const vault = await freshVault(300, 21);
-  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, offlineDefectKinds: ['wrong-arithmetic', 'form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 4, judgeChunkSize: 10 });
+  const vault = await freshVault(60, 21);
+  const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', offlineDefectRate: 0.5, offlineDefectKinds: ['wrong-arithmetic', 'form'], maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 2, judgeChunkSize: 10 });
   const judgePrompts: string[] = [];
   const host = await CorpusHost.open({
     cfg,
@@ -134,7 +134,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
 
   describe('render jobs in the flow', () => {
     it('each draft with a visual source gets a render job whose parent is its judge chunk job; the judge chunk waits for its renders', async () => {
-      const vault = await freshVault(300, 81);
+      const vault = await freshVault(60, 81);
       const cfg = testConfig(redis, vault, { visualEachIter: true, strategy: 'balanced', maxIters: 2, maxDropRate: 1, maxCalls: 60, genBatchSize: 6, genCallsPerIter: 2, judgeChunkSize: 4 });
       // The corpus host alone (control + apply); stateless workers are started one role at a time.
       const host = await openHost(redis, cfg, false);
@@ -231,7 +231,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
     const BROKEN = 'broken_by_test';
 
     it('a dot draft that renders reaches the judge with its source and no render error; one whose dot fails carries the renderer error', async () => {
-      const vault = await freshVault(300, 82);
+      const vault = await freshVault(60, 82);
       const offline = await offlineAnswerer(82, 0);
       let dotSeen = 0;
       // The "model" writes valid dot; the test breaks every third dot source it hands out.
@@ -261,7 +261,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
           maxDropRate: 1,
           maxCalls: 60,
           genBatchSize: 10,
-          genCallsPerIter: 3,
+          genCallsPerIter: 2,
           judgeChunkSize: 10,
         });
         const { runId, state, host } = await runToEnd(redis, cfg);
@@ -313,7 +313,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
 
   describe('run --visual-each-iter (CLI)', () => {
     it('on iterations 0 and 2 both the analyzer and the generator get --visual; on iteration 1 neither does', async () => {
-      const vault = await freshVault(300, 83);
+      const vault = await freshVault(60, 83);
       const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: 'key-each-iter', answer: await offlineAnswerer(83, 0) });
       try {
         // prettier-ignore
@@ -555,14 +555,14 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
     maxDropRate: 1,
     maxCalls: 60,
     genBatchSize: 10,
-    genCallsPerIter: 3,
+    genCallsPerIter: 2,
     judgeChunkSize: 10,
   };
 
   describe('python visuals in a pipeline run', () => {
     it('with allowPythonVisuals in the run config, the scripts are rendered: no render error reaches the judge, kept drafts keep <id>.py and a clean <id>.svg, run.json records the flag; alt and caption are carried', async () => {
       const seed = 91;
-      const vault = await freshVault(300, seed);
+      const vault = await freshVault(60, seed);
       const model = await visualModel(seed);
       const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
       try {
@@ -582,7 +582,7 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
 
     it('without the flag (the default) the same scripts are not run: the judge sees "python visuals disabled" and no SVG is written for them', async () => {
       const seed = 91;
-      const vault = await freshVault(300, seed);
+      const vault = await freshVault(60, seed);
       const model = await visualModel(seed);
       const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
       try {
@@ -620,7 +620,7 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
 
     it('run --allow-python-visuals through the real CLI renders the scripts: no render error at the judge, kept drafts keep <id>.py and a clean <id>.svg, run.json records the flag', async () => {
       const seed = 92;
-      const vault = await freshVault(300, seed);
+      const vault = await freshVault(60, seed);
       const model = await visualModel(seed);
       const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
       try {

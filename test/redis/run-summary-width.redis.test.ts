@@ -1,5 +1,5 @@
 /**
- * The end-of-run summary fits the terminal: a real run (three iterations, generation through
+ * The end-of-run summary fits the terminal: a real run (two iterations, generation through
  * provider batches, a judge chunk that failed for good in the last iteration, a price so that cost
  * is not zero) rendered at 60, 80 and 120 columns has no line wider than the width, and keeps its
  * facts: every iteration's row and numbers, the stop reason, the cost, the failed chunk and the
@@ -28,7 +28,7 @@ describe('the run summary at the terminal width', () => {
   let batches: number;
 
   beforeAll(async () => {
-    vault = await freshVault(300, 71);
+    vault = await freshVault(60, 71);
     const generator = await FakeBatchServer.start({ protocol: 'anthropic', apiKey: 'sk-ant-width', answer: await offlineAnswerer(71) });
     // The third judge chunk asked about (an iteration after the first) fails on every attempt.
     const chunks: string[] = [];
@@ -54,7 +54,7 @@ describe('the run summary at the terminal width', () => {
       judgeModel: 'gemini-2.5-flash',
       judgeBaseUrl: judge.baseUrl,
       geminiApiKey: 'g-width',
-      maxIters: 3,
+      maxIters: 2,
       maxCalls: 60,
       maxDropRate: 1,
     });
