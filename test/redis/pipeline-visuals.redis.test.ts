@@ -15,7 +15,7 @@ import { validateQuestion } from '../../src/corpus/schema.js';
 import { parseQuestionText } from '../../src/corpus/loader.js';
 import { fileRedis } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
-import { endedRun, freshVault, inProcessWorkers, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { endedRun, freshVault, inProcessWorkers, offlineAnswerer, openHost, readRecords, runCli, testConfig } from '../helpers/pipeline.js';
 import { type ConnectionOptions, Job } from 'bullmq';
 import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
 import type { Queues } from '../../src/queues/index.js';
@@ -245,7 +245,7 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
       });
       try {
         const cfg = testConfig(redis, vault, { ...openaiVisualRun, model: 'gen-visuals', baseUrl: server.baseUrl, openaiApiKey: 'key-visuals' });
-        const { runId, state, drafts, verdicts } = await endedRun(redis, cfg);
+        const { state, drafts, verdicts } = await endedRun(redis, cfg);
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
 
