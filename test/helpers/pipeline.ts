@@ -150,7 +150,11 @@ export interface CliChild {
 
 /** spawnCli, collecting its output; `track` (the test's list of children to kill at the end) gets the child. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, track?: ChildProcess[]): CliChild {
-  const child = spawnCli(args, env);
+  return collected(spawnCli(args, env), track);
+}
+
+/** A CLI child with its output collected and its exit awaited; `track` gets the child. */
+export function collected(child: ChildProcess, track?: ChildProcess[]): CliChild {
   track?.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
