@@ -471,13 +471,11 @@ describe('verdict, priority and budget charts against the records; retry all', (
 
   describe('a finished run with PASS, NEEDS_FIX and DROP verdicts', () => {
     const redis = fileRedis('e2e-dashboard-controls2');
-    let runId: string;
-    let vault: string;
-    let iters: { record: IterRecord; judge: JudgeSummary }[];
+    let run: { vault: string; runId: string; iters: { record: IterRecord; judge: JudgeSummary }[] };
     let tab: DashboardTab;
 
     beforeAll(async () => {
-      vault = await freshVault(300, 21);
+      const vault = await freshVault(300, 21);
       // 'form' defects draw warnings (NEEDS_FIX), wrong arithmetic an error (DROP); the rest PASS.
       const cfg = testConfig(redis, vault, {
         maxIters: 3,
@@ -488,10 +486,9 @@ describe('verdict, priority and budget charts against the records; retry all', (
         gapThreshold: 0,
         prices: PRICES,
       });
-      const done = await endedRun(redis, cfg);
-      expect(done.state.status).toBe('completed');
-      runId = done.runId;
-      iters = iterationRecords(vault, runId);
+      const { state, runId } = await endedRun(redis, cfg);
+      expect(state.status).toBe('completed');
+      run = { vault, runId, iters: iterationRecords(vault, runId) };
       tab = await dashboardTab(chromium.browser, redis, { token: OPERATOR }, offHost);
     }, 120_000);
 
@@ -499,34 +496,34 @@ describe('verdict, priority and budget charts against the records; retry all', (
 
     it('the verdict chart has one bar per iteration and verdict, with the counts of judge_summary.json (and GET /api/runs/:id), in the PASS / NEEDS_FIX / DROP colours, heights to scale', async () => {
       // A run worth drawing: several iterations, and each verdict somewhere.
-      expect(iters.length).toBe(3);
-      for (const k of KINDS) expect(iters.reduce((a, i) => a + i.judge.verdicts[k], 0), k).toBeGreaterThan(0);
+      expect(run.iters.length).toBe(3);
+      for (const k of KINDS) expect(run.iters.reduce((a, i) => a + i.judge.verdicts[k], 0), k).toBeGreaterThan(0);
       // The counts differ from bar to bar, so a bar drawn for the wrong count or iteration shows.
-      expect(new Set(iters.flatMap((i) => KINDS.map((k) => i.judge.verdicts[k]))).size).toBeGreaterThan(2);
+      expect(new Set(run.iters.flatMap((i) => KINDS.map((k) => i.judge.verdicts[k]))).size).toBeGreaterThan(2);
 
-      await tab.page.goto(`${tab.dash.url}runs/${runId}`);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
       await tab.page.locator('svg#chart-verdicts').waitFor();
-      const fromRecords = iters.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts }));
+      const fromRecords = run.iters.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts }));
       expectVerdictBars(await readChart(tab.page, 'chart-verdicts'), fromRecords);
 
-      const api = (await (await fetch(new URL(`/api/runs/${runId}`, tab.dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
+      const api = (await (await fetch(new URL(`/api/runs/${run.runId}`, tab.dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
         iterations: { iter: number; verdicts: Record<(typeof KINDS)[number], number> }[];
       };
       expect(api.iterations.map((i) => ({ iter: i.iter, verdicts: i.verdicts }))).toEqual(fromRecords);
       // The card's totals are the same verdicts.
-      const totals = KINDS.map((k) => iters.reduce((a, i) => a + i.judge.verdicts[k], 0)).join(' / ');
+      const totals = KINDS.map((k) => run.iters.reduce((a, i) => a + i.judge.verdicts[k], 0)).join(' / ');
       expect(await tab.page.locator('#card-verdicts b').innerText()).toBe(totals);
       await shot(tab.page, 'charts-verdict-chart');
     });
 
     it('the iteration table has one row per iter_record.json, with its top cell, top priority, plan, generated, verdicts, unjudged, calls (total), tokens, cost and wall time', async () => {
-      await tab.page.goto(`${tab.dash.url}runs/${runId}`);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
       const headers = (await tab.page.locator('#iterations thead th').allInnerTexts()).map((h) => h.trim());
       const rows = tab.page.locator('#iterations tbody tr');
-      expect(await rows.count()).toBe(iters.length);
+      expect(await rows.count()).toBe(run.iters.length);
       // Real numbers: priced tokens, calls on every iteration.
-      expect(iters.every((i) => i.record.cost_usd > 0 && i.record.calls_used_iter > 0 && i.record.top_priority !== null)).toBe(true);
-      for (const [n, { record: r, judge: j }] of iters.entries()) {
+      expect(run.iters.every((i) => i.record.cost_usd > 0 && i.record.calls_used_iter > 0 && i.record.top_priority !== null)).toBe(true);
+      for (const [n, { record: r, judge: j }] of run.iters.entries()) {
         const cells = (await rows.nth(n).locator('td').allInnerTexts()).map((c) => c.trim());
         expect(cells).toHaveLength(headers.length);
         expect(Object.fromEntries(headers.map((h, i) => [h, cells[i]]))).toEqual({
@@ -548,10 +545,10 @@ describe('verdict, priority and budget charts against the records; retry all', (
     });
 
     it('the top-priority chart has a point per iteration at its iter_record.json top_priority (higher priority, higher point), on the line', async () => {
-      const pts = iters.map((i) => ({ iter: String(i.record.iter), p: i.record.top_priority! }));
+      const pts = run.iters.map((i) => ({ iter: String(i.record.iter), p: i.record.top_priority! }));
       // Distinct priorities, so the order of the points says something.
       expect(new Set(pts.map((x) => x.p.toFixed(3))).size).toBe(pts.length);
-      await tab.page.goto(`${tab.dash.url}runs/${runId}`);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
       const chart = await readChart(tab.page, 'chart-priority');
       expect(chart.circles).toHaveLength(pts.length);
       expect(chart.polylines).toEqual([chart.circles.map((c) => `${c.cx.toFixed(1)},${c.cy.toFixed(1)}`).join(' ')]);
@@ -572,11 +569,11 @@ describe('verdict, priority and budget charts against the records; retry all', (
     });
 
     it('the calls chart draws each iteration\'s calls_used_total against a dashed budget line labelled "budget <max_calls>", on one scale', async () => {
-      const { summary } = readRecords(vault, runId);
-      const totals = iters.map((i) => ({ iter: String(i.record.iter), calls: i.record.calls_used_total }));
+      const { summary } = readRecords(run.vault, run.runId);
+      const totals = run.iters.map((i) => ({ iter: String(i.record.iter), calls: i.record.calls_used_total }));
       expect(totals.at(-1)!.calls).toBe(summary.calls_used_total);
       expect(new Set(totals.map((t) => t.calls)).size).toBe(totals.length);
-      await tab.page.goto(`${tab.dash.url}runs/${runId}`);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
       const chart = await readChart(tab.page, 'chart-calls');
       expect(chart.dashed).toHaveLength(1);
       const budget = chart.dashed[0]!;
