@@ -7,59 +7,41 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
+import type { RunningDashboard } from '../../dashboard/index.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { type FailingProxy, halfFailingJudge } from '../helpers/failing-proxy.js';
+import { type FailedJudgeRun, runWithFailedJudgeChunks } from '../helpers/failing-proxy.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { ARTIFACTS, launchChromium, pageOnlyFor } from '../helpers/browser.js';
-import { freshVault, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { ARTIFACTS, type ChromiumDashboard, dashboardInChromium } from '../helpers/browser.js';
+import { fileRedis } from '../helpers/redis.js';
 
 const TOKEN = 'e2e-operator-token';
 
-let redis: TestRedis;
-let server: FakeLlmServer;
-let proxy: FailingProxy;
-let host: CorpusHost;
-let dash: RunningDashboard;
-let browser: Browser;
-let page: Page;
-let runId: string;
+const redis = fileRedis('e2e-dashboard');
 const offHost: string[] = [];
+let run: FailedJudgeRun | undefined;
+let ui: ChromiumDashboard | undefined;
+let host: CorpusHost;
+let runId: string;
+let dash: RunningDashboard;
+let page: Page;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  redis = await useTestRedis('e2e-dashboard');
-  const vault = await freshVault(60, 8);
   // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
-  const failing = await halfFailingJudge(8);
-  server = failing.server;
-  proxy = failing.proxy;
-  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, maxDropRate: 1, ...failing.judge });
-  const done = await runToEnd(redis, cfg);
-  expect(done.state.status).toBe('failed');
-  expect(done.state.stopReason).toMatch(new RegExp(`^judge failed for \\d+ chunks?; ${STOP.maxIters}$`));
-  runId = done.runId;
-  // The corpus host stays up: it consumes the apply queue that a retried chunk's late apply needs.
-  host = done.host;
-  failing.heal();
-  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: TOKEN, liveIntervalMs: 300 });
-  browser = await launchChromium();
+  run = await runWithFailedJudgeChunks(redis, 8);
+  expect(run.state.stopReason).toMatch(new RegExp(`^judge failed for \\d+ chunks?; ${STOP.maxIters}$`));
+  ({ runId, host } = run);
   // Only the dashboard may be reached: anything else is aborted and recorded.
-  page = await pageOnlyFor(browser, new URL(dash.url).origin, offHost);
+  ui = await dashboardInChromium(redis, TOKEN, offHost);
+  ({ dash, page } = ui);
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await dash?.close();
-  await host?.close();
-  await proxy?.close();
-  await server?.close();
-  await redis?.cleanup();
+  await ui?.close();
+  await run?.close();
 });
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });

@@ -3,25 +3,20 @@
  * top cell, then stopped the run: here on the DROP rate of the iteration before) shows that
  * iteration as "planned only" on its run page in Chromium, never as "running".
  */
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningDashboard } from '../../dashboard/index.js';
-import { dashboardInChromium, screenshot } from '../helpers/browser.js';
+import { type ChromiumDashboard, dashboardInChromium, screenshot } from '../helpers/browser.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
 const TOKEN = 'e2e-plan-only-token';
 
-let redis: TestRedis;
-let dash: RunningDashboard;
-let browser: Browser;
-let page: Page;
+const redis = fileRedis('e2e-plan-only');
+const offHost: string[] = [];
+let ui: ChromiumDashboard;
 let runId: string;
 let planOnly: number;
-const offHost: string[] = [];
 
 beforeAll(async () => {
-  redis = await useTestRedis('e2e-plan-only');
   const vault = await freshVault(300, 12);
   // Offline drafts with defects: the judge DROPs some, and a DROP rate above 1 % stops the run at
   // the next plan step, after it chose that iteration's top cell.
@@ -36,18 +31,16 @@ beforeAll(async () => {
   const rec = readRecords(vault, runId);
   expect(rec.summary.iterations).toBe(planOnly);
   expect(planOnly).toBeGreaterThan(0);
-  ({ dash, browser, page } = await dashboardInChromium(redis, TOKEN, offHost));
+  ui = await dashboardInChromium(redis, TOKEN, offHost);
 }, 120_000);
 
-afterAll(async () => {
-  for (const close of [() => browser?.close(), () => dash?.close(), () => redis?.cleanup()]) await close();
-});
+afterAll(() => ui?.close());
 
 describe('a completed run whose last iteration was only planned', () => {
   it('shows that iteration as "planned only" on the run page, the iterations before it with their wall time', async () => {
-    await page.goto(`${dash.url}runs/${runId}?token=${TOKEN}`);
-    await page.waitForSelector('#iterations tbody tr');
-    const rows = await page.locator('#iterations tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+    await ui.page.goto(`${ui.dash.url}runs/${runId}?token=${TOKEN}`);
+    await ui.page.waitForSelector('#iterations tbody tr');
+    const rows = await ui.page.locator('#iterations tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
     const byIter = new Map(rows.map((cells) => [Number(cells[0]), cells]));
     const last = byIter.get(planOnly);
     expect(last, JSON.stringify(rows)).toBeDefined();
@@ -58,6 +51,6 @@ describe('a completed run whose last iteration was only planned', () => {
     expect(rows.flat()).not.toContain('running');
     for (let i = 0; i < planOnly; i++) expect(byIter.get(i)!.at(-1), `iter ${i}`).toMatch(/^\d/);
     expect(offHost).toEqual([]);
-    await screenshot(page, 'run-plan-only-iteration');
+    await screenshot(ui.page, 'run-plan-only-iteration');
   });
 });

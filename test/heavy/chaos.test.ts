@@ -5,23 +5,16 @@
  * files, the records and Redis must prove that nothing was lost, doubled or overspent.
  */
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { RunStore, TERMINAL_STATUSES } from '../../src/state/run-state.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { collect, exited, proveRun, questionFiles, sleep, until } from './checks.js';
+import { fileRedis } from '../helpers/redis.js';
+import { collect, endChildren, exited, proveRun, questionFiles, sleep, until } from './checks.js';
 
-let redis: TestRedis;
+const redis = fileRedis('chaos');
 const children: ChildProcess[] = [];
-beforeAll(async () => {
-  redis = await useTestRedis('chaos');
-});
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  await redis?.cleanup();
-});
+afterAll(() => endChildren(children));
 
 const LOCK_MS = 1500;
 const MAX_CALLS = 60;

@@ -2,9 +2,10 @@
  * The end-of-run proof shared by the heavy tests: from the vault's files, the run's records and
  * the run's Redis state, everything the loop promised after crashes and restarts.
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createServer, type Server, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateVault } from '../../src/corpus/validate.js';
@@ -12,6 +13,8 @@ import { iterDir, readJson, runDir, type JudgeSummary, type LoopSummary } from '
 import { RunStore, TERMINAL_STATUSES } from '../../src/state/run-state.js';
 import { STOP } from '../../src/scheduler/steps.js';
 import type { RedisClient } from '../../src/redis/index.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { type CliChild, collected } from '../helpers/pipeline.js';
 import { RedisProcesses } from '../helpers/redis-servers.js';
 
 /** Vault-relative paths of every question file (drafts included). */
@@ -42,15 +45,22 @@ export function tempFiles(vault: string): string[] {
   return out;
 }
 
-export interface ProofInput {
+/** Where a whole run goes and what it may spend: the Redis prefix and the limits that proveRun checks. */
+export interface RunBounds {
+  prefix: string;
+  maxCalls: number;
+  maxIters: number;
+}
+
+/** The `vault-loop run` flags for `bounds`. */
+export const boundsArgs = (b: RunBounds): string[] => ['--prefix', b.prefix, '--max-iters', String(b.maxIters), '--max-calls', String(b.maxCalls)];
+
+export interface ProofInput extends RunBounds {
   vault: string;
   runId: string;
   redis: RedisClient;
-  prefix: string;
   /** Question files before the run. */
   before: string[];
-  maxCalls: number;
-  maxIters: number;
 }
 
 /** Asserts every promise of the loop; returns a short description for the test log. */
@@ -188,17 +198,108 @@ export async function until<T>(what: string, ms: number, pred: () => Promise<T |
   }
 }
 
+/** SIGKILLs the children still running and waits until every one has exited. */
+export async function endChildren(children: ChildProcess[]): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  await Promise.all(children.map(exited));
+}
+
+/** `server` listening on 127.0.0.1:`port`; its close() drops the connections it still holds first. */
+export async function listening(server: Server, port: number): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Fails (never skips) with a clear message when this machine cannot make a network namespace. */
+export function requireUnshare(): void {
+  const r = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    throw new Error(
+      `this test needs \`unshare -n\` (a new network namespace; root or CAP_SYS_ADMIN) to take the network away from the CLI, ` +
+        `and it failed here: ${r.error ? r.error.message : `exit ${r.status}: ${r.stderr.trim()}`}`,
+    );
+  }
+}
+
 /**
- * The redis-server processes a heavy test file starts and the CLI children it spawns, all ended
- * after the file (children SIGKILLed, servers stopped).
+ * `vault-loop <args>` under `unshare -n` (a fresh network namespace, not even loopback up), in the
+ * vault's parent folder, with none of the test runner's Redis URL or vault-loop settings; tracked in
+ * `children`, its output collected.
  */
-export function fileRedisProcesses(): { procs: RedisProcesses; children: ChildProcess[] } {
+export function cliWithoutNetwork(args: string[], vault: string, children: ChildProcess[]): CliChild {
+  requireUnshare();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (k !== 'REDIS_URL' && !k.startsWith('VAULT_LOOP_') && !k.startsWith('DASHBOARD_')) env[k] = v;
+  const child = spawn('unshare', ['-n', process.execPath, join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], {
+    cwd: dirname(vault),
+    env: { ...env, VAULT_LOOP_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return collected(child, children);
+}
+
+/**
+ * Pids of running redis-server processes whose command line names `folder` (redis-server rewrites
+ * its title to `redis-server unixsocket:<path>`, so the socket path in the folder is what shows).
+ */
+export function redisServersFor(folder: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (argv.some((a) => a.includes('redis-server')) && argv.some((a) => a.includes(folder))) out.push(Number(name));
+  }
+  return out;
+}
+
+/** The pids of embedded redis-servers a test saw: SIGKILLed after the file (or block) if a failure left them running. */
+export function embeddedServersKilledAfterAll(): Set<number> {
+  const seen = new Set<number>();
+  afterAll(() => {
+    for (const pid of seen) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+  return seen;
+}
+
+/** A TCP server on 127.0.0.1:`port` that accepts connections and never answers. */
+export const neverAnswering = (port: number): Promise<{ close(): Promise<void> }> => listening(createServer((s) => s.on('data', () => {})), port);
+
+/**
+ * The redis-server processes a heavy test file starts, the CLI children it spawns, the Redis
+ * clients it opens and the servers of its own it listens with, all ended after the file: children
+ * SIGKILLed, servers closed, clients disconnected, then the redis-servers stopped.
+ */
+export function fileRedisProcesses(): { procs: RedisProcesses; children: ChildProcess[]; clients: { disconnect(): void }[]; servers: { close(): Promise<void> }[] } {
   const procs = new RedisProcesses();
   const children: ChildProcess[] = [];
+  const clients: { disconnect(): void }[] = [];
+  const servers: { close(): Promise<void> }[] = [];
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await Promise.all(children.map(exited));
+    await endChildren(children);
+    for (const s of servers) await s.close();
+    for (const c of clients) c.disconnect();
     await procs.stopAll();
   });
-  return { procs, children };
+  return { procs, children, clients, servers };
 }

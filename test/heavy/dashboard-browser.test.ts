@@ -5,18 +5,16 @@
  * test-artifacts/dashboard/. (The one browser check `npm test` keeps: test/e2e/dashboard.test.ts.)
  */
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { QUEUE_NAMES } from '../../src/queues/index.js';
-import { FakeLlmServer } from '../helpers/fake-llm/index.js';
-import { type FailingProxy, halfFailingJudge } from '../helpers/failing-proxy.js';
+import { type FailedJudgeRun, runWithFailedJudgeChunks } from '../helpers/failing-proxy.js';
 import { FAILURE } from '../../src/core/outcome.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { ARTIFACTS, contextOnlyFor as contextOnlyForBrowser, launchChromium, retryInBullBoard, screenshot } from '../helpers/browser.js';
-import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { ARTIFACTS, chromiumForBlock, contextOnlyFor as contextOnlyForBrowser, type DashboardTab, dashboardTab, retryInBullBoard, screenshot } from '../helpers/browser.js';
+import { endedRun, freshVault, openHost, readRecords, runCli, testConfig } from '../helpers/pipeline.js';
+import { fileRedis } from '../helpers/redis.js';
 import type { RunState } from '../../src/state/run-state.js';
 import { type LoopSummary, readJson, runDir } from '../../src/scheduler/records.js';
 import type { CoverageReport } from '../../src/analysis/types.js';
@@ -40,19 +38,11 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
   /** USD per million tokens: the run's cost is a real, non-zero number. */
   const PRICES = { 'offline-v1': { input: 3, output: 15 }, 'judge-model': { input: 1, output: 4 } };
 
-  let browser: Browser;
-  const offHost: string[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const chromium = chromiumForBlock();
+  const { offHost } = chromium;
 
   const shot = (page: Page, name: string) => screenshot(page, name);
-  const contextOnlyFor = (origin: string) => contextOnlyForBrowser(browser, origin, offHost);
+  const contextOnlyFor = (origin: string) => contextOnlyForBrowser(chromium.browser, origin, offHost);
 
   /** The overview row of a run, keyed by the column headers. */
   async function overviewRow(page: Page, runId: string): Promise<Record<string, string>> {
@@ -92,49 +82,24 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
   }
 
   describe('a finished run whose judge chunks failed', () => {
-    let redis: TestRedis;
-    let server: FakeLlmServer;
-    let proxy: FailingProxy;
-    let host: CorpusHost;
-    let dash: RunningDashboard;
-    let ctx: BrowserContext;
-    let page: Page;
-    let runId: string;
-    let vault: string;
+    const redis = fileRedis('e2e-dashboard-controls');
+    let run: FailedJudgeRun;
+    let tab: DashboardTab;
 
     beforeAll(async () => {
-      redis = await useTestRedis('e2e-dashboard-controls');
-      vault = await freshVault(300, 8);
-      // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
-      const failing = await halfFailingJudge(8);
-      server = failing.server;
-      proxy = failing.proxy;
-      const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 60, maxDropRate: 1, ...failing.judge, prices: PRICES });
-      const done = await runToEnd(redis, cfg);
-      expect(done.state.status).toBe('failed');
-      runId = done.runId;
-      // The corpus host stays up: it consumes the apply queue that a retried chunk's late apply needs.
-      host = done.host;
-      failing.heal();
-      dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER, liveIntervalMs: 300 });
-      ctx = await contextOnlyFor(new URL(dash.url).origin);
-      page = await ctx.newPage();
-      await page.goto(`${dash.url}?token=${OPERATOR}`);
+      run = await runWithFailedJudgeChunks(redis, 8, { prices: PRICES });
+      tab = await dashboardTab(chromium.browser, redis, { token: OPERATOR, viewerToken: VIEWER }, offHost);
     }, 120_000);
 
     afterAll(async () => {
-      await ctx?.close();
-      await dash?.close();
-      await host?.close();
-      await proxy?.close();
-      await server?.close();
-      await redis?.cleanup();
+      await tab?.close();
+      await run?.close();
     });
 
     it('the overview at / shows the run\'s true status, iteration, calls used / budget, tokens, cost, stop reason, start and duration', async () => {
-      await page.goto(dash.url);
-      await page.locator(`#runs tr[data-run="${runId}"]`).waitFor();
-      const summary = readJson<LoopSummary>(join(runDir(vault, runId), 'loop_summary.json'))!;
+      await tab.page.goto(tab.dash.url);
+      await tab.page.locator(`#runs tr[data-run="${run.runId}"]`).waitFor();
+      const summary = readJson<LoopSummary>(join(runDir(run.vault, run.runId), 'loop_summary.json'))!;
       // Real numbers, so that agreeing with them means something.
       // Its judge chunks are still failed: the run is failed until their retries land.
       expect(summary.status).toBe('failed');
@@ -145,33 +110,33 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       expect(summary.cost_usd).toBeGreaterThan(0.0001);
       expect(summary.stopped_reason).toBe(`${FAILURE.judgeFailed(summary.failed_judge_chunks.length)}; ${STOP.maxIters}`);
       expect(summary.wall_ms).toBeGreaterThan(0);
-      const state = (await host.store.get(runId))!;
+      const state = (await run.host.store.get(run.runId))!;
       expect(state.iter).toBe(2);
-      expect(await overviewRow(page, runId)).toEqual(expectedRow(summary, state));
+      expect(await overviewRow(tab.page, run.runId)).toEqual(expectedRow(summary, state));
       // The same numbers as the run state the JSON API reports.
-      const api = (await (await fetch(new URL(`/api/runs/${runId}`, dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
+      const api = (await (await fetch(new URL(`/api/runs/${run.runId}`, tab.dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
         run: { status: string; iter: number; callsUsed: number; maxCalls: number; tokensIn: number; tokensOut: number; costUsd: number; stopReason: string; durationMs: number };
       };
       expect(api.run).toMatchObject({ status: summary.status, iter: summary.iterations, callsUsed: summary.calls_used_total, maxCalls: summary.max_calls, tokensIn: summary.tokens.input, tokensOut: summary.tokens.output, stopReason: summary.stopped_reason, durationMs: summary.wall_ms });
       expect(api.run.costUsd).toBeCloseTo(summary.cost_usd, 6);
-      await shot(page, 'dashboard-overview');
+      await shot(tab.page, 'dashboard-overview');
     });
 
     it('the heatmap has a zone × level grid for each track, coloured by the gap priority of the latest report (a bigger gap is darker)', async () => {
-      await page.goto(`${dash.url}runs/${runId}`);
-      await page.locator('svg.heatmap').first().waitFor();
-      const dir = runDir(vault, runId);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      await tab.page.locator('svg.heatmap').first().waitFor();
+      const dir = runDir(run.vault, run.runId);
       const latest = readJson<CoverageReport>(join(dir, 'iter_01', 'report.json'))!;
       const first = readJson<CoverageReport>(join(dir, 'iter_00', 'report.json'))!;
       const prio = (r: CoverageReport) => new Map(r.track_zone_level_gaps.map((g) => [`${g.track} ${g.zone} ${g.level}`, g.priority]));
       const latestP = prio(latest);
       const firstP = prio(first);
-      expect(await page.locator('h2', { hasText: 'Coverage gaps' }).innerText()).toContain('report of iteration 1');
+      expect(await tab.page.locator('h2', { hasText: 'Coverage gaps' }).innerText()).toContain('report of iteration 1');
 
       const tracks = [...new Set(latest.track_zone_level_gaps.map((g) => g.track))];
       expect(tracks.length).toBeGreaterThan(1);
       // Every cell as the browser paints it: its track, zone and level (from its label) and its fill.
-      const cells = await page.evaluate<{ svg: string; label: string; fill: string; planned: boolean }[]>(`
+      const cells = await tab.page.evaluate<{ svg: string; label: string; fill: string; planned: boolean }[]>(`
         [...document.querySelectorAll('svg.heatmap')].flatMap((svg) =>
           [...svg.querySelectorAll('rect')].map((r) => ({ svg: svg.id, label: (r.querySelector('title')?.textContent ?? '').split(':')[0], fill: getComputedStyle(r).fill, planned: !r.classList.contains('not-planned') })))`);
       const zones = new Set(cells.map((c) => c.label.split(' ')[1]));
@@ -214,22 +179,22 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       const flipped = painted.flatMap((a) => painted.filter((b) => a.p - b.p >= 0.05 * max && (firstP.get(a.label) ?? 0) < (firstP.get(b.label) ?? 0)).map((b) => [a, b] as const));
       expect(flipped.length).toBeGreaterThan(0);
       for (const [a, b] of flipped) expect(a.lum).toBeLessThan(b.lum);
-      await shot(page, 'dashboard-heatmap');
+      await shot(tab.page, 'dashboard-heatmap');
     });
 
     it('Bull Board lists every queue of the catalog; a viewer\'s board is read-only (no retry buttons, queue info says read-only) and its retry route answers 403 (401 without credentials)', async () => {
-      await page.goto(`${dash.url}queues`);
-      for (const name of QUEUE_NAMES) await page.locator('nav, aside').getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
+      await tab.page.goto(`${tab.dash.url}queues`);
+      for (const name of QUEUE_NAMES) await tab.page.locator('nav, aside').getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
 
-      const viewerCtx = await contextOnlyFor(new URL(dash.url).origin);
+      const viewerCtx = await contextOnlyFor(new URL(tab.dash.url).origin);
       const viewer = await viewerCtx.newPage();
       try {
-        await viewer.goto(`${dash.url}?token=${VIEWER}`);
+        await viewer.goto(`${tab.dash.url}?token=${VIEWER}`);
         expect(await viewer.locator('header .muted').innerText()).toBe('viewer');
-        await viewer.goto(`${dash.url}queues`);
+        await viewer.goto(`${tab.dash.url}queues`);
         for (const name of QUEUE_NAMES) await viewer.locator('nav, aside').getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
-        await viewer.goto(`${dash.url}queues/queue/judge?status=failed`);
-        const jobId = `${runId}-i0-k0-judge`;
+        await viewer.goto(`${tab.dash.url}queues/queue/judge?status=failed`);
+        const jobId = `${run.runId}-i0-k0-judge`;
         await viewer.getByText(jobId, { exact: true }).first().waitFor({ timeout: 15_000 });
         expect(await viewer.getByText('vault-loop queues (read-only)').count()).toBeGreaterThan(0);
         // No job action buttons (retry, duplicate, edit, remove) and no queue actions.
@@ -244,9 +209,9 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
         // The browser's own PUT to Bull Board's retry route, with the viewer's cookie.
         const status = await viewer.evaluate<number>(`fetch('/queues/api/queues/judge/${encodeURIComponent(jobId)}/retry/failed', { method: 'PUT' }).then((r) => r.status)`);
         expect(status).toBe(403);
-        const anon = await fetch(new URL(`/queues/api/queues/judge/${encodeURIComponent(jobId)}/retry/failed`, dash.url), { method: 'PUT' });
+        const anon = await fetch(new URL(`/queues/api/queues/judge/${encodeURIComponent(jobId)}/retry/failed`, tab.dash.url), { method: 'PUT' });
         expect(anon.status).toBe(401);
-        expect(await (await host.queues.judge.getJob(jobId))!.getState()).toBe('failed');
+        expect(await (await run.host.queues.judge.getJob(jobId))!.getState()).toBe('failed');
       } finally {
         await viewerCtx.close();
       }
@@ -254,11 +219,11 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
 
     it('an operator retries a failed judge job with Bull Board\'s own Retry button: it completes, and the open run page\'s numbers change', async () => {
       // The run page stays open in a second tab and follows the run live.
-      const runPage = await ctx.newPage();
-      await runPage.goto(`${dash.url}runs/${runId}`);
+      const runPage = await tab.ctx.newPage();
+      await runPage.goto(`${tab.dash.url}runs/${run.runId}`);
       // A chunk of the second iteration that failed for good (which one of its chunks failed is the proxy's draw).
-      const failedJobs = (await host.queues.judge.getFailed(0, -1)).map((j) => String(j.id));
-      const jobId = failedJobs.find((id) => id.startsWith(`${runId}-i1-`))!;
+      const failedJobs = (await run.host.queues.judge.getFailed(0, -1)).map((j) => String(j.id));
+      const jobId = failedJobs.find((id) => id.startsWith(`${run.runId}-i1-`))!;
       expect(jobId).toBeDefined();
       await runPage.locator(`#failed tr[data-job="${jobId}"]`).waitFor();
       const unjudgedBefore = Number(await runPage.locator('#card-unjudged b').innerText());
@@ -267,17 +232,17 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       expect(unjudgedBefore).toBeGreaterThan(0);
       // The chunks that did not fail were judged: the card shows their verdicts.
       const tally = { PASS: 0, NEEDS_FIX: 0, DROP: 0 };
-      for (const v of (await host.store.verdicts(runId)).values()) tally[v.verdict]++;
+      for (const v of (await run.host.store.verdicts(run.runId)).values()) tally[v.verdict]++;
       expect(tally.PASS + tally.NEEDS_FIX + tally.DROP).toBeGreaterThan(0);
       expect(verdictsBefore).toBe(`${tally.PASS} / ${tally.NEEDS_FIX} / ${tally.DROP}`);
 
-      await retryInBullBoard(page, dash.url, 'judge', jobId, 15_000);
+      await retryInBullBoard(tab.page, tab.dash.url, 'judge', jobId, 15_000);
 
       // Bull Board shows it among the completed judge jobs.
-      await expect.poll(async () => (await host.queues.judge.getJob(jobId))?.getState(), { timeout: 30_000 }).toBe('completed');
-      await page.goto(`${dash.url}queues/queue/judge?status=completed`);
-      await page.getByText(jobId, { exact: true }).first().waitFor({ timeout: 15_000 });
-      await shot(page, 'dashboard-queues-judge-completed');
+      await expect.poll(async () => (await run.host.queues.judge.getJob(jobId))?.getState(), { timeout: 30_000 }).toBe('completed');
+      await tab.page.goto(`${tab.dash.url}queues/queue/judge?status=completed`);
+      await tab.page.getByText(jobId, { exact: true }).first().waitFor({ timeout: 15_000 });
+      await shot(tab.page, 'dashboard-queues-judge-completed');
 
       // The run page, never reloaded, now shows the judged chunk.
       await runPage.waitForFunction(`Number(document.querySelector('#card-unjudged b')?.textContent ?? 'NaN') < ${unjudgedBefore}`, undefined, { timeout: 30_000 });
@@ -295,81 +260,71 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
   });
 
   describe('a live run steered from the run page', () => {
-    let redis: TestRedis;
-    let host: CorpusHost;
-    let dash: RunningDashboard;
-    let ctx: BrowserContext;
-    let page: Page;
-    let runId: string;
-    let vault: string;
+    const redis = fileRedis('e2e-dashboard-controls-live');
+    let live: { host: CorpusHost; runId: string; vault: string };
+    let tab: DashboardTab;
 
     beforeAll(async () => {
-      redis = await useTestRedis('e2e-dashboard-controls-live');
-      vault = await freshVault(300, 9);
+      const vault = await freshVault(300, 9);
       // Slow provider calls and many iterations: the run is still going while the test clicks.
       const cfg = testConfig(redis, vault, { maxIters: 20, maxCalls: 400, offlineLatencyMs: 1500, gapThreshold: 0, maxDropRate: 1, prices: PRICES });
-      host = await openHost(redis, cfg);
-      runId = await host.startRun(cfg);
-      dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, liveIntervalMs: 300 });
-      ctx = await contextOnlyFor(new URL(dash.url).origin);
-      page = await ctx.newPage();
-      await page.goto(`${dash.url}?token=${OPERATOR}`);
+      const host = await openHost(redis, cfg);
+      live = { host, runId: await host.startRun(cfg), vault };
+      tab = await dashboardTab(chromium.browser, redis, { token: OPERATOR }, offHost);
     }, 60_000);
 
     afterAll(async () => {
-      await ctx?.close();
-      await dash?.close();
-      if (host) {
-        const s = await host.store.get(runId);
-        if (s && !['completed', 'stopped', 'failed'].includes(s.status)) await host.store.requestStop(runId);
-        await host.waitForRun(runId).catch(() => {});
-        await host.close();
+      await tab?.close();
+      if (live) {
+        const s = await live.host.store.get(live.runId);
+        if (s && !['completed', 'stopped', 'failed'].includes(s.status)) await live.host.store.requestStop(live.runId);
+        await live.host.waitForRun(live.runId).catch(() => {});
+        await live.host.close();
       }
-      await redis?.cleanup();
     });
 
     const apiStatus = async (): Promise<{ status: string; stopReason: string | null }> => {
-      const res = await fetch(new URL(`/api/runs/${runId}`, dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } });
+      const res = await fetch(new URL(`/api/runs/${live.runId}`, tab.dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } });
       return ((await res.json()) as { run: { status: string; stopReason: string | null } }).run;
     };
-    const pageStatus = () => page.locator('#run-body h1 .status').innerText();
+    const pageStatus = () => tab.page.locator('#run-body h1 .status').innerText();
     /** Clicks a run-control button: the form posts, and the answer is a 303 back to the run page. */
     const clickControl = async (action: 'pause' | 'resume' | 'stop') => {
-      const posted = page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/runs/${runId}/${action}`));
-      await page.locator(`#btn-${action}`).click();
+      const posted = tab.page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/api/runs/${live.runId}/${action}`));
+      await tab.page.locator(`#btn-${action}`).click();
       expect((await posted).status()).toBe(303);
-      await page.waitForURL(`${dash.url}runs/${runId}`);
-      await page.waitForLoadState('load');
+      await tab.page.waitForURL(`${tab.dash.url}runs/${live.runId}`);
+      await tab.page.waitForLoadState('load');
     };
     /** A mark that a reload would wipe: the page changed live when it is still there. */
-    const mark = () => page.evaluate(`window.__notReloaded = true`);
-    const stillMarked = async () => (await page.evaluate<boolean | undefined>(`window.__notReloaded`)) === true;
+    const mark = () => tab.page.evaluate(`window.__notReloaded = true`);
+    const stillMarked = async () => (await tab.page.evaluate<boolean | undefined>(`window.__notReloaded`)) === true;
 
     it('pause, resume and stop buttons steer the running run (GET /api/runs/:id agrees) and the page follows the run live', async () => {
-      await page.goto(`${dash.url}runs/${runId}`);
+      await tab.page.goto(`${tab.dash.url}runs/${live.runId}`);
       expect(await pageStatus()).toBe('running');
-      expect(await page.locator('#btn-pause').isEnabled()).toBe(true);
-      expect(await page.locator('#btn-resume').isEnabled()).toBe(false);
+      expect(await tab.page.locator('#btn-pause').isEnabled()).toBe(true);
+      expect(await tab.page.locator('#btn-resume').isEnabled()).toBe(false);
 
       // Live while running: the calls card moves on without a reload.
       await mark();
-      const calls0 = await page.locator('#card-calls b').innerText();
-      await page.waitForFunction(`document.querySelector('#card-calls b')?.textContent !== ${JSON.stringify(calls0)}`, undefined, { timeout: 20_000 });
+      const calls0 = await tab.page.locator('#card-calls b').innerText();
+      await tab.page.waitForFunction(`document.querySelector('#card-calls b')?.textContent !== ${JSON.stringify(calls0)}`, undefined, { timeout: 20_000 });
       expect(await stillMarked()).toBe(true);
 
       await clickControl('pause');
       expect(await pageStatus()).toBe('paused');
       expect((await apiStatus()).status).toBe('paused');
-      expect(await page.locator('#btn-pause').isEnabled()).toBe(false);
-      expect(await page.locator('#btn-resume').isEnabled()).toBe(true);
-      await shot(page, 'dashboard-run-paused');
+      expect(await tab.page.locator('#btn-pause').isEnabled()).toBe(false);
+      expect(await tab.page.locator('#btn-resume').isEnabled()).toBe(true);
+      await shot(tab.page, 'dashboard-run-paused');
 
       // A change made elsewhere (the CLI, another process) shows up live on the open page.
       await mark();
-      const resumed = await runCli(['resume', runId, '--redis', redis.url, '--prefix', redis.prefix]);
-      expect(resumed.out).toContain(`run ${runId}: running`);
+      const resumed = await runCli(['resume', live.runId, '--redis', redis.url, '--prefix', redis.prefix]);
+      expect(resumed.out).toContain(`run ${live.runId}: running`);
       expect(resumed.code).toBe(0);
-      await page.waitForFunction(`document.querySelector('#run-body h1 .status')?.textContent === 'running'`, undefined, { timeout: 15_000 });
+      await tab.page.waitForFunction(`document.querySelector('#run-body h1 .status')?.textContent === 'running'`, undefined, { timeout: 15_000 });
       expect(await stillMarked()).toBe(true);
 
       await clickControl('pause');
@@ -382,23 +337,23 @@ describe('overview, heatmap, Bull Board retry and live run controls in Chromium'
       expect(['stopping', 'stopped']).toContain((await apiStatus()).status);
       // The run ends by itself; the page shows it without being reloaded.
       await mark();
-      await page.waitForFunction(`document.querySelector('#run-body h1 .status')?.textContent === 'stopped'`, undefined, { timeout: 30_000 });
+      await tab.page.waitForFunction(`document.querySelector('#run-body h1 .status')?.textContent === 'stopped'`, undefined, { timeout: 30_000 });
       expect(await stillMarked()).toBe(true);
-      expect(await page.locator('#card-stop b').innerText()).toBe('stopped by user');
+      expect(await tab.page.locator('#card-stop b').innerText()).toBe('stopped by user');
       expect(await apiStatus()).toMatchObject({ status: 'stopped', stopReason: 'stopped by user' });
-      expect((await host.waitForRun(runId)).stopReason).toBe('stopped by user');
-      expect(await page.locator('#btn-stop').isEnabled()).toBe(false);
-      await shot(page, 'dashboard-run-stopped');
+      expect((await live.host.waitForRun(live.runId)).stopReason).toBe('stopped by user');
+      expect(await tab.page.locator('#btn-stop').isEnabled()).toBe(false);
+      await shot(tab.page, 'dashboard-run-stopped');
     });
 
     it('the overview shows the stopped run as loop_summary.json records it', async () => {
-      await page.goto(dash.url);
-      await page.locator(`#runs tr[data-run="${runId}"]`).waitFor();
-      const summary = readJson<LoopSummary>(join(runDir(vault, runId), 'loop_summary.json'))!;
+      await tab.page.goto(tab.dash.url);
+      await tab.page.locator(`#runs tr[data-run="${live.runId}"]`).waitFor();
+      const summary = readJson<LoopSummary>(join(runDir(live.vault, live.runId), 'loop_summary.json'))!;
       expect(summary.status).toBe('stopped');
       expect(summary.stopped_reason).toBe('stopped by user');
       expect(summary.calls_used_total).toBeGreaterThan(0);
-      expect(await overviewRow(page, runId)).toEqual(expectedRow(summary, (await host.store.get(runId))!));
+      expect(await overviewRow(tab.page, live.runId)).toEqual(expectedRow(summary, (await live.host.store.get(live.runId))!));
     });
 
     it('no request left for another host', () => {
@@ -423,19 +378,10 @@ describe('verdict, priority and budget charts against the records; retry all', (
   const PRICES = { 'offline-v1': { input: 3, output: 15 }, 'judge-model': { input: 1, output: 4 } };
   const KINDS = ['PASS', 'NEEDS_FIX', 'DROP'] as const;
 
-  let browser: Browser;
-  const offHost: string[] = [];
-
-  beforeAll(async () => {
-    browser = await launchChromium();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const chromium = chromiumForBlock();
+  const { offHost } = chromium;
 
   const shot = (page: Page, name: string) => screenshot(page, name);
-  const contextOnlyFor = (origin: string) => contextOnlyForBrowser(browser, origin, offHost);
 
   /** `#rrggbb` as the browser's computed `rgb(r, g, b)`. */
   const rgb = (hex: string): string => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ')})`;
@@ -524,18 +470,12 @@ describe('verdict, priority and budget charts against the records; retry all', (
   }
 
   describe('a finished run with PASS, NEEDS_FIX and DROP verdicts', () => {
-    let redis: TestRedis;
-    let host: CorpusHost;
-    let dash: RunningDashboard;
-    let ctx: BrowserContext;
-    let page: Page;
-    let runId: string;
-    let vault: string;
-    let iters: { record: IterRecord; judge: JudgeSummary }[];
+    const redis = fileRedis('e2e-dashboard-controls2');
+    let run: { vault: string; runId: string; iters: { record: IterRecord; judge: JudgeSummary }[] };
+    let tab: DashboardTab;
 
     beforeAll(async () => {
-      redis = await useTestRedis('e2e-dashboard-controls2');
-      vault = await freshVault(300, 21);
+      const vault = await freshVault(300, 21);
       // 'form' defects draw warnings (NEEDS_FIX), wrong arithmetic an error (DROP); the rest PASS.
       const cfg = testConfig(redis, vault, {
         maxIters: 3,
@@ -546,54 +486,44 @@ describe('verdict, priority and budget charts against the records; retry all', (
         gapThreshold: 0,
         prices: PRICES,
       });
-      const done = await runToEnd(redis, cfg);
-      expect(done.state.status).toBe('completed');
-      runId = done.runId;
-      host = done.host;
-      iters = iterationRecords(vault, runId);
-      dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, liveIntervalMs: 300 });
-      ctx = await contextOnlyFor(new URL(dash.url).origin);
-      page = await ctx.newPage();
-      await page.goto(`${dash.url}?token=${OPERATOR}`);
+      const { state, runId } = await endedRun(redis, cfg);
+      expect(state.status).toBe('completed');
+      run = { vault, runId, iters: iterationRecords(vault, runId) };
+      tab = await dashboardTab(chromium.browser, redis, { token: OPERATOR }, offHost);
     }, 120_000);
 
-    afterAll(async () => {
-      await ctx?.close();
-      await dash?.close();
-      await host?.close();
-      await redis?.cleanup();
-    });
+    afterAll(() => tab?.close());
 
     it('the verdict chart has one bar per iteration and verdict, with the counts of judge_summary.json (and GET /api/runs/:id), in the PASS / NEEDS_FIX / DROP colours, heights to scale', async () => {
       // A run worth drawing: several iterations, and each verdict somewhere.
-      expect(iters.length).toBe(3);
-      for (const k of KINDS) expect(iters.reduce((a, i) => a + i.judge.verdicts[k], 0), k).toBeGreaterThan(0);
+      expect(run.iters.length).toBe(3);
+      for (const k of KINDS) expect(run.iters.reduce((a, i) => a + i.judge.verdicts[k], 0), k).toBeGreaterThan(0);
       // The counts differ from bar to bar, so a bar drawn for the wrong count or iteration shows.
-      expect(new Set(iters.flatMap((i) => KINDS.map((k) => i.judge.verdicts[k]))).size).toBeGreaterThan(2);
+      expect(new Set(run.iters.flatMap((i) => KINDS.map((k) => i.judge.verdicts[k]))).size).toBeGreaterThan(2);
 
-      await page.goto(`${dash.url}runs/${runId}`);
-      await page.locator('svg#chart-verdicts').waitFor();
-      const fromRecords = iters.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts }));
-      expectVerdictBars(await readChart(page, 'chart-verdicts'), fromRecords);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      await tab.page.locator('svg#chart-verdicts').waitFor();
+      const fromRecords = run.iters.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts }));
+      expectVerdictBars(await readChart(tab.page, 'chart-verdicts'), fromRecords);
 
-      const api = (await (await fetch(new URL(`/api/runs/${runId}`, dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
+      const api = (await (await fetch(new URL(`/api/runs/${run.runId}`, tab.dash.url), { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as {
         iterations: { iter: number; verdicts: Record<(typeof KINDS)[number], number> }[];
       };
       expect(api.iterations.map((i) => ({ iter: i.iter, verdicts: i.verdicts }))).toEqual(fromRecords);
       // The card's totals are the same verdicts.
-      const totals = KINDS.map((k) => iters.reduce((a, i) => a + i.judge.verdicts[k], 0)).join(' / ');
-      expect(await page.locator('#card-verdicts b').innerText()).toBe(totals);
-      await shot(page, 'charts-verdict-chart');
+      const totals = KINDS.map((k) => run.iters.reduce((a, i) => a + i.judge.verdicts[k], 0)).join(' / ');
+      expect(await tab.page.locator('#card-verdicts b').innerText()).toBe(totals);
+      await shot(tab.page, 'charts-verdict-chart');
     });
 
     it('the iteration table has one row per iter_record.json, with its top cell, top priority, plan, generated, verdicts, unjudged, calls (total), tokens, cost and wall time', async () => {
-      await page.goto(`${dash.url}runs/${runId}`);
-      const headers = (await page.locator('#iterations thead th').allInnerTexts()).map((h) => h.trim());
-      const rows = page.locator('#iterations tbody tr');
-      expect(await rows.count()).toBe(iters.length);
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      const headers = (await tab.page.locator('#iterations thead th').allInnerTexts()).map((h) => h.trim());
+      const rows = tab.page.locator('#iterations tbody tr');
+      expect(await rows.count()).toBe(run.iters.length);
       // Real numbers: priced tokens, calls on every iteration.
-      expect(iters.every((i) => i.record.cost_usd > 0 && i.record.calls_used_iter > 0 && i.record.top_priority !== null)).toBe(true);
-      for (const [n, { record: r, judge: j }] of iters.entries()) {
+      expect(run.iters.every((i) => i.record.cost_usd > 0 && i.record.calls_used_iter > 0 && i.record.top_priority !== null)).toBe(true);
+      for (const [n, { record: r, judge: j }] of run.iters.entries()) {
         const cells = (await rows.nth(n).locator('td').allInnerTexts()).map((c) => c.trim());
         expect(cells).toHaveLength(headers.length);
         expect(Object.fromEntries(headers.map((h, i) => [h, cells[i]]))).toEqual({
@@ -615,11 +545,11 @@ describe('verdict, priority and budget charts against the records; retry all', (
     });
 
     it('the top-priority chart has a point per iteration at its iter_record.json top_priority (higher priority, higher point), on the line', async () => {
-      const pts = iters.map((i) => ({ iter: String(i.record.iter), p: i.record.top_priority! }));
+      const pts = run.iters.map((i) => ({ iter: String(i.record.iter), p: i.record.top_priority! }));
       // Distinct priorities, so the order of the points says something.
       expect(new Set(pts.map((x) => x.p.toFixed(3))).size).toBe(pts.length);
-      await page.goto(`${dash.url}runs/${runId}`);
-      const chart = await readChart(page, 'chart-priority');
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      const chart = await readChart(tab.page, 'chart-priority');
       expect(chart.circles).toHaveLength(pts.length);
       expect(chart.polylines).toEqual([chart.circles.map((c) => `${c.cx.toFixed(1)},${c.cy.toFixed(1)}`).join(' ')]);
       const top = pts.reduce((a, b) => (b.p > a.p ? b : a));
@@ -635,16 +565,16 @@ describe('verdict, priority and budget charts against the records; retry all', (
       const order = [...pts.keys()].sort((a, b) => pts[b]!.p - pts[a]!.p);
       const ys = order.map((i) => chart.circles[i]!.cy);
       expect(ys).toEqual([...ys].sort((a, b) => a - b));
-      await page.locator('svg#chart-priority').screenshot({ path: join(ARTIFACTS, 'charts-priority-chart.png') });
+      await tab.page.locator('svg#chart-priority').screenshot({ path: join(ARTIFACTS, 'charts-priority-chart.png') });
     });
 
     it('the calls chart draws each iteration\'s calls_used_total against a dashed budget line labelled "budget <max_calls>", on one scale', async () => {
-      const { summary } = readRecords(vault, runId);
-      const totals = iters.map((i) => ({ iter: String(i.record.iter), calls: i.record.calls_used_total }));
+      const { summary } = readRecords(run.vault, run.runId);
+      const totals = run.iters.map((i) => ({ iter: String(i.record.iter), calls: i.record.calls_used_total }));
       expect(totals.at(-1)!.calls).toBe(summary.calls_used_total);
       expect(new Set(totals.map((t) => t.calls)).size).toBe(totals.length);
-      await page.goto(`${dash.url}runs/${runId}`);
-      const chart = await readChart(page, 'chart-calls');
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      const chart = await readChart(tab.page, 'chart-calls');
       expect(chart.dashed).toHaveLength(1);
       const budget = chart.dashed[0]!;
       expect(budget.y1).toBe(budget.y2);
@@ -661,7 +591,7 @@ describe('verdict, priority and budget charts against the records; retry all', (
         expect(Math.abs(chart.baseline - c.cy - t.calls * scale), `iteration ${t.iter}: ${t.calls} calls, y ${c.cy}`).toBeLessThanOrEqual(0.15);
       }
       expect(chart.polylines).toEqual([chart.circles.map((c) => `${c.cx.toFixed(1)},${c.cy.toFixed(1)}`).join(' ')]);
-      await page.locator('svg#chart-calls').screenshot({ path: join(ARTIFACTS, 'charts-calls-chart.png') });
+      await tab.page.locator('svg#chart-calls').screenshot({ path: join(ARTIFACTS, 'charts-calls-chart.png') });
     });
 
     it('no request left for another host', () => {
@@ -670,90 +600,57 @@ describe('verdict, priority and budget charts against the records; retry all', (
   });
 
   describe('the run page\'s "retry all" button', () => {
-    let redis: TestRedis;
-    let server: FakeLlmServer;
-    let proxy: FailingProxy;
-    let host: CorpusHost;
-    let dash: RunningDashboard;
-    let ctx: BrowserContext;
-    let page: Page;
-    let runId: string;
-    let vault: string;
+    const redis = fileRedis('e2e-dashboard-controls2-retry');
+    let run: FailedJudgeRun;
+    let tab: DashboardTab;
 
     beforeAll(async () => {
-      redis = await useTestRedis('e2e-dashboard-controls2-retry');
-      vault = await freshVault(300, 22);
-      // One judge chunk in two fails until healed: the run ends failed, with failed judge chunks.
-      const failing = await halfFailingJudge(22);
-      server = failing.server;
-      proxy = failing.proxy;
-      const cfg = testConfig(redis, vault, {
-        maxIters: 2,
-        maxCalls: 60,
-        maxDropRate: 1,
-        ...failing.judge,
-        offlineDefectRate: 0.6,
-        offlineDefectKinds: ['form', 'wrong-arithmetic'],
-        prices: PRICES,
-      });
-      const done = await runToEnd(redis, cfg);
-      expect(done.state.status).toBe('failed');
-      runId = done.runId;
-      // The corpus host stays up: it consumes the apply queue that the retried chunks' late applies need.
-      host = done.host;
-      failing.heal();
-      dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, liveIntervalMs: 300 });
-      ctx = await contextOnlyFor(new URL(dash.url).origin);
-      page = await ctx.newPage();
-      await page.goto(`${dash.url}?token=${OPERATOR}`);
+      run = await runWithFailedJudgeChunks(redis, 22, { offlineDefectRate: 0.6, offlineDefectKinds: ['form', 'wrong-arithmetic'], prices: PRICES });
+      tab = await dashboardTab(chromium.browser, redis, { token: OPERATOR }, offHost);
     }, 120_000);
 
     afterAll(async () => {
-      await ctx?.close();
-      await dash?.close();
-      await host?.close();
-      await proxy?.close();
-      await server?.close();
-      await redis?.cleanup();
+      await tab?.close();
+      await run?.close();
     });
 
-    const failedOfRun = async () => (await host.queues.judge.getFailed(0, -1)).filter((j) => j.data.runId === runId).map((j) => String(j.id)).sort();
+    const failedOfRun = async () => (await run.host.queues.judge.getFailed(0, -1)).filter((j) => j.data.runId === run.runId).map((j) => String(j.id)).sort();
 
     it('clicking "retry all (n)" posts the form, comes back to the run page, and every failed judge chunk of the run completes: the list empties, nothing is unjudged, and the verdict chart shows the late verdicts', async () => {
       const failed = await failedOfRun();
       expect(failed.length).toBeGreaterThan(1);
-      expect(failed.every((id) => id.startsWith(`${runId}-`))).toBe(true);
-      const before = iterationRecords(vault, runId);
+      expect(failed.every((id) => id.startsWith(`${run.runId}-`))).toBe(true);
+      const before = iterationRecords(run.vault, run.runId);
       expect(before.every((i) => i.judge.unjudged.length > 0)).toBe(true);
 
-      await page.goto(`${dash.url}runs/${runId}`);
-      expect((await page.evaluate<string[]>(`[...document.querySelectorAll('#failed tbody tr')].map((tr) => tr.getAttribute('data-job'))`)).sort()).toEqual(failed);
-      const button = page.locator('#btn-retry-failed');
+      await tab.page.goto(`${tab.dash.url}runs/${run.runId}`);
+      expect((await tab.page.evaluate<string[]>(`[...document.querySelectorAll('#failed tbody tr')].map((tr) => tr.getAttribute('data-job'))`)).sort()).toEqual(failed);
+      const button = tab.page.locator('#btn-retry-failed');
       expect(await button.innerText()).toBe(`retry all (${failed.length})`);
-      await shot(page, 'charts-before-retry-all');
+      await shot(tab.page, 'charts-before-retry-all');
 
-      const posted = page.waitForResponse((r) => r.request().method() === 'POST' && r.url() === `${dash.url}api/runs/${runId}/retry-failed`);
+      const posted = tab.page.waitForResponse((r) => r.request().method() === 'POST' && r.url() === `${tab.dash.url}api/runs/${run.runId}/retry-failed`);
       await button.click();
       expect((await posted).status()).toBe(303);
-      await page.waitForURL(`${dash.url}runs/${runId}`);
+      await tab.page.waitForURL(`${tab.dash.url}runs/${run.runId}`);
 
       // Each chunk that failed is judged now; the open page follows without a reload.
-      for (const id of failed) await expect.poll(async () => (await host.queues.judge.getJob(id))?.getState(), { timeout: 45_000 }).toBe('completed');
+      for (const id of failed) await expect.poll(async () => (await run.host.queues.judge.getJob(id))?.getState(), { timeout: 45_000 }).toBe('completed');
       expect(await failedOfRun()).toEqual([]);
-      await expect.poll(async () => (await host.store.unjudged(runId)).size, { timeout: 30_000 }).toBe(0);
-      await page.locator('#failed-none').waitFor({ timeout: 30_000 });
-      await page.waitForFunction(`document.querySelector('#card-unjudged b')?.textContent === '0'`, undefined, { timeout: 30_000 });
-      expect(await page.locator('#btn-retry-failed').count()).toBe(0);
+      await expect.poll(async () => (await run.host.store.unjudged(run.runId)).size, { timeout: 30_000 }).toBe(0);
+      await tab.page.locator('#failed-none').waitFor({ timeout: 30_000 });
+      await tab.page.waitForFunction(`document.querySelector('#card-unjudged b')?.textContent === '0'`, undefined, { timeout: 30_000 });
+      expect(await tab.page.locator('#btn-retry-failed').count()).toBe(0);
       // No failed chunk is left: the run that ended failed for them is completed again.
-      await expect.poll(async () => (await host.store.get(runId))?.status, { timeout: 30_000 }).toBe('completed');
-      expect((await host.store.get(runId))?.stopReason).toBe(STOP.maxIters);
+      await expect.poll(async () => (await run.host.store.get(run.runId))?.status, { timeout: 30_000 }).toBe('completed');
+      expect((await run.host.store.get(run.runId))?.stopReason).toBe(STOP.maxIters);
 
       // The late applies rewrote judge_summary.json; the chart draws those verdicts.
-      await expect.poll(() => iterationRecords(vault, runId).every((i) => i.judge.unjudged.length === 0 && i.judge.n_judged === i.judge.n_items), { timeout: 30_000 }).toBe(true);
-      const after = iterationRecords(vault, runId);
-      await page.reload();
-      expectVerdictBars(await readChart(page, 'chart-verdicts'), after.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts })));
-      await shot(page, 'charts-after-retry-all');
+      await expect.poll(() => iterationRecords(run.vault, run.runId).every((i) => i.judge.unjudged.length === 0 && i.judge.n_judged === i.judge.n_items), { timeout: 30_000 }).toBe(true);
+      const after = iterationRecords(run.vault, run.runId);
+      await tab.page.reload();
+      expectVerdictBars(await readChart(tab.page, 'chart-verdicts'), after.map((i) => ({ iter: i.record.iter, verdicts: i.judge.verdicts })));
+      await shot(tab.page, 'charts-after-retry-all');
     });
 
     it('no request left for another host', () => {

@@ -5,14 +5,12 @@
  * controls) answers 503 with the CLI's one line for the fault, never hangs, and answers normally
  * again by itself once Redis does.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type RunningDashboard } from '../../dashboard/index.js';
 import { createRedis, resolveRedis, type RedisClient } from '../../src/redis/index.js';
 import { RunStore } from '../../src/state/run-state.js';
 import { freshVault } from '../helpers/pipeline.js';
-import { RedisProcesses } from '../helpers/redis-servers.js';
-import { until } from './checks.js';
+import { fileRedisProcesses, neverAnswering, until } from './checks.js';
 
 const PORT = 17060;
 const SILENT_PORT = 17061;
@@ -21,9 +19,7 @@ const PREFIX = 'vl-heavy-dash-down';
 const RUN = '20240101_000000';
 const TIMEOUT_MS = 2000;
 
-const procs = new RedisProcesses();
-const sockets = new Set<Socket>();
-let silent: Server | undefined;
+const { procs, clients, servers } = fileRedisProcesses();
 let dash: RunningDashboard | undefined;
 let silentDash: RunningDashboard | undefined;
 let client: RedisClient | undefined;
@@ -34,6 +30,7 @@ beforeAll(async () => {
   vault = await freshVault(30, 61);
   const target = await resolveRedis({ url: URL_, timeoutMs: TIMEOUT_MS });
   client = createRedis(target, 'client');
+  clients.push(client);
   await addRun();
   dash = await startDashboard({ target, prefix: PREFIX, port: 0 });
 });
@@ -41,10 +38,6 @@ afterAll(async () => {
   procs.signal(PORT, 'SIGCONT');
   await dash?.close();
   await silentDash?.close();
-  client?.disconnect();
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => (silent ? silent.close(r) : r(null)));
-  await procs.stopAll();
 });
 
 /** A running run in Redis, so the run pages and the controls have something to show. */
@@ -115,11 +108,7 @@ describe('dashboard with Redis down', () => {
   }, 240_000);
 
   it('a server that accepts connections and never answers: 503 "did not answer within 2 s"', async () => {
-    silent = createServer((s) => {
-      sockets.add(s);
-      s.on('data', () => {});
-    });
-    await new Promise<void>((r) => silent!.listen(SILENT_PORT, '127.0.0.1', r));
+    servers.push(await neverAnswering(SILENT_PORT));
     const url = `redis://127.0.0.1:${SILENT_PORT}`;
     silentDash = await startDashboard({ target: { options: { host: '127.0.0.1', port: SILENT_PORT }, describe: url, timeoutMs: TIMEOUT_MS }, prefix: PREFIX, port: 0 });
     await expectAllDown(silentDash, `Redis at ${url} did not answer within 2 s`);

@@ -5,67 +5,20 @@
  * the offline provider (which needs no network), writes its records, and stops that server when
  * the command ends.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pingRedis } from '../../src/redis/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 import { STOP } from '../../src/scheduler/steps.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { freshVault, readRecords } from '../helpers/pipeline.js';
+import { cliWithoutNetwork, embeddedServersKilledAfterAll, endChildren, redisServersFor, requireUnshare } from './checks.js';
 
 const children: ChildProcess[] = [];
+afterAll(() => endChildren(children));
 /** redis-server processes this test saw for its vaults (killed at the end if a failure left them). */
-const seenPids = new Set<number>();
-
-afterAll(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  for (const pid of seenPids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
-/** A clean environment for the child: no Redis URL or vault-loop settings from the test runner. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (k !== 'REDIS_URL' && !k.startsWith('VAULT_LOOP_') && !k.startsWith('DASHBOARD_')) env[k] = v;
-  return { ...env, VAULT_LOOP_LOG_LEVEL: 'warn' };
-}
-
-/** Fails (never skips) with a clear message when this machine cannot make a network namespace. */
-function requireUnshare(): void {
-  const r = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    throw new Error(
-      `this test needs \`unshare -n\` (a new network namespace; root or CAP_SYS_ADMIN) to take the network away from the CLI, ` +
-        `and it failed here: ${r.error ? r.error.message : `exit ${r.status}: ${r.stderr.trim()}`}`,
-    );
-  }
-}
-
-/**
- * Pids of running redis-server processes whose command line names `folder` (redis-server rewrites
- * its title to `redis-server unixsocket:<path>`, so the socket path in the folder is what shows).
- */
-function redisServersFor(folder: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // exited meanwhile
-    }
-    if (argv.some((a) => a.includes('redis-server')) && argv.some((a) => a.includes(folder))) out.push(Number(name));
-  }
-  return out;
-}
+const seenPids = embeddedServersKilledAfterAll();
 
 describe('embedded Redis with no network', () => {
   it('with no network, the CLI starts an embedded redis-server on the vault’s .vault-loop/redis/redis.sock, completes an offline run, writes its records, and stops that server when the command ends', async () => {
@@ -84,18 +37,9 @@ describe('embedded Redis with no network', () => {
     const sock = join(redisDir, 'redis.sock');
     expect(existsSync(redisDir)).toBe(false);
 
-    const child = spawn(
-      'unshare',
-      ['-n', process.execPath, join(PROJECT_ROOT, 'bin', 'vault-loop.js'), 'run', '--vault', vault, '--max-iters', '1', '--max-calls', '20',
-        '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5', '--batch-window', '50', '--offline-latency', '300',
-        '--variant-salt', 'embedded-redis', '--progress', 'plain'],
-      { cwd: dirname(vault), env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exit = new Promise<number>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
+    // prettier-ignore
+    const { out: output, exit } = cliWithoutNetwork(['run', '--vault', vault, '--max-iters', '1', '--max-calls', '20', '--gen-batch-size', '5', '--gen-calls-per-iter', '2',
+      '--judge-chunk-size', '5', '--batch-window', '50', '--offline-latency', '300', '--variant-salt', 'embedded-redis', '--progress', 'plain'], vault, children);
 
     // While the command runs: its redis-server is a process naming the vault's folder, and the
     // socket answers (a unix socket is a file: reachable from outside the namespace).
@@ -112,6 +56,7 @@ describe('embedded Redis with no network', () => {
     })();
     const code = await exit;
     await watch;
+    const out = output();
 
     expect(code, out).toBe(0);
     const said = new RegExp(`Redis at unix://${sock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(embedded redis-server, pid (\\d+)\\)`).exec(out);

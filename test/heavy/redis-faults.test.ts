@@ -15,14 +15,13 @@ import { validateVault } from '../../src/corpus/validate.js';
 import { EmbeddedRedis, freePort } from '../../src/redis/index.js';
 import { RunStore } from '../../src/state/run-state.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
-import { collect, exited, proveRun, questionFiles, sleep, tempFiles, until } from './checks.js';
+import { collect, endChildren, exited, proveRun, questionFiles, sleep, tempFiles, until } from './checks.js';
 
 const children: ChildProcess[] = [];
 const servers: EmbeddedRedis[] = [];
 const clients: Redis[] = [];
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
+  await endChildren(children);
   for (const c of clients) c.disconnect();
   for (const s of servers) await s.stop('SIGKILL').catch(() => {});
 });

@@ -3,13 +3,10 @@
  * that is gone, and a Redis that stops answering in the middle of a run. Each command ends,
  * non-zero, with one line saying which; SIGTERM ends a run whose Redis went silent.
  */
-import type { ChildProcess } from 'node:child_process';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { createServer as createHttpServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { freshVault, runCli, spawnCli } from '../helpers/pipeline.js';
-import { RedisProcesses } from '../helpers/redis-servers.js';
-import { collect, exited, sleep, until } from './checks.js';
+import { collect, exited, fileRedisProcesses, listening, neverAnswering, sleep, until } from './checks.js';
 
 const SILENT_PORT = 17050;
 const HTTP_PORT = 17051;
@@ -17,31 +14,14 @@ const STOPPED_PORT = 17052;
 const GONE_PORT = 17053;
 const ENV = { VAULT_LOOP_REDIS_TIMEOUT_MS: '2000', VAULT_LOOP_LOG_LEVEL: 'warn' };
 
-const procs = new RedisProcesses();
-const children: ChildProcess[] = [];
-const sockets = new Set<Socket>();
-let silent: Server | undefined;
-let http: HttpServer | undefined;
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  for (const s of sockets) s.destroy();
-  await new Promise((r) => (silent ? silent.close(r) : r(null)));
-  http?.closeAllConnections();
-  await new Promise((r) => (http ? http.close(r) : r(null)));
-  await procs.stopAll();
-});
+const { procs, children, servers } = fileRedisProcesses();
 
 /** The output's lines that are not empty. */
 const lines = (out: string): string[] => out.split('\n').filter((l) => l.trim() !== '');
 
 describe('never hang on Redis', () => {
   it('a server that accepts and never answers: run and status end non-zero with "did not answer within 2 s"', async () => {
-    silent = createServer((s) => {
-      sockets.add(s);
-      s.on('data', () => {});
-    });
-    await new Promise<void>((r) => silent!.listen(SILENT_PORT, '127.0.0.1', r));
+    servers.push(await neverAnswering(SILENT_PORT));
     const vault = await freshVault(30, 51);
     const url = `redis://127.0.0.1:${SILENT_PORT}`;
     for (const args of [['run', '--vault', vault, '--progress', 'none'], ['status']]) {
@@ -52,8 +32,7 @@ describe('never hang on Redis', () => {
   }, 120_000);
 
   it('a server that speaks HTTP: "is not a Redis server"', async () => {
-    http = createHttpServer((_, res) => res.end('hello'));
-    await new Promise<void>((r) => http!.listen(HTTP_PORT, '127.0.0.1', r));
+    servers.push(await listening(createHttpServer((_, res) => res.end('hello')), HTTP_PORT));
     const vault = await freshVault(30, 52);
     const url = `redis://127.0.0.1:${HTTP_PORT}`;
     for (const args of [['run', '--vault', vault, '--progress', 'none'], ['status']]) {

@@ -5,29 +5,18 @@
  * reconnects, and the run finishes with every promise of the run holding (no cell generated twice,
  * every draft judged once, the budget never exceeded).
  */
-import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/state/run-state.js';
 import { freshVault, spawnCli } from '../helpers/pipeline.js';
-import { command, RedisProcesses, startSentinelSet } from '../helpers/redis-servers.js';
-import { collect, exited, proveRun, questionFiles, sleep, until } from './checks.js';
+import { command, startSentinelSet } from '../helpers/redis-servers.js';
+import { boundsArgs, collect, exited, fileRedisProcesses, proveRun, questionFiles, sleep, until, type RunBounds } from './checks.js';
 
 const PORTS = { primary: 17030, replica: 17031, sentinels: [17032, 17033, 17034] };
 const MASTER = 'vlmaster';
-const PREFIX = 'vl-heavy-sentinel';
-const MAX_CALLS = 40;
-const MAX_ITERS = 2;
+const RUN: RunBounds = { prefix: 'vl-heavy-sentinel', maxCalls: 40, maxIters: 2 };
 
-const procs = new RedisProcesses();
-const children: ChildProcess[] = [];
-const clients: Redis[] = [];
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  for (const c of clients) c.disconnect();
-  await procs.stopAll();
-});
+const { procs, children, clients } = fileRedisProcesses();
 
 describe('Redis Sentinel', () => {
   it('the primary killed mid-run: after failover the run finishes with nothing lost and nothing counted twice', async () => {
@@ -40,14 +29,14 @@ describe('Redis Sentinel', () => {
     const vault = await freshVault(300, 44);
     const before = questionFiles(vault);
     // prettier-ignore
-    const child = spawnCli(['run', '--vault', vault, '--redis', url, '--prefix', PREFIX, '--workers', '2', '--progress', 'none', '--lock-duration', '4000',
-      '--max-iters', String(MAX_ITERS), '--max-calls', String(MAX_CALLS), '--gen-batch-size', '3', '--gen-calls-per-iter', '3', '--judge-chunk-size', '3', '--batch-window', '50',
+    const child = spawnCli(['run', '--vault', vault, '--redis', url, ...boundsArgs(RUN), '--workers', '2', '--progress', 'none', '--lock-duration', '4000',
+      '--gen-batch-size', '3', '--gen-calls-per-iter', '3', '--judge-chunk-size', '3', '--batch-window', '50',
       '--offline-latency', '400'],
       { VAULT_LOOP_LOG_LEVEL: 'error' });
     children.push(child);
     const log = collect(child);
     const runId = await until('the run id', 90_000, () => /run (\S+) started/.exec(log.err())?.[1]);
-    const store = new RunStore(client, PREFIX);
+    const store = new RunStore(client, RUN.prefix);
     await until('calls in flight', 90_000, async () => ((await store.get(runId))?.callsUsed ?? 0) >= 3);
     await procs.kill(PORTS.primary);
     // The sentinels agree on the replica as the new primary.
@@ -55,7 +44,7 @@ describe('Redis Sentinel', () => {
     const code = await Promise.race([exited(child), sleep(180_000).then(() => -99)]);
     expect(code, log.err()).toBe(0);
     expect(log.err()).not.toMatch(/unexpected error/);
-    const proof = await proveRun({ vault, runId, redis: client, prefix: PREFIX, before, maxCalls: MAX_CALLS, maxIters: MAX_ITERS });
+    const proof = await proveRun({ vault, runId, redis: client, before, ...RUN });
     process.stderr.write(`sentinel failover: ${proof}\n`);
   });
 });

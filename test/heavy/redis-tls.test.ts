@@ -3,26 +3,17 @@
  * the test, its CA given by config (VAULT_LOOP_REDIS_CA_FILE). Without the CA the certificate is
  * refused in one line; with it a whole loop runs.
  */
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freshVault, runCli } from '../helpers/pipeline.js';
-import { makeCertificates, RedisProcesses } from '../helpers/redis-servers.js';
-import { exited, proveRun, questionFiles } from './checks.js';
+import { makeCertificates } from '../helpers/redis-servers.js';
+import { fileRedisProcesses, proveRun, questionFiles } from './checks.js';
 
 const TLS_PORT = 17040;
 const PREFIX = 'vl-heavy-tls';
-const procs = new RedisProcesses();
-const children: ChildProcess[] = [];
-let client: Redis | undefined;
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
-  client?.disconnect();
-  await procs.stopAll();
-});
+const { procs, children, clients } = fileRedisProcesses();
 
 describe('Redis over TLS', () => {
   it('rediss:// with the CA file from config runs a whole loop; without it, one line about the certificate', async () => {
@@ -44,7 +35,8 @@ describe('Redis over TLS', () => {
     const ok = await runCli(args, { VAULT_LOOP_REDIS_CA_FILE: certs.ca }, children);
     expect(ok.code, ok.out).toBe(0);
     const runId = /run (\S+) started/.exec(ok.out)![1]!;
-    client = new Redis({ host: '127.0.0.1', port: TLS_PORT, tls: { ca: readFileSync(certs.ca) } });
+    const client = new Redis({ host: '127.0.0.1', port: TLS_PORT, tls: { ca: readFileSync(certs.ca) } });
+    clients.push(client);
     const proof = await proveRun({ vault, runId, redis: client, prefix: PREFIX, before, maxCalls: 10, maxIters: 1 });
     process.stderr.write(`tls: ${proof}\n`);
   });

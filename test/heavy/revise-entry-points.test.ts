@@ -5,8 +5,8 @@
  * whole path with no network. (One revision run: test/redis/revise.redis.test.ts; the hand-edit
  * rule and the comparison with a run without --revise: test/unit/core-runs.test.ts.)
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
@@ -19,7 +19,7 @@ import { readJson, runDir } from '../../src/scheduler/records.js';
 import { listRuns } from '../../src/scheduler/run-folders.js';
 import { type AppliedVerdict, RunStore } from '../../src/state/run-state.js';
 import { launchChromium, pageOnlyFor } from '../helpers/browser.js';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Job } from 'bullmq';
 import { parse as parseYaml } from 'yaml';
 import type { Config } from '../../src/config/index.js';
@@ -27,8 +27,8 @@ import { ids } from '../../src/state/job-ids.js';
 import type { RunState } from '../../src/state/run-state.js';
 import { sizeIteration } from '../../src/scheduler/steps.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { isGenerate, isJudge } from '../helpers/provider-runs.js';
+import { cliWithoutNetwork, embeddedServersKilledAfterAll, redisServersFor } from './checks.js';
 
 const redis = fileRedis('revise-cli');
 
@@ -633,52 +633,24 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
 
   describe('the revise path with no network', () => {
     /** redis-server processes seen for this test's vault (killed at the end if a failure left them). */
-    const seenPids = new Set<number>();
-    afterAll(() => {
-      for (const pid of seenPids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    });
+    const seenPids = embeddedServersKilledAfterAll();
 
     it('vault-loop run --revise under unshare -n (no network, embedded Redis, offline provider) revises NEEDS_FIX drafts, judges them again and exits 0', async () => {
-      const probe = spawnSync('unshare', ['-n', 'true'], { encoding: 'utf8' });
-      if (probe.error || probe.status !== 0) {
-        throw new Error(`this test needs \`unshare -n\` (root or CAP_SYS_ADMIN) and it failed here: ${probe.error ? probe.error.message : `exit ${probe.status}: ${probe.stderr.trim()}`}`);
-      }
       const vault = await freshVault(300, 208);
       const redisDir = join(vault, '.vault-loop', 'redis');
-      const env: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (k !== 'REDIS_URL' && !k.startsWith('VAULT_LOOP_') && !k.startsWith('DASHBOARD_')) env[k] = v;
-      env.VAULT_LOOP_LOG_LEVEL = 'warn';
       // prettier-ignore
-      const child = spawn('unshare', ['-n', process.execPath, join(PROJECT_ROOT, 'bin', 'vault-loop.js'), 'run', '--vault', vault, '--revise',
+      const { out: output, exit } = cliWithoutNetwork(['run', '--vault', vault, '--revise',
         '--max-iters', '1', '--max-calls', '40', '--offline-defect-rate', '0.6', '--offline-defect-kinds', 'form', '--gen-batch-size', '5',
         '--gen-calls-per-iter', '2', '--judge-chunk-size', '5', '--batch-window', '50', '--max-drop-rate', '1', '--variant-salt', 'revise-no-network',
-        '--progress', 'none', '--json'], { cwd: dirname(vault), env, stdio: ['ignore', 'pipe', 'pipe'] });
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const exit = new Promise<number>((res) => child.once('exit', (code, sig) => res(code ?? (sig ? 128 : -1))));
+        '--progress', 'none', '--json'], vault, children);
       let done = false;
       void exit.then(() => (done = true));
       while (!done) {
-        for (const name of readdirSync('/proc')) {
-          if (!/^\d+$/.test(name)) continue;
-          try {
-            const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-            if (argv.includes('redis-server') && argv.includes(redisDir)) seenPids.add(Number(name));
-          } catch {
-            // exited meanwhile
-          }
-        }
+        for (const pid of redisServersFor(redisDir)) seenPids.add(pid);
         await new Promise((r) => setTimeout(r, 100));
       }
       const code = await exit;
+      const out = output();
       expect(code, out).toBe(0);
       // It had no Redis to reach but its own embedded one.
       expect(out).toContain(`(embedded redis-server, pid`);

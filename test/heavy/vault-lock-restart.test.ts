@@ -11,22 +11,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedRedis } from '../../src/redis/index.js';
 import { freshVault, spawnCli, startCli } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
-import { collect, exited, until } from './checks.js';
+import { fileRedis } from '../helpers/redis.js';
+import { collect, endChildren, exited, until } from './checks.js';
 
-let redis: TestRedis;
+const redis = fileRedis('vault-lock-restart');
 let second: EmbeddedRedis;
 const children: ChildProcess[] = [];
 beforeAll(async () => {
-  redis = await useTestRedis('vault-lock-restart');
   // A second, separate Redis server on this suite's port range.
   second = await EmbeddedRedis.start({ dir: mkdtempSync(join(tmpdir(), 'vl-lock-redis-')), mode: 'tcp', port: 17100 + (process.pid % 100), appendOnly: false });
 });
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await Promise.all(children.map(exited));
+  await endChildren(children);
   await second?.stop();
-  await redis?.cleanup();
 });
 
 describe('vault lock across processes', () => {

@@ -1,7 +1,7 @@
 /** Debian's Chromium through playwright-core, for the browser tests (never a downloaded browser). */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page, type Route } from 'playwright-core';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { PROJECT_ROOT } from './fixtures.js';
@@ -27,6 +27,22 @@ function onlyTo(origin: string, offHost: string[]): (route: Route) => Promise<vo
   };
 }
 
+/**
+ * Debian's Chromium shared by the tests of a file or describe block: launched before the first,
+ * closed after the last. `offHost` records every request its pages tried outside their origin.
+ * The object is filled in by beforeAll: read `browser` inside tests and hooks only.
+ */
+export function chromiumForBlock(): { browser: Browser; offHost: string[] } {
+  const handle = { offHost: [] as string[] } as { browser: Browser; offHost: string[] };
+  beforeAll(async () => {
+    handle.browser = await launchChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await handle.browser?.close();
+  });
+  return handle;
+}
+
 /** Where the browser tests keep their screenshots. */
 export const ARTIFACTS = join(PROJECT_ROOT, 'test-artifacts', 'dashboard');
 
@@ -50,11 +66,46 @@ export async function pageOnlyFor(browser: Browser, origin: string, offHost: str
   return page;
 }
 
-/** The dashboard on this test's Redis (any free port) and a Chromium page that may reach only it. */
-export async function dashboardInChromium(redis: TestRedis, token: string, offHost: string[]): Promise<{ dash: RunningDashboard; browser: Browser; page: Page }> {
+/** The dashboard on this test's Redis (any free port) and a Chromium page that may reach only it; close() ends both. */
+export interface ChromiumDashboard {
+  dash: RunningDashboard;
+  browser: Browser;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function dashboardInChromium(redis: TestRedis, token: string, offHost: string[]): Promise<ChromiumDashboard> {
   const dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token, liveIntervalMs: 300 });
   const browser = await launchChromium();
-  return { dash, browser, page: await pageOnlyFor(browser, new URL(dash.url).origin, offHost) };
+  const close = async () => {
+    await browser.close();
+    await dash.close();
+  };
+  return { dash, browser, page: await pageOnlyFor(browser, new URL(dash.url).origin, offHost), close };
+}
+
+/**
+ * The dashboard on this test's Redis (any free port, live updates every 300 ms) and a page of a
+ * browser context of its own that may reach only it, signed in with `tokens.token` on the
+ * overview. close() ends both.
+ */
+export interface DashboardTab {
+  dash: RunningDashboard;
+  ctx: BrowserContext;
+  page: Page;
+  close(): Promise<void>;
+}
+
+export async function dashboardTab(browser: Browser, redis: TestRedis, tokens: { token: string; viewerToken?: string }, offHost: string[]): Promise<DashboardTab> {
+  const dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, ...tokens, liveIntervalMs: 300 });
+  const ctx = await contextOnlyFor(browser, new URL(dash.url).origin, offHost);
+  const page = await ctx.newPage();
+  await page.goto(`${dash.url}?token=${tokens.token}`);
+  const close = async () => {
+    await ctx.close();
+    await dash.close();
+  };
+  return { dash, ctx, page, close };
 }
 
 /**

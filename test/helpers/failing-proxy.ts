@@ -7,7 +7,11 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { FakeLlmServer } from './fake-llm/index.js';
-import { offlineAnswerer } from './pipeline.js';
+import type { ConfigInput } from '../../src/config/index.js';
+import type { CorpusHost } from '../../src/host/corpus-host.js';
+import type { RunState } from '../../src/state/run-state.js';
+import { freshVault, offlineAnswerer, runToEnd, testConfig } from './pipeline.js';
+import type { TestRedis } from './redis.js';
 import { isJudge } from './provider-runs.js';
 
 export interface ProxiedRequest {
@@ -98,4 +102,35 @@ export async function halfFailingJudge(seed: number): Promise<{ server: FakeLlmS
     healed = true;
   };
   return { server, proxy, judge: { judgeProvider: 'openai', judgeModel: 'judge-model', judgeBaseUrl: proxy.baseUrl, openaiApiKey: apiKey }, heal };
+}
+
+/**
+ * A run on a fresh vault (300 questions, `seed`) whose judge chunks failed one in two
+ * (halfFailingJudge), ended failed and healed since: a retried chunk now succeeds. Its corpus host
+ * stays open, to consume the apply queue that a retried chunk's late apply needs. close() ends the
+ * host, the proxy and the server.
+ */
+export interface FailedJudgeRun {
+  vault: string;
+  runId: string;
+  state: RunState;
+  host: CorpusHost;
+  close(): Promise<void>;
+}
+
+export async function runWithFailedJudgeChunks(redis: TestRedis, seed: number, flags: ConfigInput = {}): Promise<FailedJudgeRun> {
+  const vault = await freshVault(60, seed);
+  const failing = await halfFailingJudge(seed);
+  const { runId, state, host } = await runToEnd(redis, testConfig(redis, vault, { maxIters: 2, maxCalls: 60, maxDropRate: 1, ...failing.judge, ...flags }));
+  const close = async () => {
+    await host.close();
+    await failing.proxy.close();
+    await failing.server.close();
+  };
+  if (state.status !== 'failed') {
+    await close();
+    throw new Error(`run ${runId} ended ${state.status} (${state.stopReason}), expected failed with failed judge chunks`);
+  }
+  failing.heal();
+  return { vault, runId, state, host, close };
 }

@@ -11,7 +11,7 @@ import { createQueues, type QueueName } from '../../src/queues/index.js';
 import { createRedis } from '../../src/redis/index.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { readJson, runDir, type IterRecord, type JudgeSummary, type LoopSummary } from '../../src/scheduler/records.js';
-import { RunStore, type AppliedVerdict, type RunState } from '../../src/state/run-state.js';
+import { RunStore, type AppliedVerdict, type DraftRecord, type RunState } from '../../src/state/run-state.js';
 import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import type { WorkerTimings } from '../../src/workers/runtime.js';
@@ -70,6 +70,16 @@ export async function runToEnd(redis: TestRedis, cfg: Config): Promise<{ runId: 
   const timer = setTimeout(() => void host.jobCounts().then((c) => console.error(`run ${runId} still going: ${last}\n${JSON.stringify(c)}`)), 45_000);
   const state = await host.waitForRun(runId, (s) => void (last = JSON.stringify({ ...s, config: undefined })), undefined, 100).finally(() => clearTimeout(timer));
   return { runId, state, host };
+}
+
+/** Runs `cfg` to its end: its state, drafts and verdicts, read before the host closed. */
+export async function endedRun(redis: TestRedis, cfg: Config): Promise<{ runId: string; state: RunState; drafts: DraftRecord[]; verdicts: Map<string, AppliedVerdict> }> {
+  const { runId, state, host } = await runToEnd(redis, cfg);
+  try {
+    return { runId, state, drafts: [...(await host.store.drafts(runId)).values()], verdicts: await host.store.verdicts(runId) };
+  } finally {
+    await host.close();
+  }
 }
 
 /** A finished run whose host is closed, with its applied verdicts sorted by id and split by verdict. */
@@ -140,7 +150,11 @@ export interface CliChild {
 
 /** spawnCli, collecting its output; `track` (the test's list of children to kill at the end) gets the child. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, track?: ChildProcess[]): CliChild {
-  const child = spawnCli(args, env);
+  return collected(spawnCli(args, env), track);
+}
+
+/** A CLI child with its output collected and its exit awaited; `track` gets the child. */
+export function collected(child: ChildProcess, track?: ChildProcess[]): CliChild {
   track?.push(child);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

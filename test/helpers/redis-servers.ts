@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { waitFor } from './wait.js';
 
 export class RedisProcesses {
   readonly #children = new Map<number, ChildProcess>();
@@ -103,14 +104,6 @@ export async function command(port: number, args: string[], extra: Record<string
     return `ERROR ${(e as Error).message}`;
   } finally {
     c.disconnect();
-  }
-}
-
-export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -12,20 +12,13 @@ import { startDashboard, type RunningDashboard } from '../../dashboard/index.js'
 import { ids } from '../../src/state/job-ids.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const OPERATOR = 'operator-token-bullboard';
 const VIEWER = 'viewer-token-bullboard';
 
 const redis = fileRedis('bbretry');
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('late retry from Bull Board', () => {
   it("a judge chunk retried through Bull Board's HTTP API by an operator completes, and its late apply rewrites judge_summary.json, iter_record.json and loop_summary.json; a viewer is refused", async () => {

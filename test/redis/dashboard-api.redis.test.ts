@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardConfigError, type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { createQueues, QUEUE_NAMES, type Queues } from '../../src/queues/index.js';
 import { type RunState, RunStore } from '../../src/state/run-state.js';
-import { type TestRedis, useTestRedis } from '../helpers/redis.js';
-import { freshVault, openHost, readRecords, runToEnd, spawnCli, testConfig } from '../helpers/pipeline.js';
+import { fileRedis, type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { freshVault, judgedRun, openHost, readRecords, spawnCli, testConfig } from '../helpers/pipeline.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,26 +22,17 @@ import { PROJECT_ROOT } from '../helpers/fixtures.js';
 const OPERATOR = 'operator-token-123';
 const VIEWER = 'viewer-token-456';
 
-let redis: TestRedis;
+const redis = fileRedis('dashboard-api');
 let dash: RunningDashboard;
 let runId: string;
 let store: RunStore;
 
 beforeAll(async () => {
-  redis = await useTestRedis('dashboard-api');
-  const vault = await freshVault(60, 7);
-  const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 40 });
-  const done = await runToEnd(redis, cfg);
-  runId = done.runId;
-  expect(done.state.status).toBe('completed');
-  await done.host.close();
-  store = new RunStore(redis.client, redis.prefix);
+  // A completed run (judgedRun says so otherwise), its host closed.
+  ({ runId, store } = await judgedRun(redis, testConfig(redis, await freshVault(60, 7), { maxIters: 2, maxCalls: 40 })));
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER });
 });
-afterAll(async () => {
-  await dash?.close();
-  await redis.cleanup();
-});
+afterAll(() => dash?.close());
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const get = (path: string, headers: Record<string, string> = {}) => fetch(new URL(path, dash.url), { headers, redirect: 'manual' });

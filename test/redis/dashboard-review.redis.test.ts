@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard, type ReviewItem, type RunningDashboard } from '../../dashboard/index.js';
 import { RunStore, type AppliedVerdict } from '../../src/state/run-state.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 import { freshVault, judgedRun, readRecords, testConfig } from '../helpers/pipeline.js';
 
 const OPERATOR = 'operator-token-review';
 const VIEWER = 'viewer-token-review';
 
-let redis: TestRedis;
+const redis = fileRedis('dashboard-review');
 let dash: RunningDashboard;
 let runId: string;
 let vault: string;
@@ -24,7 +24,6 @@ let needsFix: AppliedVerdict[];
 let passing: AppliedVerdict[];
 
 beforeAll(async () => {
-  redis = await useTestRedis('dashboard-review');
   vault = await freshVault(300, 61);
   // Only soft defects: drafts are kept (PASS or NEEDS_FIX) whatever the run id, so kept visuals exist.
   const cfg = testConfig(redis, vault, { offlineDefectRate: 0.8, offlineDefectKinds: ['form', 'malformed-area'], visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 100, genBatchSize: 10, genCallsPerIter: 3, judgeChunkSize: 10 });
@@ -35,10 +34,7 @@ beforeAll(async () => {
   expect(all.some((v) => v.verdict === 'DROP')).toBe(false);
   dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER });
 }, 90_000);
-afterAll(async () => {
-  await dash?.close();
-  await redis?.cleanup();
-});
+afterAll(() => dash?.close());
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const get = (path: string, headers: Record<string, string> = {}) => fetch(new URL(path, dash.url), { headers, redirect: 'manual' });

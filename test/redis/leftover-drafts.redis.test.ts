@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/util/log.js';
 import type { Config } from '../../src/config/index.js';
 import { freshVault, inProcessWorkers, openHost, readRecords, runCli, testConfig } from '../helpers/pipeline.js';
 import { fileRedis } from '../helpers/redis.js';
+import { until } from '../helpers/wait.js';
 
 const redis = fileRedis('leftovers');
 
@@ -22,16 +23,6 @@ const redis = fileRedis('leftovers');
 async function hostWithoutJudge(cfg: Config): Promise<{ host: CorpusHost; stopWorkers: () => Promise<void> }> {
   const host = await CorpusHost.open({ cfg, vault: cfg.vault!, target: { options: redis.options, describe: redis.url }, log: silentLogger, inProcessWorkers: false });
   return { host, stopWorkers: inProcessWorkers(redis, cfg, ['generate', 'render']) };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A run stopped after its dispatch, before any judging: every draft it wrote is left unjudged. */

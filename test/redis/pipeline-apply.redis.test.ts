@@ -15,17 +15,10 @@ import { loadVault } from '../../src/corpus/loader.js';
 import { failingJudge } from '../helpers/provider-runs.js';
 import { repeatEachJob } from '../helpers/repeat-each-job.js';
 import { fileRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { freshVault, openHost, readRecords, runCli, runToEnd, testConfig, vaultSnapshot, inProcessWorkers } from '../helpers/pipeline.js';
 
 const redis = fileRedis('apply');
-
-async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('apply', () => {
   it('with defects on: every DROP file (and its visual) is gone, every PASS and NEEDS_FIX draft remains', async () => {

@@ -14,7 +14,8 @@ import { PYTHON_DISABLED, sanitizeSvg } from '../../src/visuals/index.js';
 import { validateQuestion } from '../../src/corpus/schema.js';
 import { parseQuestionText } from '../../src/corpus/loader.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, inProcessWorkers, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { until } from '../helpers/wait.js';
+import { endedRun, freshVault, inProcessWorkers, offlineAnswerer, openHost, readRecords, runCli, testConfig } from '../helpers/pipeline.js';
 import { type ConnectionOptions, Job } from 'bullmq';
 import { VISUAL_ARCHETYPES, VISUAL_TOPICS } from '../../src/corpus/taxonomy.js';
 import type { Queues } from '../../src/queues/index.js';
@@ -27,6 +28,9 @@ import { createQueues } from '../../src/queues/index.js';
 import { readJson, runDir } from '../../src/scheduler/records.js';
 
 const redis = fileRedis('visuals');
+
+/** One balanced iteration over an OpenAI-protocol server, visuals asked for, no stop on the DROP rate. */
+const openaiVisualRun = { provider: 'openai', visualEachIter: true, strategy: 'balanced', maxIters: 1, maxDropRate: 1, maxCalls: 60, genBatchSize: 10, genCallsPerIter: 2, judgeChunkSize: 10 } as const;
 
 it('with visuals on: renders reach the judge, kept drafts keep source + SVG, DROPped drafts lose them', async () => {
   const vault = await freshVault(60, 21);
@@ -114,16 +118,6 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
    *    visuals; on odd iterations neither is.
    */
   const redis = fileRedis('visuals-render-jobs');
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v) return v;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   type JudgeJob = Job<{ runId: string; iter: number; chunk: number; drafts: { id: string; visual?: { kind: string; source: string } }[] }>;
 
@@ -250,24 +244,8 @@ describe('render jobs as children of judge chunks, render errors in the judge pr
         },
       });
       try {
-        const cfg = testConfig(redis, vault, {
-          provider: 'openai',
-          model: 'gen-visuals',
-          baseUrl: server.baseUrl,
-          openaiApiKey: 'key-visuals',
-          visualEachIter: true,
-          strategy: 'balanced',
-          maxIters: 1,
-          maxDropRate: 1,
-          maxCalls: 60,
-          genBatchSize: 10,
-          genCallsPerIter: 2,
-          judgeChunkSize: 10,
-        });
-        const { runId, state, host } = await runToEnd(redis, cfg);
-        const drafts = await host.store.drafts(runId);
-        const verdicts = await host.store.verdicts(runId);
-        await host.close();
+        const cfg = testConfig(redis, vault, { ...openaiVisualRun, model: 'gen-visuals', baseUrl: server.baseUrl, openaiApiKey: 'key-visuals' });
+        const { state, drafts, verdicts } = await endedRun(redis, cfg);
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
 
@@ -546,52 +524,37 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
     expect(absent).toBeGreaterThan(0);
   }
 
-  const runFlags = {
-    provider: 'openai' as const,
-    openaiApiKey: KEY,
-    visualEachIter: true,
-    strategy: 'balanced' as const,
-    maxIters: 1,
-    maxDropRate: 1,
-    maxCalls: 60,
-    genBatchSize: 10,
-    genCallsPerIter: 2,
-    judgeChunkSize: 10,
-  };
+  const runFlags = { ...openaiVisualRun, openaiApiKey: KEY };
+
+  /** A fresh vault of `seed` and a fake OpenAI server answering as `visualModel(seed)`, closed after `use`. */
+  async function withVisualModel(seed: number, use: (vault: string, server: FakeLlmServer, model: Awaited<ReturnType<typeof visualModel>>) => Promise<void>): Promise<void> {
+    const vault = await freshVault(60, seed);
+    const model = await visualModel(seed);
+    const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
+    try {
+      await use(vault, server, model);
+    } finally {
+      await server.close();
+    }
+  }
 
   describe('python visuals in a pipeline run', () => {
     it('with allowPythonVisuals in the run config, the scripts are rendered: no render error reaches the judge, kept drafts keep <id>.py and a clean <id>.svg, run.json records the flag; alt and caption are carried', async () => {
-      const seed = 91;
-      const vault = await freshVault(60, seed);
-      const model = await visualModel(seed);
-      const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
-      try {
+      await withVisualModel(91, async (vault, server, model) => {
         const cfg = testConfig(redis, vault, { ...runFlags, baseUrl: server.baseUrl, model: 'gen-pyvis-on', allowPythonVisuals: true });
-        const { runId, state, host } = await runToEnd(redis, cfg);
-        const drafts = [...(await host.store.drafts(runId)).values()];
-        const verdicts = await host.store.verdicts(runId);
-        await host.close();
+        const { runId, state, drafts, verdicts } = await endedRun(redis, cfg);
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         await expectPythonRendered(vault, runId, server, drafts, verdicts);
         expectAltAndCaption(vault, drafts, verdicts, model.sent);
-      } finally {
-        await server.close();
-      }
+      });
     }, 120_000);
 
     it('without the flag (the default) the same scripts are not run: the judge sees "python visuals disabled" and no SVG is written for them', async () => {
-      const seed = 91;
-      const vault = await freshVault(60, seed);
-      const model = await visualModel(seed);
-      const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
-      try {
+      await withVisualModel(91, async (vault, server) => {
         const cfg = testConfig(redis, vault, { ...runFlags, baseUrl: server.baseUrl, model: 'gen-pyvis-off' });
         expect(cfg.allowPythonVisuals).toBe(false);
-        const { runId, state, host } = await runToEnd(redis, cfg);
-        const drafts = [...(await host.store.drafts(runId)).values()];
-        const verdicts = await host.store.verdicts(runId);
-        await host.close();
+        const { runId, state, drafts, verdicts } = await endedRun(redis, cfg);
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(readJson<{ config: Record<string, unknown> }>(join(runDir(vault, runId), 'run.json'))!.config.allowPythonVisuals).toBe(false);
         const withVisual = drafts.filter((d) => d.visualFiles.length > 0);
@@ -613,17 +576,11 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
         expect(seenDisabled).toBeGreaterThan(0);
         // Dot visuals still render: only the python ones carry the error.
         for (const d of drafts.filter(isDot)) expect(judged.get(d.id) ?? {}, d.id).not.toHaveProperty('render_error');
-      } finally {
-        await server.close();
-      }
+      });
     }, 120_000);
 
     it('run --allow-python-visuals through the real CLI renders the scripts: no render error at the judge, kept drafts keep <id>.py and a clean <id>.svg, run.json records the flag', async () => {
-      const seed = 92;
-      const vault = await freshVault(60, seed);
-      const model = await visualModel(seed);
-      const server = await FakeLlmServer.start({ protocol: 'openai', apiKey: KEY, answer: model.answer });
-      try {
+      await withVisualModel(92, async (vault, server, model) => {
         // prettier-ignore
         const r = await runCli(['run', '--vault', vault, '--allow-python-visuals', '--visual-each-iter', '--max-iters', '1', '--max-calls', '60',
           '--gen-batch-size', '8', '--gen-calls-per-iter', '2', '--judge-chunk-size', '10', '--batch-window', '50', '--max-drop-rate', '1',
@@ -637,9 +594,7 @@ describe('python visuals opt-in through config and CLI; alt text and caption fro
         const verdicts = await store.verdicts(runId);
         await expectPythonRendered(vault, runId, server, drafts, verdicts);
         expectAltAndCaption(vault, drafts, verdicts, model.sent);
-      } finally {
-        await server.close();
-      }
+      });
     }, 120_000);
   });
 });

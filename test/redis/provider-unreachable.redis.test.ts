@@ -3,27 +3,20 @@
  * "completed … converged": it ends failed with "provider unreachable", charges no call (no request
  * reached a server), and its summary names the command that continues it.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { summaryText } from '../../src/cli/summary.js';
+import { freePort } from '../../src/redis/index.js';
 import { fileRedis } from '../helpers/redis.js';
 import { freshVault, joinedCommands, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('unreachable');
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('provider unreachable', () => {
   for (const provider of ['openai', 'gemini'] as const) {
     it(`${provider} at a closed local port: the run ends failed, "provider unreachable", no call charged, one continue command`, async () => {
       const vault = await freshVault(300, 61);
-      const port = await closedPort();
+      // Free a moment ago, and nothing listens on it.
+      const port = await freePort();
       const cfg = testConfig(redis, vault, {
         provider,
         model: provider === 'openai' ? 'gen-model' : 'gemini-2.5-flash',

@@ -1,23 +1,15 @@
 import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CorpusHost, VaultLockedError } from '../../src/host/corpus-host.js';
 import { identityKey, vaultIdentity } from '../../src/state/lock.js';
 import { Keys } from '../../src/state/run-state.js';
 import { freshVault, openHost, testConfig } from '../helpers/pipeline.js';
-import { useTestRedis, type TestRedis } from '../helpers/redis.js';
+import { fileRedis } from '../helpers/redis.js';
 
-let redis: TestRedis;
-let other: TestRedis;
-beforeAll(async () => {
-  redis = await useTestRedis('vault-lock');
-  other = await useTestRedis('vault-lock-other');
-});
-afterAll(async () => {
-  await redis?.cleanup();
-  await other?.cleanup();
-});
+const redis = fileRedis('vault-lock');
+const other = fileRedis('vault-lock-other');
 
 describe('the corpus host lock is one per real vault', () => {
   it('refuses a second host on the same vault reached through a symlink, and one on another prefix', async () => {

@@ -3,25 +3,17 @@
  * instanceof) and is not charged; a server's own error answer is. Real SDKs, real sockets: a
  * closed local port for "refused", a name that cannot resolve for "DNS failure".
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LlmNotSentRateLimitError, LlmRateLimitedError, LlmTransientError, LlmUnreachableError, neverSent } from '../../src/errors.js';
 import { connectionCode, transientConnectionError } from '../../src/llm/errors.js';
 import { GeminiProvider } from '../../src/llm/gemini.js';
 import { OpenAiProvider } from '../../src/llm/openai.js';
+import { freePort } from '../../src/redis/index.js';
 
 /** A port that was free a moment ago and that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 let port: number;
 beforeAll(async () => {
-  port = await closedPort();
+  port = await freePort();
 });
 
 const req = { purpose: 'judge' as const, prompt: 'hello' };

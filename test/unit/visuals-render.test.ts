@@ -524,19 +524,24 @@ describe('no system Graphviz, hand-written SVGs, VISUAL_OUT_PATH only, node-coun
      */
     const SANDBOX_WORK_DIR = SANDBOX_WORK;
 
-    it('after a success: the script ran in a vault-loop-visual-* folder under TMPDIR, which is gone afterwards', async () => {
-      const script = `import os\nwith open(os.environ['VISUAL_OUT_PATH'], 'w') as f:\n    f.write('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 680 460"><text>' + os.getcwd() + '</text></svg>')\n`;
-      const { r, seen, inside, after } = await watched(script, 30_000);
-      expect(r.ok ? '' : r.error).toBe('');
-      if (!r.ok) return;
-      const cwd = /<text>([^<]*)<\/text>/.exec(r.svg)![1]!;
+    /** The script ran at `cwd`, the sandbox's work folder, backed by one vault-loop-visual-* folder that held it and is gone, with nothing else left. */
+    function expectOneWorkFolderGone(cwd: string, { seen, inside, after }: Awaited<ReturnType<typeof watched>>): void {
       expect(cwd).toBe(SANDBOX_WORK_DIR);
-      // The host side of that work folder: one vault-loop-visual-* folder under TMPDIR, holding the script, gone afterwards.
       expect(seen.length).toBe(1);
       expect(seen[0]).toMatch(/^vault-loop-visual-/);
       expect(inside(seen[0]!)).toContain('visual.py');
       expect(existsSync(join(privateTmp, seen[0]!))).toBe(false);
       expect(after).toEqual([]);
+    }
+
+    it('after a success: the script ran in a vault-loop-visual-* folder under TMPDIR, which is gone afterwards', async () => {
+      const script = `import os\nwith open(os.environ['VISUAL_OUT_PATH'], 'w') as f:\n    f.write('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 680 460"><text>' + os.getcwd() + '</text></svg>')\n`;
+      const w = await watched(script, 30_000);
+      const { r } = w;
+      expect(r.ok ? '' : r.error).toBe('');
+      if (!r.ok) return;
+      // The host side of that work folder: one vault-loop-visual-* folder under TMPDIR, holding the script, gone afterwards.
+      expectOneWorkFolderGone(/<text>([^<]*)<\/text>/.exec(r.svg)![1]!, w);
     });
 
     it('after a timeout: the folder existed while the script ran, and is gone once it was killed', async () => {
@@ -549,17 +554,12 @@ describe('no system Graphviz, hand-written SVGs, VISUAL_OUT_PATH only, node-coun
 
     it('after a failure: the script that raised ran in a vault-loop-visual-* folder under TMPDIR, which is gone', async () => {
       // Reversed, so the error's "<sandbox>" substitution of the folder's path leaves it readable.
-      const { r, seen, inside, after } = await watched('import os\nraise ValueError("cwd=" + os.getcwd()[::-1])\n', 30_000);
+      const w = await watched('import os\nraise ValueError("cwd=" + os.getcwd()[::-1])\n', 30_000);
+      const { r } = w;
       expect(r.ok).toBe(false);
       if (r.ok) return;
       expect(r.error).toMatch(/^python script failed \(exit 1\): .*ValueError: cwd=/);
-      const cwd = [.../ValueError: cwd=(\S+)/.exec(r.error)![1]!].reverse().join('');
-      expect(cwd).toBe(SANDBOX_WORK_DIR);
-      expect(seen.length).toBe(1);
-      expect(seen[0]).toMatch(/^vault-loop-visual-/);
-      expect(inside(seen[0]!)).toContain('visual.py');
-      expect(existsSync(join(privateTmp, seen[0]!))).toBe(false);
-      expect(after).toEqual([]);
+      expectOneWorkFolderGone([.../ValueError: cwd=(\S+)/.exec(r.error)![1]!].reverse().join(''), w);
     });
 
     it('after a script that wrote nothing to VISUAL_OUT_PATH, and after one whose VISUAL_OUT_PATH is a symlink: nothing remains', async () => {

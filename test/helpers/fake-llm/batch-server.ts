@@ -15,8 +15,7 @@
  * a batch one step, unless it was created while the test held batches.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { AUTH, liveExchange, type SeenRequest } from './server.js';
+import { AUTH, listenOnLoopback, liveExchange, sdkBaseUrl, type SeenRequest } from './server.js';
 
 export type BatchProtocol = 'openai' | 'anthropic';
 export type ItemFate = 'succeeded' | 'errored' | 'expired';
@@ -90,13 +89,12 @@ export class FakeBatchServer {
 
   static async start(opts: FakeBatchOptions): Promise<FakeBatchServer> {
     const s = new FakeBatchServer(opts);
-    await new Promise<void>((r) => s.#server.listen(0, '127.0.0.1', r));
-    s.#url = `http://127.0.0.1:${(s.#server.address() as AddressInfo).port}`;
+    s.#url = await listenOnLoopback(s.#server);
     return s;
   }
 
   get baseUrl(): string {
-    return this.#opts.protocol === 'openai' ? `${this.#url}/v1` : this.#url;
+    return sdkBaseUrl(this.#opts.protocol, this.#url);
   }
 
   get violations(): string[] {

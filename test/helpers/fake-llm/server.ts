@@ -82,14 +82,13 @@ export class FakeLlmServer {
 
   static async start(opts: FakeLlmOptions): Promise<FakeLlmServer> {
     const s = new FakeLlmServer(opts);
-    await new Promise<void>((res) => s.#server.listen(0, '127.0.0.1', res));
-    s.#url = `http://127.0.0.1:${(s.#server.address() as AddressInfo).port}`;
+    s.#url = await listenOnLoopback(s.#server);
     return s;
   }
 
   /** The base URL to give the SDK (OpenAI clients expect the /v1 in it). */
   get baseUrl(): string {
-    return this.#opts.protocol === 'openai' ? `${this.#url}/v1` : this.#url;
+    return sdkBaseUrl(this.#opts.protocol, this.#url);
   }
 
   get url(): string {
@@ -137,26 +136,10 @@ export class FakeLlmServer {
       violations.push('request body is not JSON');
     }
     const scripted: Step = this.#steps.shift() ?? { type: 'answer' };
-    const seen: SeenRequest = {
-      protocol: this.#opts.protocol,
-      method: req.method ?? '',
-      path: req.url ?? '',
-      headers: req.headers,
-      body,
-      model: undefined,
-      prompt: undefined,
-      system: undefined,
-      schema: undefined,
-      temperature: undefined,
-      receivedAt: Date.now(),
-      step: scripted,
-      violations,
-    };
+    const seen = inspected(this.#opts.protocol, { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, step: scripted, violations });
     // Checked first and on every request, as the service does: no answer without the credential.
     seen.authFailure = AUTH[this.#opts.protocol](seen.headers, this.#opts.apiKey);
-    PROTOCOLS[this.#opts.protocol].inspect(seen);
     if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
-    if (!seen.prompt) violations.push('no prompt in the request');
     const chosen = this.#opts.react?.(seen);
     if (chosen) seen.step = chosen;
     this.requests.push(seen);
@@ -415,29 +398,40 @@ const PROTOCOLS: Record<Protocol, { inspect(seen: SeenRequest): void; answer(see
 };
 
 /**
+ * A request as a fake received it, read by its protocol (model, prompt, system, schema,
+ * temperature); a request without a prompt gets that violation.
+ */
+function inspected(protocol: Protocol, req: Pick<SeenRequest, 'method' | 'path' | 'headers' | 'body' | 'step' | 'violations'>): SeenRequest {
+  const seen: SeenRequest = { protocol, ...req, model: undefined, prompt: undefined, system: undefined, schema: undefined, temperature: undefined, receivedAt: Date.now() };
+  PROTOCOLS[protocol].inspect(seen);
+  if (!seen.prompt) seen.violations.push('no prompt in the request');
+  return seen;
+}
+
+/** Starts `server` on a free loopback port; its http:// URL. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The base URL an SDK of `protocol` is given: OpenAI clients expect the /v1 in it. */
+export const sdkBaseUrl = (protocol: Protocol, url: string): string => (protocol === 'openai' ? `${url}/v1` : url);
+
+/**
  * One request body as the live endpoint would take it (`/v1/chat/completions` or `/v1/messages`):
  * its violations (the live server's checks) and, when it has none, the response the live server
  * would send for `text`. Batch fakes answer each line of a batch through this.
  */
 export async function liveExchange(protocol: 'openai' | 'anthropic', body: Record<string, unknown>, text: (seen: SeenRequest) => string | Promise<string>, usage?: (seen: SeenRequest, answer: string) => Record<string, unknown>): Promise<{ seen: SeenRequest; response?: unknown }> {
-  const seen: SeenRequest = {
-    protocol,
+  const seen = inspected(protocol, {
     method: 'POST',
     path: protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages',
     // Auth and version headers are the batch request's, checked by the batch fake itself.
     headers: protocol === 'anthropic' ? { 'anthropic-version': '2023-06-01' } : {},
     body,
-    model: undefined,
-    prompt: undefined,
-    system: undefined,
-    schema: undefined,
-    temperature: undefined,
-    receivedAt: Date.now(),
     step: { type: 'answer' },
     violations: [],
-  };
-  PROTOCOLS[protocol].inspect(seen);
-  if (!seen.prompt) seen.violations.push('no prompt in the request');
+  });
   if (seen.violations.length > 0) return { seen };
   const answer = await text(seen);
   const u = fakeUsage(`${seen.system ?? ''}${seen.prompt ?? ''}`, answer);
