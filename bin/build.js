@@ -53,6 +53,38 @@ const jsonAsParse = {
     b.onLoad({ filter: /\.json$/ }, (a) => ({ contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(readFileSync(a.path, 'utf8'))))});`, loader: 'js' }));
   },
 };
+/**
+ * ioredis loads its Cluster classes with the package (Redis.js and index.js require ./cluster at
+ * the top), though only a cluster target uses them: in the bundle they are required the first
+ * time `Cluster` is read. Each rewrite must match the file it is meant for: an ioredis whose
+ * files read otherwise fails the build here rather than shipping the eager require unnoticed.
+ */
+const IOREDIS_LAZY_CLUSTER = {
+  'index.js': [
+    [
+      'var cluster_1 = require("./cluster");\nObject.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return cluster_1.default; } });',
+      'Object.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return require("./cluster").default; } });',
+    ],
+  ],
+  'Redis.js': [
+    ['const cluster_1 = require("./cluster");\n', ''],
+    ['Redis.Cluster = cluster_1.default;', 'Object.defineProperty(Redis, "Cluster", { configurable: true, enumerable: true, get: function () { return require("./cluster").default; } });'],
+  ],
+};
+const ioredisLazyCluster = {
+  name: 'ioredis-lazy-cluster',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/](index|Redis)\.js$/ }, (a) => {
+      const file = a.path.endsWith('index.js') ? 'index.js' : 'Redis.js';
+      let text = readFileSync(a.path, 'utf8');
+      for (const [from, to] of IOREDIS_LAZY_CLUSTER[file]) {
+        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the ioredis-lazy-cluster rewrite of bin/build.js; was ioredis upgraded?)`);
+        text = text.replace(from, to);
+      }
+      return { contents: text, loader: 'js' };
+    });
+  },
+};
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const EXTERNAL = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((d) => !BUNDLED.includes(d));
 
@@ -115,7 +147,7 @@ export async function bundle() {
     write: false,
     metafile: true,
     minify: true,
-    plugins: [noZodLocales, jsonAsParse],
+    plugins: [noZodLocales, jsonAsParse, ioredisLazyCluster],
     logLevel: 'warning',
   });
 }
