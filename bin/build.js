@@ -54,12 +54,15 @@ const jsonAsParse = {
   },
 };
 /**
- * ioredis loads its Cluster classes with the package (Redis.js and index.js require ./cluster at
- * the top), though only a cluster target uses them: in the bundle they are required the first
- * time `Cluster` is read. Each rewrite must match the file it is meant for: an ioredis whose
- * files read otherwise fails the build here rather than shipping the eager require unnoticed.
+ * ioredis loads, with the package, what only some targets use: its Cluster classes (Redis.js and
+ * index.js require ./cluster at the top) and Node's TLS module (both connectors require it; only
+ * a rediss:// target connects with it; loading it costs about as much as the rest of a `--help`).
+ * In the bundle each is required the first time it is used. Every rewrite must match the file it
+ * is meant for: an ioredis whose files read otherwise fails the build here rather than shipping
+ * the eager require unnoticed.
  */
-const IOREDIS_LAZY_CLUSTER = {
+const LAZY_TLS = ['const tls_1 = require("tls");', 'const tls_1 = { get connect() { return require("tls").connect; } };'];
+const IOREDIS_LAZY = {
   'index.js': [
     [
       'var cluster_1 = require("./cluster");\nObject.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return cluster_1.default; } });',
@@ -70,18 +73,29 @@ const IOREDIS_LAZY_CLUSTER = {
     ['const cluster_1 = require("./cluster");\n', ''],
     ['Redis.Cluster = cluster_1.default;', 'Object.defineProperty(Redis, "Cluster", { configurable: true, enumerable: true, get: function () { return require("./cluster").default; } });'],
   ],
+  'connectors/StandaloneConnector.js': [LAZY_TLS],
+  'connectors/SentinelConnector/index.js': [LAZY_TLS],
 };
-const ioredisLazyCluster = {
-  name: 'ioredis-lazy-cluster',
+const ioredisLazy = {
+  name: 'ioredis-lazy',
   setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/](index|Redis)\.js$/ }, (a) => {
-      const file = a.path.endsWith('index.js') ? 'index.js' : 'Redis.js';
+    const done = new Set();
+    b.onStart(() => done.clear());
+    b.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/].*\.js$/ }, (a) => {
+      const file = a.path.split(/[\\/]ioredis[\\/]built[\\/]/).pop().split('\\').join('/');
+      const rewrites = IOREDIS_LAZY[file];
+      if (!rewrites) return undefined;
+      done.add(file);
       let text = readFileSync(a.path, 'utf8');
-      for (const [from, to] of IOREDIS_LAZY_CLUSTER[file]) {
-        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the ioredis-lazy-cluster rewrite of bin/build.js; was ioredis upgraded?)`);
+      for (const [from, to] of rewrites) {
+        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the ioredis-lazy rewrite of bin/build.js; was ioredis upgraded?)`);
         text = text.replace(from, to);
       }
       return { contents: text, loader: 'js' };
+    });
+    b.onEnd(() => {
+      const missing = Object.keys(IOREDIS_LAZY).filter((f) => !done.has(f));
+      if (missing.length) throw new Error(`the ioredis-lazy rewrite of bin/build.js found no ioredis/built/${missing.join(', ')} in the bundle (was ioredis upgraded?)`);
     });
   },
 };
@@ -147,7 +161,7 @@ export async function bundle() {
     write: false,
     metafile: true,
     minify: true,
-    plugins: [noZodLocales, jsonAsParse, ioredisLazyCluster],
+    plugins: [noZodLocales, jsonAsParse, ioredisLazy],
     logLevel: 'warning',
   });
 }
