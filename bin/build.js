@@ -54,48 +54,50 @@ const jsonAsParse = {
   },
 };
 /**
- * ioredis loads, with the package, what only some targets use: its Cluster classes (Redis.js and
- * index.js require ./cluster at the top) and Node's TLS module (both connectors require it; only
- * a rediss:// target connects with it; loading it costs about as much as the rest of a `--help`).
- * In the bundle each is required the first time it is used. Every rewrite must match the file it
- * is meant for: an ioredis whose files read otherwise fails the build here rather than shipping
- * the eager require unnoticed.
+ * Bundled packages load, with the package, what only some uses need: ioredis its Cluster classes
+ * (Redis.js and index.js require ./cluster at the top) and Node's TLS module (both connectors;
+ * only a rediss:// target connects with it, and loading it costs about as much as the rest of a
+ * `--help`); commander Node's child_process (for executable subcommands, which vault-loop has
+ * none of). In the bundle each is required the first time it is used. Every rewrite must match
+ * the file it is meant for: a package whose files read otherwise fails the build here rather
+ * than shipping the eager require unnoticed.
  */
 const LAZY_TLS = ['const tls_1 = require("tls");', 'const tls_1 = { get connect() { return require("tls").connect; } };'];
-const IOREDIS_LAZY = {
-  'index.js': [
+const LAZY_REQUIRES = {
+  'ioredis/built/index.js': [
     [
       'var cluster_1 = require("./cluster");\nObject.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return cluster_1.default; } });',
       'Object.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return require("./cluster").default; } });',
     ],
   ],
-  'Redis.js': [
+  'ioredis/built/Redis.js': [
     ['const cluster_1 = require("./cluster");\n', ''],
     ['Redis.Cluster = cluster_1.default;', 'Object.defineProperty(Redis, "Cluster", { configurable: true, enumerable: true, get: function () { return require("./cluster").default; } });'],
   ],
-  'connectors/StandaloneConnector.js': [LAZY_TLS],
-  'connectors/SentinelConnector/index.js': [LAZY_TLS],
+  'ioredis/built/connectors/StandaloneConnector.js': [LAZY_TLS],
+  'ioredis/built/connectors/SentinelConnector/index.js': [LAZY_TLS],
+  'commander/lib/command.js': [["const childProcess = require('node:child_process');", "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"]],
 };
-const ioredisLazy = {
-  name: 'ioredis-lazy',
+const lazyRequires = {
+  name: 'lazy-requires',
   setup(b) {
     const done = new Set();
     b.onStart(() => done.clear());
-    b.onLoad({ filter: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/].*\.js$/ }, (a) => {
-      const file = a.path.split(/[\\/]ioredis[\\/]built[\\/]/).pop().split('\\').join('/');
-      const rewrites = IOREDIS_LAZY[file];
+    b.onLoad({ filter: /[\\/]node_modules[\\/](ioredis|commander)[\\/].*\.js$/ }, (a) => {
+      const file = a.path.split(/[\\/]node_modules[\\/]/).pop().split('\\').join('/');
+      const rewrites = LAZY_REQUIRES[file];
       if (!rewrites) return undefined;
       done.add(file);
       let text = readFileSync(a.path, 'utf8');
       for (const [from, to] of rewrites) {
-        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the ioredis-lazy rewrite of bin/build.js; was ioredis upgraded?)`);
+        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the lazy-requires rewrite of bin/build.js; was the package upgraded?)`);
         text = text.replace(from, to);
       }
       return { contents: text, loader: 'js' };
     });
     b.onEnd(() => {
-      const missing = Object.keys(IOREDIS_LAZY).filter((f) => !done.has(f));
-      if (missing.length) throw new Error(`the ioredis-lazy rewrite of bin/build.js found no ioredis/built/${missing.join(', ')} in the bundle (was ioredis upgraded?)`);
+      const missing = Object.keys(LAZY_REQUIRES).filter((f) => !done.has(f));
+      if (missing.length) throw new Error(`the lazy-requires rewrite of bin/build.js found no ${missing.join(', ')} in the bundle (was the package upgraded?)`);
     });
   },
 };
@@ -161,7 +163,7 @@ export async function bundle() {
     write: false,
     metafile: true,
     minify: true,
-    plugins: [noZodLocales, jsonAsParse, ioredisLazy],
+    plugins: [noZodLocales, jsonAsParse, lazyRequires],
     logLevel: 'warning',
   });
 }

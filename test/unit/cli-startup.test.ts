@@ -102,13 +102,20 @@ function builtinsLoaded(args: string[]): { code: number | null; stderr: string; 
 }
 
 describe('what the built CLI loads when it runs', () => {
-  it('status on a redis:// URL loads no TLS module (ioredis needs it for rediss:// only)', () => {
+  it('status on a redis:// URL loads neither the TLS module (ioredis needs it for rediss:// only) nor child_process (for an embedded server only)', () => {
     // Port 1: nothing listens, so the command fails after loading everything it loads to connect.
     const r = builtinsLoaded(['status', '--redis', 'redis://127.0.0.1:1', '--prefix', 'vl-startup-test']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/refused the connection/);
     expect(r.builtins).toContain('net');
-    expect(r.builtins.filter((m) => /tls/.test(m))).toEqual([]);
+    expect(r.builtins.filter((m) => /tls|child_process/.test(m))).toEqual([]);
+  });
+
+  it('--help loads no child_process (commander needs it for executable subcommands only)', () => {
+    const r = builtinsLoaded(['--help']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.builtins).toContain('events');
+    expect(r.builtins.filter((m) => /child_process/.test(m))).toEqual([]);
   });
 });
 
