@@ -14,40 +14,21 @@
  * next to it): on a shared machine the load drifts between rounds, and a ratio taken within one
  * round cancels most of that drift. Medians and minimums of the plain times are printed as well.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INDEX_DIR, listVaultQuestionFiles } from '../src/analysis/index.js';
-import { benchVault, goal, intFlag, machineLine } from './support/index.js';
+import { benchVault, goal, intFlag, machineLine, median, timedProcess, touchFiles } from './support/index.js';
 // @ts-expect-error -- a plain ESM script without types: the build the CLI runs from
 import { build } from '../bin/build.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(root, 'bin', 'vault-loop.js');
 
-/** One process from spawn to exit, in ms; a failing command fails the benchmark. */
-function timed(args: string[], label: string): number {
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'silent' } });
-  const ms = performance.now() - t0;
-  if (r.status !== 0) throw new Error(`${label} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  return ms;
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const timed = (args: string[], label: string): number => timedProcess(args, label, root);
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const list = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
-
-/** Edits `n` files: the first gets new content, the others a new mtime (as a save in an editor). */
-function touchFiles(vault: string, files: string[], round: number, n: number): void {
-  for (let k = 0; k < n; k++) {
-    const f = join(vault, files[(round * 997 + k * 131) % files.length]!);
-    if (k === 0) writeFileSync(f, readFileSync(f, 'utf8').replace(/^status: .*$/m, round % 2 ? 'status: draft' : 'status: published'));
-    else utimesSync(f, new Date(), new Date());
-  }
-}
 
 async function main(): Promise<void> {
   const runs = Math.max(1, intFlag('runs', 15));

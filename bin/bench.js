@@ -35,6 +35,11 @@ const SMOKE = {
   },
   scaling: { args: ['--latency', '50', '--cells', '8', '--questions', '300'], ratios: [`two workers vs one: ${N}x`] },
   prejudge: { args: ['--questions', '1000'], ratios: [`pre-judge / judge prompt build: ${N}x`, `LSH query vs full scan: ${N}x faster`] },
+  // The base is this commit: the smoke shows the worktree, its npm ci and build, every workload and the cleanup run.
+  revisions: {
+    args: ['--base', 'HEAD', '--rounds', '1', '--questions', '300', '--pipeline-runs', '1', '--latency', '50'],
+    ratios: [`--help new/old: ${N}x`, `status new/old: ${N}x`, `analyze warm new/old: ${N}x`, `pipeline new/old: ${N}x`],
+  },
 };
 const [name, ...rest] = process.argv.slice(2);
 if (name === '--help' || name === '-h') {

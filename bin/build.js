@@ -53,6 +53,54 @@ const jsonAsParse = {
     b.onLoad({ filter: /\.json$/ }, (a) => ({ contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(readFileSync(a.path, 'utf8'))))});`, loader: 'js' }));
   },
 };
+/**
+ * Bundled packages load, with the package, what only some uses need: ioredis its Cluster classes
+ * (Redis.js and index.js require ./cluster at the top) and Node's TLS module (both connectors;
+ * only a rediss:// target connects with it, and loading it costs about as much as the rest of a
+ * `--help`); commander Node's child_process (for executable subcommands, which vault-loop has
+ * none of). In the bundle each is required the first time it is used. Every rewrite must match
+ * the file it is meant for: a package whose files read otherwise fails the build here rather
+ * than shipping the eager require unnoticed.
+ */
+const LAZY_TLS = ['const tls_1 = require("tls");', 'const tls_1 = { get connect() { return require("tls").connect; } };'];
+const LAZY_REQUIRES = {
+  'ioredis/built/index.js': [
+    [
+      'var cluster_1 = require("./cluster");\nObject.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return cluster_1.default; } });',
+      'Object.defineProperty(exports, "Cluster", { enumerable: true, get: function () { return require("./cluster").default; } });',
+    ],
+  ],
+  'ioredis/built/Redis.js': [
+    ['const cluster_1 = require("./cluster");\n', ''],
+    ['Redis.Cluster = cluster_1.default;', 'Object.defineProperty(Redis, "Cluster", { configurable: true, enumerable: true, get: function () { return require("./cluster").default; } });'],
+  ],
+  'ioredis/built/connectors/StandaloneConnector.js': [LAZY_TLS],
+  'ioredis/built/connectors/SentinelConnector/index.js': [LAZY_TLS],
+  'commander/lib/command.js': [["const childProcess = require('node:child_process');", "const childProcess = { get spawn() { return require('node:child_process').spawn; } };"]],
+};
+const lazyRequires = {
+  name: 'lazy-requires',
+  setup(b) {
+    const done = new Set();
+    b.onStart(() => done.clear());
+    b.onLoad({ filter: /[\\/]node_modules[\\/](ioredis|commander)[\\/].*\.js$/ }, (a) => {
+      const file = a.path.split(/[\\/]node_modules[\\/]/).pop().split('\\').join('/');
+      const rewrites = LAZY_REQUIRES[file];
+      if (!rewrites) return undefined;
+      done.add(file);
+      let text = readFileSync(a.path, 'utf8');
+      for (const [from, to] of rewrites) {
+        if (!text.includes(from)) throw new Error(`${a.path}: expected the text ${JSON.stringify(from.split('\n')[0])} (the lazy-requires rewrite of bin/build.js; was the package upgraded?)`);
+        text = text.replace(from, to);
+      }
+      return { contents: text, loader: 'js' };
+    });
+    b.onEnd(() => {
+      const missing = Object.keys(LAZY_REQUIRES).filter((f) => !done.has(f));
+      if (missing.length) throw new Error(`the lazy-requires rewrite of bin/build.js found no ${missing.join(', ')} in the bundle (was the package upgraded?)`);
+    });
+  },
+};
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const EXTERNAL = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((d) => !BUNDLED.includes(d));
 
@@ -115,7 +163,7 @@ export async function bundle() {
     write: false,
     metafile: true,
     minify: true,
-    plugins: [noZodLocales, jsonAsParse],
+    plugins: [noZodLocales, jsonAsParse, lazyRequires],
     logLevel: 'warning',
   });
 }

@@ -3,8 +3,9 @@
  * a synthetic vault in a temp folder, one in-process corpus host run, and the machine line.
  * Not a benchmark itself (bin/bench.js runs only bench/*.bench.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
@@ -175,4 +176,24 @@ export function phases(jobs: JobTime[]): Phase[] {
 
 export function phaseTable(ps: Phase[]): string {
   return table(['phase', 'from ms', 'to ms', 'ms'], ps.map((p) => [p.name, p.from, p.to, p.ms]));
+}
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** One process from spawn to exit, in ms (its output discarded); a failing command fails the benchmark. */
+export function timedProcess(args: string[], label: string, cwd: string): number {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'silent' } });
+  const ms = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${label} exited ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return ms;
+}
+
+/** Edits `n` files of a vault for round `round`: the first gets new content, the others a new mtime (as a save in an editor). */
+export function touchFiles(vault: string, files: string[], round: number, n: number): void {
+  for (let k = 0; k < n; k++) {
+    const f = join(vault, files[(round * 997 + k * 131) % files.length]!);
+    if (k === 0) writeFileSync(f, readFileSync(f, 'utf8').replace(/^status: .*$/m, round % 2 ? 'status: draft' : 'status: published'));
+    else utimesSync(f, new Date(), new Date());
+  }
 }

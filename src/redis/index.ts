@@ -4,7 +4,7 @@
  * embedded `redis-server` from PATH on a unix socket (AOF on, so a restarted run resumes);
  * else one clear message saying how to get one.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, isIP } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,8 +224,14 @@ export async function pingRedis(options: RedisOptions, timeoutMs = 1000): Promis
   }
 }
 
+/**
+ * Node's child_process, loaded when a server is to be started: a command that only connects
+ * (`status`) starts without it.
+ */
+const childProcess = (): typeof import('node:child_process') => createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
+
 export function redisServerOnPath(): boolean {
-  const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  const r = childProcess().spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
   return r.status === 0;
 }
 
@@ -278,7 +284,7 @@ export class EmbeddedRedis {
       '--daemonize', 'no',
     ];
     if (mode === 'socket') args.push('--unixsocket', socketPath, '--unixsocketperm', '700');
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = childProcess().spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const options: RedisOptions = mode === 'socket' ? { path: socketPath } : { host: '127.0.0.1', port };
     const describe = mode === 'socket' ? `unix://${socketPath} (embedded redis-server, pid ${child.pid})` : `redis://127.0.0.1:${port} (embedded redis-server, pid ${child.pid})`;
     await new Promise<void>((resolveReady, reject) => {

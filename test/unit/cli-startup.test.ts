@@ -4,8 +4,13 @@
  * implementation, and the packages it needs, only when that command runs. Also: a start for one
  * command word defines only that command, with the same help.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { COMMAND_TABLE } from '../../src/cli/commands/index.js';
 // @ts-expect-error -- a plain ESM script without types (bin/build.js)
@@ -76,6 +81,41 @@ describe('the CLI bundle', () => {
     const analyze = staticClosure(outputOf('src/cli/actions/analyze.ts'));
     expect(nonBuiltin(analyze.packages).filter((p) => ['bullmq', 'express', 'pino'].includes(p))).toEqual([]);
     expect(bundledPackages(analyze.inputs)).not.toContain('ioredis');
+  });
+});
+
+/**
+ * Node's built-in modules a start of the built CLI loaded by the time it exited (recorded at exit
+ * by a module given to --import), and how the command ended.
+ */
+function builtinsLoaded(args: string[]): { code: number | null; stderr: string; builtins: string[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'vl-startup-'));
+  try {
+    const out = join(dir, 'loaded.json');
+    const recorder = `data:text/javascript,import { writeFileSync } from 'node:fs'; process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)));`;
+    const r = spawnSync(process.execPath, ['--import', recorder, join(PROJECT_ROOT, 'bin', 'vault-loop.js'), ...args], { encoding: 'utf8', env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'silent' } });
+    const list = JSON.parse(readFileSync(out, 'utf8')) as string[];
+    return { code: r.status, stderr: r.stderr, builtins: list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('what the built CLI loads when it runs', () => {
+  it('status on a redis:// URL loads neither the TLS module (ioredis needs it for rediss:// only) nor child_process (for an embedded server only)', () => {
+    // Port 1: nothing listens, so the command fails after loading everything it loads to connect.
+    const r = builtinsLoaded(['status', '--redis', 'redis://127.0.0.1:1', '--prefix', 'vl-startup-test']);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/refused the connection/);
+    expect(r.builtins).toContain('net');
+    expect(r.builtins.filter((m) => /tls|child_process/.test(m))).toEqual([]);
+  });
+
+  it('--help loads no child_process (commander needs it for executable subcommands only)', () => {
+    const r = builtinsLoaded(['--help']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.builtins).toContain('events');
+    expect(r.builtins.filter((m) => /child_process/.test(m))).toEqual([]);
   });
 });
 
