@@ -166,7 +166,7 @@ export async function runInMemory(p: MemoryPorts, runId: string, cfg: RunConfig,
         }
       }
       await hooks.afterGenerate?.(f.iter);
-      await dispatchStep(runId, f.iter, cfg, generated, failures, deps);
+      await dispatchStep(runId, f.iter, cfg, { results: generated, failures }, deps);
     } else if (f.kind === 'judge') {
       for (const c of f.chunks) {
         const payload = { runId, iter: f.iter, chunk: c.chunk, round: f.round, drafts: c.drafts };
@@ -188,7 +188,7 @@ export async function runInMemory(p: MemoryPorts, runId: string, cfg: RunConfig,
           else failures.push({ id: batch[k]!.draft.id, error: o.error.message });
         }
       }
-      await redispatchStep(runId, f.iter, f.round, cfg, revised, failures, deps);
+      await redispatchStep(runId, f.iter, f.round, cfg, { results: revised, failures }, deps);
     }
   }
   return (await p.store.get(runId))!;

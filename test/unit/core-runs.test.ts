@@ -264,7 +264,7 @@ describe('drafts an earlier run left unjudged', () => {
     const gen = a.flows.added[0]!;
     if (gen.kind !== 'generate') throw new Error(`first flow is ${gen.kind}`);
     const outcomes = await generateBatch(gen.cells, a.generateDeps.toPromptCells(gen.cells), a.generateDeps);
-    await dispatchStep('run-a', 0, cfgA, outcomes.flatMap((o) => (o.ok ? [o.result] : [])), [], a.deps);
+    await dispatchStep('run-a', 0, cfgA, { results: outcomes.flatMap((o) => (o.ok ? [o.result] : [])), failures: [] }, a.deps);
     const left = [...(await a.store.drafts('run-a')).values()];
     expect(left).toHaveLength(6);
 
