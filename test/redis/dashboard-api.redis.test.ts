@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardConfigError, type RunningDashboard, startDashboard } from '../../dashboard/index.js';
 import { createQueues, QUEUE_NAMES, type Queues } from '../../src/queues/index.js';
 import { type RunState, RunStore } from '../../src/state/run-state.js';
-import { fileRedis, type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { type TestRedis, useTestRedis } from '../helpers/redis.js';
+import { fileDashboard } from '../helpers/dashboard.js';
 import { freshVault, judgedRun, openHost, readRecords, spawnCli, testConfig } from '../helpers/pipeline.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -19,10 +20,8 @@ import type { ConnectionOptions, Queue } from 'bullmq';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
-const OPERATOR = 'operator-token-123';
-const VIEWER = 'viewer-token-456';
-
-const redis = fileRedis('dashboard-api');
+const file = fileDashboard('dashboard-api');
+const { redis, operator: OPERATOR, viewer: VIEWER } = file;
 let dash: RunningDashboard;
 let runId: string;
 let store: RunStore;
@@ -30,9 +29,8 @@ let store: RunStore;
 beforeAll(async () => {
   // A completed run (judgedRun says so otherwise), its host closed.
   ({ runId, store } = await judgedRun(redis, testConfig(redis, await freshVault(60, 7), { maxIters: 2, maxCalls: 40 })));
-  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER });
+  dash = await file.open();
 });
-afterAll(() => dash?.close());
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const get = (path: string, headers: Record<string, string> = {}) => fetch(new URL(path, dash.url), { headers, redirect: 'manual' });

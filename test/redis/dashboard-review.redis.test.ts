@@ -6,16 +6,14 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDashboard, type ReviewItem, type RunningDashboard } from '../../dashboard/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ReviewItem, RunningDashboard } from '../../dashboard/index.js';
 import { RunStore, type AppliedVerdict } from '../../src/state/run-state.js';
-import { fileRedis } from '../helpers/redis.js';
+import { fileDashboard } from '../helpers/dashboard.js';
 import { freshVault, judgedRun, readRecords, testConfig } from '../helpers/pipeline.js';
 
-const OPERATOR = 'operator-token-review';
-const VIEWER = 'viewer-token-review';
-
-const redis = fileRedis('dashboard-review');
+const file = fileDashboard('dashboard-review');
+const { redis, operator: OPERATOR, viewer: VIEWER } = file;
 let dash: RunningDashboard;
 let runId: string;
 let vault: string;
@@ -32,9 +30,8 @@ beforeAll(async () => {
   const all = run.all;
   expect(needsFix.length).toBeGreaterThanOrEqual(4);
   expect(all.some((v) => v.verdict === 'DROP')).toBe(false);
-  dash = await startDashboard({ target: { options: redis.options }, prefix: redis.prefix, port: 0, token: OPERATOR, viewerToken: VIEWER });
+  dash = await file.open();
 }, 90_000);
-afterAll(() => dash?.close());
 
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const get = (path: string, headers: Record<string, string> = {}) => fetch(new URL(path, dash.url), { headers, redirect: 'manual' });
