@@ -650,7 +650,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
   let recordIds: Map<string, number> | undefined;
   let changed = dirsChanged;
   // A fresh process that re-reads a few files finds their records by comparing fields, instead
-  // of building a key for every distinct record first; a map is built once many are re-read.
+  // of building a key for every distinct record first; a map is built once more are re-read.
   let searched = 0;
   const intern = (r: IndexRecord): number => {
     if (!recordIds && !prev.recordIds && searched < LINEAR_INTERN) {
@@ -738,8 +738,11 @@ function lostLastFile(record: Int32Array, ids: number[]): boolean {
   return open.size > 0;
 }
 
-/** How many re-read files find their record by search before a key map of all records is built. */
-const LINEAR_INTERN = 16;
+/**
+ * How many re-read files find their record by search before a key map of all records is built:
+ * as many as the write debt leaves for a fresh process to re-read.
+ */
+const LINEAR_INTERN = WRITE_DEBT;
 
 /** The index of a distinct record equal to `r` (same values as recordKey compares), or -1. */
 function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
