@@ -21,7 +21,8 @@
  *
  * I/O is synchronous on purpose: on this workload (10k small files, 2 cores) one thread of
  * statSync/readFileSync beat libuv's pool (any UV_THREADPOOL_SIZE) and promise pools: the
- * per-request callback cost on the main thread exceeds the syscall itself.
+ * per-request callback cost on the main thread exceeds the syscall itself (measured again for #14:
+ * 10k `fs.stat` callbacks 78–337 ms against 45–65 ms of statSync, see docs/benchmarks.md).
  */
 import { mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync, type Dirent, type Stats } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -233,7 +234,7 @@ const NUL = '\u0000';
 function recordKey(r: IndexRecord): string {
   if (!r.record) return `!${r.skip}`;
   const x = r.record;
-  const v = !('visual' in x) ? 0 : x.visual === null ? 1 : 2;
+  const v = visualKind(x);
   const f = (s: unknown): string => (s === null ? '\u0001' : (s as string));
   return `${v}${NUL}${f(x.track)}${NUL}${f(x.zone)}${NUL}${f(x.level)}${NUL}${f(x.topic)}${NUL}${f(x.competency_area)}${NUL}${f(x.status)}`;
 }
@@ -607,6 +608,9 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     for (const d of dirs) if (d.volatile) for (const f of fresh.get(d.rel) ?? []) mustStat.add(f);
   }
 
+  // Distinct records a row stopped using: only these can have lost their last file.
+  const left: number[] = [];
+
   // 2. The file list: the previous one when no directory was listed again.
   let files: string[];
   let slots: Map<string, number> | undefined; // prev row of a path; undefined: same rows as prev
@@ -629,6 +633,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       prev.files.forEach((f, j) => {
         if (now.has(f)) return;
         stats.dropped++;
+        if (prev.record[j]! >= 0) left.push(prev.record[j]!);
         const before = recordAt(j);
         if (before) deltas.push([before, null]);
       });
@@ -645,7 +650,17 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
   const records = prev.records.slice();
   let recordIds: Map<string, number> | undefined;
   let changed = dirsChanged;
+  // A fresh process that re-reads a few files finds their records by comparing fields, instead
+  // of building a key for every distinct record first; a map is built once more are re-read.
+  let searched = 0;
   const intern = (r: IndexRecord): number => {
+    if (!recordIds && !prev.recordIds && searched < LINEAR_INTERN) {
+      searched++;
+      const id = findRecord(records, r);
+      if (id >= 0) return id;
+      records.push(r);
+      return records.length - 1;
+    }
     recordIds ??= prev.recordIds ? new Map(prev.recordIds) : new Map(records.map((x, i) => [recordKey(x), i]));
     return internId(recordIds, records, recordKey(r), r);
   };
@@ -678,6 +693,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       record[i] = -1;
       stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
       if (j < 0 || prev.record[j] !== -1) changed = true;
+      if (j >= 0 && prev.record[j]! >= 0) left.push(prev.record[j]!);
       const before = recordAt(j);
       if (before) deltas.push([before, null]);
       continue;
@@ -694,6 +710,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       stats.read++;
       const r = readRecord(abs, st.size, stats);
       record[i] = r ? intern(r) : -1;
+      if (j >= 0 && prev.record[j]! >= 0 && record[i] !== prev.record[j]) left.push(prev.record[j]!);
       if (!r) stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
       const before = recordAt(j);
       const after = r?.record ? records[record[i]!]!.record : null;
@@ -710,9 +727,39 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
   // Settled racy entries are worth a write even when nothing else changed: otherwise every later
   // process would re-read them, since the index on disk still has the old scan time.
   changed ||= settled;
-  if (changed) compactRecords(state);
+  if (changed && lostLastFile(state.record, left)) compactRecords(state);
   return { state, stats, changed, deltas, usedEvents: events !== undefined };
 }
+
+/** Whether any of `ids` (records some row stopped using) is used by no row now. */
+function lostLastFile(record: Int32Array, ids: number[]): boolean {
+  if (ids.length === 0) return false;
+  const open = new Set(ids);
+  for (let i = 0; i < record.length && open.size > 0; i++) if (record[i]! >= 0) open.delete(record[i]!);
+  return open.size > 0;
+}
+
+/**
+ * How many re-read files find their record by search before a key map of all records is built:
+ * as many as the write debt leaves for a fresh process to re-read.
+ */
+const LINEAR_INTERN = WRITE_DEBT;
+
+/** The index of a distinct record equal to `r` (same values as recordKey compares), or -1. */
+function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
+  const x = r.record;
+  for (let id = 0; id < records.length; id++) {
+    const y = records[id]!.record;
+    if (!x || !y) {
+      if (!x && !y && records[id]!.skip === r.skip) return id;
+      continue;
+    }
+    if (x.track === y.track && x.zone === y.zone && x.level === y.level && x.topic === y.topic && x.competency_area === y.competency_area && x.status === y.status && visualKind(x) === visualKind(y)) return id;
+  }
+  return -1;
+}
+
+const visualKind = (x: CoverageRecord): number => (!('visual' in x) ? 0 : x.visual === null ? 1 : 2);
 
 /** Drops distinct records no file uses any more, so edits over a long run do not pile them up. */
 function compactRecords(s: State): void {

@@ -22,6 +22,7 @@ import {
   type AnalyzeOptions,
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
+import { decodeIndex } from '../../src/analysis/vault-index.js';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
 import { TOPICS } from '../../src/corpus/taxonomy.js';
 
@@ -182,6 +183,47 @@ describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
     const w = await run(dir);
     expect(w.stats.read).toBe(1);
     expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('keeps one distinct record per value: a re-read file reuses an existing one, and a record is dropped once its last file leaves it', async () => {
+    const dir = await makeVault();
+    const run = make();
+    await run(dir);
+    const distinct = (): number => {
+      const d = decodeIndex(readFileSync(indexFile(dir)));
+      if (d.status !== 'loaded') throw new Error(`index ${indexFile(dir)}: expected a loadable index, got ${d.status}`);
+      return d.data.records.length;
+    };
+    const r0 = distinct();
+    // edge-0 gets a record no other file has; its old one (analyze, L1, draft) is still edge-12's.
+    writeFileSync(f(dir, 'edge-0.yaml'), q('edge', 0, 'design', 'L4'));
+    await sleep(5);
+    let w = await run(dir);
+    expect(w.stats).toMatchObject({ read: 1, indexWritten: true });
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(distinct()).toBe(r0 + 1);
+    // edge-0 now holds the cloud files' record: no new record, and the design record has no file left.
+    writeFileSync(f(dir, 'edge-0.yaml'), q('cloud', 0));
+    await sleep(5);
+    w = await run(dir);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(distinct()).toBe(r0);
+    const cloud = w.records.filter((r) => r.track === 'cloud');
+    expect(cloud).toHaveLength(21);
+    expect(new Set(cloud).size).toBe(1);
+    // Deleting edge-12 takes the last file of (analyze, L1, draft).
+    unlinkSync(f(dir, 'edge-12.yaml'));
+    await sleep(5);
+    w = await run(dir);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(distinct()).toBe(r0 - 1);
+    // edge-1 and edge-3 move to the cloud record, but edge-7 and edge-9 keep their old records.
+    writeFileSync(f(dir, 'edge-1.yaml'), q('cloud', 1));
+    writeFileSync(f(dir, 'edge-3.yaml'), q('cloud', 3));
+    await sleep(5);
+    w = await run(dir);
+    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    expect(distinct()).toBe(r0 - 1);
   });
 
   it('keeps the counts right through many edits, for every option set', async () => {
