@@ -30,7 +30,11 @@ const runOf = (job: Job | undefined): string => String((job?.data as { runId?: s
  * chunk of a run still going is that run's own work, not late work.
  */
 export async function pendingLateWork(queues: Queues, store: RunStore, scope: { runIds?: readonly string[]; vault?: string }): Promise<PendingLateWork[]> {
-  const [judgeJobs, applyJobs] = await Promise.all([queues.judge.getJobs([...PENDING_STATES]), queues.apply.getJobs([...PENDING_STATES])]);
+  // Judge chunks first, then applies: a judge chunk adds its late apply before it completes, so a
+  // chunk that completed between the two reads has its apply in the second. Read the other way
+  // round (or at once), both could miss it and call the work done while its apply still waits.
+  const judgeJobs = await queues.judge.getJobs([...PENDING_STATES]);
+  const applyJobs = await queues.apply.getJobs([...PENDING_STATES]);
   const byRun = new Map<string, PendingLateWork>();
   const ended = new Map<string, boolean>();
   const wanted = async (runId: string): Promise<boolean> => {

@@ -10,6 +10,7 @@ import { TERMINAL_STATUSES } from '../state/run-state.js';
 import { writeIterationRecords, writeLoopSummary } from '../scheduler/records.js';
 import { settleAfterLateApply } from '../scheduler/outcome.js';
 import { applyChunk } from './apply.processor.js';
+import { applyLate } from '../core/late-apply.js';
 import { parsePayload } from './errors.js';
 import { ensureOwnVault, workerOpts, wrap, type RuntimeContext } from './runtime.js';
 
@@ -20,13 +21,20 @@ export function applyWorker(ctx: RuntimeContext): Worker {
     await ensureOwnVault(ctx, p.runId);
     const deps = { vault: corpus.vault, store: ctx.store, now: () => new Date() };
     if (p.late) {
-      const r = await applyChunk(p, p.late.verdicts, null, deps, p.late.svgs);
+      const late = p.late;
       // The iteration's records (and the run's summary, when it has ended) are rewritten to include it.
-      await writeIterationRecords(corpus.vault, ctx.store, p.runId, p.iter);
-      await settleAfterLateApply(ctx.store, p.runId);
-      const run = await ctx.store.get(p.runId);
-      if (run && TERMINAL_STATUSES.includes(run.status)) await writeLoopSummary(corpus.vault, ctx.store, p.runId);
-      return r;
+      return await applyLate(p, {
+        apply: async (payload) => await applyChunk(payload, late.verdicts, null, deps, late.svgs),
+        records: {
+          writeIterationRecords: async (runId, iter) => await writeIterationRecords(corpus.vault, ctx.store, runId, iter),
+          writeLoopSummary: async (runId) => await writeLoopSummary(corpus.vault, ctx.store, runId),
+        },
+        settle: async (runId) => await settleAfterLateApply(ctx.store, runId),
+        ended: async (runId) => {
+          const run = await ctx.store.get(runId);
+          return Boolean(run && TERMINAL_STATUSES.includes(run.status));
+        },
+      });
     }
     const values = Object.values(await job.getChildrenValues<JudgeResult>());
     const failures = Object.values(await job.getIgnoredChildrenFailures());
