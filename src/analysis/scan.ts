@@ -34,7 +34,7 @@ function pick(doc: Record<string, unknown>): CoverageRecord {
 
 /** Only equality with canonical strings and the mapping-ness of `visual` matter; keep records small. */
 function reduceValue(k: CoverageKey, v: unknown): unknown {
-  if (k === 'visual') return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? {} : null;
+  if (k === 'visual') return isMapping(v) && !(v instanceof Date) ? {} : null;
   return typeof v === 'string' ? v : null;
 }
 

@@ -19,6 +19,7 @@
 import { createHash } from 'node:crypto';
 import { PLACEMENT_FIELDS } from '../corpus/taxonomy.js';
 import { compareCodePoints, dateText, pyJsonDumps } from './pyjson.js';
+import { isMapping } from '../util/mapping.js';
 
 export const CANON_VERSION = 2;
 
@@ -41,8 +42,8 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Map);
+/** A mapping to hash key by key: not a date or a Map, which hash as their own values. */
+const isPlainObject = (v: unknown): v is Record<string, unknown> => isMapping(v) && !(v instanceof Date) && !(v instanceof Map);
 
 /** NFC, CRLF/CR → LF, trailing newlines stripped, on every string value (recursively). */
 export function normalizeStrings(value: unknown): unknown {
