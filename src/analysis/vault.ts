@@ -230,13 +230,16 @@ function normalize(rec: CoverageRecord): CoverageRecord {
   return Object.freeze(out);
 }
 
+/** The fields (besides the kind of visual) that make two distinct records equal: recordKey and findRecord compare these. */
+const RECORD_FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
+
 const NUL = '\u0000';
 function recordKey(r: IndexRecord): string {
   if (!r.record) return `!${r.skip}`;
   const x = r.record;
-  const v = visualKind(x);
-  const f = (s: unknown): string => (s === null ? '\u0001' : (s as string));
-  return `${v}${NUL}${f(x.track)}${NUL}${f(x.zone)}${NUL}${f(x.level)}${NUL}${f(x.topic)}${NUL}${f(x.competency_area)}${NUL}${f(x.status)}`;
+  let key = String(visualKind(x));
+  for (const k of RECORD_FIELDS) key += `${NUL}${x[k] === null ? '\u0001' : (x[k] as string)}`;
+  return key;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -754,7 +757,7 @@ function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
       if (!x && !y && records[id]!.skip === r.skip) return id;
       continue;
     }
-    if (x.track === y.track && x.zone === y.zone && x.level === y.level && x.topic === y.topic && x.competency_area === y.competency_area && x.status === y.status && visualKind(x) === visualKind(y)) return id;
+    if (visualKind(x) === visualKind(y) && RECORD_FIELDS.every((k) => x[k] === y[k])) return id;
   }
   return -1;
 }
