@@ -10,6 +10,7 @@ import type { DraftRecord, JudgeDraft } from '../domain/draft.js';
 import { TRACKS } from '../corpus/taxonomy.js';
 import { CATCH_UP, finishRun, freeCalls, isTerminal, judgeCalls, judgeReservation, readVisualSource, sizeWithRepairHeadroom, type StepDeps, type StepResult } from './control.js';
 import type { JudgeChunkPlan } from './ports.js';
+import { forJudge } from './dispatch.js';
 import { planRevision } from './revision.js';
 import { CONVERGENCE_WINDOW, decideStop, iterationEvidence, type Stop, type StopEvidence, type TopCell } from './saturation.js';
 
@@ -152,7 +153,7 @@ async function catchUpStep(runId: string, cfg: RunConfig, deps: StepDeps, remain
     const doc = await deps.readDraft(d.path);
     if (!doc) continue;
     const visual = await readVisualSource(deps, d.visualFiles);
-    written.push({ id: d.id, doc, ...(visual ? { visual } : {}), path: d.path, fileHash: d.fileHash, vaultNearest: deps.vaultNearest(doc) });
+    written.push(forJudge(deps, d.id, { id: d.id, doc, ...(visual ? { visual } : {}) }, d.path, d.fileHash));
   }
   const chunks: JudgeChunkPlan[] = [];
   for (let i = 0; i < written.length; i += cfg.judgeChunkSize) chunks.push({ chunk: chunks.length, drafts: written.slice(i, i + cfg.judgeChunkSize) });
