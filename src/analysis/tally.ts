@@ -7,11 +7,12 @@ import { AREA_WEIGHTS, LEVEL_WEIGHTS, TRACK_WEIGHTS, ZONE_WEIGHTS, type Area, ty
 import { pyRound } from './pyround.js';
 import type { CoverageRecord } from './types.js';
 
-const SEP = '\u0000';
+/** Joins the parts of a counter's key (a character no counted value holds but by a YAML escape). */
+export const KEY_SEP = '\u0000';
 
-export const key2 = (a: string, b: string): string => `${a}${SEP}${b}`;
-export const key3 = (a: string, b: string, c: string): string => `${a}${SEP}${b}${SEP}${c}`;
-export const key4 = (a: string, b: string, c: string, d: string): string => `${a}${SEP}${b}${SEP}${c}${SEP}${d}`;
+export const key2 = (a: string, b: string): string => `${a}${KEY_SEP}${b}`;
+export const key3 = (a: string, b: string, c: string): string => `${a}${KEY_SEP}${b}${KEY_SEP}${c}`;
+export const key4 = (a: string, b: string, c: string, d: string): string => `${a}${KEY_SEP}${b}${KEY_SEP}${c}${KEY_SEP}${d}`;
 
 /** A YAML mapping as parsed (plain object or Map), as Python's `isinstance(x, dict)` sees it. */
 export function isMapping(v: unknown): boolean {
@@ -38,31 +39,8 @@ export class Counter {
   }
 }
 
-const COUNTERS = ['track', 'trackArea', 'trackZoneLevel', 'trackTopic', 'cellTopic', 'visualTopic'] as const;
-type Serialized = { n: number } & Record<(typeof COUNTERS)[number], Record<string, number>>;
-
-/** A Tally as plain JSON (for the vault index). */
-export function tallyToJSON(t: Tally): Serialized {
-  const out = { n: t.n } as Serialized;
-  for (const k of COUNTERS) out[k] = Object.fromEntries(t[k].entries());
-  return out;
-}
-
-/** The inverse of tallyToJSON; undefined when the value is not one. */
-export function tallyFromJSON(v: unknown): Tally | undefined {
-  if (v === null || typeof v !== 'object') return undefined;
-  const o = v as Partial<Serialized>;
-  if (typeof o.n !== 'number' || !Number.isInteger(o.n)) return undefined;
-  const t = { n: o.n } as Tally;
-  for (const k of COUNTERS) {
-    const c = o[k];
-    if (c === null || typeof c !== 'object' || Array.isArray(c)) return undefined;
-    const entries = Object.entries(c);
-    for (const e of entries) if (!Number.isInteger(e[1])) return undefined;
-    t[k] = new Counter(entries);
-  }
-  return t;
-}
+/** The counters of a Tally (the vault index stores them in this order). */
+export const COUNTERS = ['track', 'trackArea', 'trackZoneLevel', 'trackTopic', 'cellTopic', 'visualTopic'] as const;
 
 export interface Tally {
   n: number;

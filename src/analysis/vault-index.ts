@@ -9,20 +9,24 @@
  *  12  u32 headerBytes        length of the JSON header
  *  16  8 bytes                first 8 bytes of the SHA-1 of everything after byte 24
  *  24  header JSON, padded with spaces to a multiple of 8
- *      then Float64 columns size, mtimeMs, ctimeMs, ino (files each), then Int32 column record
- * The header holds the scan start time, the distinct records (as indexes into a string table),
- * the directory listing cache, the sorted file paths, the counts over the rows (so a fresh
- * process updates counts by the changed files instead of recounting) and the vault's parsed
- * taxonomy with the stat it was parsed from (so a fresh process neither loads the YAML parser nor
- * parses the taxonomy while that file's stat is unchanged). Columns are typed arrays over the file
- * buffer, so loading 10k rows costs one JSON.parse of the header and no per-row parsing (the
- * per-file JSON objects of version 1 took longer to parse than half the stat loop).
+ *      then Float64 columns size, mtimeMs, ctimeMs, ino (files each), then Int32 column record,
+ *      then the Int32 record table (8 per distinct record), then the Int32 count rows, then the
+ *      count keys as one UTF-8 run.
+ * The header holds the scan start time, the string table, the directory listing cache, the sorted
+ * file paths (joined with '\n'), the number of distinct records and Int32s, how many rows each
+ * count table has, and the vault's parsed taxonomy with the stat it was parsed from (so a fresh
+ * process neither loads the YAML parser nor parses the taxonomy while that file's stat is
+ * unchanged). The counts over the rows (so a fresh process updates counts by the changed files
+ * instead of recounting) are rows of [key length, count], their keys sliced out of one string.
+ * Everything numeric is a typed array over the file buffer, so loading 10k rows costs one
+ * JSON.parse of a header that is mostly one string, and no per-row parsing (version 3 kept the
+ * records and counts in the JSON: parsing 330 KB of count keys took longer than all the rest).
  * The checksum turns any damage (a torn copy, a flipped byte) into "corrupt: rebuild", never
  * into a wrong count.
  */
 import { createHash } from 'node:crypto';
 import { internId } from '../util/intern.js';
-import { tallyFromJSON, tallyToJSON, type Tally } from './tally.js';
+import { COUNTERS, Counter, type Tally } from './tally.js';
 import type { CoverageRecord } from './types.js';
 
 export const INDEX_DIR = '.vault-loop';
@@ -30,7 +34,7 @@ export const INDEX_FILE = 'analysis-index.bin';
 /** The JSON index of version 1; removed when a version 2 index is written. */
 export const LEGACY_INDEX_FILE = 'analysis-index.json';
 /** Bump when the scanner, the parser settings or the layout change. */
-export const INDEX_VERSION = 3;
+export const INDEX_VERSION = 4;
 
 const MAGIC = 0x58414c56; // 'VLAX' read as a little-endian u32
 const FIXED = 24;
@@ -82,39 +86,80 @@ export interface IndexData {
 }
 
 const FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
-
-/** [track, zone, level, topic, area, status (string-table index or -1), visual 0|1|2, skip index or -1] */
-type PackedRecord = number[];
+/** A record table row: the FIELDS as string-table ids (-1: null), visual 0|1|2, skip id or -1. */
+const RECORD_INTS = 8;
+const TALLY_KINDS = ['all', 'published'] as const;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 interface Header {
   scanStartMs: number;
   strings: string[];
-  records: PackedRecord[];
+  /** Rows of the record table. */
+  records: number;
   dirs: [string, number, number, number, 0 | 1, string[]][];
   /** The sorted paths joined with '\n': one JSON string parses much faster than 10k of them. */
   files: string;
-  tallies: { all?: unknown; published?: unknown };
+  /** Per kind present: its `n`, then the number of rows of each of COUNTERS, in that order. */
+  tallies: { all?: number[]; published?: number[] };
+  /** Int32s after the record column: the record table, then the count rows. */
+  ints: number;
   /** [stamp, parsedAtMs, topics or null]; absent when never parsed. */
   taxonomy?: [string, number, Record<string, string[]> | null];
+}
+
+/** The first 8 bytes of the SHA-1 of `bytes`. */
+function checksum(bytes: Uint8Array): Buffer {
+  return createHash('sha1').update(bytes).digest().subarray(0, 8);
 }
 
 export function encodeIndex(d: IndexData): Buffer {
   const strings: string[] = [];
   const ids = new Map<string, number>();
   const sid = (s: string | null | undefined): number => (typeof s === 'string' ? internId(ids, strings, s, s) : -1);
-  const records = d.records.map(({ record, skip }): PackedRecord => {
-    if (!record) return [-1, -1, -1, -1, -1, -1, 0, sid(skip)];
-    const packed = FIELDS.map((k) => sid(record[k] as string | null));
-    const visual = !('visual' in record) ? 0 : record.visual !== null && typeof record.visual === 'object' ? 2 : 1;
-    return [...packed, visual, -1];
-  });
+  const recordTable: number[] = [];
+  for (const { record, skip } of d.records) {
+    if (!record) recordTable.push(-1, -1, -1, -1, -1, -1, 0, sid(skip));
+    else {
+      for (const k of FIELDS) recordTable.push(sid(record[k] as string | null));
+      recordTable.push(!('visual' in record) ? 0 : record.visual !== null && typeof record.visual === 'object' ? 2 : 1, -1);
+    }
+  }
+  // Counts: per kind, per counter, rows of [key length, count]; the keys themselves follow the
+  // ints as one UTF-8 run, so a fresh process slices them out of one string (no key is rebuilt).
+  const countRows: number[] = [];
+  const keys: string[] = [];
+  const tallies: Header['tallies'] = {};
+  for (const kind of TALLY_KINDS) {
+    const t = d.tallies[kind];
+    if (!t) continue;
+    const sizes = [t.n];
+    for (const c of COUNTERS) {
+      let rows = 0;
+      for (const [key, n] of t[c].entries()) {
+        countRows.push(key.length, n);
+        keys.push(key);
+        rows++;
+      }
+      sizes.push(rows);
+    }
+    tallies[kind] = sizes;
+  }
+  // A lone surrogate (a YAML escape) would not survive UTF-8: such counts are left out, and a
+  // fresh process counts the rows again.
+  if (keys.some((k) => LONE_SURROGATE.test(k))) {
+    countRows.length = 0;
+    keys.length = 0;
+    for (const kind of TALLY_KINDS) delete tallies[kind];
+  }
+  const keyBytes = Buffer.from(keys.join(''), 'utf8');
   const header: Header = {
     scanStartMs: d.scanStartMs,
     strings,
-    records,
+    records: d.records.length,
     dirs: d.dirs.map((x) => [x.rel, x.mtimeMs, x.ctimeMs, x.ino, x.volatile ? 1 : 0, x.subdirs]),
     files: d.files.join('\n'),
-    tallies: { all: d.tallies.all && tallyToJSON(d.tallies.all), published: d.tallies.published && tallyToJSON(d.tallies.published) },
+    tallies,
+    ints: recordTable.length + countRows.length,
     ...(d.taxonomy ? { taxonomy: [d.taxonomy.stamp, d.taxonomy.parsedAtMs, d.taxonomy.topics] } : {}),
   };
   let json = JSON.stringify(header);
@@ -123,7 +168,7 @@ export function encodeIndex(d: IndexData): Buffer {
   json += ' '.repeat(pad);
   hb += pad;
   const n = d.files.length;
-  const buf = Buffer.alloc(FIXED + hb + n * 8 * 4 + n * 4);
+  const buf = Buffer.alloc(FIXED + hb + n * 8 * 4 + (n + recordTable.length + countRows.length) * 4 + keyBytes.length);
   buf.writeUInt32LE(MAGIC, 0);
   buf.writeUInt32LE(INDEX_VERSION, 4);
   buf.writeUInt32LE(n, 8);
@@ -135,7 +180,13 @@ export function encodeIndex(d: IndexData): Buffer {
     off += n * 8;
   }
   new Int32Array(buf.buffer, buf.byteOffset + off, n).set(d.record.subarray(0, n));
-  createHash('sha1').update(buf.subarray(FIXED)).digest().copy(buf, 16, 0, 8);
+  off += n * 4;
+  new Int32Array(buf.buffer, buf.byteOffset + off, recordTable.length).set(recordTable);
+  off += recordTable.length * 4;
+  new Int32Array(buf.buffer, buf.byteOffset + off, countRows.length).set(countRows);
+  off += countRows.length * 4;
+  keyBytes.copy(buf, off);
+  checksum(buf.subarray(FIXED)).copy(buf, 16);
   return buf;
 }
 
@@ -143,14 +194,15 @@ export type DecodeResult = { status: 'loaded'; data: IndexData } | { status: 'co
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 
 export function decodeIndex(raw: Buffer): DecodeResult {
   if (raw.length < FIXED || raw.readUInt32LE(0) !== MAGIC) return { status: 'corrupt' };
   if (raw.readUInt32LE(4) !== INDEX_VERSION) return { status: 'stale-version' };
   const n = raw.readUInt32LE(8);
   const hb = raw.readUInt32LE(12);
-  if ((FIXED + hb) % 8 !== 0 || raw.length !== FIXED + hb + n * 36) return { status: 'corrupt' };
-  if (!createHash('sha1').update(raw.subarray(FIXED)).digest().subarray(0, 8).equals(raw.subarray(16, 24))) return { status: 'corrupt' };
+  if ((FIXED + hb) % 8 !== 0 || raw.length < FIXED + hb + n * 36) return { status: 'corrupt' };
+  if (!checksum(raw.subarray(FIXED)).equals(raw.subarray(16, 24))) return { status: 'corrupt' };
   let h: Header;
   try {
     h = JSON.parse(raw.toString('utf8', FIXED, FIXED + hb)) as Header;
@@ -159,39 +211,78 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   }
   // The checksum vouches for the bytes, not for a writer's bugs: check the shape anyway.
   if (!h || !isNum(h.scanStartMs) || !Array.isArray(h.strings) || !h.strings.every(isStr)) return { status: 'corrupt' };
-  if (!isStr(h.files)) return { status: 'corrupt' };
+  if (!isStr(h.files) || !isCount(h.records) || !isCount(h.ints) || !Array.isArray(h.dirs)) return { status: 'corrupt' };
+  if (raw.length < FIXED + hb + n * 36 + h.ints * 4) return { status: 'corrupt' };
+  if (h.tallies === null || typeof h.tallies !== 'object') return { status: 'corrupt' };
   const files = n === 0 ? [] : h.files.split('\n');
   if (files.length !== n || (n === 1 && files[0] === '')) return { status: 'corrupt' };
-  if (!Array.isArray(h.records) || !Array.isArray(h.dirs)) return { status: 'corrupt' };
-  const str = (i: unknown): string | null | undefined => (i === -1 ? null : Number.isInteger(i) && (i as number) < h.strings.length ? h.strings[i as number] : undefined);
+  // Copy the columns out of the file buffer (aligned, and the header bytes can be freed).
+  let off = FIXED + hb;
+  const f64 = (): Float64Array => {
+    const a = new Float64Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 8));
+    off += n * 8;
+    return a;
+  };
+  const i32 = (count: number): Int32Array => {
+    const a = new Int32Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + count * 4));
+    off += count * 4;
+    return a;
+  };
+  const size = f64();
+  const mtimeMs = f64();
+  const ctimeMs = f64();
+  const ino = f64();
+  const record = i32(n);
+  const ints = i32(h.ints);
+  const keys = raw.toString('utf8', off);
+  const str = (i: number): string | null | undefined => (i === -1 ? null : i >= 0 && i < h.strings.length ? h.strings[i] : undefined);
+
   const records: IndexRecord[] = [];
-  for (const p of h.records) {
-    if (!Array.isArray(p) || p.length !== 8) return { status: 'corrupt' };
-    if (p[7] !== -1) {
-      const skip = str(p[7]);
+  if (h.records * RECORD_INTS > ints.length) return { status: 'corrupt' };
+  for (let r = 0, p = 0; r < h.records; r++, p += RECORD_INTS) {
+    if (ints[p + 7] !== -1) {
+      const skip = str(ints[p + 7]!);
       if (!skip) return { status: 'corrupt' };
       records.push({ record: null, skip });
       continue;
     }
-    const rec: Record<string, unknown> = {};
-    for (let k = 0; k < FIELDS.length; k++) {
-      const v = str(p[k]);
-      if (v === undefined) return { status: 'corrupt' };
-      rec[FIELDS[k]!] = v;
+    // One object literal (the shape normalize() in vault.ts makes): far cheaper than adding keys one by one.
+    const rec: CoverageRecord = { track: str(ints[p]!), zone: str(ints[p + 1]!), level: str(ints[p + 2]!), topic: str(ints[p + 3]!), competency_area: str(ints[p + 4]!), status: str(ints[p + 5]!) };
+    if (rec.track === undefined || rec.zone === undefined || rec.level === undefined || rec.topic === undefined || rec.competency_area === undefined || rec.status === undefined) {
+      return { status: 'corrupt' };
     }
-    if (p[6] === 2) rec.visual = {};
-    else if (p[6] === 1) rec.visual = null;
-    else if (p[6] !== 0) return { status: 'corrupt' };
-    records.push({ record: Object.freeze(rec) as CoverageRecord, skip: '' });
+    const visual = ints[p + 6];
+    if (visual === 2) rec.visual = {};
+    else if (visual === 1) rec.visual = null;
+    else if (visual !== 0) return { status: 'corrupt' };
+    records.push({ record: Object.freeze(rec), skip: '' });
   }
+  for (let i = 0; i < n; i++) if (record[i]! < -1 || record[i]! >= records.length) return { status: 'corrupt' };
+
   const tallies: IndexData['tallies'] = {};
-  if (h.tallies === null || typeof h.tallies !== 'object') return { status: 'corrupt' };
-  for (const k of ['all', 'published'] as const) {
-    if (h.tallies[k] === undefined) continue;
-    const t = tallyFromJSON(h.tallies[k]);
-    if (!t) return { status: 'corrupt' };
-    tallies[k] = t;
+  let p = h.records * RECORD_INTS;
+  let k = 0; // into keys
+  for (const kind of TALLY_KINDS) {
+    const sizes = h.tallies[kind];
+    if (sizes === undefined) continue;
+    if (!Array.isArray(sizes) || sizes.length !== COUNTERS.length + 1 || !sizes.every(isCount)) return { status: 'corrupt' };
+    const t = { n: sizes[0]! } as Tally;
+    for (let c = 0; c < COUNTERS.length; c++) {
+      const rows = sizes[c + 1]!;
+      if (p + rows * 2 > ints.length) return { status: 'corrupt' };
+      const entries: [string, number][] = new Array(rows);
+      for (let r = 0; r < rows; r++, p += 2) {
+        const len = ints[p]!;
+        if (len < 0 || k + len > keys.length) return { status: 'corrupt' };
+        entries[r] = [keys.slice(k, k + len), ints[p + 1]!];
+        k += len;
+      }
+      t[COUNTERS[c]!] = new Counter(entries);
+    }
+    tallies[kind] = t;
   }
+  if (p !== ints.length || k !== keys.length) return { status: 'corrupt' };
+
   const dirs: IndexDir[] = [];
   for (const x of h.dirs) {
     if (!Array.isArray(x) || x.length !== 6 || !isStr(x[0]) || !isNum(x[1]) || !isNum(x[2]) || !isNum(x[3]) || !Array.isArray(x[5]) || !x[5].every(isStr)) {
@@ -210,18 +301,5 @@ export function decodeIndex(raw: Buffer): DecodeResult {
     }
     taxonomy = { stamp: t[0], parsedAtMs: t[1], topics };
   }
-  // Copy the columns out of the file buffer (aligned, and the header bytes can be freed).
-  let off = FIXED + hb;
-  const col = (): Float64Array => {
-    const a = new Float64Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 8));
-    off += n * 8;
-    return a;
-  };
-  const size = col();
-  const mtimeMs = col();
-  const ctimeMs = col();
-  const ino = col();
-  const record = new Int32Array(raw.buffer.slice(raw.byteOffset + off, raw.byteOffset + off + n * 4));
-  for (let i = 0; i < n; i++) if (record[i]! < -1 || record[i]! >= records.length) return { status: 'corrupt' };
   return { status: 'loaded', data: { scanStartMs: h.scanStartMs, records, dirs, files, tallies, size, mtimeMs, ctimeMs, ino, record, ...(taxonomy ? { taxonomy } : {}) } };
 }

@@ -757,7 +757,10 @@ function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
       if (!x && !y && records[id]!.skip === r.skip) return id;
       continue;
     }
-    if (visualKind(x) === visualKind(y) && RECORD_FIELDS.every((k) => x[k] === y[k])) return id;
+    if (visualKind(x) !== visualKind(y)) continue;
+    let k = 0;
+    while (k < RECORD_FIELDS.length && x[RECORD_FIELDS[k]!] === y[RECORD_FIELDS[k]!]) k++;
+    if (k === RECORD_FIELDS.length) return id;
   }
   return -1;
 }

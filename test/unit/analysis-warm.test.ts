@@ -327,6 +327,45 @@ describe('the index file', () => {
     expect(strip(c)).toStrictEqual(strip(await cold(dir)));
   });
 
+  it('carries every counted value as written: empty, accented, astral, a NUL and a lone surrogate from YAML escapes', async () => {
+    const dir = await makeVault();
+    const odd = (name: string, topic: string): void => writeFileSync(f(dir, name), q('edge', 50).replace('topic: duty-cycling', `topic: ${topic}`));
+    odd('edge-empty.yaml', '""');
+    odd('edge-accent.yaml', 'réseau-à-faible-latence');
+    odd('edge-astral.yaml', String.raw`"\U0001F680-launch"`);
+    odd('edge-nul.yaml', String.raw`"a\0b"`); // the key's own separator, inside a value
+    await sleep(5);
+    const stored = () => {
+      const d = decodeIndex(readFileSync(indexFile(dir)));
+      if (d.status !== 'loaded') throw new Error(`index ${indexFile(dir)}: expected a loadable index, got ${d.status}`);
+      return d.data.tallies;
+    };
+    const check = async (): Promise<void> => {
+      const want = strip(await cold(dir));
+      for (const opts of [OPTS, { ...OPTS, publishedOnly: true }]) {
+        const first = await freshProcess(dir, opts);
+        const second = await freshProcess(dir, opts);
+        expect(second.stats).toMatchObject({ index: 'loaded', read: 0 });
+        expect(strip(second).report).toStrictEqual(strip(await cold(dir, opts)).report);
+        expect(strip(first).report).toStrictEqual(strip(second).report);
+      }
+      expect(strip(await freshProcess(dir))).toStrictEqual(want);
+    };
+    await check();
+    const t = stored();
+    expect(t.all?.trackTopic.get('edge\u0000a\u0000b')).toBe(1);
+    expect(t.all?.trackTopic.get('edge\u0000\u{1F680}-launch')).toBe(1);
+    expect(t.all?.trackTopic.get('edge\u0000')).toBe(1);
+    expect(t.all?.trackTopic.get('edge\u0000réseau-à-faible-latence')).toBe(1);
+    // A lone surrogate cannot be written as UTF-8: the counts are left out of the index and
+    // counted again from the rows, never stored mangled.
+    odd('edge-surrogate.yaml', String.raw`"\uD800-half"`);
+    await sleep(5);
+    await check();
+    expect(stored().all).toBeUndefined();
+    expect((await freshProcess(dir)).report.n_records).toBe(45);
+  });
+
   it('is ignored and rebuilt when corrupt, truncated, bit-flipped, foreign or of version 1', async () => {
     const dir = await makeVault();
     await freshProcess(dir);
