@@ -27,7 +27,7 @@ import {
 } from '../corpus/taxonomy.js';
 import { pyRound } from './pyround.js';
 import { sortByPriority } from './reference.js';
-import { areaWeight, cellWeight, Counter, gapRow, gapScore, key2, key3, key4, type Tally } from './tally.js';
+import { areaWeight, cellWeight, gapRow, gapScore, key2, key3, key4, type Tally } from './tally.js';
 import type { PlanCell, TrackAreaGap, TrackZoneLevelGap } from './types.js';
 
 export interface BalancedOptions {
@@ -195,14 +195,20 @@ export function balancedAnalysis(t: Tally, opts: BalancedOptions): BalancedResul
   return { trackAreaGaps, zoneLevelGaps, plan };
 }
 
-/** Chooses topics: applicable to the track, least covered (vault + earlier picks), deterministic. */
+/**
+ * Chooses topics: applicable to the track, least covered (vault + earlier picks), deterministic.
+ * Counts are looked up once per (track, topic), (track, area) and (cell, topic), then kept, with
+ * earlier picks added, in small per-track and per-cell maps: the greedy loop asks for the same
+ * counts over and over, and building a joined key for each question cost more than the plan.
+ */
 class TopicPicker {
   readonly #t: Tally;
   readonly #app: Applicability;
   readonly #visual: boolean;
-  readonly #plannedTrack = new Counter();
-  readonly #plannedCell = new Counter();
-  readonly #plannedArea = new Counter();
+  /** Vault count + earlier picks, per track (or cell) then per topic (or area). */
+  readonly #track = new Map<string, Map<string, number>>();
+  readonly #area = new Map<string, Map<string, number>>();
+  readonly #cell = new Map<string, Map<string, number>>();
   readonly #cache = new Map<string, string[]>();
 
   constructor(t: Tally, app: Applicability, visual: boolean) {
@@ -225,19 +231,36 @@ class TopicPicker {
   }
 
   trackCount(track: Track, topic: string): number {
-    const k = key2(track, topic);
-    return this.#t.trackTopic.get(k) + this.#plannedTrack.get(k);
+    return this.#trackIn(inner(this.#track, track), track, topic);
   }
 
   cellCount(s: { track: Track; zone: Zone; level: Level }, topic: string): number {
-    const k = key4(s.track, s.zone, s.level, topic);
-    return this.#t.cellTopic.get(k) + this.#plannedCell.get(k);
+    return this.#cellIn(inner(this.#cell, key3(s.track, s.zone, s.level)), s, topic);
   }
 
   /** Questions (and earlier picks) of the topic's area in this track. */
   areaCount(track: Track, topic: string): number {
-    const k = key2(track, TOPIC_AREA.get(topic)!);
-    return this.#t.trackArea.get(k) + this.#plannedArea.get(k);
+    return this.#areaIn(inner(this.#area, track), track, topic);
+  }
+
+  // Each takes the track's (or cell's) map and fills it from the vault's counts on first use.
+  #trackIn(m: Map<string, number>, track: Track, topic: string): number {
+    let n = m.get(topic);
+    if (n === undefined) m.set(topic, (n = this.#t.trackTopic.get(key2(track, topic))));
+    return n;
+  }
+
+  #cellIn(m: Map<string, number>, s: { track: Track; zone: Zone; level: Level }, topic: string): number {
+    let n = m.get(topic);
+    if (n === undefined) m.set(topic, (n = this.#t.cellTopic.get(key4(s.track, s.zone, s.level, topic))));
+    return n;
+  }
+
+  #areaIn(m: Map<string, number>, track: Track, topic: string): number {
+    const area = TOPIC_AREA.get(topic)!;
+    let n = m.get(area);
+    if (n === undefined) m.set(area, (n = this.#t.trackArea.get(key2(track, area))));
+    return n;
   }
 
   /**
@@ -250,14 +273,17 @@ class TopicPicker {
     let b0 = Infinity;
     let b1 = Infinity;
     let b2 = Infinity;
+    const cell = inner(this.#cell, key3(s.track, s.zone, s.level));
+    const track = inner(this.#track, s.track);
+    const area = inner(this.#area, s.track);
     // Strictly smaller (cell, track, area) wins, so equal counts keep the earlier (taxonomy-order)
     // topic. Each later count is looked up only when the earlier ones do not already decide.
     for (const topic of topics) {
-      const c = this.cellCount(s, topic);
+      const c = this.#cellIn(cell, s, topic);
       if (c > b0) continue;
-      const tr = this.trackCount(s.track, topic);
+      const tr = this.#trackIn(track, s.track, topic);
       if (c === b0 && tr > b1) continue;
-      const ar = this.areaCount(s.track, topic);
+      const ar = this.#areaIn(area, s.track, topic);
       if (c === b0 && tr === b1 && ar >= b2) continue;
       best = topic;
       b0 = c;
@@ -268,8 +294,18 @@ class TopicPicker {
   }
 
   record(s: { track: Track; zone: Zone; level: Level }, topic: string): void {
-    this.#plannedTrack.add(key2(s.track, topic));
-    this.#plannedCell.add(key4(s.track, s.zone, s.level, topic));
-    this.#plannedArea.add(key2(s.track, TOPIC_AREA.get(topic)!));
+    const inTrack = this.trackCount(s.track, topic);
+    const inCell = this.cellCount(s, topic);
+    const inArea = this.areaCount(s.track, topic);
+    inner(this.#track, s.track).set(topic, inTrack + 1);
+    inner(this.#cell, key3(s.track, s.zone, s.level)).set(topic, inCell + 1);
+    inner(this.#area, s.track).set(TOPIC_AREA.get(topic)!, inArea + 1);
   }
+}
+
+/** The map under `key`, made empty on first use. */
+function inner(maps: Map<string, Map<string, number>>, key: string): Map<string, number> {
+  let m = maps.get(key);
+  if (!m) maps.set(key, (m = new Map()));
+  return m;
 }
