@@ -14,8 +14,9 @@
  * (liveExchange); errors come back with the service's status and body. Each retrieve advances
  * a batch one step, unless it was created while the test held batches.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AUTH, listenOnLoopback, liveExchange, sdkBaseUrl, type SeenRequest } from './server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackFake } from './loopback.js';
+import { AUTH, liveExchange, type SeenRequest } from './server.js';
 
 export type BatchProtocol = 'openai' | 'anthropic';
 export type ItemFate = 'succeeded' | 'errored' | 'expired';
@@ -56,7 +57,7 @@ interface FakeBatch {
   results?: { customId: string; fate: ItemFate | 'canceled'; response?: unknown; error?: string }[];
 }
 
-export class FakeBatchServer {
+export class FakeBatchServer extends LoopbackFake {
   /** Every HTTP request: method, path, and what was wrong with it. */
   readonly log: { method: string; path: string; status: number; violations: string[] }[] = [];
   readonly batches: FakeBatch[] = [];
@@ -76,25 +77,21 @@ export class FakeBatchServer {
   readonly #files = new Map<string, { purpose: string; content: string; filename: string; created: number }>();
   readonly #plans: BatchPlan[] = [];
   readonly #opts: FakeBatchOptions;
-  readonly #server: Server;
   readonly #cachedPrefixes = new Set<string>();
   readonly #seenPrompts: string[] = [];
-  #url = '';
   #n = 0;
 
   private constructor(opts: FakeBatchOptions) {
+    super(opts.protocol);
     this.#opts = opts;
-    this.#server = createServer((req, res) => void this.#handle(req, res).catch((e: Error) => this.#send(res, 500, this.#errorBody(500, e.message))));
   }
 
   static async start(opts: FakeBatchOptions): Promise<FakeBatchServer> {
-    const s = new FakeBatchServer(opts);
-    s.#url = await listenOnLoopback(s.#server);
-    return s;
+    return await new FakeBatchServer(opts).listen();
   }
 
-  get baseUrl(): string {
-    return sdkBaseUrl(this.#opts.protocol, this.#url);
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.#handle(req, res).catch((e: Error) => this.#send(res, 500, this.#errorBody(500, e.message)));
   }
 
   get violations(): string[] {
@@ -152,11 +149,6 @@ export class FakeBatchServer {
     const out = new Map<string, number>();
     for (const b of this.batches) for (const it of b.items) out.set(it.customId, (out.get(it.customId) ?? 0) + 1);
     return out;
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((r) => this.#server.close(() => r()));
   }
 
   #id(prefix: string): string {
@@ -493,7 +485,7 @@ export class FakeBatchServer {
       expires_at: new Date(b.created + 86_400_000).toISOString(),
       archived_at: null,
       cancel_initiated_at: b.cancelled ? new Date().toISOString() : null,
-      results_url: r ? `${this.#url}/v1/messages/batches/${b.id}/results` : null,
+      results_url: r ? `${this.url}/v1/messages/batches/${b.id}/results` : null,
     };
   }
 }

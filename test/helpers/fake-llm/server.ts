@@ -5,8 +5,8 @@
  * for) and answers from a script of steps, falling back to an answer callback. The pipeline tests
  * plug the offline provider in as that callback, so a real SDK talks to a deterministic "model".
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackFake } from './loopback.js';
 
 export type Protocol = 'openai' | 'gemini' | 'anthropic';
 
@@ -63,41 +63,22 @@ export interface FakeLlmOptions {
 
 export const fakeUsage = (prompt: string, answer: string) => ({ input: Math.ceil(prompt.length / 4) + 7, output: Math.ceil(answer.length / 4) + 3 });
 
-export class FakeLlmServer {
+export class FakeLlmServer extends LoopbackFake {
   readonly requests: SeenRequest[] = [];
-  readonly #server: Server;
   readonly #opts: FakeLlmOptions;
   readonly #steps: Step[] = [];
-  readonly #sockets = new Set<Socket>();
-  #url = '';
 
   private constructor(opts: FakeLlmOptions) {
+    super(opts.protocol);
     this.#opts = opts;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (s) => {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    });
   }
 
   static async start(opts: FakeLlmOptions): Promise<FakeLlmServer> {
-    const s = new FakeLlmServer(opts);
-    s.#url = await listenOnLoopback(s.#server);
-    return s;
+    return await new FakeLlmServer(opts).listen();
   }
 
-  /** The base URL to give the SDK (OpenAI clients expect the /v1 in it). */
-  get baseUrl(): string {
-    return sdkBaseUrl(this.#opts.protocol, this.#url);
-  }
-
-  get url(): string {
-    return this.#url;
-  }
-
-  /** Connections currently open (a hung request whose client gave up closes its socket). */
-  get openConnections(): number {
-    return this.#sockets.size;
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.#handle(req, res);
   }
 
   /** Every violation seen so far, prefixed with the request number. */
@@ -117,11 +98,6 @@ export class FakeLlmServer {
   script(...steps: Step[]): this {
     this.#steps.push(...steps);
     return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((res) => this.#server.close(() => res()));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -407,15 +383,6 @@ function inspected(protocol: Protocol, req: Pick<SeenRequest, 'method' | 'path' 
   if (!seen.prompt) seen.violations.push('no prompt in the request');
   return seen;
 }
-
-/** Starts `server` on a free loopback port; its http:// URL. */
-export async function listenOnLoopback(server: Server): Promise<string> {
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** The base URL an SDK of `protocol` is given: OpenAI clients expect the /v1 in it. */
-export const sdkBaseUrl = (protocol: Protocol, url: string): string => (protocol === 'openai' ? `${url}/v1` : url);
 
 /**
  * One request body as the live endpoint would take it (`/v1/chat/completions` or `/v1/messages`):
