@@ -7,14 +7,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Protocol } from './server.js';
 
-export abstract class LoopbackFake {
+export abstract class LoopbackFake<Options extends { protocol: Protocol }> {
+  protected readonly opts: Options;
   readonly #server: Server;
-  readonly #protocol: Protocol;
   readonly #sockets = new Set<Socket>();
   #url = '';
 
-  protected constructor(protocol: Protocol) {
-    this.#protocol = protocol;
+  /** Only through a fake's own `start`, which listens before handing it out. */
+  protected constructor(opts: Options) {
+    this.opts = opts;
     this.#server = createServer((req, res) => this.onRequest(req, res));
     this.#server.on('connection', (s) => {
       this.#sockets.add(s);
@@ -34,7 +35,7 @@ export abstract class LoopbackFake {
 
   /** The base URL to give the SDK (OpenAI clients expect the /v1 in it). */
   get baseUrl(): string {
-    return this.#protocol === 'openai' ? `${this.#url}/v1` : this.#url;
+    return this.opts.protocol === 'openai' ? `${this.#url}/v1` : this.#url;
   }
 
   /** The server's own http:// URL, without any SDK path. */

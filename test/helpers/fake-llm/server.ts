@@ -63,22 +63,12 @@ export interface FakeLlmOptions {
 
 export const fakeUsage = (prompt: string, answer: string) => ({ input: Math.ceil(prompt.length / 4) + 7, output: Math.ceil(answer.length / 4) + 3 });
 
-export class FakeLlmServer extends LoopbackFake {
+export class FakeLlmServer extends LoopbackFake<FakeLlmOptions> {
   readonly requests: SeenRequest[] = [];
-  readonly #opts: FakeLlmOptions;
   readonly #steps: Step[] = [];
-
-  private constructor(opts: FakeLlmOptions) {
-    super(opts.protocol);
-    this.#opts = opts;
-  }
 
   static async start(opts: FakeLlmOptions): Promise<FakeLlmServer> {
     return await new FakeLlmServer(opts).listen();
-  }
-
-  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
-    void this.#handle(req, res);
   }
 
   /** Every violation seen so far, prefixed with the request number. */
@@ -100,6 +90,10 @@ export class FakeLlmServer extends LoopbackFake {
     return this;
   }
 
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.#handle(req, res);
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -112,11 +106,11 @@ export class FakeLlmServer extends LoopbackFake {
       violations.push('request body is not JSON');
     }
     const scripted: Step = this.#steps.shift() ?? { type: 'answer' };
-    const seen = inspected(this.#opts.protocol, { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, step: scripted, violations });
+    const seen = inspected(this.opts.protocol, { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, step: scripted, violations });
     // Checked first and on every request, as the service does: no answer without the credential.
-    seen.authFailure = AUTH[this.#opts.protocol](seen.headers, this.#opts.apiKey);
-    if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
-    const chosen = this.#opts.react?.(seen);
+    seen.authFailure = AUTH[this.opts.protocol](seen.headers, this.opts.apiKey);
+    if (this.opts.expectModel && seen.model !== this.opts.expectModel) violations.push(`model ${seen.model} instead of ${this.opts.expectModel}`);
+    const chosen = this.opts.react?.(seen);
     if (chosen) seen.step = chosen;
     this.requests.push(seen);
 
@@ -125,7 +119,7 @@ export class FakeLlmServer extends LoopbackFake {
       res.end(JSON.stringify(seen.authFailure.body));
       return;
     }
-    if (violations.length > 0) return sendError(res, this.#opts.protocol, 400, violations.join('; '));
+    if (violations.length > 0) return sendError(res, this.opts.protocol, 400, violations.join('; '));
     const step = seen.step;
     switch (step.type) {
       case 'hang':
@@ -135,19 +129,19 @@ export class FakeLlmServer extends LoopbackFake {
         return;
       case 'error': {
         res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers });
-        res.end(step.body ?? JSON.stringify(errorBody(this.#opts.protocol, step.status, step.message ?? `scripted ${step.status}`)));
+        res.end(step.body ?? JSON.stringify(errorBody(this.opts.protocol, step.status, step.message ?? `scripted ${step.status}`)));
         return;
       }
       case 'answer':
       case 'truncated': {
-        let text = step.text ?? (this.#opts.answer ? await this.#opts.answer(seen) : '[]');
+        let text = step.text ?? (this.opts.answer ? await this.opts.answer(seen) : '[]');
         if (step.type === 'answer' && step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
         const truncated = step.type === 'truncated';
         if (truncated) text = text.slice(0, step.keepChars);
-        const model = (this.#opts.reportedModel ?? ((m: string) => `${m}-fake-001`))(seen.model ?? 'unknown');
+        const model = (this.opts.reportedModel ?? ((m: string) => `${m}-fake-001`))(seen.model ?? 'unknown');
         const usage = fakeUsage(`${seen.system ?? ''}${seen.prompt ?? ''}`, text);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(PROTOCOLS[this.#opts.protocol].answer(seen, text, { model, usage, truncated })));
+        res.end(JSON.stringify(PROTOCOLS[this.opts.protocol].answer(seen, text, { model, usage, truncated })));
         return;
       }
     }
