@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import type { WorkerTimings } from '../../src/workers/runtime.js';
 import { startWorkers } from '../../src/host/start-workers.js';
+import { closeAfter, type Closable } from './closing.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestRedis } from './redis.js';
 
@@ -70,6 +71,18 @@ export async function runToEnd(redis: TestRedis, cfg: Config): Promise<{ runId: 
   const timer = setTimeout(() => void host.jobCounts().then((c) => console.error(`run ${runId} still going: ${last}\n${JSON.stringify(c)}`)), 45_000);
   const state = await host.waitForRun(runId, (s) => void (last = JSON.stringify({ ...s, config: undefined })), undefined, 100).finally(() => clearTimeout(timer));
   return { runId, state, host };
+}
+
+/**
+ * Runs `cfg` to its end and hands the run to `check`. Afterwards the run's host is closed, then each
+ * of `closing` (the fake servers the run talked to), whether `check` passed or threw, or the run
+ * never ended.
+ */
+export async function afterRun<T>(redis: TestRedis, cfg: Config, closing: Closable[], check: (run: { runId: string; state: RunState; host: CorpusHost }) => Promise<T>): Promise<T> {
+  return await closeAfter(closing, async () => {
+    const run = await runToEnd(redis, cfg);
+    return await closeAfter([run.host], () => check(run));
+  });
 }
 
 /** Runs `cfg` to its end: its state, drafts and verdicts, read before the host closed. */
