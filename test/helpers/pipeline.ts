@@ -87,12 +87,9 @@ export async function afterRun<T>(redis: TestRedis, cfg: Config, closing: Closab
 
 /** Runs `cfg` to its end: its state, drafts and verdicts, read before the host closed. */
 export async function endedRun(redis: TestRedis, cfg: Config): Promise<{ runId: string; state: RunState; drafts: DraftRecord[]; verdicts: Map<string, AppliedVerdict> }> {
-  const { runId, state, host } = await runToEnd(redis, cfg);
-  try {
+  return await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
     return { runId, state, drafts: [...(await host.store.drafts(runId)).values()], verdicts: await host.store.verdicts(runId) };
-  } finally {
-    await host.close();
-  }
+  });
 }
 
 /** A finished run whose host is closed, with its applied verdicts sorted by id and split by verdict. */
