@@ -11,9 +11,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { costOf, priceTable } from '../../src/llm/cost.js';
 import { type LoopSummary, readJson, runDir } from '../../src/scheduler/records.js';
 import { FakeLlmServer, fakeUsage, installFakeGeminiCli, type Protocol, type SeenRequest } from '../helpers/fake-llm/index.js';
-import { expectJudgePrompts, expectRunApplied, isGenerate, isJudge, isRepair, kindOf, offlineServer, offlineServer as offlineServerOf, questionFiles, type Rewrite } from '../helpers/provider-runs.js';
+import { expectJudgePrompts, expectRunApplied, openaiRunConfig, isGenerate, isJudge, isRepair, kindOf, offlineServer, offlineServer as offlineServerOf, questionFiles, type Rewrite } from '../helpers/provider-runs.js';
 import { fileRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { closeAfter } from '../helpers/closing.js';
+import { afterRun, freshVault, offlineAnswerer, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'bullmq';
@@ -40,27 +41,43 @@ async function serverFor(protocol: Protocol, model: string, seed: number): Promi
   return await FakeLlmServer.start({ protocol, apiKey: `key-${protocol}`, expectModel: model, answer: await offlineAnswerer(seed, 0.6) });
 }
 
+/** `run <args>` through the CLI as one small iteration on `at.redis` (the child tracked in `at.children`): it exits 0; its loop summary. */
+async function smallCliRun(at: { redis: TestRedis; children: ChildProcess[] }, args: string[], env: NodeJS.ProcessEnv): Promise<LoopSummary> {
+  const { code, out } = await runCli(
+    // prettier-ignore
+    ['run', ...args,
+     '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
+     '--batch-window', '50', '--progress', 'none', '--json', '--redis', at.redis.url, '--prefix', at.redis.prefix],
+    env,
+    at.children,
+  );
+  expect(code, out).toBe(0);
+  return JSON.parse(out.slice(out.indexOf('{\n'))) as LoopSummary;
+}
+
+/** The generate and judge requests `server` got, at least one of each. */
+function generateAndJudge(server: FakeLlmServer): { gen: SeenRequest[]; judge: SeenRequest[] } {
+  const gen = server.requests.filter(isGenerate);
+  const judge = server.requests.filter(isJudge);
+  expect(gen.length).toBeGreaterThan(0);
+  expect(judge.length).toBeGreaterThan(0);
+  return { gen, judge };
+}
 
 describe('OpenAI-compatible servers without strict json_schema', () => {
   it('`run --structured-output json_object --judge-structured-output none --judge-temperature 0.2`: each role asks as told, and the run completes', async () => {
     const vault = await freshVault(300, 23);
     const server = await serverFor('openai', 'local-model', 23);
-    try {
-      const { code, out } = await runCli(
+    await closeAfter([server], async () => {
+      const summary = await smallCliRun(
+        { redis, children },
         // prettier-ignore
-        ['run', '--vault', vault, '--provider', 'openai', '--model', 'local-model', '--base-url', server.baseUrl,
-         '--structured-output', 'json_object', '--judge-structured-output', 'none', '--judge-temperature', '0.2',
-         '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
-         '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
+        ['--vault', vault, '--provider', 'openai', '--model', 'local-model', '--base-url', server.baseUrl,
+         '--structured-output', 'json_object', '--judge-structured-output', 'none', '--judge-temperature', '0.2'],
         { OPENAI_API_KEY: 'key-openai' },
-        children,
       );
-      expect(code, out).toBe(0);
       expect(server.violations).toEqual([]);
-      const gen = server.requests.filter(isGenerate);
-      const judge = server.requests.filter(isJudge);
-      expect(gen.length).toBeGreaterThan(0);
-      expect(judge.length).toBeGreaterThan(0);
+      const { gen, judge } = generateAndJudge(server);
       // Generation: json_object, with the wrapping asked for in the system message (the server answered wrapped).
       for (const r of gen) {
         expect((r.body as { response_format?: unknown }).response_format).toEqual({ type: 'json_object' });
@@ -72,15 +89,12 @@ describe('OpenAI-compatible servers without strict json_schema', () => {
         expect(r.temperature).toBe(0.2);
       }
       // Every draft written was judged from the plain-text answers: nothing left unjudged, none failed to parse.
-      const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as LoopSummary;
       expect(summary.stopped_reason).toBe('max iterations reached');
       const it0 = summary.history[0]!;
       expect(it0.generated).toBeGreaterThan(0);
       expect(it0.unjudged).toBe(0);
       expect(it0.applied.dropped + it0.applied.kept_pass + it0.applied.kept_needs_fix).toBe(it0.generated);
-    } finally {
-      await server.close();
-    }
+    });
   });
 });
 
@@ -177,21 +191,9 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
   const wholeRunServer = (seed: number, rewrite?: Rewrite) => offlineServer('openai', seed, { apiKey: KEY, ...(rewrite ? { rewrite } : {}) });
 
   function wholeRunConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}, on: TestRedis = redis) {
-    return testConfig(on, vault, {
-      provider: 'openai',
-      model: 'gen-model',
-      judgeModel: 'judge-model',
-      baseUrl: server.baseUrl,
-      openaiApiKey: KEY,
-      maxIters: 1,
-      maxDropRate: 1,
-      maxCalls: 40,
-      // One batch of five cells per call (a full batch goes at once; the long window keeps a loaded
-      // machine from splitting it).
-      genCallsPerIter: 1,
-      batchWindowMs: 2000,
-      ...flags,
-    });
+    // One batch of five cells per call (a full batch goes at once; the long window keeps a loaded
+    // machine from splitting it).
+    return openaiRunConfig(on, vault, server, KEY, { genCallsPerIter: 1, batchWindowMs: 2000, ...flags });
   }
 
   interface PromptCellJson {
@@ -242,8 +244,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
           }),
         );
       });
-      const { runId, state, host } = await runToEnd(redis, wholeRunConfig(vault, server, { judgeChunkSize: 2 }));
-      try {
+      await afterRun(redis, wholeRunConfig(vault, server, { judgeChunkSize: 2 }), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         const { drafts, verdicts, unjudged } = await expectRunApplied(host, vault, runId);
@@ -280,10 +281,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
         expect(judged.map((r) => sortedIds(judgedIds(r))).sort()).toEqual([...needModel.values()].map(sortedIds).sort());
         expect(unjudged.size).toBe(0);
         expect(state.callsUsed).toBe(server.requests.length);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 
@@ -485,15 +483,12 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
       first.server.script({ type: 'answer' }, { type: 'error', status: 500, message: 'scripted boom, never cache me' });
       const vault1 = await freshVault(300, 53);
       const flags = { cacheTtlSeconds: TTL, variantSalt: salt };
-      const run1 = await runToEnd(own, wholeRunConfig(vault1, first.server, flags, own));
-      let genPrompt: string;
-      let rewrittenTitles: string[];
-      try {
+      const rewrittenTitles = await afterRun(own, wholeRunConfig(vault1, first.server, flags, own), [first.server], async (run1) => {
         expect(run1.state.status, run1.state.stopReason ?? '').toBe('completed');
         expect(first.server.violations).toEqual([]);
         const gens = first.server.requests.filter(isGenerate);
         expect(gens).toHaveLength(1);
-        genPrompt = gens[genIdx]!.prompt!;
+        const genPrompt = gens[genIdx]!.prompt!;
         const failed = first.server.requests.filter((r) => r.step.type === 'error');
         expect(failed).toHaveLength(1);
         expect(isJudge(failed[0]!)).toBe(true);
@@ -526,21 +521,18 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
           const cell = cells.find((c) => c.index === it.cell_index)!;
           return { ...it, title: `Cached Rewrite ${String(it.cell_index)}: ${String(it.title)}`.split(' ').slice(0, 9).join(' '), competency_area: ` ${cell.competency_area.replace(/-/g, '_').toUpperCase()} ` };
         });
-        rewrittenTitles = items.map((it) => String(it.title));
+        const titles = items.map((it) => String(it.title));
         const rewritten = `The answer, revised.\n\`\`\`json\n${JSON.stringify({ items })}\n\`\`\`\n[end]`;
         // The current parser reads it (as the generate processor will).
         expect(parseGenerateAnswer(rewritten, cells as never).items.size).toBe(cells.length);
         await own.client.set(genKey, JSON.stringify({ ...JSON.parse((await own.client.get(genKey))!), text: rewritten }), 'KEEPTTL');
-      } finally {
-        await run1.host.close();
-        await first.server.close();
-      }
+        return titles;
+      });
 
       // Run 2: the same vault content, config and salt, so the same generate prompt.
       const second = await wholeRunServer(53);
       const vault2 = await freshVault(300, 53);
-      const run2 = await runToEnd(own, wholeRunConfig(vault2, second.server, flags, own));
-      try {
+      await afterRun(own, wholeRunConfig(vault2, second.server, flags, own), [second.server], async (run2) => {
         expect(run2.state.status, run2.state.stopReason ?? '').toBe('completed');
         expect(second.server.violations).toEqual([]);
         // Served from the cache: the provider never saw a generate prompt, and the budget counts only the judge.
@@ -555,10 +547,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
         expect(titles.sort()).toEqual([...rewrittenTitles].sort());
         const planned = readRecords(vault2, run2.runId).iters[0]!.plan as { competency_area: string }[];
         for (const d of drafts.values()) expect(d.path).toContain(`/${planned[d.cellIndex]!.competency_area}/`);
-      } finally {
-        await run2.host.close();
-        await second.server.close();
-      }
+      });
     });
   });
 
@@ -575,8 +564,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
         if (kind === 'judge') return wrap(JSON.stringify(items.map((v) => ({ ...v, reasoning: `${String(v.reasoning ?? '')}${reasoningTail}` }))));
         return answer;
       });
-      const { runId, state, host } = await runToEnd(redis, wholeRunConfig(vault, server));
-      try {
+      await afterRun(redis, wholeRunConfig(vault, server), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         expect(server.requests.filter(isRepair)).toHaveLength(0);
@@ -602,10 +590,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
           expect(doc.question.endsWith(questionTail)).toBe(true);
         }
         expect(state.callsUsed).toBe(server.requests.length);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
 
     describe.each([
@@ -639,8 +624,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
           for (const it of items) firstTitles.set(planIndex(cells.find((c) => c.index === it.cell_index)!), String(it.title));
           return JSON.stringify(mutate(items));
         });
-        const { runId, state, host } = await runToEnd(redis, wholeRunConfig(vault, server));
-        try {
+        await afterRun(redis, wholeRunConfig(vault, server), [server], async ({ runId, state, host }) => {
           expect(state.status, state.stopReason ?? '').toBe('completed');
           expect(server.violations).toEqual([]);
           expect(server.requests.filter(isRepair)).toHaveLength(0);
@@ -663,10 +647,7 @@ describe('pre-judge DROPs, unknown verdicts, gemini-cli timeout, raw-text cache,
           expect(added.sort()).toEqual(kept.sort());
           for (const f of added) expect(readFileSync(join(vault, f), 'utf8')).not.toMatch(/EXTRA|DUPLICATE/);
           expect(state.callsUsed).toBe(server.requests.length);
-        } finally {
-          await host.close();
-          await server.close();
-        }
+        });
       });
     });
   });
@@ -691,18 +672,16 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
     offlineServerOf(protocol, seed, { ...opts, apiKey: opts.apiKey ?? KEY });
 
   function openaiConfig(vault: string, server: FakeLlmServer, flags: ConfigInput = {}) {
-    return testConfig(redis, vault, {
-      provider: 'openai',
-      model: 'gen-model',
-      judgeModel: 'judge-model',
-      baseUrl: server.baseUrl,
-      openaiApiKey: KEY,
-      maxIters: 1,
-      maxDropRate: 1,
-      maxCalls: 40,
-      ...flags,
-    });
+    return openaiRunConfig(redis, vault, server, KEY, flags);
   }
+
+  /** The rate-limit key `key` lives in a fixed window of one minute. */
+  async function expectMinuteWindow(key: string): Promise<void> {
+    const ttl = await redis.client.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  }
+
 
   /** The tokens the fake server counted for each request it answered (its usage formula). */
   const usageOf = (answered: Map<SeenRequest, string>, reqs: SeenRequest[]): number =>
@@ -737,6 +716,13 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
 
     const rlKey = (kind: 'req' | 'tok', model: string) => `{${redis.prefix}}:rl:${kind}:openai:${model}`;
     const sentTo = (model: string) => server.requests.filter((r) => r.model === model).length;
+    /** The call fails with the rate-limit error naming `limit` (provider:model). */
+    async function refusedByLimit(call: Promise<unknown>, limit: string): Promise<LlmRateLimitedError> {
+      const err = await call.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LlmRateLimitedError);
+      expect((err as Error).message).toContain(`${limit} limit reached`);
+      return err as LlmRateLimitedError;
+    }
 
     it('requestsPerMinute: each call takes a point in {prefix}:rl:req:<provider>:<model> for the minute; the call past the limit is refused before it reaches the server and is not counted', async () => {
       const s = await workerStack('evid2-rpm', { model: 'rpm-model', judgeModel: 'rpm-judge', requestsPerMinute: 2 });
@@ -746,15 +732,11 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         expect(sentTo('rpm-model')).toBe(2);
         expect(await redis.client.get(rlKey('req', 'rpm-model'))).toBe('2');
         // A fixed window of one minute.
-        const ttl = await redis.client.pttl(rlKey('req', 'rpm-model'));
-        expect(ttl).toBeGreaterThan(0);
-        expect(ttl).toBeLessThanOrEqual(60_000);
+        await expectMinuteWindow(rlKey('req', 'rpm-model'));
 
-        const err = await s.call(s.gen, 'rpm three').catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(LlmRateLimitedError);
-        expect((err as Error).message).toContain('openai:rpm-model limit reached');
+        const err = await refusedByLimit(s.call(s.gen, 'rpm three'), 'openai:rpm-model');
         // The next slot is in the next minute window: more than the 30 s a call may wait, so the job is given back to the queue.
-        expect((err as LlmRateLimitedError).retryAfterMs).toBeGreaterThan(30_000);
+        expect(err.retryAfterMs).toBeGreaterThan(30_000);
         expect(sentTo('rpm-model')).toBe(2);
         const state = (await s.store.get('evid2-rpm'))!;
         expect(state.callsUsed).toBe(2);
@@ -781,14 +763,10 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         const u = fakeUsage(first, 'x'.repeat(4000));
         expect(u.input + u.output).toBeGreaterThan(1000);
         expect(Number(await redis.client.get(rlKey('tok', 'tpm-model')))).toBe(u.input + u.output);
-        const ttl = await redis.client.pttl(rlKey('tok', 'tpm-model'));
-        expect(ttl).toBeGreaterThan(0);
-        expect(ttl).toBeLessThanOrEqual(60_000);
+        await expectMinuteWindow(rlKey('tok', 'tpm-model'));
 
         // ~1000 more tokens (the output cap) do not fit in 1500 this minute.
-        const err = await s.call(s.gen, 'tpm two').catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(LlmRateLimitedError);
-        expect((err as Error).message).toContain('openai:tpm-model limit reached');
+        await refusedByLimit(s.call(s.gen, 'tpm two'), 'openai:tpm-model');
         expect(sentTo('tpm-model')).toBe(1);
         expect((await s.store.get('evid2-tpm'))!.callsUsed).toBe(1);
         // No request limiter without requestsPerMinute.
@@ -834,16 +812,8 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
           '',
         ].join('\n'),
       );
-      try {
-        const { code, out } = await runCli(
-          // prettier-ignore
-          ['run', '--vault', vault, '--trust-vault-config', '--judge-model', 'flag-judge-model',
-           '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
-           '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
-          { OPENAI_API_KEY: 'sk-file', ANTHROPIC_API_KEY: 'ak-file' },
-          children,
-        );
-        expect(code, out).toBe(0);
+      await closeAfter([gen.server, judge.server], async () => {
+        const summary = await smallCliRun({ redis, children }, ['--vault', vault, '--trust-vault-config', '--judge-model', 'flag-judge-model'], { OPENAI_API_KEY: 'sk-file', ANTHROPIC_API_KEY: 'ak-file' });
         expect(gen.server.violations).toEqual([]);
         expect(judge.server.violations).toEqual([]);
         // Generation went to the file's openai server with the file's model and temperature; judging
@@ -854,7 +824,6 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         expect(judgeReqs.length).toBeGreaterThan(0);
         for (const r of genReqs) expect([isGenerate(r), r.model, r.temperature]).toEqual([true, 'file-gen-model', 0.4]);
         for (const r of judgeReqs) expect([isJudge(r), r.model, r.temperature]).toEqual([true, 'flag-judge-model', 0.25]);
-        const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as LoopSummary;
         const runJson = readJson<{ config: Record<string, unknown>; generator: unknown; judge: unknown }>(join(runDir(vault, summary.run_id), 'run.json'))!;
         expect(runJson.generator).toEqual({ provider: 'openai', model: 'file-gen-model' });
         expect(runJson.judge).toEqual({ provider: 'anthropic', model: 'flag-judge-model' });
@@ -868,16 +837,9 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         expect(Number(await redis.client.get(key('req', 'anthropic', 'flag-judge-model')))).toBe(judgeReqs.length);
         expect(Number(await redis.client.get(key('tok', 'openai', 'file-gen-model')))).toBe(usageOf(gen.answered, genReqs));
         expect(Number(await redis.client.get(key('tok', 'anthropic', 'flag-judge-model')))).toBe(usageOf(judge.answered, judgeReqs));
-        for (const k of [key('req', 'openai', 'file-gen-model'), key('tok', 'anthropic', 'flag-judge-model')]) {
-          const ttl = await redis.client.pttl(k);
-          expect(ttl).toBeGreaterThan(0);
-          expect(ttl).toBeLessThanOrEqual(60_000);
-        }
+        for (const k of [key('req', 'openai', 'file-gen-model'), key('tok', 'anthropic', 'flag-judge-model')]) await expectMinuteWindow(k);
         expect(await redis.client.exists(key('req', 'anthropic', 'file-judge-model'))).toBe(0);
-      } finally {
-        await gen.server.close();
-        await judge.server.close();
-      }
+      });
     });
   });
 
@@ -885,29 +847,19 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
     it('`run --temperature 1.1 --judge-temperature 0.2`: every generate request carries 1.1 and every judge request 0.2', async () => {
       const vault = await freshVault(300, 62);
       const { server } = await offlineServer('openai', 62, { expectModel: 'temp-model' });
-      try {
-        const { code, out } = await runCli(
-          // prettier-ignore
-          ['run', '--vault', vault, '--provider', 'openai', '--model', 'temp-model', '--base-url', server.baseUrl, '--temperature', '1.1', '--judge-temperature', '0.2',
-           '--max-iters', '1', '--max-calls', '20', '--max-drop-rate', '1', '--gen-batch-size', '5', '--gen-calls-per-iter', '2', '--judge-chunk-size', '5',
-           '--batch-window', '50', '--progress', 'none', '--json', '--redis', redis.url, '--prefix', redis.prefix],
+      await closeAfter([server], async () => {
+        const summary = await smallCliRun(
+          { redis, children },
+          ['--vault', vault, '--provider', 'openai', '--model', 'temp-model', '--base-url', server.baseUrl, '--temperature', '1.1', '--judge-temperature', '0.2'],
           { OPENAI_API_KEY: KEY },
-          children,
         );
-        expect(code, out).toBe(0);
         expect(server.violations).toEqual([]);
-        const gen = server.requests.filter(isGenerate);
-        const judge = server.requests.filter(isJudge);
-        expect(gen.length).toBeGreaterThan(0);
-        expect(judge.length).toBeGreaterThan(0);
+        const { gen, judge } = generateAndJudge(server);
         expect(gen.length + judge.length).toBe(server.requests.length);
         expect(gen.map((r) => r.temperature)).toEqual(gen.map(() => 1.1));
         expect(judge.map((r) => r.temperature)).toEqual(judge.map(() => 0.2));
-        const summary = JSON.parse(out.slice(out.indexOf('{\n'))) as LoopSummary;
         expect(readJson<{ config: { temperature: number; judgeTemperature: number } }>(join(runDir(vault, summary.run_id), 'run.json'))!.config).toMatchObject({ temperature: 1.1, judgeTemperature: 0.2 });
-      } finally {
-        await server.close();
-      }
+      });
     });
   });
 
@@ -936,8 +888,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         },
       });
       // One batch of five cells: the prompt's cell_index is the plan's cell index.
-      const { runId, state, host } = await runToEnd(redis, openaiConfig(vault, server, { genCallsPerIter: 1, batchWindowMs: 2000 }));
-      try {
+      await afterRun(redis, openaiConfig(vault, server, { genCallsPerIter: 1, batchWindowMs: 2000 }), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         expect(original).toBeDefined();
@@ -976,10 +927,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         expect(repaired.draft.doc.question).toBe(original!.question);
         const { drafts } = await expectRunApplied(host, vault, runId);
         expect(drafts.size).toBe(5);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 
@@ -990,8 +938,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
       server.script({ type: 'hang' });
       const TIMEOUT = 1000;
       const cfg = openaiConfig(vault, server, { callTimeoutMs: TIMEOUT, genCallsPerIter: 1 });
-      const { runId, state, host } = await runToEnd(redis, cfg);
-      try {
+      await afterRun(redis, cfg, [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         const hung = server.requests[0]!;
@@ -1038,10 +985,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         expect(drafts.size).toBe(5);
         // The timed-out call reached the provider: it is counted.
         expect(state.callsUsed).toBe(server.requests.length);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 
@@ -1050,8 +994,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
       const vault = await freshVault(300, 65);
       const { server } = await offlineServer('openai', 65, { defectRate: 0.3 });
       const cfg = openaiConfig(vault, server, { maxIters: 2, genCallsPerIter: 2 });
-      const { runId, state, host } = await runToEnd(redis, cfg);
-      try {
+      await afterRun(redis, cfg, [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         const { rec, drafts } = await expectRunApplied(host, vault, runId);
@@ -1067,10 +1010,7 @@ describe('rate limits from config, counted repairs, timeout retries, temperature
         }
         // Not one level only: the check covers different Bloom levels.
         expect(new Set(seen.map((d) => d.bloom_level)).size).toBeGreaterThan(1);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 });

@@ -10,10 +10,11 @@ import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
 import { loadVault, parseQuestionText } from '../../src/corpus/loader.js';
 import { readPromptBlock } from '../../src/llm/prompts.js';
+import type { CorpusHost } from '../../src/host/corpus-host.js';
 import { FakeLlmServer, type SeenRequest, type Step } from '../helpers/fake-llm/index.js';
-import { expectRunApplied, isGenerate, isJudge, isRepair, questionFiles } from '../helpers/provider-runs.js';
+import { expectRunApplied, isGenerate, isJudge, isRepair, offlineServer, openaiRunConfig, questionFiles } from '../helpers/provider-runs.js';
 import { fileRedis, type TestRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, openHost, readRecords, runToEnd, spawnCli, testConfig, inProcessWorkers } from '../helpers/pipeline.js';
+import { afterRun, freshVault, offlineAnswerer, openHost, readRecords, spawnCli, inProcessWorkers } from '../helpers/pipeline.js';
 
 const children: ChildProcess[] = [];
 const redis = fileRedis('provfault', { children });
@@ -24,37 +25,21 @@ type Mutator = { kind: 'generate' | 'judge'; nth: number; mutate: (items: Item[]
 
 /** An openai fake server answering with the offline provider, with optional answer rewrites. */
 async function faultServer(seed: number, mutators: Mutator[] = [], defectRate = 0): Promise<FakeLlmServer> {
-  const offline = await offlineAnswerer(seed, defectRate);
-  const seen = { generate: 0, judge: 0 };
-  return await FakeLlmServer.start({
-    protocol: 'openai',
+  const { server } = await offlineServer('openai', seed, {
     apiKey: 'sk-faults',
-    answer: async (req) => {
-      const text = await offline(req);
-      const kind = isRepair(req) ? null : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : null;
-      if (!kind) return text;
-      const n = seen[kind]++;
-      const m = mutators.find((x) => x.kind === kind && x.nth === n);
+    defectRate,
+    rewrite: (text, req, kind, nth) => {
+      const m = mutators.find((x) => x.kind === kind && x.nth === nth);
       return m ? JSON.stringify(m.mutate(JSON.parse(text) as Item[], req)) : text;
     },
   });
+  return server;
 }
 
 function faultConfig(vault: string, server: FakeLlmServer, flags: Record<string, unknown> = {}, on: TestRedis = redis): Config {
-  return testConfig(on, vault, {
-    provider: 'openai',
-    model: 'gen-model',
-    judgeModel: 'judge-model',
-    baseUrl: server.baseUrl,
-    openaiApiKey: 'sk-faults',
-    maxIters: 1,
-    maxDropRate: 1,
-    maxCalls: 40,
-    // Several tests count on whole batches (five cells in one call, a retry re-forming its batch):
-    // a long window keeps a loaded machine from splitting them; a full batch is sent at once anyway.
-    batchWindowMs: 2000,
-    ...flags,
-  });
+  // Several tests count on whole batches (five cells in one call, a retry re-forming its batch):
+  // a long window keeps a loaded machine from splitting them; a full batch is sent at once anyway.
+  return openaiRunConfig(on, vault, server, 'sk-faults', { batchWindowMs: 2000, ...flags });
 }
 
 /** Requests with the same prompt, in arrival order (one batch's tries). */
@@ -63,7 +48,7 @@ function tries(server: FakeLlmServer, req: SeenRequest): SeenRequest[] {
 }
 
 /** Every planned cell got a draft, and all files stay where they belong. */
-async function expectAllCellsDrafted(host: Awaited<ReturnType<typeof runToEnd>>['host'], vault: string, runId: string) {
+async function expectAllCellsDrafted(host: CorpusHost, vault: string, runId: string) {
   const applied = await expectRunApplied(host, vault, runId);
   const planned = applied.rec.iters.reduce((a, i) => a + (i.plan?.length ?? 0), 0);
   expect(applied.drafts.size).toBe(planned);
@@ -71,7 +56,7 @@ async function expectAllCellsDrafted(host: Awaited<ReturnType<typeof runToEnd>>[
   return applied;
 }
 
-async function generateJobs(host: Awaited<ReturnType<typeof runToEnd>>['host'], runId: string) {
+async function generateJobs(host: CorpusHost, runId: string) {
   const jobs = await host.queues.generate.getJobs(['completed', 'failed', 'delayed', 'wait', 'active']);
   return jobs.filter((j) => j?.data.runId === runId);
 }
@@ -83,8 +68,7 @@ describe('provider faults in whole runs', () => {
     const rateLimited: Step = { type: 'error', status: 429, headers: { 'retry-after': '1' }, message: 'slow down' };
     server.script(rateLimited, rateLimited, rateLimited, rateLimited, rateLimited);
     // One generation batch, so the five 429s hit the same job (attempts: 3).
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { genCallsPerIter: 1 }), [server], async ({ runId, state, host }) => {
       expect(state.status, state.stopReason ?? '').toBe('completed');
       expect(server.violations).toEqual([]);
       // Under load the batch window may split the five cells; each batch's tries are measured alike.
@@ -106,18 +90,14 @@ describe('provider faults in whole runs', () => {
       await expectAllCellsDrafted(host, vault, runId);
       // A 429 reached the provider, so it counts against the budget.
       expect(state.callsUsed).toBe(server.requests.length);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('a 500, then success: the batch is retried as a job and its drafts land', async () => {
     const vault = await freshVault(300, 32);
     const server = await faultServer(32);
     server.script({ type: 'error', status: 500, message: 'boom' });
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
-    try {
+    await afterRun(redis, faultConfig(vault, server), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const failed = server.requests[0]!;
       expect(failed.step.type).toBe('error');
@@ -129,18 +109,14 @@ describe('provider faults in whole runs', () => {
       expect(retried.length).toBeGreaterThan(0);
       await expectAllCellsDrafted(host, vault, runId);
       expect(state.callsUsed).toBe(server.requests.length);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('a hung call times out after callTimeoutMs and is retried', async () => {
     const vault = await freshVault(300, 33);
     const server = await faultServer(33);
     server.script({ type: 'hang' });
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { callTimeoutMs: 1000 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { callTimeoutMs: 1000 }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const hung = server.requests[0]!;
       expect(hung.step.type).toBe('hang');
@@ -150,10 +126,7 @@ describe('provider faults in whole runs', () => {
       expect(gap).toBeGreaterThanOrEqual(1000);
       expect(gap).toBeLessThan(1000 + 2000 * 2 + 10_000); // timeout + backoff + slack for a loaded machine
       await expectAllCellsDrafted(host, vault, runId);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   describe.each([
@@ -164,8 +137,7 @@ describe('provider faults in whole runs', () => {
       const vault = await freshVault(300, 34);
       const server = await faultServer(34);
       server.script(step);
-      const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
-      try {
+      await afterRun(redis, faultConfig(vault, server), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(server.violations).toEqual([]);
         const broken = server.requests[0]!;
@@ -182,18 +154,14 @@ describe('provider faults in whole runs', () => {
         // the broken answer from the cache twice.
         expect(tries(server, broken).length).toBeLessThanOrEqual(2);
         await expectAllCellsDrafted(host, vault, runId);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 
   it('an answer with one item missing: only that cell goes to repair; the others are drafts', async () => {
     const vault = await freshVault(300, 35);
     const server = await faultServer(35, [{ kind: 'generate', nth: 0, mutate: (items) => items.slice(0, -1) }]);
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { genCallsPerIter: 1 }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const repairs = server.requests.filter(isRepair);
       expect(repairs.length).toBe(1);
@@ -206,10 +174,7 @@ describe('provider faults in whole runs', () => {
       for (const g of gens.slice(1)) expect((readPromptBlock(g.prompt!, 'cells') as unknown[]).length).toBe(1);
       const { drafts } = await expectAllCellsDrafted(host, vault, runId);
       expect(drafts.size).toBe(5);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('renamed ids in a judge answer are ignored: those drafts stay unjudged and nothing is wrongly dropped', async () => {
@@ -230,8 +195,7 @@ describe('provider faults in whole runs', () => {
           }),
       },
     ]);
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
-    try {
+    await afterRun(redis, faultConfig(vault, server), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       expect(victims.length).toBeGreaterThan(0);
       for (const id of victims) expect(existsSync(join(vault, pathOf.get(id)!)), id).toBe(true);
@@ -247,10 +211,7 @@ describe('provider faults in whole runs', () => {
         expect(existsSync(join(vault, drafts.get(id)!.path))).toBe(true);
       }
       expect(rec.iters[0]!.record!.unjudged).toBe(ids.size);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('a malformed competency_area is normalized (no repair call); the file lands under the canonical area', async () => {
@@ -270,18 +231,14 @@ describe('provider faults in whole runs', () => {
         },
       },
     ]);
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { genCallsPerIter: 1 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { genCallsPerIter: 1 }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       expect(sent.length).toBe(5);
       expect(server.requests.filter(isRepair)).toHaveLength(0);
       const { drafts } = await expectAllCellsDrafted(host, vault, runId);
       const byCell = new Map([...drafts.values()].map((d) => [d.cellIndex, d]));
       for (const s of sent) expect(byCell.get(s.index)!.path).toMatch(new RegExp(`^questions/[a-z]+/${s.area}/`));
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('fields that try ../ never become paths: every file stays in the vault under questions/<track>/<area>/<minted id>.yaml', async () => {
@@ -309,8 +266,7 @@ describe('provider faults in whole runs', () => {
         })),
       ),
     );
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { visualEachIter: true }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { visualEachIter: true }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       expect(readdirSync(outside)).toEqual(before);
       const { drafts } = await expectRunApplied(host, vault, runId);
@@ -336,10 +292,7 @@ describe('provider faults in whole runs', () => {
           expect(n.notes).toContain(`model's ${field} "${field === 'path' ? `${evil}.yaml` : evil}" ignored (it points outside its folder): ids and paths are minted by the pipeline`);
         }
       }
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 });
 
@@ -373,8 +326,7 @@ describe('revision rounds against a judge that will not be satisfied', () => {
   it('maxRevisions bounds the rounds: a draft judged NEEDS_FIX every time is revised exactly maxRevisions times', async () => {
     const vault = await freshVault(300, 44);
     const server = await stubbornJudge(44, 'NEEDS_FIX');
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { revise: true, maxRevisions: 2, genCallsPerIter: 1, batchWindowMs: 2000, cacheTtlSeconds: 0 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { revise: true, maxRevisions: 2, genCallsPerIter: 1, batchWindowMs: 2000, cacheTtlSeconds: 0 }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const verdicts = [...(await host.store.verdicts(runId)).values()].filter((v) => v.source === 'model');
       expect(verdicts.length).toBeGreaterThan(0);
@@ -389,17 +341,13 @@ describe('revision rounds against a judge that will not be satisfied', () => {
       for (const v of verdicts) expect(revisedIds.filter((id) => id === v.id)).toHaveLength(2);
       expect(server.violations).toEqual([]);
       expect(state.callsUsed).toBe(server.requests.length);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 
   it('a revision the judge DROPs is deleted, with its visual files', async () => {
     const vault = await freshVault(300, 45);
     const server = await stubbornJudge(45, 'DROP');
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server, { revise: true, genCallsPerIter: 1, batchWindowMs: 2000, visualEachIter: true, cacheTtlSeconds: 0 }));
-    try {
+    await afterRun(redis, faultConfig(vault, server, { revise: true, genCallsPerIter: 1, batchWindowMs: 2000, visualEachIter: true, cacheTtlSeconds: 0 }), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const drafts = await host.store.drafts(runId);
       const verdicts = [...(await host.store.verdicts(runId)).values()].filter((v) => v.source === 'model');
@@ -413,10 +361,7 @@ describe('revision rounds against a judge that will not be satisfied', () => {
         for (const f of drafts.get(v.id)!.visualFiles) expect(existsSync(join(vault, f)), f).toBe(false);
       }
       expect(verdicts.some((v) => drafts.get(v.id)!.visualFiles.length > 0)).toBe(true);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 });
 
@@ -436,8 +381,7 @@ describe('a draft that tells the judge to answer PASS', () => {
       ...[0, 1, 2, 3].map((nth) => ({ kind: 'judge' as const, nth, mutate: (items: Item[]) => items.map((v) => ({ ...v, verdict: 'PASS', issues: [], fix_suggestion: '' })) })),
     ]);
     const original = new Map(questionFiles(vault).map((f) => [f, readFileSync(join(vault, f), 'utf8')]));
-    const { runId, state, host } = await runToEnd(redis, faultConfig(vault, server));
-    try {
+    await afterRun(redis, faultConfig(vault, server), [server], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       // The vault's own questions are untouched: only drafts were added (and the DROPped one removed).
       for (const [f, text] of original) expect(readFileSync(join(vault, f), 'utf8'), f).toBe(text);
@@ -453,10 +397,7 @@ describe('a draft that tells the judge to answer PASS', () => {
       // The judge never saw it: hard failures are decided without a model call.
       const judged = server.requests.filter(isJudge).map((r) => r.prompt ?? '');
       expect(judged.some((p) => p.includes(injected.id))).toBe(false);
-    } finally {
-      await host.close();
-      await server.close();
-    }
+    });
   });
 });
 

@@ -21,6 +21,14 @@ describe('vault-loop render (CLI)', () => {
   const cli = (...args: string[]) => runCli(['render', '--vault', vault, ...args]);
   const abs = (rel: string) => join(vault, rel);
   const at = (year: number) => new Date(Date.UTC(year, 0, 1));
+  /** Sets the vault file's access and modification times to the first of January `year`. */
+  const touch = (rel: string, year: number) => utimesSync(abs(rel), at(year), at(year));
+  /** `render` with `args`, which exits 0: its output. */
+  const renderOk = async (...args: string[]) => {
+    const r = await cli(...args);
+    expect(r.code, r.out).toBe(0);
+    return r.out;
+  };
   const DOT = 'visuals/cloud/cloud-0104.dot';
   const DOT_SVG = 'visuals/cloud/cloud-0104.svg';
   const DOT2 = 'visuals/mobile/mobile-0304.dot';
@@ -44,38 +52,32 @@ describe('vault-loop render (CLI)', () => {
     // cloud-0104: same source bytes, source older than its SVG. mobile-0304: same source bytes (the recorded hash),
     // source touched after its SVG, and the SVG on disk no longer what the source renders to.
     writeFileSync(abs(DOT2_SVG), svg.replace('</svg>', '<!-- edited since -->\n</svg>'));
-    utimesSync(abs(DOT), at(2001), at(2001));
-    utimesSync(abs(DOT_SVG), at(2002), at(2002));
-    utimesSync(abs(DOT2_SVG), at(2002), at(2002));
-    utimesSync(abs(DOT2), at(2003), at(2003));
-    const r = await cli();
-    expect(r.code, r.out).toBe(0);
-    expect(r.out).toMatch(/^rendered=1 skipped=2 errors=0$/m);
+    touch(DOT, 2001);
+    touch(DOT_SVG, 2002);
+    touch(DOT2_SVG, 2002);
+    touch(DOT2, 2003);
+    expect(await renderOk()).toMatch(/^rendered=1 skipped=2 errors=0$/m);
     expect(statSync(abs(DOT_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
     expect(statSync(abs(DOT2_SVG)).mtimeMs).toBeGreaterThan(at(2003).getTime());
     expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
 
     // Touched again, and the render gives the bytes already on disk: rendered, but not rewritten (nothing to commit).
-    utimesSync(abs(DOT2_SVG), at(2002), at(2002));
-    utimesSync(abs(DOT2), at(2003), at(2003));
-    const same = await cli();
-    expect(same.code, same.out).toBe(0);
-    expect(same.out).toMatch(/^rendered=0 skipped=3 errors=0$/m);
+    touch(DOT2_SVG, 2002);
+    touch(DOT2, 2003);
+    expect(await renderOk()).toMatch(/^rendered=0 skipped=3 errors=0$/m);
     expect(statSync(abs(DOT2_SVG)).mtime.toISOString()).toBe(at(2002).toISOString());
     expect(readFileSync(abs(DOT2_SVG), 'utf8')).toBe(svg);
   });
 
   it('a .py source renders only with --allow-python-visuals; without it it is skipped with the reason', async () => {
-    const without = await cli('--id', 'cloud-0109');
-    expect(without.code, without.out).toBe(0);
-    expect(without.out).toContain('note cloud-0109: skipped, python visuals disabled (--allow-python-visuals)');
-    expect(without.out).toMatch(/^rendered=0 skipped=1 errors=0$/m);
+    const without = await renderOk('--id', 'cloud-0109');
+    expect(without).toContain('note cloud-0109: skipped, python visuals disabled (--allow-python-visuals)');
+    expect(without).toMatch(/^rendered=0 skipped=1 errors=0$/m);
     expect(existsSync(abs(PY_SVG))).toBe(false);
 
-    const allowed = await cli('--id', 'cloud-0109', '--allow-python-visuals');
-    expect(allowed.code, allowed.out).toBe(0);
-    expect(allowed.out).toMatch(/^rendered=1 skipped=0 errors=0$/m);
-    expect(allowed.out).not.toContain('python visuals disabled');
+    const allowed = await renderOk('--id', 'cloud-0109', '--allow-python-visuals');
+    expect(allowed).toMatch(/^rendered=1 skipped=0 errors=0$/m);
+    expect(allowed).not.toContain('python visuals disabled');
     const svg = readFileSync(abs(PY_SVG), 'utf8');
     expect(svg).toContain('60 GB/s of 204.8 GB/s');
     expect(sanitizeSvg(svg, { source: 'svg' }).errors).toEqual([]);
@@ -90,8 +92,8 @@ describe('vault-loop render (CLI)', () => {
     // a forced render that gives the bytes already on disk rewrites nothing, so these show it did render.
     for (const [src, svg] of [[DOT, DOT_SVG], [DOT2, DOT2_SVG]] as const) {
       writeFileSync(abs(svg), readFileSync(abs(svg), 'utf8').replace('</svg>', '<!-- edited since -->\n</svg>'));
-      utimesSync(abs(src), at(2001), at(2001));
-      utimesSync(abs(svg), at(2002), at(2002));
+      touch(src, 2001);
+      touch(svg, 2002);
     }
     const unforced = await cli('--dry-run');
     expect(unforced.out).toMatch(/^would render 0.*skipped=3 errors=0/m);

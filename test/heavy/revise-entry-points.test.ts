@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { CorpusHost } from '../../src/host/corpus-host.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, judgedRun, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { afterRun, freshVault, judgedRun, offlineAnswerer, openHost, readRecords, runCli, runToEnd, testConfig } from '../helpers/pipeline.js';
 import { createHash } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { type RunningDashboard, startDashboard } from '../../dashboard/index.js';
@@ -433,8 +433,7 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
     it('a revision that parses but fails validation leaves the judged file byte for byte, its verdict at round 0, the refusal in revisions.skipped; the others are revised', async () => {
       const vault = await freshVault(300, 202);
       const fs = await findingsServer(202, 'PASS', true);
-      const { runId, state, host } = await runToEnd(redis, serverConfig(vault, fs.server));
-      try {
+      await afterRun(redis, serverConfig(vault, fs.server), [fs.server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         const verdicts = await modelVerdicts(host, runId);
         expect(verdicts.length).toBeGreaterThanOrEqual(3);
@@ -464,10 +463,7 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
         }
         expect(rec.revisions.revised).toBe(others.length);
         expect(state.callsUsed).toBe(fs.server.requests.length);
-      } finally {
-        await host.close();
-        await fs.server.close();
-      }
+      });
     });
   });
 
@@ -556,8 +552,7 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
         judgeChunkSize: 6,
         variantSalt: 'revise-each-iteration',
       });
-      const { runId, state, host } = await runToEnd(redis, cfg);
-      try {
+      await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         const rec = readRecords(vault, runId);
         expect(rec.iters).toHaveLength(2);
@@ -585,9 +580,7 @@ describe('judge issues reach revisions; invalid revisions refused; budget, defau
         expect(closing0.processedOn!).toBeGreaterThanOrEqual(redispatch0.finishedOn!);
         expect(plan1.timestamp).toBeGreaterThanOrEqual(closing0.processedOn!);
         expect(rec.iters[0]!.record!.finished_at! <= rec.iters[1]!.record!.started_at!).toBe(true);
-      } finally {
-        await host.close();
-      }
+      });
     });
   });
 

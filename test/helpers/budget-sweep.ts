@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPromptBlock } from '../../src/llm/prompts.js';
 import { FakeLlmServer } from './fake-llm/index.js';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from './pipeline.js';
+import { afterRun, freshVault, offlineAnswerer, readRecords, testConfig } from './pipeline.js';
 import { isGenerate, isJudge, isRepair } from './provider-runs.js';
 import { useTestRedis, type TestRedis } from './redis.js';
 
@@ -82,8 +82,7 @@ export function budgetSweep(name: string, budgets: readonly number[]): void {
         // The salt travels in every cell's variant, so the fake model knows which runs need repairs.
         variantSalt: `${repair ? 'force-repair' : 'clean'}-${maxCalls}`,
       });
-      const { runId, state, host } = await runToEnd(redis, cfg);
-      try {
+      await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
         const seen = server.requests.slice(before);
         expect(server.violations).toEqual([]);
         // Every call of this run reached the fake server: no more than the budget, and Redis agrees.
@@ -116,9 +115,7 @@ export function budgetSweep(name: string, budgets: readonly number[]): void {
         // Every draft the judge saw is a draft of this run, and every draft of this run was shown.
         const shown = new Set(judged.flatMap((r) => (readPromptBlock(r.prompt!, 'drafts') as { id: string }[]).map((d) => d.id)));
         for (const id of drafts.keys()) if (verdicts.get(id)!.source === 'model') expect(shown.has(id), id).toBe(true);
-      } finally {
-        await host.close();
-      }
+      });
     });
   });
 }

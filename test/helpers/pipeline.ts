@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { createRuntimeContext } from '../../src/host/runtime-context.js';
 import type { WorkerTimings } from '../../src/workers/runtime.js';
 import { startWorkers } from '../../src/host/start-workers.js';
+import { closeAfter, type Closable } from './closing.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestRedis } from './redis.js';
 
@@ -72,14 +73,23 @@ export async function runToEnd(redis: TestRedis, cfg: Config): Promise<{ runId: 
   return { runId, state, host };
 }
 
+/**
+ * Runs `cfg` to its end and hands the run to `check`. Afterwards the run's host is closed, then each
+ * of `closing` (the fake servers the run talked to), whether `check` passed or threw, or the run
+ * never ended.
+ */
+export async function afterRun<T>(redis: TestRedis, cfg: Config, closing: Closable[], check: (run: { runId: string; state: RunState; host: CorpusHost }) => Promise<T>): Promise<T> {
+  return await closeAfter(closing, async () => {
+    const run = await runToEnd(redis, cfg);
+    return await closeAfter([run.host], () => check(run));
+  });
+}
+
 /** Runs `cfg` to its end: its state, drafts and verdicts, read before the host closed. */
 export async function endedRun(redis: TestRedis, cfg: Config): Promise<{ runId: string; state: RunState; drafts: DraftRecord[]; verdicts: Map<string, AppliedVerdict> }> {
-  const { runId, state, host } = await runToEnd(redis, cfg);
-  try {
+  return await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
     return { runId, state, drafts: [...(await host.store.drafts(runId)).values()], verdicts: await host.store.verdicts(runId) };
-  } finally {
-    await host.close();
-  }
+  });
 }
 
 /** A finished run whose host is closed, with its applied verdicts sorted by id and split by verdict. */

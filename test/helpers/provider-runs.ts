@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import type { ConfigInput } from '../../src/config/index.js';
+import type { Config, ConfigInput } from '../../src/config/index.js';
 import { validateQuestion } from '../../src/corpus/schema.js';
 import { isLevel, LEVEL_BLOOM } from '../../src/corpus/taxonomy.js';
 import { promptHashes, readPromptBlock } from '../../src/llm/prompts.js';
@@ -14,7 +14,8 @@ import { readJson, runDir } from '../../src/scheduler/records.js';
 import type { CorpusHost } from '../../src/host/corpus-host.js';
 import type { AppliedVerdict, DraftRecord } from '../../src/state/run-state.js';
 import { FakeLlmServer, type Protocol, type SeenRequest } from './fake-llm/index.js';
-import { offlineAnswerer, readRecords, type RunRecords } from './pipeline.js';
+import { offlineAnswerer, readRecords, testConfig, type RunRecords } from './pipeline.js';
+import type { TestRedis } from './redis.js';
 
 /** A request as a fake server or the fake gemini CLI saw it. */
 export interface Seen {
@@ -135,6 +136,24 @@ export type Kind = 'generate' | 'judge' | 'repair' | 'revise' | 'other';
 export const kindOf = (req: Seen): Kind => (isRepair(req) ? 'repair' : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : isRevise(req) ? 'revise' : 'other');
 /** Rewrites the offline model's answer to the n-th request of a kind (0-based) before the server sends it. */
 export type Rewrite = (text: string, req: SeenRequest, kind: Kind, nth: number) => string | Promise<string>;
+
+/**
+ * A whole run on `on` against an openai fake `server` that takes `apiKey`: models gen-model and
+ * judge-model, one iteration, at most 40 calls, no stop for drops; `flags` on top.
+ */
+export function openaiRunConfig(on: TestRedis, vault: string, server: { baseUrl: string }, apiKey: string, flags: ConfigInput = {}): Config {
+  return testConfig(on, vault, {
+    provider: 'openai',
+    model: 'gen-model',
+    judgeModel: 'judge-model',
+    baseUrl: server.baseUrl,
+    openaiApiKey: apiKey,
+    maxIters: 1,
+    maxDropRate: 1,
+    maxCalls: 40,
+    ...flags,
+  });
+}
 
 /** A fake server answering with the offline provider, through `rewrite`; `answered` holds the text each request got. */
 export async function offlineServer(

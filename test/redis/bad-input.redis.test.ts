@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig, vaultSnapshot } from '../helpers/pipeline.js';
+import { afterRun, freshVault, readRecords, vaultSnapshot } from '../helpers/pipeline.js';
 import { fileRedis } from '../helpers/redis.js';
 import { BAD_FILES, execCli, questionDir } from '../helpers/bad-files.js';
 import type { Config } from '../../src/config/index.js';
@@ -13,7 +13,7 @@ import { readPromptBlock } from '../../src/llm/prompts.js';
 import { runDir } from '../../src/scheduler/records.js';
 import type { DraftRecord } from '../../src/state/run-state.js';
 import { FakeLlmServer, type SeenRequest } from '../helpers/fake-llm/index.js';
-import { expectRunApplied, isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
+import { expectRunApplied, offlineServer, openaiRunConfig } from '../helpers/provider-runs.js';
 
 const redis = fileRedis('bad-input');
 
@@ -54,32 +54,18 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
 
   /** An openai fake server answering with the offline provider; every generate and judge answer is rewritten. */
   async function rewritingServer(seed: number, rewrite: { generate?: Rewrite; judge?: Rewrite }): Promise<FakeLlmServer> {
-    const offline = await offlineAnswerer(seed);
-    return await FakeLlmServer.start({
-      protocol: 'openai',
+    const { server } = await offlineServer('openai', seed, {
       apiKey: 'sk-badinev',
-      answer: async (req) => {
-        const text = await offline(req);
-        const kind = isRepair(req) ? null : isGenerate(req) ? 'generate' : isJudge(req) ? 'judge' : null;
-        const f = kind ? rewrite[kind] : undefined;
+      rewrite: (text, req, kind) => {
+        const f = kind === 'generate' || kind === 'judge' ? rewrite[kind] : undefined;
         return f ? JSON.stringify(f(JSON.parse(text) as Item[], req)) : text;
       },
     });
+    return server;
   }
 
   function runConfig(vault: string, server: FakeLlmServer): Config {
-    return testConfig(redis, vault, {
-      provider: 'openai',
-      model: 'gen-model',
-      judgeModel: 'judge-model',
-      baseUrl: server.baseUrl,
-      openaiApiKey: 'sk-badinev',
-      maxIters: 1,
-      maxDropRate: 1,
-      maxCalls: 40,
-      batchWindowMs: 2000,
-      visualEachIter: true,
-    });
+    return openaiRunConfig(redis, vault, server, 'sk-badinev', { batchWindowMs: 2000, visualEachIter: true });
   }
 
   /** Every file of the vault (vault-relative) with its bytes, leaving out the analyzer's cache (.vault-loop). */
@@ -140,8 +126,7 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
       });
       const original = vaultFiles(vault);
       expect([...original.keys()].filter((f) => f.startsWith('questions/')).length).toBe(300);
-      const { runId, state, host } = await runToEnd(redis, runConfig(vault, server));
-      try {
+      await afterRun(redis, runConfig(vault, server), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(readdirSync(outside).sort()).toEqual(outsideBefore);
         const { drafts } = await expectRunApplied(host, vault, runId);
@@ -151,10 +136,7 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
         const noted = readRecords(vault, runId).iters.flatMap((i) => i.record!.generation_notes);
         expect(noted.length).toBe(drafts.size);
         for (const n of noted) expect(n.notes).toContain(`model's id "${evil}" ignored (it points outside its folder): ids and paths are minted by the pipeline`);
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
 
     it('a ../ id, path, file or visual path that stays inside the vault and names an existing question or visual: that file is unchanged, and the draft gets a minted id', async () => {
@@ -213,8 +195,7 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
           return [...items, ...extra];
         },
       });
-      const { runId, state, host } = await runToEnd(redis, runConfig(vault, server));
-      try {
+      await afterRun(redis, runConfig(vault, server), [server], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         // The attack was real: every rewritten field names a file that existed before the run.
         expect(aimed.filter((a) => a.field === 'id').length).toBeGreaterThan(0);
@@ -248,10 +229,7 @@ describe('model output whose ids and paths try ../ through whole runs: the vault
           expect(ids.some((v) => idNote === `model's id ${JSON.stringify(v)} ignored (it points outside its folder): ids and paths are minted by the pipeline`), idNote).toBe(true);
           expect(n.notes.some((x) => x.startsWith(`model's path "questions/`) && x.endsWith('ignored: ids and paths are minted by the pipeline'))).toBe(true);
         }
-      } finally {
-        await host.close();
-        await server.close();
-      }
+      });
     });
   });
 });

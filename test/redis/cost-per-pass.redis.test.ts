@@ -12,7 +12,7 @@ import { runDetail } from '../../dashboard/data.js';
 import { runBody } from '../../dashboard/views.js';
 import { passCostLine, summaryTable, summaryText } from '../../src/cli/summary.js';
 import { iterDir, readJson, writeLoopSummary, type IterRecord, type LoopSummary } from '../../src/scheduler/records.js';
-import { freshVault, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { afterRun, freshVault, readRecords, testConfig } from '../helpers/pipeline.js';
 import { fileRedis } from '../helpers/redis.js';
 
 const redis = fileRedis('costperpass');
@@ -22,8 +22,7 @@ describe('cost per accepted question', () => {
     const vault = await freshVault(300, 37);
     // A price for the offline model, so that cost is not zero.
     const cfg = testConfig(redis, vault, { maxIters: 2, maxCalls: 40, maxDropRate: 1, prices: { 'offline-v1': { input: 1, output: 4 } } });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    try {
+    await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
       const rec = readRecords(vault, runId);
       const s = rec.summary;
       const passes = [...(await host.store.verdicts(runId)).values()].filter((v) => v.verdict === 'PASS').length;
@@ -65,8 +64,6 @@ describe('cost per accepted question', () => {
       expect(sample('vault_loop_run_calls_per_pass')).toBeCloseTo(state.callsUsed / passes, 3);
       expect(sample('vault_loop_run_cost_per_pass_usd')).toBeCloseTo(state.costUsd / passes, 5);
       expect(sample('vault_loop_run_prejudge_calls_saved')).toBe(3);
-    } finally {
-      await host.close();
-    }
+    });
   });
 });

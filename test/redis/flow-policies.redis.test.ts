@@ -21,7 +21,7 @@ import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';
 import { isGenerate, isJudge, isRepair } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { afterRun, freshVault, offlineAnswerer, readRecords, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('flowpol');
 
@@ -95,8 +95,7 @@ describe('flow failure policies', () => {
       visualEachIter: true,
       revise: true,
     });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    try {
+    await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
       expect(state.status).toBe('completed');
       const children = await expectExplicitPolicies(host, runId);
       // Every kind of child exists in this run, so every kind was checked.
@@ -104,9 +103,7 @@ describe('flow failure policies', () => {
       // The parents are control jobs (dispatch, checkpoint, redispatch) and apply jobs (over a judge).
       const control = await jobsOfRun(host, runId).then((xs) => xs.filter((x) => x.queue === 'control').map((x) => x.job.name));
       expect(new Set(control)).toEqual(new Set(['plan', 'dispatch', 'checkpoint', 'redispatch']));
-    } finally {
-      await host.close();
-    }
+    });
   });
 
   it('children that fail for good (a generation batch, a judge chunk, every revision) do not leave their parents waiting: each parent completes and the run ends', async () => {
@@ -152,8 +149,7 @@ describe('flow failure policies', () => {
       judgeChunkSize: 5,
       revise: true,
     });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    try {
+    await afterRun(redis, cfg, [proxy, upstream], async ({ runId, state, host }) => {
       // The run ended: no parent waited forever. Its judge chunk failed for good, so it ended failed.
       expect(state.status).toBe('failed');
       expect(state.stopReason).toBe(`${FAILURE.judgeFailed(1)}; ${STOP.maxIters}`);
@@ -191,10 +187,6 @@ describe('flow failure policies', () => {
       expect(rec.revisions.skipped.length).toBe(revise.length);
       for (const s of rec.revisions.skipped) expect(s.reason).toMatch(/^revision failed: .*400/);
       expect(upstream.violations).toEqual([]);
-    } finally {
-      await host.close();
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 });

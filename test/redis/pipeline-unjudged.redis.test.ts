@@ -18,7 +18,7 @@ import { FakeLlmServer } from '../helpers/fake-llm/index.js';
 import { failingProxy } from '../helpers/failing-proxy.js';
 import { isJudge } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, readRecords, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { afterRun, freshVault, offlineAnswerer, readRecords, testConfig } from '../helpers/pipeline.js';
 
 const redis = fileRedis('unjudged');
 
@@ -46,8 +46,7 @@ describe('a judge chunk that failed for good', () => {
       judgeBaseUrl: proxy.baseUrl,
       openaiApiKey: 'sk-unjudged',
     });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    try {
+    await afterRun(redis, cfg, [proxy, upstream], async ({ runId, state, host }) => {
       // A chunk failed for good: the run does not pass for completed, and says why.
       expect(state.status).toBe('failed');
       expect(state.stopReason).toBe(`judge failed for 1 chunk; ${STOP.maxIters}`);
@@ -117,10 +116,6 @@ describe('a judge chunk that failed for good', () => {
       expect(summary.failed_judge_chunks).toEqual([{ iter: 0, chunk: expect.any(Number), drafts: victims.map((d) => d.id).sort(), reason: expect.stringContaining('500') }]);
       expect(summary.continue_with).toBe(`vault-loop retry --vault ${vault} --run ${runId}`);
       expect(upstream.violations).toEqual([]);
-    } finally {
-      await host.close();
-      await proxy.close();
-      await upstream.close();
-    }
+    });
   });
 });

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeLlmServer, installFakeGeminiCli, type Protocol } from '../helpers/fake-llm/index.js';
 import { expectGeneratePrompts, expectJudgePrompts, expectRunApplied, isGenerate, isJudge } from '../helpers/provider-runs.js';
 import { fileRedis } from '../helpers/redis.js';
-import { freshVault, offlineAnswerer, runToEnd, testConfig } from '../helpers/pipeline.js';
+import { afterRun, freshVault, offlineAnswerer, testConfig } from '../helpers/pipeline.js';
 
 const children: ChildProcess[] = [];
 const redis = fileRedis('provrun', { children });
@@ -45,8 +45,7 @@ describe('whole runs through each provider', () => {
       maxDropRate: 1,
       maxCalls: 40,
     });
-    const { runId, state, host } = await runToEnd(redis, cfg);
-    try {
+    await afterRun(redis, cfg, [genServer, judgeServer], async ({ runId, state, host }) => {
       expect(state.status, state.stopReason ?? '').toBe('completed');
       // Two iterations: convergence needs the two previous iterations, so it cannot stop this run.
       expect(state.stopReason).toBe('max iterations reached');
@@ -69,11 +68,7 @@ describe('whole runs through each provider', () => {
       // The model ids the servers reported are what the records carry.
       expect([...verdicts.values()].filter((v) => v.source === 'model').every((v) => v.model === `judge-${judge}-fake-001`)).toBe(true);
       expect(state.callsUsed).toBe(genServer.requests.length + judgeServer.requests.length);
-    } finally {
-      await host.close();
-      await genServer.close();
-      await judgeServer.close();
-    }
+    });
   });
 
   it('gemini-cli generates and judges through the `gemini` executable', async () => {
@@ -86,8 +81,7 @@ describe('whole runs through each provider', () => {
     process.env.FAKE_GEMINI_URL = cli.env.FAKE_GEMINI_URL;
     const cfg = testConfig(redis, vault, { provider: 'gemini-cli', model: 'gemini-test-pro', maxIters: 1, maxDropRate: 1, maxCalls: 20 });
     try {
-      const { runId, state, host } = await runToEnd(redis, cfg);
-      try {
+      await afterRun(redis, cfg, [], async ({ runId, state, host }) => {
         expect(state.status, state.stopReason ?? '').toBe('completed');
         expect(cli.calls.flatMap((c) => c.violations)).toEqual([]);
         expect(cli.calls.every((c) => c.model === 'gemini-test-pro')).toBe(true);
@@ -96,9 +90,7 @@ describe('whole runs through each provider', () => {
         expectGeneratePrompts(cli.calls, rec, { schema: false });
         expectJudgePrompts(cli.calls, drafts, cfg.judgeChunkSize);
         expect(state.callsUsed).toBe(cli.calls.length);
-      } finally {
-        await host.close();
-      }
+      });
     } finally {
       process.env.PATH = saved.PATH;
       if (saved.FAKE_GEMINI_URL === undefined) delete process.env.FAKE_GEMINI_URL;

@@ -59,6 +59,14 @@ function wholeSecondMtime(file: string): void {
   utimesSync(file, t, t);
 }
 
+/** `a`'s next answer for `dir`: its stats match `stats`, and it equals a cold analysis of the same files. */
+async function expectWarm(a: VaultAnalyzer, dir: string, stats: Partial<AnalyzeVaultResult['stats']>): Promise<AnalyzeVaultResult> {
+  const w = await a.analyze(OPTS);
+  expect(w.stats).toMatchObject(stats);
+  expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+  return w;
+}
+
 const indexFile = (dir: string) => join(dir, INDEX_DIR, INDEX_FILE);
 const f = (dir: string, name: string) => join(dir, 'questions', 'edge', 'power', name);
 
@@ -96,6 +104,17 @@ afterAll(() => {
 });
 
 describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
+  /** A vault analysed once by a new `run`, with `name` given a whole-second mtime before: that file's stat then. */
+  async function analysedWithWholeSecond(name: string) {
+    const dir = await makeVault();
+    const run = make();
+    const file = f(dir, name);
+    wholeSecondMtime(file);
+    await sleep(5);
+    await run(dir);
+    return { dir, run, file, st: statSync(file) };
+  }
+
   it('re-reads nothing when nothing changed, lists no directory, and does not rewrite the index', async () => {
     const dir = await makeVault();
     const run = make();
@@ -129,13 +148,7 @@ describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
   });
 
   it('sees an edit whose mtime was set back to the old one (same size): ctime changed', async () => {
-    const dir = await makeVault();
-    const run = make();
-    const file = f(dir, 'edge-0.yaml');
-    wholeSecondMtime(file);
-    await sleep(5);
-    await run(dir);
-    const st = statSync(file);
+    const { dir, run, file, st } = await analysedWithWholeSecond('edge-0.yaml');
     const text = readFileSync(file, 'utf8');
     writeFileSync(file, text.replace('zone: analyze', 'zone: analyse'));
     utimesSync(file, st.atime, st.mtime); // as cp -p / rsync -t would leave it
@@ -168,13 +181,7 @@ describe.each(modes)('warm re-analysis: $name', ({ make, warmIndex }) => {
   });
 
   it('sees a file replaced by rename (temp file + rename) with the same size and mtime', async () => {
-    const dir = await makeVault();
-    const run = make();
-    const file = f(dir, 'edge-5.yaml');
-    wholeSecondMtime(file);
-    await sleep(5);
-    await run(dir);
-    const st = statSync(file);
+    const { dir, run, file, st } = await analysedWithWholeSecond('edge-5.yaml');
     expect(st.mtimeMs % 1000).toBe(0);
     writeFileSync(`${file}.tmp`, readFileSync(file, 'utf8').replace('level: L3', 'level: L4'));
     utimesSync(`${file}.tmp`, st.atime, st.mtime);
@@ -516,15 +523,11 @@ describe('watchers (same process): stat and read only what events named', () => 
     expect(edited).not.toBe(text);
     writeFileSync(file, edited);
     utimesSync(file, st.atime, st.mtime);
-    const w = await a.analyze(OPTS);
-    expect(w.stats).toMatchObject({ watch: 'events', read: 1, fromIndex: 40, dirsListed: 0 });
-    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    const w = await expectWarm(a, dir, { watch: 'events', read: 1, fromIndex: 40, dirsListed: 0 });
     expect(w.report.track_zone_level_gaps.find((r) => r.track === 'edge' && r.zone === 'analyze' && r.level === 'L5')?.actual).toBe(1);
     // An edit made right before the call, with no pause at all, is seen too (events delivered first).
     writeFileSync(file, text);
-    const back = await a.analyze(OPTS);
-    expect(back.stats).toMatchObject({ watch: 'events', read: 1 });
-    expect(strip(back)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'events', read: 1 });
   });
 
   it('sees added, deleted and renamed files and a new folder; the new folder costs one full pass', async () => {
@@ -533,14 +536,10 @@ describe('watchers (same process): stat and read only what events named', () => 
     writeFileSync(f(dir, 'mobile-99.yaml'), q('mobile', 99, 'design', 'L3'));
     unlinkSync(f(dir, 'edge-7.yaml'));
     renameSync(join(dir, 'questions', 'cloud', 'power', 'cloud-3.yaml'), join(dir, 'questions', 'cloud', 'power', 'cloud-3-renamed.yaml'));
-    const w = await a.analyze(OPTS);
-    expect(w.stats).toMatchObject({ watch: 'events', read: 2, dropped: 2, files: 41, dirsListed: 2 });
-    expect(strip(w)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'events', read: 2, dropped: 2, files: 41, dirsListed: 2 });
     mkdirSync(join(dir, 'questions', 'tinyml', 'new'), { recursive: true });
     writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1));
-    const n = await a.analyze(OPTS);
-    expect(n.stats).toMatchObject({ watch: 'events', read: 1, files: 42 });
-    expect(strip(n)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'events', read: 1, files: 42 });
     // The new folders were armed after they were listed: one full pass, then events again.
     writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-2.yaml'), q('tinyml', 2));
     // A full pass also re-reads files touched within RACY_MS of the scan that recorded them, so how
@@ -549,9 +548,7 @@ describe('watchers (same process): stat and read only what events named', () => 
     expect(full.watch).toBe('full');
     expect(full.read).toBeGreaterThanOrEqual(1);
     writeFileSync(join(dir, 'questions', 'tinyml', 'new', 'tinyml-1.yaml'), q('tinyml', 1, 'design', 'L2'));
-    const e = await a.analyze(OPTS);
-    expect(e.stats).toMatchObject({ watch: 'events', read: 1, files: 43 });
-    expect(strip(e)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'events', read: 1, files: 43 });
   });
 
   it('falls back to the full pass (and re-arms) after a watcher error, or a watched folder renamed or deleted', async () => {
@@ -565,13 +562,9 @@ describe('watchers (same process): stat and read only what events named', () => 
     expect(strip(e)).toStrictEqual(strip(await cold(dir)));
     expect((await a.analyze(OPTS)).stats).toMatchObject({ watch: 'events', read: 0 }); // re-armed before that full pass
     renameSync(join(dir, 'questions', 'cloud'), join(dir, 'questions', 'cloud2'));
-    const r = await a.analyze(OPTS);
-    expect(r.stats).toMatchObject({ watch: 'full', read: 20 });
-    expect(strip(r)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'full', read: 20 });
     rmSync(join(dir, 'questions', 'cloud2', 'power'), { recursive: true });
-    const d = await a.analyze(OPTS);
-    expect(d.stats).toMatchObject({ watch: 'full', files: 21 });
-    expect(strip(d)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'full', files: 21 });
     // A folder deleted and made again under the same name gets a new watcher.
     rmSync(join(dir, 'questions', 'edge', 'power'), { recursive: true });
     mkdirSync(join(dir, 'questions', 'edge', 'power'));
@@ -580,9 +573,7 @@ describe('watchers (same process): stat and read only what events named', () => 
     writeFileSync(f(dir, 'edge-50.yaml'), q('edge', 50));
     await a.analyze(OPTS);
     writeFileSync(f(dir, 'edge-50.yaml'), q('edge', 50, 'design', 'L4'));
-    const again = await a.analyze(OPTS);
-    expect(again.stats).toMatchObject({ watch: 'events', read: 1, files: 1 });
-    expect(strip(again)).toStrictEqual(strip(await cold(dir)));
+    await expectWarm(a, dir, { watch: 'events', read: 1, files: 1 });
   });
 
   it('analyzeSync cannot wait for events: always the full pass, and the next async call may still trust them', async () => {

@@ -14,8 +14,9 @@
  * (liveExchange); errors come back with the service's status and body. Each retrieve advances
  * a batch one step, unless it was created while the test held batches.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { AUTH, listenOnLoopback, liveExchange, sdkBaseUrl, type SeenRequest } from './server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackFake } from './loopback.js';
+import { AUTH, liveExchange, type SeenRequest } from './server.js';
 
 export type BatchProtocol = 'openai' | 'anthropic';
 export type ItemFate = 'succeeded' | 'errored' | 'expired';
@@ -56,7 +57,7 @@ interface FakeBatch {
   results?: { customId: string; fate: ItemFate | 'canceled'; response?: unknown; error?: string }[];
 }
 
-export class FakeBatchServer {
+export class FakeBatchServer extends LoopbackFake<FakeBatchOptions> {
   /** Every HTTP request: method, path, and what was wrong with it. */
   readonly log: { method: string; path: string; status: number; violations: string[] }[] = [];
   readonly batches: FakeBatch[] = [];
@@ -75,26 +76,12 @@ export class FakeBatchServer {
   #withhold: 'upload' | 'create' | null = null;
   readonly #files = new Map<string, { purpose: string; content: string; filename: string; created: number }>();
   readonly #plans: BatchPlan[] = [];
-  readonly #opts: FakeBatchOptions;
-  readonly #server: Server;
   readonly #cachedPrefixes = new Set<string>();
   readonly #seenPrompts: string[] = [];
-  #url = '';
   #n = 0;
 
-  private constructor(opts: FakeBatchOptions) {
-    this.#opts = opts;
-    this.#server = createServer((req, res) => void this.#handle(req, res).catch((e: Error) => this.#send(res, 500, this.#errorBody(500, e.message))));
-  }
-
   static async start(opts: FakeBatchOptions): Promise<FakeBatchServer> {
-    const s = new FakeBatchServer(opts);
-    s.#url = await listenOnLoopback(s.#server);
-    return s;
-  }
-
-  get baseUrl(): string {
-    return sdkBaseUrl(this.#opts.protocol, this.#url);
+    return await new FakeBatchServer(opts).listen();
   }
 
   get violations(): string[] {
@@ -154,17 +141,12 @@ export class FakeBatchServer {
     return out;
   }
 
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((r) => this.#server.close(() => r()));
-  }
-
   #id(prefix: string): string {
     return `${prefix}${(++this.#n).toString().padStart(6, '0')}`;
   }
 
   #errorBody(status: number, message: string): unknown {
-    if (this.#opts.protocol === 'anthropic') {
+    if (this.opts.protocol === 'anthropic') {
       const type = status === 401 ? 'authentication_error' : status === 404 ? 'not_found_error' : status === 400 ? 'invalid_request_error' : 'api_error';
       return { type: 'error', error: { type, message } };
     }
@@ -174,6 +156,10 @@ export class FakeBatchServer {
   #send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
     res.writeHead(status, { 'content-type': type });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
+  }
+
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.#handle(req, res).catch((e: Error) => this.#send(res, 500, this.#errorBody(500, e.message)));
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -190,23 +176,23 @@ export class FakeBatchServer {
       this.#send(res, status, this.#errorBody(status, message));
     };
     // Auth on every request, as the service does, answered with the service's own error body.
-    const refused = AUTH[this.#opts.protocol](req.headers, this.#opts.apiKey);
+    const refused = AUTH[this.opts.protocol](req.headers, this.opts.apiKey);
     if (refused) {
       entry.status = refused.status;
       entry.violations.push(`credential refused (HTTP ${refused.status}; authorization ${req.headers.authorization ?? '(none)'})`);
       return this.#send(res, refused.status, refused.body);
     }
     // The live endpoint too, for the calls that fall back from a failed batch item.
-    if (method === 'POST' && path === (this.#opts.protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages')) {
+    if (method === 'POST' && path === (this.opts.protocol === 'openai' ? '/v1/chat/completions' : '/v1/messages')) {
       const body = parseJson(raw) as Record<string, unknown> | null;
       if (!body) return fail(400, 'body is not JSON');
       // Usage (prompt caching included) is counted as for a batch item: the same request costs the same tokens.
-      const ex = await liveExchange(this.#opts.protocol, body, (seen) => this.#opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
+      const ex = await liveExchange(this.opts.protocol, body, (seen) => this.opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
       if (!ex.response) return fail(400, ex.seen.violations.join('; '));
       this.live.push(ex.seen);
       return this.#send(res, 200, ex.response);
     }
-    return this.#opts.protocol === 'openai' ? await this.#openai(req, res, method, path, raw, fail) : await this.#anthropic(res, method, path, raw, fail);
+    return this.opts.protocol === 'openai' ? await this.#openai(req, res, method, path, raw, fail) : await this.#anthropic(res, method, path, raw, fail);
   }
 
   // ---- OpenAI ----
@@ -345,7 +331,7 @@ export class FakeBatchServer {
       return;
     }
     b.step += 1;
-    if (b.step >= (this.#opts.protocol === 'openai' ? 3 : 1)) await this.#finish(b);
+    if (b.step >= (this.opts.protocol === 'openai' ? 3 : 1)) await this.#finish(b);
   }
 
   async #finish(b: FakeBatch): Promise<void> {
@@ -362,7 +348,7 @@ export class FakeBatchServer {
       if (end === 'failed') return { customId: it.customId, fate: 'errored' as const, error: 'batch failed validation' };
       const fate = b.plan.fates?.[i] ?? (end === 'expired' && i % 2 === 1 ? 'expired' : 'succeeded');
       if (fate !== 'succeeded') return { customId: it.customId, fate, error: fate === 'expired' ? 'This request could not be executed before the completion window expired.' : 'scripted item error' };
-      const ex = await liveExchange(this.#opts.protocol, it.body, (seen) => this.#opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
+      const ex = await liveExchange(this.opts.protocol, it.body, (seen) => this.opts.answer(seen), (seen, answer) => this.#usage(seen, answer));
       if (!ex.response) return { customId: it.customId, fate: 'errored' as const, error: ex.seen.violations.join('; ') };
       this.answered.push(ex.seen);
       this.answeredUsage.push((ex.response as { usage: Record<string, unknown> }).usage);
@@ -372,7 +358,7 @@ export class FakeBatchServer {
 
   #writeFiles(b: FakeBatch, end: string): void {
     if (!b.results) return;
-    if (this.#opts.protocol === 'openai' && end !== 'failed') {
+    if (this.opts.protocol === 'openai' && end !== 'failed') {
       const ok = b.results.filter((r) => r.fate === 'succeeded');
       const bad = b.results.filter((r) => r.fate !== 'succeeded');
       if (ok.length > 0) {
@@ -402,7 +388,7 @@ export class FakeBatchServer {
   #usage(seen: SeenRequest, answer: string): Record<string, unknown> {
     const prompt = `${seen.system ?? ''}${seen.prompt ?? ''}`;
     const output = Math.ceil(answer.length / 4) + 3;
-    if (this.#opts.protocol === 'anthropic') {
+    if (this.opts.protocol === 'anthropic') {
       const tools = seen.body.tools ? JSON.stringify(seen.body.tools) : '';
       const total = Math.ceil((tools.length + prompt.length) / 4) + 7;
       const first = ((seen.body.messages as { content: unknown }[] | undefined)?.[0]?.content ?? []) as { text?: string; cache_control?: { type: string } }[];
@@ -493,7 +479,7 @@ export class FakeBatchServer {
       expires_at: new Date(b.created + 86_400_000).toISOString(),
       archived_at: null,
       cancel_initiated_at: b.cancelled ? new Date().toISOString() : null,
-      results_url: r ? `${this.#url}/v1/messages/batches/${b.id}/results` : null,
+      results_url: r ? `${this.url}/v1/messages/batches/${b.id}/results` : null,
     };
   }
 }

@@ -5,8 +5,8 @@
  * for) and answers from a script of steps, falling back to an answer callback. The pipeline tests
  * plug the offline provider in as that callback, so a real SDK talks to a deterministic "model".
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackFake } from './loopback.js';
 
 export type Protocol = 'openai' | 'gemini' | 'anthropic';
 
@@ -63,41 +63,12 @@ export interface FakeLlmOptions {
 
 export const fakeUsage = (prompt: string, answer: string) => ({ input: Math.ceil(prompt.length / 4) + 7, output: Math.ceil(answer.length / 4) + 3 });
 
-export class FakeLlmServer {
+export class FakeLlmServer extends LoopbackFake<FakeLlmOptions> {
   readonly requests: SeenRequest[] = [];
-  readonly #server: Server;
-  readonly #opts: FakeLlmOptions;
   readonly #steps: Step[] = [];
-  readonly #sockets = new Set<Socket>();
-  #url = '';
-
-  private constructor(opts: FakeLlmOptions) {
-    this.#opts = opts;
-    this.#server = createServer((req, res) => void this.#handle(req, res));
-    this.#server.on('connection', (s) => {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    });
-  }
 
   static async start(opts: FakeLlmOptions): Promise<FakeLlmServer> {
-    const s = new FakeLlmServer(opts);
-    s.#url = await listenOnLoopback(s.#server);
-    return s;
-  }
-
-  /** The base URL to give the SDK (OpenAI clients expect the /v1 in it). */
-  get baseUrl(): string {
-    return sdkBaseUrl(this.#opts.protocol, this.#url);
-  }
-
-  get url(): string {
-    return this.#url;
-  }
-
-  /** Connections currently open (a hung request whose client gave up closes its socket). */
-  get openConnections(): number {
-    return this.#sockets.size;
+    return await new FakeLlmServer(opts).listen();
   }
 
   /** Every violation seen so far, prefixed with the request number. */
@@ -119,9 +90,8 @@ export class FakeLlmServer {
     return this;
   }
 
-  async close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((res) => this.#server.close(() => res()));
+  protected onRequest(req: IncomingMessage, res: ServerResponse): void {
+    void this.#handle(req, res);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -136,11 +106,11 @@ export class FakeLlmServer {
       violations.push('request body is not JSON');
     }
     const scripted: Step = this.#steps.shift() ?? { type: 'answer' };
-    const seen = inspected(this.#opts.protocol, { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, step: scripted, violations });
+    const seen = inspected(this.opts.protocol, { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, step: scripted, violations });
     // Checked first and on every request, as the service does: no answer without the credential.
-    seen.authFailure = AUTH[this.#opts.protocol](seen.headers, this.#opts.apiKey);
-    if (this.#opts.expectModel && seen.model !== this.#opts.expectModel) violations.push(`model ${seen.model} instead of ${this.#opts.expectModel}`);
-    const chosen = this.#opts.react?.(seen);
+    seen.authFailure = AUTH[this.opts.protocol](seen.headers, this.opts.apiKey);
+    if (this.opts.expectModel && seen.model !== this.opts.expectModel) violations.push(`model ${seen.model} instead of ${this.opts.expectModel}`);
+    const chosen = this.opts.react?.(seen);
     if (chosen) seen.step = chosen;
     this.requests.push(seen);
 
@@ -149,7 +119,7 @@ export class FakeLlmServer {
       res.end(JSON.stringify(seen.authFailure.body));
       return;
     }
-    if (violations.length > 0) return sendError(res, this.#opts.protocol, 400, violations.join('; '));
+    if (violations.length > 0) return sendError(res, this.opts.protocol, 400, violations.join('; '));
     const step = seen.step;
     switch (step.type) {
       case 'hang':
@@ -159,19 +129,19 @@ export class FakeLlmServer {
         return;
       case 'error': {
         res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers });
-        res.end(step.body ?? JSON.stringify(errorBody(this.#opts.protocol, step.status, step.message ?? `scripted ${step.status}`)));
+        res.end(step.body ?? JSON.stringify(errorBody(this.opts.protocol, step.status, step.message ?? `scripted ${step.status}`)));
         return;
       }
       case 'answer':
       case 'truncated': {
-        let text = step.text ?? (this.#opts.answer ? await this.#opts.answer(seen) : '[]');
+        let text = step.text ?? (this.opts.answer ? await this.opts.answer(seen) : '[]');
         if (step.type === 'answer' && step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
         const truncated = step.type === 'truncated';
         if (truncated) text = text.slice(0, step.keepChars);
-        const model = (this.#opts.reportedModel ?? ((m: string) => `${m}-fake-001`))(seen.model ?? 'unknown');
+        const model = (this.opts.reportedModel ?? ((m: string) => `${m}-fake-001`))(seen.model ?? 'unknown');
         const usage = fakeUsage(`${seen.system ?? ''}${seen.prompt ?? ''}`, text);
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(PROTOCOLS[this.#opts.protocol].answer(seen, text, { model, usage, truncated })));
+        res.end(JSON.stringify(PROTOCOLS[this.opts.protocol].answer(seen, text, { model, usage, truncated })));
         return;
       }
     }
@@ -407,15 +377,6 @@ function inspected(protocol: Protocol, req: Pick<SeenRequest, 'method' | 'path' 
   if (!seen.prompt) seen.violations.push('no prompt in the request');
   return seen;
 }
-
-/** Starts `server` on a free loopback port; its http:// URL. */
-export async function listenOnLoopback(server: Server): Promise<string> {
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-/** The base URL an SDK of `protocol` is given: OpenAI clients expect the /v1 in it. */
-export const sdkBaseUrl = (protocol: Protocol, url: string): string => (protocol === 'openai' ? `${url}/v1` : url);
 
 /**
  * One request body as the live endpoint would take it (`/v1/chat/completions` or `/v1/messages`):
