@@ -757,7 +757,8 @@ function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
       if (!x && !y && records[id]!.skip === r.skip) return id;
       continue;
     }
-    if (visualKind(x) !== visualKind(y)) continue;
+    // The topic first: it tells most records apart, so the full comparison runs on few.
+    if (x.topic !== y.topic || visualKind(x) !== visualKind(y)) continue;
     let k = 0;
     while (k < RECORD_FIELDS.length && x[RECORD_FIELDS[k]!] === y[RECORD_FIELDS[k]!]) k++;
     if (k === RECORD_FIELDS.length) return id;

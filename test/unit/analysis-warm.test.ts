@@ -22,7 +22,9 @@ import {
   type AnalyzeOptions,
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
-import { decodeIndex } from '../../src/analysis/vault-index.js';
+import { crc32, decodeIndex } from '../../src/analysis/vault-index.js';
+import { randomBytes } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
 import { TOPICS } from '../../src/corpus/taxonomy.js';
 
@@ -332,6 +334,14 @@ describe('the index file', () => {
     expect(c.stats).toMatchObject({ index: 'absent', read: 41, indexWritten: true });
     expect((await freshProcess(dir)).stats).toMatchObject({ index: 'loaded', read: 0 });
     expect(strip(c)).toStrictEqual(strip(await cold(dir)));
+  });
+
+  it('is checked with zlib\'s CRC-32, which Nodes without zlib.crc32 compute the same way', () => {
+    expect(crc32(Buffer.from('123456789')).toString(16)).toBe('cbf43926'); // the CRC-32 check value
+    for (let i = 0; i < 50; i++) {
+      const bytes = randomBytes(i * 61);
+      expect(crc32(bytes)).toBe(zlibCrc32(bytes));
+    }
   });
 
   it('carries every counted value as written: empty, accented, astral, a NUL and a lone surrogate from YAML escapes', async () => {
