@@ -180,8 +180,7 @@ export function phaseTable(ps: Phase[]): string {
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** One process from spawn to exit, in ms (its output discarded); a failing command fails the benchmark. */
-/** Wall time of one process, spawn to exit; its standard output is pushed onto `out` when given. */
+/** One process from spawn to exit, in ms; its standard output is pushed onto `out` when given. A failing command fails the benchmark. */
 export function timedProcess(args: string[], label: string, cwd: string, out?: string[]): number {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', env: { ...process.env, VAULT_LOOP_LOG_LEVEL: 'silent' } });

@@ -7,8 +7,8 @@ import { AREA_WEIGHTS, LEVEL_WEIGHTS, TRACK_WEIGHTS, ZONE_WEIGHTS, type Area, ty
 import { pyRound } from './pyround.js';
 import type { CoverageRecord } from './types.js';
 
-/** Joins the parts of a counter's key (a character no counted value holds but by a YAML escape). */
-export const KEY_SEP = '\u0000';
+/** Joins the parts of a counter's key (NUL: a value holds one only through a YAML escape). */
+const KEY_SEP = '\u0000';
 
 export const key2 = (a: string, b: string): string => `${a}${KEY_SEP}${b}`;
 export const key3 = (a: string, b: string, c: string): string => `${a}${KEY_SEP}${b}${KEY_SEP}${c}`;

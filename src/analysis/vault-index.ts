@@ -7,20 +7,21 @@
  *   4  u32 version            INDEX_VERSION; anything else is ignored and rebuilt
  *   8  u32 files              number of file rows
  *  12  u32 headerBytes        length of the JSON header
- *  16  u32 CRC-32             of everything after byte 24; bytes 20–23 are zero
+ *  16  u32 CRC-32             of bytes 4–15, then of everything after byte 24; bytes 20–23 zero
  *  24  header JSON, padded with spaces to a multiple of 8
  *      then Float64 columns size, mtimeMs, ctimeMs, ino (files each), then Int32 column record,
  *      then the Int32 record table (8 per distinct record), then the Int32 count rows, then the
  *      count keys as one UTF-8 run.
  * The header holds the scan start time, the string table, the directory listing cache, the sorted
- * file paths (joined with '\n'), the number of distinct records and Int32s, how many rows each
- * count table has, and the vault's parsed taxonomy with the stat it was parsed from (so a fresh
+ * file paths (joined with '\n'), the number of distinct records, of Int32s and of key bytes (the
+ * file's length must equal what they add up to), how many rows each count table has, and the vault's parsed taxonomy with the stat it was parsed from (so a fresh
  * process neither loads the YAML parser nor parses the taxonomy while that file's stat is
  * unchanged). The counts over the rows (so a fresh process updates counts by the changed files
  * instead of recounting) are rows of [key length, count], their keys sliced out of one string.
- * Everything numeric is a typed array over the file buffer, so loading 10k rows costs one
- * JSON.parse of a header that is mostly one string, and no per-row parsing (version 3 kept the
- * records and counts in the JSON: parsing 330 KB of count keys took longer than all the rest).
+ * Everything numeric is a typed array copied out of the file buffer in one piece, so loading 10k
+ * rows costs one JSON.parse of a header that is mostly one string, and no per-row parsing
+ * (version 3 kept the records and counts in the JSON: parsing 330 KB of count keys took longer
+ * than all the rest).
  * The checksum turns any damage (a torn copy, a flipped byte) into "corrupt: rebuild", never
  * into a wrong count.
  */
@@ -103,33 +104,37 @@ interface Header {
   tallies: { all?: number[]; published?: number[] };
   /** Int32s after the record column: the record table, then the count rows. */
   ints: number;
+  /** Bytes of the count keys' UTF-8 run, the file's last part. */
+  keyBytes: number;
   /** [stamp, parsedAtMs, topics or null]; absent when never parsed. */
   taxonomy?: [string, number, Record<string, string[]> | null];
 }
 
 /**
- * The CRC-32 (zlib's) of `bytes` in 4 bytes, then 4 zero bytes. zlib.crc32 (Node 20.15+) takes a
- * millisecond for a 10k-file index where loading node:crypto for a SHA-1 took four; older Nodes
- * compute the same CRC here.
+ * The check of an index file: the CRC-32 (zlib's) of bytes 4–15 (version, row count, header
+ * length), continued over everything after byte 24, in 4 bytes, then 4 zero bytes. zlib.crc32
+ * (Node 20.15+) takes a millisecond for a 10k-file index where loading node:crypto for a SHA-1
+ * took four; older Nodes compute the same CRC in JavaScript (slower, ≈ 6 ms for 10k files).
  */
-function checksum(bytes: Uint8Array): Buffer {
+function checksum(file: Uint8Array): Buffer {
+  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  const crc = native ?? crc32;
   const out = Buffer.alloc(8);
-  const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-  out.writeUInt32LE(native ? native(bytes) : crc32(bytes), 0);
+  out.writeUInt32LE(crc(file.subarray(FIXED), crc(file.subarray(4, 16))), 0);
   return out;
 }
 
 let crcTable: Int32Array | undefined;
-/** CRC-32 (IEEE 802.3, reflected, as zlib computes it). */
-export function crc32(bytes: Uint8Array): number {
+/** CRC-32 (IEEE 802.3, reflected, as zlib computes it), continuing from `value` as zlib.crc32 does. */
+export function crc32(bytes: Uint8Array, value = 0): number {
   const table = (crcTable ??= Int32Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
     return c;
   }));
-  let crc = -1;
+  let crc = ~value;
   for (let i = 0; i < bytes.length; i++) crc = table[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
+  return ~crc >>> 0;
 }
 
 export function encodeIndex(d: IndexData): Buffer {
@@ -155,8 +160,8 @@ export function encodeIndex(d: IndexData): Buffer {
     const sizes = [t.n];
     for (const c of COUNTERS) {
       let rows = 0;
-      for (const [key, n] of t[c].entries()) {
-        countRows.push(key.length, n);
+      for (const [key, count] of t[c].entries()) {
+        countRows.push(key.length, count);
         keys.push(key);
         rows++;
       }
@@ -180,6 +185,7 @@ export function encodeIndex(d: IndexData): Buffer {
     files: d.files.join('\n'),
     tallies,
     ints: recordTable.length + countRows.length,
+    keyBytes: keyBytes.length,
     ...(d.taxonomy ? { taxonomy: [d.taxonomy.stamp, d.taxonomy.parsedAtMs, d.taxonomy.topics] } : {}),
   };
   let json = JSON.stringify(header);
@@ -206,7 +212,7 @@ export function encodeIndex(d: IndexData): Buffer {
   new Int32Array(buf.buffer, buf.byteOffset + off, countRows.length).set(countRows);
   off += countRows.length * 4;
   keyBytes.copy(buf, off);
-  checksum(buf.subarray(FIXED)).copy(buf, 16);
+  checksum(buf).copy(buf, 16);
   return buf;
 }
 
@@ -222,7 +228,7 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   const n = raw.readUInt32LE(8);
   const hb = raw.readUInt32LE(12);
   if ((FIXED + hb) % 8 !== 0 || raw.length < FIXED + hb + n * 36) return { status: 'corrupt' };
-  if (!checksum(raw.subarray(FIXED)).equals(raw.subarray(16, 24))) return { status: 'corrupt' };
+  if (!checksum(raw).equals(raw.subarray(16, 24))) return { status: 'corrupt' };
   let h: Header;
   try {
     h = JSON.parse(raw.toString('utf8', FIXED, FIXED + hb)) as Header;
@@ -231,11 +237,11 @@ export function decodeIndex(raw: Buffer): DecodeResult {
   }
   // The checksum vouches for the bytes, not for a writer's bugs: check the shape anyway.
   if (!h || !isNum(h.scanStartMs) || !Array.isArray(h.strings) || !h.strings.every(isStr)) return { status: 'corrupt' };
-  if (!isStr(h.files) || !isCount(h.records) || !isCount(h.ints) || !Array.isArray(h.dirs)) return { status: 'corrupt' };
-  if (raw.length < FIXED + hb + n * 36 + h.ints * 4) return { status: 'corrupt' };
+  if (!isStr(h.files) || !isCount(h.records) || !isCount(h.ints) || !isCount(h.keyBytes) || !Array.isArray(h.dirs)) return { status: 'corrupt' };
+  if (raw.length !== FIXED + hb + n * 36 + h.ints * 4 + h.keyBytes) return { status: 'corrupt' };
   if (h.tallies === null || typeof h.tallies !== 'object') return { status: 'corrupt' };
   const files = n === 0 ? [] : h.files.split('\n');
-  if (files.length !== n || (n === 1 && files[0] === '')) return { status: 'corrupt' };
+  if (files.length !== n || (n === 0 && h.files !== '') || (n === 1 && files[0] === '')) return { status: 'corrupt' };
   // Copy the columns out of the file buffer (aligned, and the header bytes can be freed).
   let off = FIXED + hb;
   const f64 = (): Float64Array => {

@@ -24,7 +24,7 @@ import {
 } from '../../src/analysis/index.js';
 import { crc32, decodeIndex } from '../../src/analysis/vault-index.js';
 import { randomBytes } from 'node:crypto';
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
 import { TOPICS } from '../../src/corpus/taxonomy.js';
 
@@ -337,10 +337,15 @@ describe('the index file', () => {
   });
 
   it('is checked with zlib\'s CRC-32, which Nodes without zlib.crc32 compute the same way', () => {
-    expect(crc32(Buffer.from('123456789')).toString(16)).toBe('cbf43926'); // the CRC-32 check value
-    for (let i = 0; i < 50; i++) {
+    // Known CRC-32 values (the last is the algorithm's standard check value), then continuation.
+    const known: [string, number][] = [['', 0], ['a', 0xe8b7be43], ['abc', 0x352441c2], ['The quick brown fox jumps over the lazy dog', 0x414fa339], ['123456789', 0xcbf43926]];
+    for (const [text, crc] of known) expect(crc32(Buffer.from(text)), text).toBe(crc);
+    expect(crc32(Buffer.from('6789'), crc32(Buffer.from('12345')))).toBe(0xcbf43926);
+    // Where Node has zlib.crc32 (20.15+), the JS CRC answers the same on random bytes.
+    const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+    for (let i = 0; native && i < 50; i++) {
       const bytes = randomBytes(i * 61);
-      expect(crc32(bytes)).toBe(zlibCrc32(bytes));
+      expect(crc32(bytes, i)).toBe(native(bytes, i));
     }
   });
 
@@ -388,14 +393,23 @@ describe('the index file', () => {
     await freshProcess(dir);
     const good = readFileSync(indexFile(dir));
     const flipped = Buffer.from(good);
-    flipped[flipped.length - 10]! ^= 0x01; // inside the record column: only the checksum can tell
+    flipped[flipped.length - 10]! ^= 0x01; // inside the count keys: only the checksum can tell
     const foreign = Buffer.from(good);
     foreign.writeUInt32LE(INDEX_VERSION + 1, 4);
+    const at = (offset: number, value: number): Buffer => {
+      const b = Buffer.from(good);
+      b.writeUInt32LE(value, offset);
+      return b;
+    };
     const cases: [string, Buffer | string, string][] = [
       ['garbage', '{ not an index', 'corrupt'],
       ['empty', '', 'corrupt'],
       ['truncated', good.subarray(0, good.length - 7), 'corrupt'],
       ['bit flip', flipped, 'corrupt'],
+      ['row count 0', at(8, 0), 'corrupt'],
+      ['row count one less', at(8, good.readUInt32LE(8) - 1), 'corrupt'],
+      ['header length 8 more', at(12, good.readUInt32LE(12) + 8), 'corrupt'],
+      ['bytes appended', Buffer.concat([good, Buffer.alloc(8)]), 'corrupt'],
       ['foreign version', foreign, 'stale-version'],
     ];
     const want = strip(await cold(dir));
