@@ -24,6 +24,7 @@ import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INDEX_DIR, listVaultQuestionFiles, RACY_MS } from '../src/analysis/index.js';
+import { hasNativeStat } from '../src/analysis/stat-many.js';
 import { benchVault, goal, intFlag, machineLine, median, timedProcess, touchFiles } from './support/index.js';
 // @ts-expect-error -- a plain ESM script without types: the build the CLI runs from
 import { build } from '../bin/build.js';
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
       touchFiles(vault.dir, files, i, 2);
       warm.push(timed(analyze, 'vault-loop analyze (warm)', warmOut));
     }
+    console.log(`files stat'ed by ${hasNativeStat() ? 'the native addon (dist/native/stat-many.node)' : 'statSync, one by one (the native addon is not built here)'}`);
     console.log(`analyze, ${questions} questions: cold median ${ms(median(cold))} [${list(cold)}]; warm (2 files edited) median ${ms(median(warm))} [${list(warm)}]`);
     // What each warm run read again (the CLI's "N read" count): 2 when the index did its job.
     console.log(`warm runs re-read [${warmOut.map((o) => /, (\d+) read,/.exec(o)?.[1] ?? '?').join(', ')}] files`);

@@ -14,6 +14,7 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -168,6 +169,37 @@ export async function bundle() {
   });
 }
 
+/** The optional native addon (native/): many stats in one call for the analyzer. */
+export const NATIVE_OUT = join(root, 'dist', 'native', 'stat-many.node');
+const NATIVE_INPUTS = ['native/stat-many.c', 'native/binding.gyp'];
+
+/**
+ * Builds native/ with node-gyp (npm's own, or the one beside this Node) into dist/native/, when a
+ * source is newer than the built file. Never fails the build: without a C compiler, Node's headers
+ * or node-gyp, the analyzer stats file by file (src/analysis/stat-many.ts). Returns a line to print.
+ */
+export function buildNative() {
+  const newest = Math.max(...NATIVE_INPUTS.map((f) => statSync(join(root, f)).mtimeMs));
+  if (existsSync(NATIVE_OUT) && statSync(NATIVE_OUT).mtimeMs >= newest) return 'native: dist/native is up to date';
+  const gyp = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(
+    (f) => f && existsSync(f),
+  );
+  if (!gyp) return 'native: node-gyp not found; the analyzer will stat file by file';
+  // Node's headers: npm's nodedir, or the ones installed beside this Node (no download: offline).
+  const besideNode = join(dirname(process.execPath), '..');
+  const nodedir = process.env.npm_config_nodedir || (existsSync(join(besideNode, 'include', 'node', 'node_api.h')) ? besideNode : undefined);
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', join(root, 'native'), ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { encoding: 'utf8', timeout: 120_000 });
+  const built = join(root, 'native', 'build', 'Release', 'stat_many.node');
+  if (r.status !== 0 || !existsSync(built)) {
+    const why = `${r.error?.message ?? ''} ${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0] ?? `node-gyp exited ${r.status}`;
+    return `native: not built (${why.trim()}); the analyzer will stat file by file`;
+  }
+  mkdirSync(dirname(NATIVE_OUT), { recursive: true });
+  copyFileSync(built, `${NATIVE_OUT}.tmp`);
+  renameSync(`${NATIVE_OUT}.tmp`, NATIVE_OUT);
+  return 'native: built dist/native/stat-many.node';
+}
+
 /** Builds dist/cli; returns what it did. `ifStale`: do nothing when dist/ is fresh. */
 export async function build({ ifStale = false } = {}) {
   if (ifStale && isFresh()) return { built: false, ms: 0 };
@@ -199,8 +231,10 @@ export async function build({ ifStale = false } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     const r = await build({ ifStale: process.argv.includes('--if-stale') });
+    const native = buildNative();
     if (!process.argv.includes('--quiet')) {
       console.log(r.built ? `build: ${r.out}/ in ${Math.round(r.ms)} ms (${r.files} files, ${r.written} changed)` : 'build: dist/cli is up to date');
+      console.log(native);
     }
   } catch (e) {
     console.error(`build: ${e.message}`);

@@ -31,6 +31,7 @@ import { analyzeTally, resolveOptions } from './analyze.js';
 import { CONTROL_CHARACTER, DEFAULT_MAX_FILE_BYTES, NotRegularFileError, readRegularFileSync } from '../util/files.js';
 import { internId } from '../util/intern.js';
 import { parseCoverage, type SkipReason } from './scan.js';
+import { statMany } from './stat-many.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
 import { DirWatchers, watchable, type WatchBatch } from './vault-watch.js';
@@ -668,6 +669,9 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
     return internId(recordIds, records, recordKey(r), r);
   };
   const ps = prev.scanStartMs;
+  // Every row's stat in one call when the native addon is built (see stat-many.ts); not with
+  // events, which name the few rows to stat, nor on Windows (its paths are joined differently).
+  const batch = !mustStat && sep === '/' ? statMany(base, files) : undefined;
   for (let i = 0; i < n; i++) {
     const rel = files[i]!;
     const j = slots ? (slots.get(rel) ?? -1) : i;
@@ -683,14 +687,30 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       if (!records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
       continue;
     }
-    const abs = absOf(rel);
-    let st: Stats | undefined;
-    try {
-      st = statSync(abs, STAT_OPTS);
-    } catch {
-      st = undefined;
+    // The four numbers kept per file: from the batch when the addon made one, else statSync.
+    let found = true;
+    if (batch) {
+      found = batch[i * 4]! >= 0;
+      size[i] = batch[i * 4]!;
+      mtimeMs[i] = batch[i * 4 + 1]!;
+      ctimeMs[i] = batch[i * 4 + 2]!;
+      ino[i] = batch[i * 4 + 3]!;
+    } else {
+      let st: Stats | undefined;
+      try {
+        st = statSync(absOf(rel), STAT_OPTS);
+      } catch {
+        st = undefined;
+      }
+      found = st !== undefined;
+      if (st) {
+        size[i] = st.size;
+        mtimeMs[i] = st.mtimeMs;
+        ctimeMs[i] = st.ctimeMs;
+        ino[i] = st.ino;
+      }
     }
-    if (!st) {
+    if (!found) {
       // Gone since the listing, or unreadable: keep the path, remember nothing, retry next time.
       size[i] = -1;
       record[i] = -1;
@@ -701,17 +721,13 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       if (before) deltas.push([before, null]);
       continue;
     }
-    size[i] = st.size;
-    mtimeMs[i] = st.mtimeMs;
-    ctimeMs[i] = st.ctimeMs;
-    ino[i] = st.ino;
     // With events, a named file is read even when its stat looks the same (same-tick edits).
-    if (!mustStat && j >= 0 && prev.record[j]! >= 0 && prev.size[j] === st.size && prev.mtimeMs[j] === st.mtimeMs && prev.ctimeMs[j] === st.ctimeMs && prev.ino[j] === st.ino && !racy(st.mtimeMs, st.ctimeMs, ps, racyMs)) {
+    if (!mustStat && j >= 0 && prev.record[j]! >= 0 && prev.size[j] === size[i] && prev.mtimeMs[j] === mtimeMs[i] && prev.ctimeMs[j] === ctimeMs[i] && prev.ino[j] === ino[i] && !racy(mtimeMs[i]!, ctimeMs[i]!, ps, racyMs)) {
       record[i] = prev.record[j]!;
       stats.fromIndex++;
     } else {
       stats.read++;
-      const r = readRecord(abs, st.size, stats);
+      const r = readRecord(absOf(rel), size[i]!, stats);
       record[i] = r ? intern(r) : -1;
       if (j >= 0 && prev.record[j]! >= 0 && record[i] !== prev.record[j]) left.push(prev.record[j]!);
       if (!r) stats.skipped.push({ path: rel, reason: 'io', message: skipMessage('io') });
@@ -719,7 +735,7 @@ function scan(vaultDir: string, prev: State, racyMs: number, events?: WatchBatch
       const after = r?.record ? records[record[i]!]!.record : null;
       if (before !== after) deltas.push([before, after]);
       if (j < 0 || record[i] !== prev.record[j] || size[i] !== prev.size[j] || mtimeMs[i] !== prev.mtimeMs[j] || ctimeMs[i] !== prev.ctimeMs[j] || ino[i] !== prev.ino[j]) changed = true;
-      else if (!racy(st.mtimeMs, st.ctimeMs, scanStartMs, racyMs)) settled = true; // same answer, and trusted from now on
+      else if (!racy(mtimeMs[i]!, ctimeMs[i]!, scanStartMs, racyMs)) settled = true; // same answer, and trusted from now on
     }
     const id = record[i]!;
     if (id >= 0 && !records[id]!.record) stats.skipped.push({ path: rel, reason: records[id]!.skip as SkipReason, message: skipMessage(records[id]!.skip) });
