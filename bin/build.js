@@ -171,33 +171,57 @@ export async function bundle() {
 
 /** The optional native addon (native/): many stats in one call for the analyzer. */
 export const NATIVE_OUT = join(root, 'dist', 'native', 'stat-many.node');
+/** Why the last attempt did not build it, under the inputs' newest mtime: not tried again for those. */
+const NATIVE_NOT_BUILT = join(root, 'dist', 'native', '.not-built');
 const NATIVE_INPUTS = ['native/stat-many.c', 'native/binding.gyp'];
+const FALLBACK = 'the analyzer will stat file by file';
 
 /**
- * Builds native/ with node-gyp (npm's own, or the one beside this Node) into dist/native/, when a
- * source is newer than the built file. Never fails the build: without a C compiler, Node's headers
- * or node-gyp, the analyzer stats file by file (src/analysis/stat-many.ts). Returns a line to print.
+ * Builds native/ with node-gyp (npm's own, or the one beside this Node) and Node's headers (npm's
+ * nodedir, or the ones beside this Node: never a download) into dist/native/, when a source is
+ * newer than the built file. Never fails the build: without a C compiler, make, python3, the
+ * headers or node-gyp, the analyzer stats file by file (src/analysis/stat-many.ts). A failure is
+ * remembered for the same sources and tried again only with `retry` (`npm ci`, `npm run build`).
+ * Returns a line to print.
  */
-export function buildNative() {
-  const newest = Math.max(...NATIVE_INPUTS.map((f) => statSync(join(root, f)).mtimeMs));
-  if (existsSync(NATIVE_OUT) && statSync(NATIVE_OUT).mtimeMs >= newest) return 'native: dist/native is up to date';
-  const gyp = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(
-    (f) => f && existsSync(f),
-  );
-  if (!gyp) return 'native: node-gyp not found; the analyzer will stat file by file';
-  // Node's headers: npm's nodedir, or the ones installed beside this Node (no download: offline).
-  const besideNode = join(dirname(process.execPath), '..');
-  const nodedir = process.env.npm_config_nodedir || (existsSync(join(besideNode, 'include', 'node', 'node_api.h')) ? besideNode : undefined);
-  const r = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', join(root, 'native'), ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { encoding: 'utf8', timeout: 120_000 });
-  const built = join(root, 'native', 'build', 'Release', 'stat_many.node');
-  if (r.status !== 0 || !existsSync(built)) {
-    const why = `${r.error?.message ?? ''} ${r.stderr ?? ''}`.trim().split('\n').filter((l) => /error/i.test(l)).slice(-1)[0] ?? `node-gyp exited ${r.status}`;
-    return `native: not built (${why.trim()}); the analyzer will stat file by file`;
+export function buildNative({ retry = false } = {}) {
+  try {
+    if (process.platform === 'win32') return `native: not built on Windows; ${FALLBACK}`;
+    if (!NATIVE_INPUTS.every((f) => existsSync(join(root, f)))) return `native: no native/ sources here; ${FALLBACK}`;
+    const newest = String(Math.max(...NATIVE_INPUTS.map((f) => statSync(join(root, f)).mtimeMs)));
+    if (existsSync(NATIVE_OUT) && statSync(NATIVE_OUT).mtimeMs >= Number(newest)) return 'native: dist/native is up to date';
+    if (!retry && existsSync(NATIVE_NOT_BUILT)) {
+      const [key, why] = readFileSync(NATIVE_NOT_BUILT, 'utf8').split('\n');
+      if (key === newest) return `native: not built (${why}); ${FALLBACK}`;
+    }
+    const notBuilt = (why) => {
+      mkdirSync(dirname(NATIVE_NOT_BUILT), { recursive: true });
+      writeFileSync(NATIVE_NOT_BUILT, `${newest}\n${why}\n`);
+      return `native: not built (${why}); ${FALLBACK}`;
+    };
+    const gyp = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')].find(
+      (f) => f && existsSync(f),
+    );
+    if (!gyp) return notBuilt('node-gyp not found');
+    const hasHeaders = (dir) => dir && existsSync(join(dir, 'include', 'node', 'node_api.h'));
+    const nodedir = [process.env.npm_config_nodedir, join(dirname(process.execPath), '..')].find(hasHeaders);
+    if (!nodedir) return notBuilt("Node's headers not found beside Node");
+    rmSync(NATIVE_OUT, { force: true }); // a failed rebuild leaves no addon of older sources behind
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', '--directory', join(root, 'native'), `--nodedir=${nodedir}`], { encoding: 'utf8', timeout: 120_000 });
+    const built = join(root, 'native', 'build', 'Release', 'stat_many.node');
+    if (r.status !== 0 || !existsSync(built)) {
+      const lines = `${r.error?.message ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => /error/i.test(l));
+      return notBuilt((lines.at(-1) ?? `node-gyp exited ${r.status}`).trim());
+    }
+    mkdirSync(dirname(NATIVE_OUT), { recursive: true });
+    const tmp = `${NATIVE_OUT}.${process.pid}.tmp`;
+    copyFileSync(built, tmp);
+    renameSync(tmp, NATIVE_OUT);
+    rmSync(NATIVE_NOT_BUILT, { force: true });
+    return 'native: built dist/native/stat-many.node';
+  } catch (e) {
+    return `native: not built (${e.message}); ${FALLBACK}`;
   }
-  mkdirSync(dirname(NATIVE_OUT), { recursive: true });
-  copyFileSync(built, `${NATIVE_OUT}.tmp`);
-  renameSync(`${NATIVE_OUT}.tmp`, NATIVE_OUT);
-  return 'native: built dist/native/stat-many.node';
 }
 
 /** Builds dist/cli; returns what it did. `ifStale`: do nothing when dist/ is fresh. */
@@ -231,7 +255,7 @@ export async function build({ ifStale = false } = {}) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     const r = await build({ ifStale: process.argv.includes('--if-stale') });
-    const native = buildNative();
+    const native = buildNative({ retry: !process.argv.includes('--if-stale') });
     if (!process.argv.includes('--quiet')) {
       console.log(r.built ? `build: ${r.out}/ in ${Math.round(r.ms)} ms (${r.files} files, ${r.written} changed)` : 'build: dist/cli is up to date');
       console.log(native);

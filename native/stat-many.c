@@ -46,12 +46,17 @@ static napi_value StatMany(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "statMany: base must be a string");
     return NULL;
   }
-  double *out;
+  double *out = NULL;
   napi_value buffer, result;
-  napi_create_arraybuffer(env, (size_t)(to - from) * 4 * sizeof(double), (void **)&out, &buffer);
-  napi_create_typedarray(env, napi_float64_array, (size_t)(to - from) * 4, buffer, 0, &result);
   size_t cap = blen + 256;
   char *path = malloc(cap);
+  if (!path || napi_create_arraybuffer(env, (size_t)(to - from) * 4 * sizeof(double), (void **)&out, &buffer) != napi_ok ||
+      napi_create_typedarray(env, napi_float64_array, (size_t)(to - from) * 4, buffer, 0, &result) != napi_ok) {
+    free(path);
+    free(base);
+    napi_throw_error(env, NULL, "statMany: out of memory");
+    return NULL;
+  }
   memcpy(path, base, blen);
   for (uint32_t i = from; i < to; i++) {
     double *o = out + (size_t)(i - from) * 4;
@@ -79,10 +84,15 @@ static napi_value StatMany(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* The layout of statMany's answer; src/analysis/stat-many.ts loads only the version it reads. */
+#define LAYOUT 1
+
 static napi_value Init(napi_env env, napi_value exports) {
-  napi_value fn;
+  napi_value fn, layout;
   napi_create_function(env, "statMany", NAPI_AUTO_LENGTH, StatMany, NULL, &fn);
   napi_set_named_property(env, exports, "statMany", fn);
+  napi_create_uint32(env, LAYOUT, &layout);
+  napi_set_named_property(env, exports, "layout", layout);
   return exports;
 }
 

@@ -12,12 +12,17 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-type Native = { statMany(base: string, paths: readonly string[], from: number, to: number): Float64Array };
+type Native = { layout: number; statMany(base: string, paths: readonly string[], from: number, to: number): Float64Array };
+
+/** The answer's layout this module reads (native/stat-many.c's LAYOUT): 4 numbers per path. */
+const LAYOUT = 1;
 
 /** Where the build puts the addon: dist/native/, beside dist/cli/ (the bundle) or above src/. */
 export const NATIVE_FILE = 'stat-many.node';
 
 let native: Native | null | undefined;
+/** Set by useNativeStat (tests): false makes statMany answer undefined, as without the addon. */
+let enabled = true;
 
 function load(): Native | null {
   if (process.env.VAULT_LOOP_NATIVE === '0') return null;
@@ -28,7 +33,7 @@ function load(): Native | null {
     if (!existsSync(file)) continue;
     try {
       const m = createRequire(import.meta.url)(file) as Partial<Native>;
-      if (typeof m.statMany === 'function') return m as Native;
+      if (typeof m.statMany === 'function' && m.layout === LAYOUT) return m as Native;
     } catch {
       // Built for another Node or platform: stat file by file.
     }
@@ -46,6 +51,12 @@ export function hasNativeStat(): boolean {
  * -1: could not be stat'ed); undefined when the addon is not available.
  */
 export function statMany(base: string, paths: readonly string[], from = 0, to = paths.length): Float64Array | undefined {
+  if (!enabled) return undefined;
   native ??= load();
   return native ? native.statMany(base, paths, from, to) : undefined;
+}
+
+/** Tests: run the analyzer's file-by-file path in this process (false), or the addon again (true). */
+export function useNativeStat(on: boolean): void {
+  enabled = on;
 }

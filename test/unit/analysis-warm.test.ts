@@ -23,6 +23,7 @@ import {
   type AnalyzeVaultResult,
 } from '../../src/analysis/index.js';
 import { crc32, decodeIndex } from '../../src/analysis/vault-index.js';
+import { useNativeStat } from '../../src/analysis/stat-many.js';
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { DEFAULT_MAX_FILE_BYTES } from '../../src/corpus/loader.js';
@@ -73,8 +74,19 @@ const indexFile = (dir: string) => join(dir, INDEX_DIR, INDEX_FILE);
 const f = (dir: string, name: string) => join(dir, 'questions', 'edge', 'power', name);
 
 /** Runs the same scenario against a fresh analyzer per call and against one long-lived analyzer. */
+/** A fresh process that stats file by file with statSync, as where the native addon is not built. */
+async function freshProcessStatSync(dir: string, o?: Partial<AnalyzeOptions>): Promise<AnalyzeVaultResult> {
+  useNativeStat(false);
+  try {
+    return await freshProcess(dir, o);
+  } finally {
+    useNativeStat(true);
+  }
+}
+
 const modes = [
   { name: 'fresh process (index file)', make: () => (dir: string, o?: Partial<AnalyzeOptions>) => freshProcess(dir, o), warmIndex: 'loaded' },
+  { name: 'fresh process, statSync file by file (no native addon)', make: () => freshProcessStatSync, warmIndex: 'loaded' },
   {
     name: 'same process (memory)',
     make: () => {

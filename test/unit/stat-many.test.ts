@@ -47,6 +47,11 @@ describe('statMany', () => {
     });
   });
 
+  it('is built where CI runs (.ci/run installs the compiler): there the tests above take the addon\'s path', () => {
+    // A clone installed without a C compiler falls back (the tests above check that case then).
+    expect(hasNativeStat() || !process.env.CI).toBe(true);
+  });
+
   it('takes a range of the paths, and refuses arguments of the wrong kind', () => {
     if (!hasNativeStat()) {
       expect(statMany(`${dir}/`, paths, 1, 3)).toBeUndefined();
