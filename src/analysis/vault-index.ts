@@ -86,8 +86,16 @@ export interface IndexData {
   taxonomy?: IndexTaxonomy;
 }
 
-const FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
-/** A record table row: the FIELDS as string-table ids (-1: null), visual 0|1|2, skip id or -1. */
+/**
+ * The fields (besides the kind of visual) a distinct record keeps, and that make two records equal
+ * (vault.ts's recordKey and findRecord compare these).
+ */
+export const RECORD_FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
+
+/** A record's visual as stored: 0 no `visual` key, 1 a non-mapping (kept as null), 2 a mapping (kept as {}). */
+export const visualKind = (x: CoverageRecord): 0 | 1 | 2 => (!('visual' in x) ? 0 : x.visual === null ? 1 : 2);
+
+/** A record table row: the RECORD_FIELDS as string-table ids (-1: null), visualKind, skip id or -1. */
 const RECORD_INTS = 8;
 const TALLY_KINDS = ['all', 'published'] as const;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -145,8 +153,8 @@ export function encodeIndex(d: IndexData): Buffer {
   for (const { record, skip } of d.records) {
     if (!record) recordTable.push(-1, -1, -1, -1, -1, -1, 0, sid(skip));
     else {
-      for (const k of FIELDS) recordTable.push(sid(record[k] as string | null));
-      recordTable.push(!('visual' in record) ? 0 : record.visual !== null && typeof record.visual === 'object' ? 2 : 1, -1);
+      for (const k of RECORD_FIELDS) recordTable.push(sid(record[k] as string | null));
+      recordTable.push(visualKind(record), -1);
     }
   }
   // Counts: per kind, per counter, rows of [key length, count]; the keys themselves follow the

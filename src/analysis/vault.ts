@@ -35,7 +35,7 @@ import { statMany } from './stat-many.js';
 import { addToTally, emptyTally } from './tally.js';
 import type { AnalyzeOptions, CoverageRecord, CoverageReport } from './types.js';
 import { DirWatchers, watchable, type WatchBatch } from './vault-watch.js';
-import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, type IndexData, type IndexDir, type IndexRecord, type IndexTaxonomy } from './vault-index.js';
+import { decodeIndex, encodeIndex, INDEX_DIR, INDEX_FILE, INDEX_VERSION, LEGACY_INDEX_FILE, RECORD_FIELDS, visualKind, type IndexData, type IndexDir, type IndexRecord, type IndexTaxonomy } from './vault-index.js';
 
 export { INDEX_DIR, INDEX_FILE, INDEX_VERSION };
 
@@ -230,9 +230,6 @@ function normalize(rec: CoverageRecord): CoverageRecord {
   if ('visual' in rec) out.visual = rec.visual !== null && typeof rec.visual === 'object' ? {} : null;
   return Object.freeze(out);
 }
-
-/** The fields (besides the kind of visual) that make two distinct records equal: recordKey and findRecord compare these. */
-const RECORD_FIELDS = ['track', 'zone', 'level', 'topic', 'competency_area', 'status'] as const;
 
 const NUL = '\u0000';
 function recordKey(r: IndexRecord): string {
@@ -774,15 +771,10 @@ function findRecord(records: readonly IndexRecord[], r: IndexRecord): number {
       continue;
     }
     // The topic first: it tells most records apart, so the full comparison runs on few.
-    if (x.topic !== y.topic || visualKind(x) !== visualKind(y)) continue;
-    let k = 0;
-    while (k < RECORD_FIELDS.length && x[RECORD_FIELDS[k]!] === y[RECORD_FIELDS[k]!]) k++;
-    if (k === RECORD_FIELDS.length) return id;
+    if (x.topic === y.topic && visualKind(x) === visualKind(y) && RECORD_FIELDS.every((k) => x[k] === y[k])) return id;
   }
   return -1;
 }
-
-const visualKind = (x: CoverageRecord): number => (!('visual' in x) ? 0 : x.visual === null ? 1 : 2);
 
 /** Drops distinct records no file uses any more, so edits over a long run do not pile them up. */
 function compactRecords(s: State): void {
