@@ -273,9 +273,7 @@ class TopicPicker {
     let b0 = Infinity;
     let b1 = Infinity;
     let b2 = Infinity;
-    const cell = inner(this.#cell, key3(s.track, s.zone, s.level));
-    const track = inner(this.#track, s.track);
-    const area = inner(this.#area, s.track);
+    const { cell, track, area } = this.#mapsOf(s);
     // Strictly smaller (cell, track, area) wins, so equal counts keep the earlier (taxonomy-order)
     // topic. Each later count is looked up only when the earlier ones do not already decide.
     for (const topic of topics) {
@@ -294,12 +292,15 @@ class TopicPicker {
   }
 
   record(s: { track: Track; zone: Zone; level: Level }, topic: string): void {
-    const inTrack = this.trackCount(s.track, topic);
-    const inCell = this.cellCount(s, topic);
-    const inArea = this.areaCount(s.track, topic);
-    inner(this.#track, s.track).set(topic, inTrack + 1);
-    inner(this.#cell, key3(s.track, s.zone, s.level)).set(topic, inCell + 1);
-    inner(this.#area, s.track).set(TOPIC_AREA.get(topic)!, inArea + 1);
+    const { cell, track, area } = this.#mapsOf(s);
+    cell.set(topic, this.#cellIn(cell, s, topic) + 1);
+    track.set(topic, this.#trackIn(track, s.track, topic) + 1);
+    area.set(TOPIC_AREA.get(topic)!, this.#areaIn(area, s.track, topic) + 1);
+  }
+
+  /** The slot's cell map and its track's topic and area maps. */
+  #mapsOf(s: { track: Track; zone: Zone; level: Level }): { cell: Map<string, number>; track: Map<string, number>; area: Map<string, number> } {
+    return { cell: inner(this.#cell, key3(s.track, s.zone, s.level)), track: inner(this.#track, s.track), area: inner(this.#area, s.track) };
   }
 }
 
