@@ -13,12 +13,13 @@
  * Goals: baseline/cold ≥ 10×, warm/cold < 5%. Both sides must agree on n_records.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fg from 'fast-glob';
 import { analyzeVault, INDEX_DIR, listVaultQuestionFiles, VaultAnalyzer } from '../src/analysis/index.js';
+import { median, touchFiles } from './support/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -74,18 +75,6 @@ interface HostRun {
   watch: string;
 }
 
-/** Edits `touch` files: the first gets new content, the others a new mtime (as an in-place save would). */
-function touchFiles(dir: string, files: string[], round: number, touch: number): void {
-  for (let k = 0; k < touch; k++) {
-    const f = join(dir, files[(round * 997 + k * 131) % files.length]!);
-    if (k === 0) writeFileSync(f, readFileSync(f, 'utf8').replace(/^status: .*$/m, round % 2 ? 'status: draft' : 'status: published'));
-    else {
-      const t = new Date();
-      utimesSync(f, t, t);
-    }
-  }
-}
-
 /** Copies synthetic-1k round-robin when src/corpus's synthesizeVault is not available. */
 function ownGenerator(out: string, n: number): void {
   const src = join(root, 'test', 'fixtures', 'synthetic-1k');
@@ -139,8 +128,6 @@ function runChild(vault: string): { ms: number; cpuMs: number; n: number; read: 
   if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as ReturnType<typeof runChild>;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const ci = process.argv.indexOf('--child');

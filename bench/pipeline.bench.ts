@@ -11,7 +11,7 @@
  *     consecutive chunks (generator and judge each sleep between their chunks, not after the last).
  * Goal: wall time within 15% of the ideal critical path.
  */
-import { benchConfig, benchRedis, benchVault, goal, intFlag, jobTimes, machineLine, openBenchHost, phases, phaseTable, ratio, runOnce, secs, table } from './support/index.js';
+import { benchConfig, benchRedis, benchVault, goal, intFlag, jobTimes, machineLine, median, openBenchHost, phases, phaseTable, ratio, runOnce, secs, table } from './support/index.js';
 
 /** `--sleep 2.0` of the original generator and judge. */
 const ORIGINAL_SLEEP_MS = 2000;
@@ -103,7 +103,6 @@ async function main(): Promise<void> {
   console.log('');
   console.log(table(['run', 'cells', 'drafts', 'calls gen+rest', 'waves', 'ours s', 'ideal s', 'original s', 'ours/ideal', 'original/ours', '(ours-dispatch)/ideal'], rows));
   console.log('(ours-dispatch)/ideal: the same ratio without the dispatch step (writing the drafts and querying the near-duplicate index, which the host keeps up to date while generation runs)');
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const mid = median(overs);
   console.log('');
   console.log(`ours vs ideal critical path: median ${ratio(mid)} (${((mid - 1) * 100).toFixed(1)}% over), worst ${ratio(Math.max(...overs))} of ${runs}; ${goal(mid <= 1.15, 'within 15%')}`);
