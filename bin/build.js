@@ -213,10 +213,7 @@ export function buildNative({ retry = false } = {}) {
       const lines = `${r.error?.message ?? ''}\n${r.stderr ?? ''}`.split('\n').filter((l) => /error/i.test(l));
       return notBuilt((lines.at(-1) ?? `node-gyp exited ${r.status}`).trim());
     }
-    mkdirSync(dirname(NATIVE_OUT), { recursive: true });
-    const tmp = `${NATIVE_OUT}.${process.pid}.tmp`;
-    copyFileSync(built, tmp);
-    renameSync(tmp, NATIVE_OUT);
+    writeAtomic(NATIVE_OUT, readFileSync(built));
     rmSync(NATIVE_NOT_BUILT, { force: true });
     return 'native: built dist/native/stat-many.node';
   } catch (e) {
